@@ -1,0 +1,351 @@
+//! The addon catalog: `addons/<type>/addon.yml`, embedded in the binary, with
+//! a user folder on top that can add types or override shipped ones.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use include_dir::{Dir, include_dir};
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::error::{Result, SourceSpot, UserError, choices};
+use crate::template;
+
+static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/addons");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddonType {
+    pub name: String,
+    pub description: String,
+    /// Category a new instance goes under when none is given (`databases`).
+    pub category: String,
+    /// Other names users type for this type (`mysql` for mariadb).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Image reference with `{version}`; an instance's `image:` overrides it.
+    pub image: String,
+    pub default_version: String,
+    /// Versions known to work; others are accepted with the image's own tag.
+    #[serde(default)]
+    pub versions: Vec<String>,
+    pub default_plan: String,
+    pub plans: IndexMap<String, Plan>,
+    /// Options an instance may set; each renders into command arguments.
+    #[serde(default)]
+    pub options: IndexMap<String, OptionSpec>,
+    /// The first port is the main one (`{PORT}`); others are `{NAME_PORT}`.
+    pub ports: Vec<PortSpec>,
+    /// Where ports are published: `private` (the VM's private address) or
+    /// `public` (all interfaces, for a proxy).
+    #[serde(default)]
+    pub publish: Publish,
+    /// Credentials kept in secrets.yml, in this order after HOST and PORT.
+    #[serde(default)]
+    pub credentials: IndexMap<String, CredentialSpec>,
+    /// The container's environment (templates over credentials); written to
+    /// a 0600 env file, never into the compose file.
+    #[serde(default)]
+    pub container_env: IndexMap<String, String>,
+    /// Container command; an element `{options}` splices option arguments,
+    /// `{options}` inside an element inserts them shell-quoted.
+    #[serde(default)]
+    pub command: Vec<String>,
+    pub healthcheck: Option<Healthcheck>,
+    #[serde(default)]
+    pub volumes: Vec<VolumeSpec>,
+    /// Set the container hostname (RabbitMQ keeps node data per hostname).
+    #[serde(default)]
+    pub hostname: bool,
+    /// Variables each attachment injects, as `{PREFIX}_<name>`.
+    pub env: Vec<EnvSpec>,
+    /// Present when the type supports readonly attachments.
+    pub readonly: Option<ReadonlySpec>,
+    /// Steps that make attachments real after the container is healthy.
+    #[serde(default)]
+    pub provision: IndexMap<String, Vec<String>>,
+    #[serde(default)]
+    pub depends: Vec<String>,
+    #[serde(default)]
+    pub conflicts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub memory: String,
+    pub cpu: String,
+    pub disk: String,
+    #[serde(default)]
+    pub description: String,
+    /// Option values the plan sets unless the instance overrides them.
+    #[serde(default)]
+    pub options: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionSpec {
+    #[serde(default)]
+    pub description: String,
+    /// Command arguments, with `{value}`.
+    pub args: Vec<String>,
+    /// Values must match this (anchored) pattern; keeps them shell-safe.
+    #[serde(default = "default_option_pattern")]
+    pub pattern: String,
+}
+
+fn default_option_pattern() -> String {
+    "[A-Za-z0-9._:/-]+".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortSpec {
+    pub name: String,
+    pub container: u16,
+    pub base: u16,
+    #[serde(default = "one")]
+    pub increment: u16,
+}
+
+fn one() -> u16 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Publish {
+    #[default]
+    Private,
+    Public,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSpec {
+    /// A fixed value or template (`{project_ident}_{name_ident}_user`).
+    pub value: Option<String>,
+    /// Generate a random URL-safe secret of this many characters.
+    pub generate: Option<usize>,
+    /// Take the value from this instance option when it is set.
+    pub from_option: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Healthcheck {
+    pub test: Vec<String>,
+    #[serde(default = "default_interval")]
+    pub interval: String,
+    #[serde(default = "default_timeout")]
+    pub timeout: String,
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    #[serde(default = "default_start_period")]
+    pub start_period: String,
+}
+
+fn default_interval() -> String {
+    "10s".into()
+}
+fn default_timeout() -> String {
+    "5s".into()
+}
+fn default_retries() -> u32 {
+    5
+}
+fn default_start_period() -> String {
+    "30s".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeSpec {
+    pub name: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSpec {
+    pub name: String,
+    pub value: String,
+    #[serde(default)]
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadonlySpec {
+    /// Which credential stands in for which on a readonly attachment
+    /// (`USER: READONLY_USER`).
+    pub credentials: IndexMap<String, String>,
+}
+
+impl AddonType {
+    pub fn image_for(&self, version: &str) -> String {
+        self.image.replace("{version}", version)
+    }
+    pub fn main_port(&self) -> &PortSpec {
+        &self.ports[0]
+    }
+    pub fn supports_readonly(&self) -> bool {
+        self.readonly.is_some()
+    }
+    /// Names of template variables an attachment can use.
+    fn attachment_vars(&self) -> Vec<String> {
+        let mut vars = vec!["HOST".to_string(), "PORT".to_string(), "READONLY".into()];
+        vars.extend(self.ports.iter().skip(1).map(|p| port_var(&p.name)));
+        vars.extend(self.credentials.keys().cloned());
+        vars
+    }
+}
+
+/// `management` → `MANAGEMENT_PORT`.
+pub fn port_var(port_name: &str) -> String {
+    format!("{}_PORT", port_name.to_ascii_uppercase())
+}
+
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    types: BTreeMap<String, (AddonType, PathBuf)>,
+}
+
+impl Catalog {
+    /// The shipped catalog, with `user_dir` (if any) on top.
+    pub fn load(user_dir: Option<&Path>) -> Result<Catalog> {
+        let mut types = BTreeMap::new();
+        for dir in EMBEDDED.dirs() {
+            let Some(file) = dir.get_file(dir.path().join("addon.yml")) else {
+                continue;
+            };
+            let text = file.contents_utf8().unwrap_or_default();
+            let path = PathBuf::from("<builtin>/addons").join(file.path());
+            let t = parse_addon(&path, text)?;
+            types.insert(t.name.clone(), (t, path));
+        }
+        if let Some(user_dir) = user_dir.filter(|d| d.is_dir()) {
+            let mut entries: Vec<_> = std::fs::read_dir(user_dir)
+                .map_err(|e| crate::error::io_error(user_dir, "read", e))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path().join("addon.yml"))
+                .filter(|p| p.is_file())
+                .collect();
+            entries.sort();
+            for path in entries {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| crate::error::io_error(&path, "read", e))?;
+                let t = parse_addon(&path, &text)?;
+                types.insert(t.name.clone(), (t, path));
+            }
+        }
+        Ok(Catalog { types })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&AddonType> {
+        self.types.get(name).map(|(t, _)| t).or_else(|| {
+            self.types
+                .values()
+                .map(|(t, _)| t)
+                .find(|t| t.aliases.iter().any(|a| a == name))
+        })
+    }
+
+    pub fn source_of(&self, name: &str) -> Option<&Path> {
+        self.types.get(name).map(|(_, p)| p.as_path())
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.types.keys().map(String::as_str)
+    }
+
+    pub fn types(&self) -> impl Iterator<Item = &AddonType> {
+        self.types.values().map(|(t, _)| t)
+    }
+
+    /// The type or an error listing every known type.
+    pub fn require(&self, name: &str) -> Result<&AddonType> {
+        self.get(name).ok_or_else(|| {
+            UserError::new(format!("unknown addon type \"{name}\""))
+                .hint(format!("known types: {}", choices(self.names())))
+        })
+    }
+
+    /// Category → default env prefix (databases → DATABASE).
+    pub fn default_prefix(category: &str) -> String {
+        match category {
+            "databases" => "DATABASE".into(),
+            "caches" => "CACHE".into(),
+            "queues" => "QUEUE".into(),
+            "search" => "SEARCH".into(),
+            "proxy" | "proxies" => "PROXY".into(),
+            "storage" => "STORAGE".into(),
+            other => {
+                let upper = other.to_ascii_uppercase().replace('-', "_");
+                upper.strip_suffix('S').map(str::to_string).unwrap_or(upper)
+            }
+        }
+    }
+}
+
+fn parse_addon(path: &Path, text: &str) -> Result<AddonType> {
+    let t: AddonType = crate::config::parse_yaml(path, text)?;
+    let err = |msg: String, hint: String| {
+        Err(UserError::new(format!("{}: {msg}", path.display())).hint(hint))
+    };
+    if !crate::config::is_dns_label(&t.name) {
+        return err(
+            format!("addon type name \"{}\" is not a DNS label", t.name),
+            "use lowercase letters, digits and '-'".into(),
+        );
+    }
+    if !t.plans.contains_key(&t.default_plan) {
+        return err(
+            format!("default_plan \"{}\" is not a plan", t.default_plan),
+            format!("plans: {}", choices(t.plans.keys())),
+        );
+    }
+    if t.ports.is_empty() {
+        return err("a type needs at least one port".into(), "add ports:".into());
+    }
+    for (plan_name, plan) in &t.plans {
+        for opt in plan.options.keys() {
+            if !t.options.contains_key(opt) {
+                return err(
+                    format!("plan {plan_name} sets unknown option \"{opt}\""),
+                    format!("options: {}", choices(t.options.keys())),
+                );
+            }
+        }
+    }
+    let mut known = t.attachment_vars();
+    known.push("PREFIX".into());
+    for spec in &t.env {
+        for var in template::variables(&spec.value) {
+            if !known.contains(&var) {
+                return err(
+                    format!("env {} uses unknown variable {{{var}}}", spec.name),
+                    format!("variables: {}", choices(&known)),
+                );
+            }
+        }
+    }
+    if let Some(ro) = &t.readonly {
+        for (from, to) in &ro.credentials {
+            if !t.credentials.contains_key(from) || !t.credentials.contains_key(to) {
+                return err(
+                    format!("readonly maps {from} → {to}, but both must be credentials"),
+                    format!("credentials: {}", choices(t.credentials.keys())),
+                );
+            }
+        }
+    }
+    Ok(t)
+}
+
+/// For errors that point into an addon.yml.
+pub fn spot(path: &Path, text: &str, line: u64, col: u64) -> SourceSpot {
+    SourceSpot::new(path, Some(text), line, col)
+}

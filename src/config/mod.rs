@@ -1,0 +1,214 @@
+//! config.yml: the typed model, parsing with line:column errors, and
+//! validation against the catalog. Edits that keep the user's file live in
+//! `edit`, the legacy migration in `legacy`.
+
+pub mod edit;
+pub mod legacy;
+mod raw;
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::catalog::{Catalog, Publish};
+use crate::error::{Result, SourceSpot, UserError, choices};
+
+pub const LOCAL_VM: &str = "local";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub vms: IndexMap<String, Vm>,
+    /// In file order: ports are allocated in this order.
+    pub addons: Vec<Addon>,
+    pub apps: IndexMap<String, App>,
+    pub environments: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Vm {
+    pub name: String,
+    /// `local` means the local Docker engine, no SSH.
+    pub host: String,
+    pub user: String,
+    pub port: u16,
+    pub identity: Option<String>,
+    /// Where addon ports are published and other VMs reach them.
+    pub private_ip: String,
+}
+
+impl Vm {
+    pub fn is_local(&self) -> bool {
+        self.host == LOCAL_VM
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Addon {
+    pub category: String,
+    pub name: String,
+    /// Canonical type name (aliases resolved).
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub version: String,
+    pub plan: String,
+    /// Options set on the instance itself (plan options come from the catalog).
+    pub options: IndexMap<String, String>,
+    pub vm: String,
+    pub image: Option<String>,
+    /// A user-pinned published port.
+    pub port: Option<u16>,
+    pub publish: Publish,
+}
+
+impl Addon {
+    /// `databases.primary`.
+    pub fn id(&self) -> String {
+        format!("{}.{}", self.category, self.name)
+    }
+    /// Compose service name, `postgres-primary`.
+    pub fn service(&self) -> String {
+        format!("{}-{}", self.type_name, self.name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    Readwrite,
+    Readonly,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Readwrite => "readwrite",
+            Access::Readonly => "readonly",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Access> {
+        match s {
+            "readwrite" | "rw" => Some(Access::Readwrite),
+            "readonly" | "ro" => Some(Access::Readonly),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attachment {
+    /// `databases.primary`.
+    pub addon: String,
+    /// Env prefix (`DATABASE` gives `DATABASE_URL`, ...).
+    #[serde(rename = "as")]
+    pub prefix: String,
+    pub access: Access,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct App {
+    pub name: String,
+    pub image: String,
+    pub tag: String,
+    pub vm: String,
+    pub port: Option<u16>,
+    pub domain: Option<String>,
+    pub after_deploy: Vec<String>,
+    /// The user's own variables, written into the app's env file.
+    pub env: IndexMap<String, String>,
+    pub attachments: Vec<Attachment>,
+}
+
+impl Config {
+    pub fn addon(&self, id: &str) -> Option<&Addon> {
+        self.addons.iter().find(|a| a.id() == id)
+    }
+    pub fn addon_ids(&self) -> Vec<String> {
+        self.addons.iter().map(Addon::id).collect()
+    }
+    /// Apps attached to an addon, with the attachment.
+    pub fn attachments_of<'a>(&'a self, id: &'a str) -> impl Iterator<Item = (&'a App, &'a Attachment)> {
+        self.apps
+            .values()
+            .flat_map(move |app| app.attachments.iter().filter(move |a| a.addon == id).map(move |a| (app, a)))
+    }
+}
+
+/// A DNS label: what instance, app, VM and project names must be, since they
+/// become service names, hostnames and folder names.
+pub fn is_dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+pub const DNS_LABEL_HINT: &str =
+    "names are DNS labels: lowercase letters, digits and '-', not starting or ending with '-', at most 63 characters";
+
+/// An environment variable name, as prefixes and user variables must be.
+pub fn is_env_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_uppercase() || b[0] == b'_')
+        && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+}
+
+/// Parses YAML into `T`, reporting syntax errors at their true line:column.
+pub fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
+    // A typed parse reports an under-indented line as a missing field on the
+    // line above; an untyped pass first finds the real syntax error.
+    if let Err(e) = serde_saphyr::from_str::<serde::de::IgnoredAny>(text) {
+        return Err(yaml_error(path, text, &e));
+    }
+    serde_saphyr::from_str::<T>(text).map_err(|e| yaml_error(path, text, &e))
+}
+
+fn yaml_error(path: &Path, text: &str, e: &serde_saphyr::Error) -> UserError {
+    let bare = e.without_snippet().to_string();
+    // The crate prefixes "error: line N column M: "; the spot says that already.
+    let message = regex_lite_strip(&bare);
+    let spot = e
+        .location()
+        .map(|l| SourceSpot::new(path, Some(text), l.line(), l.column()));
+    UserError::new(message)
+        .at(spot)
+        .hint("fix the YAML at the position shown; nothing was changed")
+}
+
+fn regex_lite_strip(s: &str) -> String {
+    let s = s.trim().strip_prefix("error: ").unwrap_or(s.trim());
+    if let Some(rest) = s.strip_prefix("line ")
+        && let Some(idx) = rest.find(": ")
+        && rest[..idx].contains(" column ")
+    {
+        return rest[idx + 2..].lines().next().unwrap_or("").to_string();
+    }
+    s.lines().next().unwrap_or("").to_string()
+}
+
+/// Reads and validates config.yml.
+pub fn load(path: &Path, catalog: &Catalog) -> Result<Config> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        crate::error::io_error(path, "read", e).hint("create a project with `sdtui init NAME`")
+    })?;
+    parse(path, &text, catalog)
+}
+
+pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Config> {
+    if let Some(spot) = legacy::detect(path, text) {
+        return Err(UserError::new("config.yml is in the legacy single-instance format")
+            .at(Some(spot))
+            .hint("convert it with `sdtui -p PROJECT migrate` (it keeps every credential and backs up the old files)"));
+    }
+    let raw: raw::RawConfig = parse_yaml(path, text)?;
+    raw::validate(raw, path, text, catalog)
+}
+
+/// Human list of valid choices, for hints.
+pub fn hint_choices(what: &str, items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    format!("{what}: {}", choices(items))
+}

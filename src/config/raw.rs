@@ -1,0 +1,418 @@
+//! The file as written, with the position of every value that validation can
+//! complain about.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde_saphyr::Spanned;
+
+use super::*;
+use crate::catalog::Catalog;
+use crate::error::{SourceSpot, UserError, choices};
+
+type Name = Spanned<String>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    vms: IndexMap<Name, RawVm>,
+    #[serde(default)]
+    addons: IndexMap<Name, IndexMap<Name, RawAddon>>,
+    #[serde(default)]
+    apps: IndexMap<Name, RawApp>,
+    #[serde(default)]
+    environments: IndexMap<Name, serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVm {
+    host: Option<Spanned<String>>,
+    user: Option<String>,
+    port: Option<u16>,
+    identity: Option<String>,
+    private_ip: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAddon {
+    #[serde(rename = "type")]
+    type_name: Spanned<String>,
+    version: Option<Spanned<String>>,
+    plan: Option<Spanned<String>>,
+    #[serde(default)]
+    options: IndexMap<Name, Spanned<String>>,
+    vm: Option<Spanned<String>>,
+    image: Option<String>,
+    port: Option<Spanned<u16>>,
+    publish: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    image: Option<String>,
+    tag: Option<String>,
+    vm: Option<Spanned<String>>,
+    port: Option<Spanned<u16>>,
+    domain: Option<String>,
+    /// Where the source lives (seed 000 keeps it); informational here.
+    #[allow(dead_code)]
+    path: Option<String>,
+    #[serde(default)]
+    hooks: RawHooks,
+    #[serde(default)]
+    env: IndexMap<Name, String>,
+    #[serde(default)]
+    addons: Vec<Spanned<RawAttachment>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHooks {
+    #[serde(default)]
+    after_deploy: Vec<String>,
+}
+
+/// `- databases.primary`, `- databases.primary as DB`, or the long form.
+struct RawAttachment {
+    addon: Spanned<String>,
+    prefix: Option<Spanned<String>>,
+    access: Option<Spanned<String>>,
+}
+
+impl<'de> Deserialize<'de> for RawAttachment {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ShortOrLong)
+    }
+}
+
+struct ShortOrLong;
+
+impl<'de> Visitor<'de> for ShortOrLong {
+    type Value = RawAttachment;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("`category.name`, `category.name as PREFIX`, or a mapping with addon/as/access")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAttachment, E> {
+        // Positions of short forms are filled in by the caller's Spanned.
+        let unknown = serde_saphyr::Location::UNKNOWN;
+        let mut words = v.split_whitespace();
+        let addon = words.next().unwrap_or_default().to_string();
+        let prefix = match (words.next(), words.next(), words.next()) {
+            (None, _, _) => None,
+            (Some("as"), Some(p), None) => Some(p.to_string()),
+            _ => {
+                return Err(E::custom(format!(
+                    "\"{v}\" is not an attachment; write `category.name` or `category.name as PREFIX`"
+                )));
+            }
+        };
+        Ok(RawAttachment {
+            addon: Spanned::new(addon, unknown, unknown),
+            prefix: prefix.map(|p| Spanned::new(p, unknown, unknown)),
+            access: None,
+        })
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAttachment, A::Error> {
+        let (mut addon, mut prefix, mut access) = (None, None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "addon" => addon = Some(map.next_value()?),
+                "as" => prefix = Some(map.next_value()?),
+                "access" => access = Some(map.next_value()?),
+                other => {
+                    return Err(de::Error::unknown_field(other, &["addon", "as", "access"]));
+                }
+            }
+        }
+        let addon = addon.ok_or_else(|| de::Error::missing_field("addon"))?;
+        Ok(RawAttachment { addon, prefix, access })
+    }
+}
+
+fn spot(path: &Path, text: &str, s: &serde_saphyr::Location) -> Option<SourceSpot> {
+    (*s != serde_saphyr::Location::UNKNOWN).then(|| SourceSpot::new(path, Some(text), s.line(), s.column()))
+}
+
+/// Where a short-form attachment field is: its own position, or the item's.
+fn spot_or(path: &Path, text: &str, s: &serde_saphyr::Location, item: &serde_saphyr::Location) -> Option<SourceSpot> {
+    spot(path, text, s).or_else(|| spot(path, text, item))
+}
+
+pub(super) fn validate(raw: RawConfig, path: &Path, text: &str, catalog: &Catalog) -> Result<Config> {
+    let at = |loc: &serde_saphyr::Location| spot(path, text, loc);
+
+    // VMs.
+    let mut vms = IndexMap::new();
+    for (name, vm) in raw.vms {
+        if !is_dns_label(&name.value) {
+            return Err(UserError::new(format!("VM name \"{}\" is not a DNS label", name.value))
+                .at(at(&name.referenced))
+                .hint(DNS_LABEL_HINT));
+        }
+        let host = match (&vm.host, name.value.as_str()) {
+            (Some(h), _) => h.value.clone(),
+            (None, LOCAL_VM) => LOCAL_VM.to_string(),
+            (None, _) => {
+                return Err(UserError::new(format!("VM {} has no host", name.value))
+                    .at(at(&name.referenced))
+                    .hint("give it `host: ADDRESS` (or `host: local` for the local Docker engine)"));
+            }
+        };
+        let private_ip = match (&vm.private_ip, host.as_str()) {
+            (Some(ip), _) => {
+                if ip.value.parse::<std::net::IpAddr>().is_err() {
+                    return Err(UserError::new(format!("private_ip \"{}\" of VM {} is not an IP address", ip.value, name.value))
+                        .at(at(&ip.referenced))
+                        .hint("write an address such as 127.0.2.3"));
+                }
+                ip.value.clone()
+            }
+            (None, LOCAL_VM) => "127.0.0.1".to_string(),
+            (None, h) if h.parse::<std::net::IpAddr>().is_ok() => h.to_string(),
+            (None, _) => {
+                return Err(UserError::new(format!("VM {} needs a private_ip (its host \"{host}\" is not an address)", name.value))
+                    .at(at(&name.referenced))
+                    .hint("add `private_ip: ADDRESS`: addon ports are published there"));
+            }
+        };
+        vms.insert(
+            name.value.clone(),
+            Vm {
+                name: name.value.clone(),
+                host,
+                user: vm.user.unwrap_or_else(|| "root".into()),
+                port: vm.port.unwrap_or(22),
+                identity: vm.identity,
+                private_ip,
+            },
+        );
+    }
+    if vms.is_empty() {
+        vms.insert(
+            LOCAL_VM.to_string(),
+            Vm {
+                name: LOCAL_VM.into(),
+                host: LOCAL_VM.into(),
+                user: "root".into(),
+                port: 22,
+                identity: None,
+                private_ip: "127.0.0.1".into(),
+            },
+        );
+    }
+    let resolve_vm = |vm: &Option<Spanned<String>>, owner: &str, owner_loc: &serde_saphyr::Location| -> Result<String> {
+        match vm {
+            Some(v) if vms.contains_key(&v.value) => Ok(v.value.clone()),
+            Some(v) => Err(UserError::new(format!("{owner} is on unknown VM \"{}\"", v.value))
+                .at(at(&v.referenced))
+                .hint(hint_choices("VMs", vms.keys()))),
+            None if vms.len() == 1 => Ok(vms.keys().next().cloned().unwrap_or_default()),
+            None => Err(UserError::new(format!("{owner} has no vm and the project has several"))
+                .at(at(owner_loc))
+                .hint(format!("add `vm: NAME`; {}", hint_choices("VMs", vms.keys())))),
+        }
+    };
+
+    // Addon instances.
+    let mut addons: Vec<Addon> = Vec::new();
+    let mut by_service: HashMap<String, String> = HashMap::new();
+    for (category, instances) in raw.addons {
+        if !is_dns_label(&category.value) {
+            return Err(UserError::new(format!("addon category \"{}\" is not a DNS label", category.value))
+                .at(at(&category.referenced))
+                .hint(DNS_LABEL_HINT));
+        }
+        for (name, a) in instances {
+            let id = format!("{}.{}", category.value, name.value);
+            if !is_dns_label(&name.value) {
+                return Err(UserError::new(format!("addon instance name \"{id}\" is not a DNS label"))
+                    .at(at(&name.referenced))
+                    .hint(DNS_LABEL_HINT));
+            }
+            let t = catalog
+                .require(&a.type_name.value)
+                .map_err(|e| UserError { message: format!("{} for addon {id}", e.message), ..e }.at(at(&a.type_name.referenced)))?;
+            let version = a.version.as_ref().map(|v| v.value.clone()).unwrap_or_else(|| t.default_version.clone());
+            if version.is_empty() || version.contains(char::is_whitespace) {
+                return Err(UserError::new(format!("addon {id} has an empty or spaced version"))
+                    .at(a.version.as_ref().and_then(|v| at(&v.referenced)))
+                    .hint(hint_choices("known versions", &t.versions)));
+            }
+            let plan = match &a.plan {
+                Some(p) if t.plans.contains_key(&p.value) => p.value.clone(),
+                Some(p) => {
+                    return Err(UserError::new(format!("unknown plan \"{}\" for addon {id} ({})", p.value, t.name))
+                        .at(at(&p.referenced))
+                        .hint(hint_choices(&format!("{} plans", t.name), t.plans.keys())));
+                }
+                None => t.default_plan.clone(),
+            };
+            let mut options = IndexMap::new();
+            for (k, v) in a.options {
+                let Some(spec) = t.options.get(&k.value) else {
+                    return Err(UserError::new(format!("unknown option \"{}\" for addon {id} ({})", k.value, t.name))
+                        .at(at(&k.referenced))
+                        .hint(hint_choices(&format!("{} options", t.name), t.options.keys())));
+                };
+                if !option_matches(&spec.pattern, &v.value) {
+                    return Err(UserError::new(format!("option {} = \"{}\" of addon {id} is not valid", k.value, v.value))
+                        .at(at(&v.referenced))
+                        .hint(format!("{}: values must match {}", spec.description, spec.pattern)));
+                }
+                options.insert(k.value.clone(), v.value.clone());
+            }
+            let publish = match &a.publish {
+                None => t.publish,
+                Some(p) => match p.value.as_str() {
+                    "private" => Publish::Private,
+                    "public" => Publish::Public,
+                    "none" => Publish::None,
+                    _ => {
+                        return Err(UserError::new(format!("publish \"{}\" of addon {id} is not valid", p.value))
+                            .at(at(&p.referenced))
+                            .hint("publish: private (the VM's private address), public (all interfaces) or none"));
+                    }
+                },
+            };
+            let vm = resolve_vm(&a.vm, &format!("addon {id}"), &name.referenced)?;
+            let addon = Addon {
+                category: category.value.clone(),
+                name: name.value.clone(),
+                type_name: t.name.clone(),
+                version,
+                plan,
+                options,
+                vm,
+                image: a.image,
+                port: a.port.as_ref().map(|p| p.value),
+                publish,
+            };
+            // One service per type and name: two `main` postgres instances in
+            // different categories would share a container name and secrets.
+            if let Some(other) = by_service.insert(addon.service(), id.clone()) {
+                return Err(UserError::new(format!("addons {other} and {id} are both {} named \"{}\"", t.name, name.value))
+                    .at(at(&name.referenced))
+                    .hint("give one of them another name"));
+            }
+            addons.push(addon);
+        }
+    }
+
+    // Apps and their attachments.
+    let mut apps = IndexMap::new();
+    for (name, a) in raw.apps {
+        let app_name = name.value.clone();
+        if !is_dns_label(&app_name) {
+            return Err(UserError::new(format!("app name \"{app_name}\" is not a DNS label"))
+                .at(at(&name.referenced))
+                .hint(DNS_LABEL_HINT));
+        }
+        if by_service.contains_key(&app_name) {
+            return Err(UserError::new(format!("app {app_name} has the same service name as addon {}", by_service[&app_name]))
+                .at(at(&name.referenced))
+                .hint("rename the app"));
+        }
+        let vm = resolve_vm(&a.vm, &format!("app {app_name}"), &name.referenced)?;
+        let mut env = IndexMap::new();
+        for (k, v) in a.env {
+            if !is_env_name(&k.value) {
+                return Err(UserError::new(format!("variable \"{}\" of app {app_name} is not an environment variable name", k.value))
+                    .at(at(&k.referenced))
+                    .hint("use upper-case letters, digits and '_', starting with a letter"));
+            }
+            if v.contains('\n') {
+                return Err(UserError::new(format!("variable {} of app {app_name} spans several lines", k.value))
+                    .at(at(&k.referenced))
+                    .hint("env files hold one line per variable"));
+            }
+            env.insert(k.value.clone(), v);
+        }
+        let mut attachments: Vec<Attachment> = Vec::new();
+        let mut prefixes: BTreeMap<String, String> = BTreeMap::new();
+        for item in a.addons {
+            let item_loc = item.referenced;
+            let raw = item.value;
+            let addon_spot = spot_or(path, text, &raw.addon.referenced, &item_loc);
+            let Some(target) = addons.iter().find(|x| x.id() == raw.addon.value) else {
+                return Err(UserError::new(format!("app {app_name} is attached to unknown addon \"{}\"", raw.addon.value))
+                    .at(addon_spot)
+                    .hint(hint_choices("addons", addons.iter().map(Addon::id))));
+            };
+            let access = match &raw.access {
+                None => Access::Readwrite,
+                Some(s) => Access::parse(&s.value).ok_or_else(|| {
+                    UserError::new(format!("access \"{}\" of {app_name} → {} is not valid", s.value, raw.addon.value))
+                        .at(spot_or(path, text, &s.referenced, &item_loc))
+                        .hint("access: readwrite or readonly")
+                })?,
+            };
+            let t = catalog.require(&target.type_name)?;
+            if access == Access::Readonly && !t.supports_readonly() {
+                let ro: Vec<&str> = catalog.types().filter(|t| t.supports_readonly()).map(|t| t.name.as_str()).collect();
+                return Err(UserError::new(format!("{} ({}) has no readonly access, asked by app {app_name}", raw.addon.value, t.name))
+                    .at(raw.access.as_ref().and_then(|s| spot_or(path, text, &s.referenced, &item_loc)).or(addon_spot))
+                    .hint(format!("use access: readwrite; types with readonly access: {}", choices(ro))));
+            }
+            let prefix = match &raw.prefix {
+                Some(p) => p.value.clone(),
+                None => Catalog::default_prefix(&target.category),
+            };
+            if !is_env_name(&prefix) {
+                return Err(UserError::new(format!("prefix \"{prefix}\" of {app_name} → {} is not an environment variable name", raw.addon.value))
+                    .at(raw.prefix.as_ref().and_then(|p| spot_or(path, text, &p.referenced, &item_loc)).or(addon_spot))
+                    .hint("use upper-case letters, digits and '_', starting with a letter"));
+            }
+            if let Some(other) = prefixes.insert(prefix.clone(), raw.addon.value.clone()) {
+                return Err(UserError::new(format!(
+                    "app {app_name} attaches {other} and {} both as {prefix}",
+                    raw.addon.value
+                ))
+                .at(raw.prefix.as_ref().and_then(|p| spot_or(path, text, &p.referenced, &item_loc)).or(addon_spot))
+                .hint(format!("give one a different prefix with `as:`, e.g. as: {}", suggest_prefix(&target.name, &prefixes))));
+            }
+            attachments.push(Attachment { addon: raw.addon.value.clone(), prefix, access });
+        }
+        apps.insert(
+            app_name.clone(),
+            App {
+                image: a.image.unwrap_or_else(|| app_name.clone()),
+                tag: a.tag.unwrap_or_else(|| "latest".into()),
+                name: app_name,
+                vm,
+                port: a.port.map(|p| p.value),
+                domain: a.domain,
+                after_deploy: a.hooks.after_deploy,
+                env,
+                attachments,
+            },
+        );
+    }
+
+    Ok(Config {
+        vms,
+        addons,
+        apps,
+        environments: raw.environments.into_keys().map(|k| k.value).collect(),
+    })
+}
+
+/// A free prefix from an instance name: `ANALYTICS`, `ANALYTICS_2` ...
+pub fn suggest_prefix(instance: &str, taken: &BTreeMap<String, String>) -> String {
+    let base = instance.to_ascii_uppercase().replace('-', "_");
+    if !taken.contains_key(&base) {
+        return base;
+    }
+    (2..).map(|n| format!("{base}_{n}")).find(|p| !taken.contains_key(p)).unwrap_or(base)
+}
+
+pub fn option_matches(pattern: &str, value: &str) -> bool {
+    regex::Regex::new(&format!("^(?:{pattern})$")).map(|r| r.is_match(value)).unwrap_or(false)
+}
