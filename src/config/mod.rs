@@ -6,6 +6,8 @@ pub mod edit;
 pub mod legacy;
 mod raw;
 
+pub use raw::{option_matches, suggest_prefix};
+
 use std::path::Path;
 
 use indexmap::IndexMap;

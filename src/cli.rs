@@ -1,0 +1,483 @@
+//! The headless face: `sdtui <command>`. Each command is one engine call;
+//! listings take `--json`, mutating commands `--dry-run`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::Access;
+use crate::engine::plan::Plan;
+use crate::engine::{Loaded, Operation, Project, Workspace, audit};
+use crate::error::{Result, UserError};
+
+#[derive(Parser, Debug)]
+#[command(name = "sdtui", version, about = "Heroku-style addons on your own machines")]
+pub struct Cli {
+    /// Projects root (default: $SDTUI_ROOT, else the platform data dir).
+    #[arg(long, global = true, env = "SDTUI_ROOT")]
+    root: Option<PathBuf>,
+    /// Project to work on (default: the only one).
+    #[arg(short, long, global = true)]
+    project: Option<String>,
+    /// Extra addon types: a folder of <type>/addon.yml (default: the
+    /// platform config dir's addons/).
+    #[arg(long, global = true, env = "SDTUI_ADDONS")]
+    addons_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a project with a `local` VM and a commented config.yml.
+    Init {
+        name: String,
+        #[command(flatten)]
+        apply: ApplyFlags,
+    },
+    /// List addon types and their plans.
+    Catalog {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the projects under the root.
+    Projects {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Addon instances: list, info, add, remove, upgrade, attach, detach.
+    #[command(subcommand)]
+    Addons(AddonsCmd),
+    /// An app's environment (secrets masked unless --reveal).
+    Config {
+        app: String,
+        #[arg(long)]
+        reveal: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Regenerate secrets, env files and compose files from config.yml.
+    Sync {
+        #[command(flatten)]
+        apply: ApplyFlags,
+    },
+    /// Convert a legacy single-instance project (backs up the old files).
+    Migrate {
+        #[command(flatten)]
+        apply: ApplyFlags,
+    },
+    /// The audit trail of applied operations.
+    History {
+        #[arg(long)]
+        json: bool,
+        /// Only the last N entries.
+        #[arg(long)]
+        last: Option<usize>,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+struct ApplyFlags {
+    /// Show the plan as a diff and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Show secrets in the diff.
+    #[arg(long)]
+    reveal: bool,
+    /// Print only the summary, not the diff.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum AddonsCmd {
+    /// Addon instances with type, version, plan, VM, port and attached apps.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One instance: connection details (masked) and attachments.
+    Info {
+        addon: String,
+        #[arg(long)]
+        reveal: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an instance: `addons add postgres analytics --plan large`.
+    Add {
+        #[arg(value_name = "TYPE")]
+        type_name: String,
+        name: String,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long)]
+        plan: Option<String>,
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long)]
+        vm: Option<String>,
+        /// KEY=VALUE, repeatable.
+        #[arg(long = "option", value_name = "KEY=VALUE")]
+        options: Vec<String>,
+        #[command(flatten)]
+        apply: ApplyFlags,
+    },
+    /// Remove an instance (refused while attached).
+    Remove {
+        addon: String,
+        #[command(flatten)]
+        apply: ApplyFlags,
+    },
+    /// Change an instance's plan and/or version.
+    Upgrade {
+        addon: String,
+        #[arg(long)]
+        plan: Option<String>,
+        #[arg(long)]
+        version: Option<String>,
+        #[command(flatten)]
+        apply: ApplyFlags,
+    },
+    /// Attach an instance to an app.
+    Attach {
+        addon: String,
+        #[arg(long)]
+        app: String,
+        /// Env prefix (default from the category: DATABASE, CACHE, QUEUE ...).
+        #[arg(long = "as")]
+        prefix: Option<String>,
+        /// readwrite or readonly.
+        #[arg(long, default_value = "readwrite")]
+        access: String,
+        #[command(flatten)]
+        apply: ApplyFlags,
+    },
+    /// Detach an instance from an app.
+    Detach {
+        addon: String,
+        #[arg(long)]
+        app: String,
+        #[arg(long = "as")]
+        prefix: Option<String>,
+        #[command(flatten)]
+        apply: ApplyFlags,
+    },
+    /// Every attachment: app, addon, prefix, access.
+    Attachments {
+        #[arg(long)]
+        app: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+fn default_root() -> PathBuf {
+    directories::ProjectDirs::from("", "", "sdtui")
+        .map(|d| d.data_dir().join("projects"))
+        .unwrap_or_else(|| PathBuf::from(".sdtui-projects"))
+}
+
+fn default_addons_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "sdtui").map(|d| d.config_dir().join("addons"))
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let root = cli.root.clone().unwrap_or_else(default_root);
+    let addons_dir = cli.addons_dir.clone().or_else(default_addons_dir);
+    let ws = Workspace::open(root, addons_dir.as_deref())?;
+    let project = || ws.project(cli.project.as_deref());
+    let Some(command) = cli.command else {
+        return Err(UserError::new("the console is not built yet").hint("run `sdtui --help` for the headless commands"));
+    };
+    match command {
+        Command::Init { name, apply } => {
+            let p = ws.new_project(&name)?;
+            mutate(&ws, &p, &Operation::Init, &apply)
+        }
+        Command::Catalog { json } => catalog(&ws, json),
+        Command::Projects { json } => {
+            let list = ws.projects();
+            if json {
+                println!("{}", json!(list));
+            } else {
+                for p in list {
+                    println!("{p}");
+                }
+            }
+            Ok(())
+        }
+        Command::Sync { apply } => mutate(&ws, &project()?, &Operation::Sync, &apply),
+        Command::Migrate { apply } => mutate(&ws, &project()?, &Operation::Migrate, &apply),
+        Command::Config { app, reveal, json } => app_config(&ws, &project()?, &app, reveal, json),
+        Command::History { json, last } => history(&project()?, json, last),
+        Command::Addons(cmd) => addons(&ws, &project()?, cmd),
+    }
+}
+
+fn mutate(ws: &Workspace, p: &Project, op: &Operation, flags: &ApplyFlags) -> Result<()> {
+    let plan = ws.run(p, op, flags.dry_run)?;
+    print_plan(&plan, flags);
+    if plan.is_empty() {
+        println!("{}: nothing to change", op.describe());
+    } else if flags.dry_run {
+        println!("dry run: {} file(s) would change; nothing was written", plan.changes.len());
+    } else {
+        println!("{}: {} file(s) changed", op.describe(), plan.changes.len());
+    }
+    Ok(())
+}
+
+fn print_plan(plan: &Plan, flags: &ApplyFlags) {
+    if !flags.quiet {
+        print!("{}", plan.diff(flags.reveal));
+    }
+    for c in plan.summary() {
+        println!("{:>6} {}", c.action, c.path);
+    }
+    for n in &plan.notes {
+        println!("note: {n}");
+    }
+}
+
+fn parse_access(s: &str) -> Result<Access> {
+    Access::parse(s).ok_or_else(|| UserError::new(format!("access \"{s}\" is not valid")).hint("--access readwrite or --access readonly"))
+}
+
+fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> {
+    match cmd {
+        AddonsCmd::List { json } => addons_list(ws, p, json),
+        AddonsCmd::Info { addon, reveal, json } => addons_info(ws, p, &addon, reveal, json),
+        AddonsCmd::Attachments { app, json } => attachments(ws, p, app.as_deref(), json),
+        AddonsCmd::Add { type_name, name, category, plan, version, vm, options, apply } => {
+            let options = options
+                .iter()
+                .map(|o| {
+                    o.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| {
+                        UserError::new(format!("--option {o} is not KEY=VALUE")).hint("for example --option max_connections=200")
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            mutate(ws, p, &Operation::Add { type_name, name, category, plan, version, vm, options }, &apply)
+        }
+        AddonsCmd::Remove { addon, apply } => mutate(ws, p, &Operation::Remove { id: addon }, &apply),
+        AddonsCmd::Upgrade { addon, plan, version, apply } => mutate(ws, p, &Operation::Upgrade { id: addon, plan, version }, &apply),
+        AddonsCmd::Attach { addon, app, prefix, access, apply } => {
+            let access = parse_access(&access)?;
+            mutate(ws, p, &Operation::Attach { id: addon, app, prefix, access }, &apply)
+        }
+        AddonsCmd::Detach { addon, app, prefix, apply } => mutate(ws, p, &Operation::Detach { id: addon, app, prefix }, &apply),
+    }
+}
+
+fn warn_out_of_sync(l: &Loaded) {
+    if l.out_of_sync {
+        eprintln!("warning: secrets.yml is behind config.yml; run `sdtui sync` (values below that are not yet in secrets.yml would change)");
+    }
+}
+
+fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let s: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        println!("{}", s.join("  ").trim_end());
+    };
+    line(headers.iter().map(|s| s.to_string()).collect());
+    line(widths.iter().map(|w| "─".repeat(*w)).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+fn addons_list(ws: &Workspace, p: &Project, json: bool) -> Result<()> {
+    let l = ws.load(p)?;
+    warn_out_of_sync(&l);
+    let mut items = Vec::new();
+    for a in &l.config.addons {
+        let creds = &l.generated.secrets[&a.type_name][&a.name];
+        let apps: Vec<String> = l.config.attachments_of(&a.id()).map(|(app, att)| format!("{}::{}", app.name, att.prefix)).collect();
+        items.push(json!({
+            "id": a.id(), "category": a.category, "name": a.name, "type": a.type_name,
+            "version": a.version, "plan": a.plan, "vm": a.vm,
+            "host": creds.get("HOST"), "port": creds.get("PORT").and_then(|p| p.parse::<u16>().ok()),
+            "service": a.service(), "attached": apps,
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&items).unwrap_or_default());
+        return Ok(());
+    }
+    if items.is_empty() {
+        println!("no addons in {}; add one with `sdtui addons add TYPE NAME`", p.name);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            let s = |k: &str| i[k].as_str().map(str::to_string).unwrap_or_else(|| i[k].to_string());
+            let att: Vec<String> = i["attached"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
+            vec![s("id"), s("type"), s("version"), s("plan"), s("vm"), format!("{}:{}", s("host"), s("port")), if att.is_empty() { "-".into() } else { att.join(", ") }]
+        })
+        .collect();
+    table(&["ADDON", "TYPE", "VERSION", "PLAN", "VM", "ADDRESS", "ATTACHED AS"], &rows);
+    Ok(())
+}
+
+fn addons_info(ws: &Workspace, p: &Project, id: &str, reveal: bool, json: bool) -> Result<()> {
+    let l = ws.load(p)?;
+    warn_out_of_sync(&l);
+    let a = crate::engine::require_addon(&l.config, id)?;
+    let t = ws.catalog.require(&a.type_name)?;
+    let creds = &l.generated.secrets[&a.type_name][&a.name];
+    let secret_keys: Vec<&String> = t.credentials.iter().filter(|(_, s)| s.generate.is_some()).map(|(k, _)| k).collect();
+    let mut masker = crate::engine::plan::Masker::default();
+    let shown: Vec<(String, String)> = creds
+        .iter()
+        .map(|(k, v)| (k.clone(), if !reveal && secret_keys.contains(&k) { masker.label(v) } else { v.clone() }))
+        .collect();
+    let atts: Vec<serde_json::Value> = l.config.attachments_of(id).map(|(app, att)| json!({"app": app.name, "as": att.prefix, "access": att.access})).collect();
+    let plan = &t.plans[&a.plan];
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "id": a.id(), "type": a.type_name, "version": a.version, "plan": a.plan, "vm": a.vm,
+                "image": a.image.clone().unwrap_or_else(|| t.image_for(&a.version)), "service": a.service(),
+                "resources": {"memory": plan.memory, "cpu": plan.cpu, "disk": plan.disk},
+                "options": crate::engine::generate::effective_options(t, a).into_iter().collect::<std::collections::BTreeMap<_,_>>(),
+                "credentials": shown.iter().cloned().collect::<indexmap::IndexMap<_,_>>(), "attachments": atts,
+            }))
+            .unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!("=== {} ({} {})", a.id(), t.name, a.version);
+    println!("Plan:      {} ({} memory, {} cpu, {} disk)", a.plan, plan.memory, plan.cpu, plan.disk);
+    println!("VM:        {}", a.vm);
+    println!("Service:   {}", a.service());
+    println!("Image:     {}", a.image.clone().unwrap_or_else(|| t.image_for(&a.version)));
+    for (k, v) in crate::engine::generate::effective_options(t, a) {
+        println!("Option:    {k} = {v}");
+    }
+    println!("\nConnection");
+    for (k, v) in &shown {
+        println!("  {k:<18} {v}");
+    }
+    println!("\nAttached to");
+    if atts.is_empty() {
+        println!("  (no apps) attach with: sdtui addons attach {} --app APP", a.id());
+    }
+    for (app, att) in l.config.attachments_of(id) {
+        println!("  {}::{} ({})", app.name, att.prefix, att.access.as_str());
+    }
+    Ok(())
+}
+
+fn attachments(ws: &Workspace, p: &Project, only_app: Option<&str>, json: bool) -> Result<()> {
+    let l = ws.load(p)?;
+    if let Some(app) = only_app {
+        crate::engine::require_app(&l.config, app)?;
+    }
+    let mut rows = Vec::new();
+    for app in l.config.apps.values().filter(|a| only_app.is_none_or(|o| o == a.name)) {
+        for att in &app.attachments {
+            let a = l.config.addon(&att.addon).expect("validated");
+            rows.push(json!({"app": app.name, "addon": att.addon, "type": a.type_name, "as": att.prefix, "access": att.access}));
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return Ok(());
+    }
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let table_rows: Vec<Vec<String>> = rows.iter().map(|r| vec![s(&r["app"]), format!("{} ({})", s(&r["addon"]), s(&r["type"])), s(&r["as"]), s(&r["access"])]).collect();
+    table(&["APP", "ADDON", "AS", "ACCESS"], &table_rows);
+    Ok(())
+}
+
+fn app_config(ws: &Workspace, p: &Project, app: &str, reveal: bool, json: bool) -> Result<()> {
+    let l = ws.load(p)?;
+    warn_out_of_sync(&l);
+    crate::engine::require_app(&l.config, app)?;
+    let mut masker = crate::engine::plan::Masker::default();
+    let vars: Vec<(String, String, String)> = l.generated.app_env[app]
+        .iter()
+        .map(|e| (e.name.clone(), if e.secret && !reveal { masker.label(&e.value) } else { e.value.clone() }, e.source.clone()))
+        .collect();
+    if json {
+        let m: indexmap::IndexMap<String, String> = vars.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect();
+        println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
+        return Ok(());
+    }
+    let mut source = String::new();
+    for (k, v, s) in vars {
+        if s != source {
+            println!("# {s}");
+            source = s;
+        }
+        println!("{k}={v}");
+    }
+    Ok(())
+}
+
+fn history(p: &Project, json: bool, last: Option<usize>) -> Result<()> {
+    let mut entries = audit::read(&p.audit_path())?;
+    if let Some(n) = last {
+        let skip = entries.len().saturating_sub(n);
+        entries.drain(..skip);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries).unwrap_or_default());
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = entries.iter().map(|e| vec![e.time.clone(), e.user.clone(), e.operation.clone(), e.outcome.clone(), e.files.len().to_string()]).collect();
+    table(&["TIME", "USER", "OPERATION", "OUTCOME", "FILES"], &rows);
+    Ok(())
+}
+
+fn catalog(ws: &Workspace, json: bool) -> Result<()> {
+    if json {
+        let types: Vec<serde_json::Value> = ws
+            .catalog
+            .types()
+            .map(|t| {
+                json!({
+                    "type": t.name, "description": t.description, "category": t.category, "aliases": t.aliases,
+                    "image": t.image, "default_version": t.default_version, "versions": t.versions,
+                    "default_plan": t.default_plan, "readonly": t.supports_readonly(),
+                    "ports": t.ports.iter().map(|p| json!({"name": p.name, "container": p.container, "base": p.base})).collect::<Vec<_>>(),
+                    "plans": t.plans.iter().map(|(n, p)| json!({"name": n, "memory": p.memory, "cpu": p.cpu, "disk": p.disk, "description": p.description, "options": p.options})).collect::<Vec<_>>(),
+                    "options": t.options.keys().collect::<Vec<_>>(),
+                    "env": t.env.iter().map(|e| format!("{{PREFIX}}_{}", e.name)).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&types).unwrap_or_default());
+        return Ok(());
+    }
+    for t in ws.catalog.types() {
+        let ro = if t.supports_readonly() { ", readonly access" } else { "" };
+        println!("{} — {} [{}; default {} {}; port {}{ro}]", t.name, t.description, t.category, t.default_version, t.default_plan, t.main_port().base);
+        for (name, p) in &t.plans {
+            println!("    {name:<9} {:>6} mem  {:>5} cpu  {:>5} disk  {}", p.memory, p.cpu, p.disk, p.description);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,435 @@
+//! The engine: every operation, from the CLI or the console, computes a
+//! [`Plan`] here, shows it, and applies it atomically with an audit entry.
+
+pub mod apply;
+pub mod audit;
+pub mod generate;
+pub mod plan;
+pub mod ports;
+pub mod secrets;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::catalog::Catalog;
+use crate::config::{self, Access, Config, edit};
+use crate::error::{Result, UserError, choices, io_error};
+use generate::{FileKind, GenFile, Generated};
+use plan::{FileChange, Plan};
+use secrets::Secrets;
+
+pub const CONFIG_FILE: &str = "config.yml";
+pub const SECRETS_FILE: &str = "secrets.yml";
+pub const STATE_DIR: &str = ".sdtui";
+
+/// The projects root and the catalog every project uses.
+pub struct Workspace {
+    pub root: PathBuf,
+    pub catalog: Catalog,
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl Project {
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
+    }
+    pub fn secrets_path(&self) -> PathBuf {
+        self.dir.join(SECRETS_FILE)
+    }
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join(STATE_DIR)
+    }
+    pub fn audit_path(&self) -> PathBuf {
+        self.state_dir().join("audit.jsonl")
+    }
+}
+
+/// A mutating operation. Its `describe()` goes into the audit trail, so no
+/// variant carries a secret.
+#[derive(Debug, Clone)]
+pub enum Operation {
+    Init,
+    Sync,
+    Add {
+        type_name: String,
+        name: String,
+        category: Option<String>,
+        plan: Option<String>,
+        version: Option<String>,
+        vm: Option<String>,
+        options: Vec<(String, String)>,
+    },
+    Remove {
+        id: String,
+    },
+    Upgrade {
+        id: String,
+        plan: Option<String>,
+        version: Option<String>,
+    },
+    Attach {
+        id: String,
+        app: String,
+        prefix: Option<String>,
+        access: Access,
+    },
+    Detach {
+        id: String,
+        app: String,
+        prefix: Option<String>,
+    },
+    Migrate,
+}
+
+impl Operation {
+    pub fn describe(&self) -> String {
+        match self {
+            Operation::Init => "init".into(),
+            Operation::Sync => "sync".into(),
+            Operation::Add { type_name, name, category, plan, version, vm, options } => {
+                let mut s = format!("addons add {type_name} {name}");
+                for (flag, v) in [("--category", category), ("--plan", plan), ("--version", version), ("--vm", vm)] {
+                    if let Some(v) = v {
+                        s.push_str(&format!(" {flag} {v}"));
+                    }
+                }
+                for (k, v) in options {
+                    s.push_str(&format!(" --option {k}={v}"));
+                }
+                s
+            }
+            Operation::Remove { id } => format!("addons remove {id}"),
+            Operation::Upgrade { id, plan, version } => {
+                let mut s = format!("addons upgrade {id}");
+                if let Some(p) = plan {
+                    s.push_str(&format!(" --plan {p}"));
+                }
+                if let Some(v) = version {
+                    s.push_str(&format!(" --version {v}"));
+                }
+                s
+            }
+            Operation::Attach { id, app, prefix, access } => {
+                let mut s = format!("addons attach {id} --app {app}");
+                if let Some(p) = prefix {
+                    s.push_str(&format!(" --as {p}"));
+                }
+                s.push_str(&format!(" --access {}", access.as_str()));
+                s
+            }
+            Operation::Detach { id, app, prefix } => {
+                let mut s = format!("addons detach {id} --app {app}");
+                if let Some(p) = prefix {
+                    s.push_str(&format!(" --as {p}"));
+                }
+                s
+            }
+            Operation::Migrate => "migrate".into(),
+        }
+    }
+}
+
+/// A project's current state, read but not changed.
+pub struct Loaded {
+    pub config: Config,
+    pub secrets: Secrets,
+    pub generated: Generated,
+    /// secrets.yml lacks credentials that a sync would create.
+    pub out_of_sync: bool,
+}
+
+pub const INIT_TEMPLATE: &str = include_str!("init_template.yml");
+
+impl Workspace {
+    pub fn open(root: PathBuf, user_addons: Option<&Path>) -> Result<Workspace> {
+        Ok(Workspace { catalog: Catalog::load(user_addons)?, root })
+    }
+
+    pub fn projects(&self) -> Vec<String> {
+        let mut out: Vec<String> = std::fs::read_dir(&self.root)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.path().join(CONFIG_FILE).is_file())
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
+    /// The named project, or the only one when no name is given.
+    pub fn project(&self, name: Option<&str>) -> Result<Project> {
+        let projects = self.projects();
+        let name = match name {
+            Some(n) => n.to_string(),
+            None if projects.len() == 1 => projects[0].clone(),
+            None => {
+                return Err(UserError::new(format!("which project? {} has {}", self.root.display(), if projects.is_empty() { "none".to_string() } else { projects.len().to_string() }))
+                    .hint(if projects.is_empty() { "create one with `sdtui init NAME`".to_string() } else { format!("pick one with -p: {}", choices(&projects)) }));
+            }
+        };
+        let dir = self.root.join(&name);
+        if !dir.join(CONFIG_FILE).is_file() {
+            return Err(UserError::new(format!("no project \"{name}\" in {}", self.root.display()))
+                .hint(if projects.is_empty() { "create it with `sdtui init NAME`".to_string() } else { format!("projects: {}", choices(&projects)) }));
+        }
+        Ok(Project { name, dir })
+    }
+
+    pub fn new_project(&self, name: &str) -> Result<Project> {
+        if !config::is_dns_label(name) {
+            return Err(UserError::new(format!("project name \"{name}\" is not a DNS label")).hint(config::DNS_LABEL_HINT));
+        }
+        let dir = self.root.join(name);
+        if dir.join(CONFIG_FILE).exists() {
+            return Err(UserError::new(format!("project {name} already exists in {}", self.root.display())).hint("pick another name"));
+        }
+        Ok(Project { name: name.to_string(), dir })
+    }
+
+    pub fn load(&self, project: &Project) -> Result<Loaded> {
+        let config = config::load(&project.config_path(), &self.catalog)?;
+        let secrets = Secrets::load(&project.secrets_path())?;
+        let generated = generate::generate(&project.name, &config, &self.catalog, &secrets, &mut rand::rng())?;
+        let out_of_sync = generated.secrets != secrets.addons;
+        Ok(Loaded { config, secrets, generated, out_of_sync })
+    }
+
+    /// Plans, prints nothing, applies unless `dry_run`; returns the plan.
+    pub fn run(&self, project: &Project, op: &Operation, dry_run: bool) -> Result<Plan> {
+        let _lock = apply::lock(&project.state_dir(), &project.name, &op.describe())?;
+        let plan = self.plan(project, op)?;
+        if dry_run || plan.is_empty() {
+            return Ok(plan);
+        }
+        let files: Vec<String> = plan.summary().into_iter().map(|c| format!("{} {}", c.action, c.path)).collect();
+        let result = apply::apply(&project.dir, &project.state_dir(), &plan);
+        let entry = audit::Entry {
+            time: audit::now(),
+            user: audit::current_user(),
+            operation: op.describe(),
+            outcome: match &result {
+                Ok(()) => "applied".into(),
+                Err(e) => format!("failed: {}", e.message),
+            },
+            files,
+        };
+        audit::append(&project.audit_path(), &entry)?;
+        result.map(|()| plan)
+    }
+
+    /// The plan for an operation: the new config.yml text, then everything
+    /// generated from it.
+    pub fn plan(&self, project: &Project, op: &Operation) -> Result<Plan> {
+        let config_path = project.config_path();
+        if let Operation::Migrate = op {
+            return crate::config::legacy::plan(self, project);
+        }
+        let old_text = match op {
+            Operation::Init => None,
+            _ => Some(std::fs::read_to_string(&config_path).map_err(|e| io_error(&config_path, "read", e))?),
+        };
+        let new_text = match (op, &old_text) {
+            (Operation::Init, _) => INIT_TEMPLATE.replace("{project}", &project.name),
+            (_, Some(text)) => self.edit(project, text, op)?,
+            (_, None) => unreachable!("only init has no config"),
+        };
+        let config = config::parse(&config_path, &new_text, &self.catalog).map_err(|e| match op {
+            Operation::Sync | Operation::Init => e,
+            // The edit is valid on its own; say what it ran into.
+            _ => UserError::new(format!("{} would make config.yml invalid: {}", op.describe(), e.message)).hint(e.hint.unwrap_or_default()),
+        })?;
+        let secrets = Secrets::load(&project.secrets_path())?;
+        let mut plan = self.plan_generated(project, &config, &secrets, None)?;
+        if old_text.as_deref() != Some(new_text.as_str()) {
+            plan.changes.insert(
+                0,
+                FileChange { rel: CONFIG_FILE.into(), old: old_text, new: Some(new_text), mode: 0o644, kind: FileKind::Plain },
+            );
+        }
+        Ok(plan)
+    }
+
+    /// secrets.yml and every generated file, against what is on disk.
+    /// `old_secrets_text` overrides what secrets.yml holds now (migration).
+    pub fn plan_generated(&self, project: &Project, config: &Config, secrets: &Secrets, old_secrets_text: Option<String>) -> Result<Plan> {
+        let generated = generate::generate(&project.name, config, &self.catalog, secrets, &mut rand::rng())?;
+        let mut plan = Plan::default();
+        let secrets_text = Secrets::render(&generated.secrets, &secrets.user_text);
+        let mut desired = vec![GenFile { rel: SECRETS_FILE.into(), content: secrets_text, mode: 0o600, kind: FileKind::Secrets }];
+        desired.extend(generated.files);
+        let mut wanted = BTreeSet::new();
+        for f in desired {
+            let path = project.dir.join(&f.rel);
+            let old = match (&old_secrets_text, f.rel == Path::new(SECRETS_FILE)) {
+                (Some(t), true) => Some(t.clone()),
+                _ => std::fs::read_to_string(&path).ok(),
+            };
+            let mode_ok = mode_of(&path).is_none_or(|m| m == f.mode);
+            wanted.insert(f.rel.clone());
+            if old.as_deref() != Some(f.content.as_str()) || !mode_ok {
+                plan.changes.push(FileChange { rel: f.rel, old, new: Some(f.content), mode: f.mode, kind: f.kind });
+            }
+        }
+        // Generated files no longer wanted (a VM or app that went away).
+        for rel in generated_files_on_disk(&project.dir) {
+            if !wanted.contains(&rel) {
+                let old = std::fs::read_to_string(project.dir.join(&rel)).ok();
+                let kind = if rel.extension().is_some_and(|e| e == "env") { FileKind::Env(all_keys(old.as_deref())) } else { FileKind::Plain };
+                plan.changes.push(FileChange { rel, old, new: None, mode: 0o600, kind });
+            }
+        }
+        Ok(plan)
+    }
+
+    fn edit(&self, project: &Project, text: &str, op: &Operation) -> Result<String> {
+        let config = config::parse(&project.config_path(), text, &self.catalog)?;
+        let cat = &self.catalog;
+        match op {
+            Operation::Init | Operation::Migrate => unreachable!(),
+            Operation::Sync => Ok(text.to_string()),
+            Operation::Add { type_name, name, category, plan, version, vm, options } => {
+                let t = cat.require(type_name)?;
+                if !config::is_dns_label(name) {
+                    return Err(UserError::new(format!("addon name \"{name}\" is not a DNS label")).hint(config::DNS_LABEL_HINT));
+                }
+                let category = category.clone().unwrap_or_else(|| t.category.clone());
+                let id = format!("{category}.{name}");
+                if config.addon(&id).is_some() {
+                    return Err(UserError::new(format!("addon {id} already exists")).hint("pick another name, or change it with `addons upgrade`"));
+                }
+                if let Some(p) = plan
+                    && !t.plans.contains_key(p)
+                {
+                    return Err(UserError::new(format!("unknown plan \"{p}\" for {}", t.name)).hint(config::hint_choices(&format!("{} plans", t.name), t.plans.keys())));
+                }
+                if let Some(v) = vm
+                    && !config.vms.contains_key(v)
+                {
+                    return Err(UserError::new(format!("unknown VM \"{v}\"")).hint(config::hint_choices("VMs", config.vms.keys())));
+                }
+                let mut fields = vec![("type", t.name.clone()), ("version", version.clone().unwrap_or_else(|| t.default_version.clone())), ("plan", plan.clone().unwrap_or_else(|| t.default_plan.clone()))];
+                let vm = vm.clone().or_else(|| (config.vms.len() > 1).then(|| config.vms.keys().next().cloned()).flatten());
+                if let Some(v) = vm {
+                    fields.push(("vm", v));
+                }
+                edit::add_addon(text, &category, name, &fields, options)
+            }
+            Operation::Remove { id } => {
+                let a = require_addon(&config, id)?;
+                let users: Vec<String> = config.attachments_of(id).map(|(app, att)| format!("{} (as {})", app.name, att.prefix)).collect();
+                if !users.is_empty() {
+                    return Err(UserError::new(format!("addon {id} is attached to {}", users.join(", ")))
+                        .hint(format!("detach it first: sdtui addons detach {id} --app APP")));
+                }
+                edit::remove_addon(text, &a.category, &a.name)
+            }
+            Operation::Upgrade { id, plan, version } => {
+                let a = require_addon(&config, id)?;
+                let t = cat.require(&a.type_name)?;
+                if plan.is_none() && version.is_none() {
+                    return Err(UserError::new(format!("upgrade {id} to what?")).hint(format!("give --plan ({}) and/or --version", choices(t.plans.keys()))));
+                }
+                let mut out = text.to_string();
+                if let Some(p) = plan {
+                    if !t.plans.contains_key(p) {
+                        return Err(UserError::new(format!("unknown plan \"{p}\" for {id} ({})", t.name)).hint(config::hint_choices(&format!("{} plans", t.name), t.plans.keys())));
+                    }
+                    out = edit::set_addon_field(&out, &a.category, &a.name, "plan", p)?;
+                }
+                if let Some(v) = version {
+                    out = edit::set_addon_field(&out, &a.category, &a.name, "version", v)?;
+                }
+                Ok(out)
+            }
+            Operation::Attach { id, app, prefix, access } => {
+                let a = require_addon(&config, id)?;
+                let the_app = require_app(&config, app)?;
+                let t = cat.require(&a.type_name)?;
+                if *access == Access::Readonly && !t.supports_readonly() {
+                    let ro: Vec<&str> = cat.types().filter(|t| t.supports_readonly()).map(|t| t.name.as_str()).collect();
+                    return Err(UserError::new(format!("{id} ({}) has no readonly access", t.name)).hint(format!("use --access readwrite; types with readonly access: {}", choices(ro))));
+                }
+                let prefix = prefix.clone().unwrap_or_else(|| Catalog::default_prefix(&a.category));
+                if !config::is_env_name(&prefix) {
+                    return Err(UserError::new(format!("prefix \"{prefix}\" is not an environment variable name")).hint("use upper-case letters, digits and '_', starting with a letter"));
+                }
+                if let Some(other) = the_app.attachments.iter().find(|x| x.prefix == prefix) {
+                    let taken = the_app.attachments.iter().map(|x| (x.prefix.clone(), x.addon.clone())).collect();
+                    return Err(UserError::new(format!("app {app} already has {prefix}_* from {}", other.addon))
+                        .hint(format!("attach with another prefix: --as {}", suggest(&a.name, &taken))));
+                }
+                edit::attach(text, app, id, &prefix, *access == Access::Readonly)
+            }
+            Operation::Detach { id, app, prefix } => {
+                require_addon(&config, id)?;
+                let the_app = require_app(&config, app)?;
+                let positions: Vec<usize> = the_app
+                    .attachments
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| &x.addon == id && prefix.as_ref().is_none_or(|p| &x.prefix == p))
+                    .map(|(i, _)| i)
+                    .collect();
+                match positions.len() {
+                    0 => Err(UserError::new(format!("app {app} is not attached to {id}{}", prefix.as_ref().map(|p| format!(" as {p}")).unwrap_or_default()))
+                        .hint(format!("{app}'s attachments: {}", choices(the_app.attachments.iter().map(|x| format!("{} as {}", x.addon, x.prefix)))))),
+                    n if n > 1 && prefix.is_none() => Err(UserError::new(format!("app {app} has {id} attached {n} times"))
+                        .hint(format!("say which with --as: {}", choices(the_app.attachments.iter().filter(|x| &x.addon == id).map(|x| x.prefix.clone()))))),
+                    _ => edit::detach(text, app, &positions),
+                }
+            }
+        }
+    }
+}
+
+fn suggest(name: &str, taken: &std::collections::BTreeMap<String, String>) -> String {
+    config::suggest_prefix(name, taken)
+}
+
+pub fn require_addon<'a>(config: &'a Config, id: &str) -> Result<&'a config::Addon> {
+    config.addon(id).ok_or_else(|| {
+        let hint = if id.contains('.') { config::hint_choices("addons", config.addon_ids()) } else { format!("name addons as category.name; {}", config::hint_choices("addons", config.addon_ids())) };
+        UserError::new(format!("no addon \"{id}\"")).hint(hint)
+    })
+}
+
+pub fn require_app<'a>(config: &'a Config, app: &str) -> Result<&'a config::App> {
+    config.apps.get(app).ok_or_else(|| UserError::new(format!("no app \"{app}\"")).hint(config::hint_choices("apps", config.apps.keys())))
+}
+
+fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o777)
+}
+
+fn all_keys(text: Option<&str>) -> BTreeSet<String> {
+    text.unwrap_or_default().lines().filter_map(|l| l.split_once('=').map(|(k, _)| k.to_string())).collect()
+}
+
+/// Every file under `compose/`, which sdtui owns entirely.
+fn generated_files_on_disk(project_dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![project_dir.join("compose")];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                stack.push(p);
+            } else if !e.file_name().to_string_lossy().ends_with(".sdtui-new")
+                && let Ok(rel) = p.strip_prefix(project_dir)
+            {
+                out.push(rel.to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}

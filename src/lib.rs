@@ -1,0 +1,10 @@
+//! sdtui: Heroku-style addons on your own machines. The engine is a library
+//! so the CLI, the console, the tests and the benchmarks share one code path.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod template;
+pub mod yamlout;
