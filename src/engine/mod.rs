@@ -26,6 +26,9 @@ pub const STATE_DIR: &str = ".sdtui";
 pub struct Workspace {
     pub root: PathBuf,
     pub catalog: Catalog,
+    /// Only for golden tests and benchmarks: a seeded generator instead of
+    /// the OS-seeded CSPRNG. Never set from the CLI or the environment.
+    pub test_seed: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -147,7 +150,15 @@ pub const INIT_TEMPLATE: &str = include_str!("init_template.yml");
 
 impl Workspace {
     pub fn open(root: PathBuf, user_addons: Option<&Path>) -> Result<Workspace> {
-        Ok(Workspace { catalog: Catalog::load(user_addons)?, root })
+        Ok(Workspace { catalog: Catalog::load(user_addons)?, root, test_seed: None })
+    }
+
+    fn rng(&self) -> Box<dyn rand::Rng> {
+        use rand::SeedableRng;
+        match self.test_seed {
+            Some(seed) => Box::new(rand::rngs::StdRng::seed_from_u64(seed)),
+            None => Box::new(rand::rng()),
+        }
     }
 
     pub fn projects(&self) -> Vec<String> {
@@ -196,7 +207,7 @@ impl Workspace {
     pub fn load(&self, project: &Project) -> Result<Loaded> {
         let config = config::load(&project.config_path(), &self.catalog)?;
         let secrets = Secrets::load(&project.secrets_path())?;
-        let generated = generate::generate(&project.name, &config, &self.catalog, &secrets, &mut rand::rng())?;
+        let generated = generate::generate(&project.name, &config, &self.catalog, &secrets, &mut *self.rng())?;
         let out_of_sync = generated.secrets != secrets.addons;
         Ok(Loaded { config, secrets, generated, out_of_sync })
     }
@@ -259,7 +270,7 @@ impl Workspace {
     /// secrets.yml and every generated file, against what is on disk.
     /// `old_secrets_text` overrides what secrets.yml holds now (migration).
     pub fn plan_generated(&self, project: &Project, config: &Config, secrets: &Secrets, old_secrets_text: Option<String>) -> Result<Plan> {
-        let generated = generate::generate(&project.name, config, &self.catalog, secrets, &mut rand::rng())?;
+        let generated = generate::generate(&project.name, config, &self.catalog, secrets, &mut *self.rng())?;
         let mut plan = Plan::default();
         let secrets_text = Secrets::render(&generated.secrets, &secrets.user_text);
         let mut desired = vec![GenFile { rel: SECRETS_FILE.into(), content: secrets_text, mode: 0o600, kind: FileKind::Secrets }];

@@ -1,0 +1,98 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// A fresh projects root holding a copy of the fixture project `name`.
+pub fn root_with(name: &str) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    copy_dir(&fixture(name), &root.path().join(name));
+    root
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Runs the real binary against `root`, never the user's own folders.
+pub fn sdtui(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sdtui"))
+        .args(args)
+        .env("SDTUI_ROOT", root)
+        .env("SDTUI_ADDONS", root.join(".no-user-addons"))
+        .env("SDTUI_USER", "tester")
+        .output()
+        .unwrap()
+}
+
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+pub fn fails(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "command should have failed:\nstdout:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// Every file under `dir` but sdtui's own state folder (.sdtui: lock,
+/// audit): relative path → (content, mode).
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (String, u32)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                if e.file_name() != ".sdtui" {
+                    stack.push(p);
+                }
+            } else {
+                let mode = e.metadata().unwrap().permissions().mode() & 0o777;
+                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), (String::from_utf8_lossy(&std::fs::read(&p).unwrap()).to_string(), mode));
+            }
+        }
+    }
+    out
+}
+
+/// Lines removed and added between two texts (a crude line diff).
+pub fn changed_lines(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let mut removed = Vec::new();
+    let mut added = Vec::new();
+    for c in diff.iter_all_changes() {
+        match c.tag() {
+            similar::ChangeTag::Delete => removed.push(c.value().trim_end().to_string()),
+            similar::ChangeTag::Insert => added.push(c.value().trim_end().to_string()),
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    (removed, added)
+}
