@@ -172,7 +172,7 @@ pub fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
 fn yaml_error(path: &Path, text: &str, e: &serde_saphyr::Error) -> UserError {
     let bare = e.without_snippet().to_string();
     // The crate prefixes "error: line N column M: "; the spot says that already.
-    let message = regex_lite_strip(&bare);
+    let message = strip_position(&bare);
     let spot = e
         .location()
         .map(|l| SourceSpot::new(path, Some(text), l.line(), l.column()));
@@ -181,8 +181,14 @@ fn yaml_error(path: &Path, text: &str, e: &serde_saphyr::Error) -> UserError {
         .hint("fix the YAML at the position shown; nothing was changed")
 }
 
-fn regex_lite_strip(s: &str) -> String {
+/// Drops the position the YAML crate writes into its messages.
+fn strip_position(s: &str) -> String {
     let s = s.trim().strip_prefix("error: ").unwrap_or(s.trim());
+    // ... and sometimes suffixes " at line N, column M".
+    let s = match s.rfind(" at line ") {
+        Some(i) if s[i..].contains(", column ") => &s[..i],
+        _ => s,
+    };
     if let Some(rest) = s.strip_prefix("line ")
         && let Some(idx) = rest.find(": ")
         && rest[..idx].contains(" column ")

@@ -106,6 +106,9 @@ pub fn apply(project_dir: &Path, state_dir: &Path, plan: &Plan) -> Result<()> {
             dirs.push(dir);
         }
     }
+    if std::env::var_os("SDTUI_FAULT_PAUSE_BEFORE_COMMIT").is_some() {
+        pause("paused before commit (SDTUI_FAULT_PAUSE_BEFORE_COMMIT)");
+    }
     let journal = state_dir.join(JOURNAL);
     let text = serde_json::to_string(&Journal { steps }).unwrap_or_default();
     write_atomic(&journal, text.as_bytes(), 0o600)?;
@@ -125,11 +128,7 @@ fn run_journal(journal: &Path) -> Result<()> {
     let pause_after: Option<usize> = std::env::var("SDTUI_FAULT_PAUSE_AFTER_STEPS").ok().and_then(|v| v.parse().ok());
     for (i, step) in j.steps.iter().enumerate() {
         if pause_after == Some(i) {
-            // Test hook: hold here (mid-transaction) until killed.
-            eprintln!("sdtui: paused after {i} steps (SDTUI_FAULT_PAUSE_AFTER_STEPS)");
-            loop {
-                std::thread::sleep(Duration::from_secs(60));
-            }
+            pause(&format!("paused after {i} steps (SDTUI_FAULT_PAUSE_AFTER_STEPS)"));
         }
         match step {
             Step::Replace { tmp, target } => {
@@ -146,6 +145,10 @@ fn run_journal(journal: &Path) -> Result<()> {
         }
     }
     fs::remove_file(journal).map_err(|e| io_error(journal, "remove", e))
+}
+
+pub fn pending(state_dir: &Path) -> bool {
+    state_dir.join(JOURNAL).exists()
 }
 
 /// Finishes a committed transaction, or sweeps the leftovers of one that
@@ -171,6 +174,14 @@ fn sweep(dir: &Path, depth: usize) {
         } else if depth < 4 && e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
             sweep(&p, depth + 1);
         }
+    }
+}
+
+/// Fault injection for the crash tests: hold here, lock taken, until killed.
+fn pause(what: &str) -> ! {
+    eprintln!("sdtui: {what}");
+    loop {
+        std::thread::sleep(Duration::from_secs(60));
     }
 }
 

@@ -205,6 +205,11 @@ impl Workspace {
     }
 
     pub fn load(&self, project: &Project) -> Result<Loaded> {
+        // A transaction cut short by a crash: finish it before reading, so
+        // readers never see half of it.
+        if apply::pending(&project.state_dir()) {
+            drop(apply::lock(&project.state_dir(), &project.name, "recover")?);
+        }
         let config = config::load(&project.config_path(), &self.catalog)?;
         let secrets = Secrets::load(&project.secrets_path())?;
         let generated = generate::generate(&project.name, &config, &self.catalog, &secrets, &mut *self.rng())?;

@@ -233,6 +233,7 @@ rootfs_tar() { # NAME SUITE DIR ARGS -> sets ROOTFS_TAR (built if missing)
   fi
   local base root t0=$SECONDS logf="$CACHE/logs/rootfs-$name.log"
   base_tar "$suite"; base="$BASE_TAR"
+  t0=$SECONDS
   new_tmpdir "rootfs-$name"; root="$TMPD"
   log "rootfs $name: base-$suite + packages.sh (log: $logf)"
   tar --numeric-owner --xattrs -C "$root" -xf "$base"
