@@ -208,7 +208,7 @@ pub fn plan(ws: &Workspace, project: &Project) -> Result<Plan> {
             for old in ["DB", "PASS", "USERNAME"] {
                 let k = format!("{type_prefix}_{old}");
                 if !produced.contains(&old) && old_key_existed(&old_secrets, type_prefix, old) {
-                    notes.push(format!("app {app}: {k} is now {type_prefix}_{} ", if old == "DB" { "DATABASE (and _NAME)" } else if old == "PASS" { "PASSWORD" } else { "USER" }));
+                    notes.push(format!("app {app}: {k} is now {type_prefix}_{}", if old == "DB" { "DATABASE (and _NAME)" } else if old == "PASS" { "PASSWORD" } else { "USER" }));
                 }
             }
         }

@@ -210,10 +210,21 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Config> {
     if let Some(spot) = legacy::detect(path, text) {
         return Err(UserError::new("config.yml is in the legacy single-instance format")
             .at(Some(spot))
-            .hint("convert it with `sdtui -p PROJECT migrate` (it keeps every credential and backs up the old files)"));
+            .hint(format!(
+                "convert it with `sdtui -p {} migrate` (it keeps every credential and backs up the old files)",
+                project_of(path)
+            )));
     }
     let raw: raw::RawConfig = parse_yaml(path, text)?;
     raw::validate(raw, path, text, catalog)
+}
+
+/// The project a config.yml belongs to: its folder's name.
+pub fn project_of(path: &Path) -> String {
+    path.parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "PROJECT".into())
 }
 
 /// Human list of valid choices, for hints.
