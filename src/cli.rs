@@ -12,7 +12,11 @@ use crate::engine::{Loaded, Operation, Project, Workspace, audit};
 use crate::error::{Result, UserError};
 
 #[derive(Parser, Debug)]
-#[command(name = "sdtui", version, about = "Heroku-style addons on your own machines")]
+#[command(
+    name = "sdtui",
+    version,
+    about = "Heroku-style addons on your own machines"
+)]
 pub struct Cli {
     /// Projects root (default: $SDTUI_ROOT, else the platform data dir).
     #[arg(long, global = true, env = "SDTUI_ROOT")]
@@ -200,7 +204,8 @@ pub fn run(cli: Cli) -> Result<()> {
     let ws = Workspace::open(root, addons_dir.as_deref())?;
     let project = || ws.project(cli.project.as_deref());
     let Some(command) = cli.command else {
-        return Err(UserError::new("the console is not built yet").hint("run `sdtui --help` for the headless commands"));
+        return Err(UserError::new("the console is not built yet")
+            .hint("run `sdtui --help` for the headless commands"));
     };
     match command {
         Command::Init { name, apply } => {
@@ -233,7 +238,10 @@ fn mutate(ws: &Workspace, p: &Project, op: &Operation, flags: &ApplyFlags) -> Re
     if plan.is_empty() {
         println!("{}: nothing to change", op.describe());
     } else if flags.dry_run {
-        println!("dry run: {} file(s) would change; nothing was written", plan.changes.len());
+        println!(
+            "dry run: {} file(s) would change; nothing was written",
+            plan.changes.len()
+        );
     } else {
         println!("{}: {} file(s) changed", op.describe(), plan.changes.len());
     }
@@ -253,38 +261,118 @@ fn print_plan(plan: &Plan, flags: &ApplyFlags) {
 }
 
 fn parse_access(s: &str) -> Result<Access> {
-    Access::parse(s).ok_or_else(|| UserError::new(format!("access \"{s}\" is not valid")).hint("--access readwrite or --access readonly"))
+    Access::parse(s).ok_or_else(|| {
+        UserError::new(format!("access \"{s}\" is not valid"))
+            .hint("--access readwrite or --access readonly")
+    })
 }
 
 fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> {
     match cmd {
         AddonsCmd::List { json } => addons_list(ws, p, json),
-        AddonsCmd::Info { addon, reveal, json } => addons_info(ws, p, &addon, reveal, json),
+        AddonsCmd::Info {
+            addon,
+            reveal,
+            json,
+        } => addons_info(ws, p, &addon, reveal, json),
         AddonsCmd::Attachments { app, json } => attachments(ws, p, app.as_deref(), json),
-        AddonsCmd::Add { type_name, name, category, plan, version, vm, options, apply } => {
+        AddonsCmd::Add {
+            type_name,
+            name,
+            category,
+            plan,
+            version,
+            vm,
+            options,
+            apply,
+        } => {
             let options = options
                 .iter()
                 .map(|o| {
-                    o.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| {
-                        UserError::new(format!("--option {o} is not KEY=VALUE")).hint("for example --option max_connections=200")
-                    })
+                    o.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .ok_or_else(|| {
+                            UserError::new(format!("--option {o} is not KEY=VALUE"))
+                                .hint("for example --option max_connections=200")
+                        })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            mutate(ws, p, &Operation::Add { type_name, name, category, plan, version, vm, options }, &apply)
+            mutate(
+                ws,
+                p,
+                &Operation::Add {
+                    type_name,
+                    name,
+                    category,
+                    plan,
+                    version,
+                    vm,
+                    options,
+                },
+                &apply,
+            )
         }
-        AddonsCmd::Remove { addon, apply } => mutate(ws, p, &Operation::Remove { id: addon }, &apply),
-        AddonsCmd::Upgrade { addon, plan, version, apply } => mutate(ws, p, &Operation::Upgrade { id: addon, plan, version }, &apply),
-        AddonsCmd::Attach { addon, app, prefix, access, apply } => {
+        AddonsCmd::Remove { addon, apply } => {
+            mutate(ws, p, &Operation::Remove { id: addon }, &apply)
+        }
+        AddonsCmd::Upgrade {
+            addon,
+            plan,
+            version,
+            apply,
+        } => mutate(
+            ws,
+            p,
+            &Operation::Upgrade {
+                id: addon,
+                plan,
+                version,
+            },
+            &apply,
+        ),
+        AddonsCmd::Attach {
+            addon,
+            app,
+            prefix,
+            access,
+            apply,
+        } => {
             let access = parse_access(&access)?;
-            mutate(ws, p, &Operation::Attach { id: addon, app, prefix, access }, &apply)
+            mutate(
+                ws,
+                p,
+                &Operation::Attach {
+                    id: addon,
+                    app,
+                    prefix,
+                    access,
+                },
+                &apply,
+            )
         }
-        AddonsCmd::Detach { addon, app, prefix, apply } => mutate(ws, p, &Operation::Detach { id: addon, app, prefix }, &apply),
+        AddonsCmd::Detach {
+            addon,
+            app,
+            prefix,
+            apply,
+        } => mutate(
+            ws,
+            p,
+            &Operation::Detach {
+                id: addon,
+                app,
+                prefix,
+            },
+            &apply,
+        ),
     }
 }
 
 fn warn_out_of_sync(l: &Loaded) {
     if l.out_of_sync {
-        eprintln!("warning: secrets.yml is behind config.yml; run `sdtui sync` (values below that are not yet in secrets.yml would change)");
+        eprintln!(
+            "warning: secrets.yml is behind config.yml; run `sdtui sync` (values below that are not yet in secrets.yml would change)"
+        );
     }
 }
 
@@ -296,7 +384,11 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
         }
     }
     let line = |cells: Vec<String>| {
-        let s: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        let s: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
         println!("{}", s.join("  ").trim_end());
     };
     line(headers.iter().map(|s| s.to_string()).collect());
@@ -312,7 +404,11 @@ fn addons_list(ws: &Workspace, p: &Project, json: bool) -> Result<()> {
     let mut items = Vec::new();
     for a in &l.config.addons {
         let creds = &l.generated.secrets[&a.type_name][&a.name];
-        let apps: Vec<String> = l.config.attachments_of(&a.id()).map(|(app, att)| format!("{}::{}", app.name, att.prefix)).collect();
+        let apps: Vec<String> = l
+            .config
+            .attachments_of(&a.id())
+            .map(|(app, att)| format!("{}::{}", app.name, att.prefix))
+            .collect();
         items.push(json!({
             "id": a.id(), "category": a.category, "name": a.name, "type": a.type_name,
             "version": a.version, "plan": a.plan, "vm": a.vm,
@@ -321,22 +417,60 @@ fn addons_list(ws: &Workspace, p: &Project, json: bool) -> Result<()> {
         }));
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&items).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&items).unwrap_or_default()
+        );
         return Ok(());
     }
     if items.is_empty() {
-        println!("no addons in {}; add one with `sdtui addons add TYPE NAME`", p.name);
+        println!(
+            "no addons in {}; add one with `sdtui addons add TYPE NAME`",
+            p.name
+        );
         return Ok(());
     }
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {
-            let s = |k: &str| i[k].as_str().map(str::to_string).unwrap_or_else(|| i[k].to_string());
-            let att: Vec<String> = i["attached"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
-            vec![s("id"), s("type"), s("version"), s("plan"), s("vm"), format!("{}:{}", s("host"), s("port")), if att.is_empty() { "-".into() } else { att.join(", ") }]
+            let s = |k: &str| {
+                i[k].as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| i[k].to_string())
+            };
+            let att: Vec<String> = i["attached"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            vec![
+                s("id"),
+                s("type"),
+                s("version"),
+                s("plan"),
+                s("vm"),
+                format!("{}:{}", s("host"), s("port")),
+                if att.is_empty() {
+                    "-".into()
+                } else {
+                    att.join(", ")
+                },
+            ]
         })
         .collect();
-    table(&["ADDON", "TYPE", "VERSION", "PLAN", "VM", "ADDRESS", "ATTACHED AS"], &rows);
+    table(
+        &[
+            "ADDON",
+            "TYPE",
+            "VERSION",
+            "PLAN",
+            "VM",
+            "ADDRESS",
+            "ATTACHED AS",
+        ],
+        &rows,
+    );
     Ok(())
 }
 
@@ -346,13 +480,31 @@ fn addons_info(ws: &Workspace, p: &Project, id: &str, reveal: bool, json: bool) 
     let a = crate::engine::require_addon(&l.config, id)?;
     let t = ws.catalog.require(&a.type_name)?;
     let creds = &l.generated.secrets[&a.type_name][&a.name];
-    let secret_keys: Vec<&String> = t.credentials.iter().filter(|(_, s)| s.generate.is_some()).map(|(k, _)| k).collect();
+    let secret_keys: Vec<&String> = t
+        .credentials
+        .iter()
+        .filter(|(_, s)| s.generate.is_some())
+        .map(|(k, _)| k)
+        .collect();
     let mut masker = crate::engine::plan::Masker::default();
     let shown: Vec<(String, String)> = creds
         .iter()
-        .map(|(k, v)| (k.clone(), if !reveal && secret_keys.contains(&k) { masker.label(v) } else { v.clone() }))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                if !reveal && secret_keys.contains(&k) {
+                    masker.label(v)
+                } else {
+                    v.clone()
+                },
+            )
+        })
         .collect();
-    let atts: Vec<serde_json::Value> = l.config.attachments_of(id).map(|(app, att)| json!({"app": app.name, "as": att.prefix, "access": att.access})).collect();
+    let atts: Vec<serde_json::Value> = l
+        .config
+        .attachments_of(id)
+        .map(|(app, att)| json!({"app": app.name, "as": att.prefix, "access": att.access}))
+        .collect();
     let plan = &t.plans[&a.plan];
     if json {
         println!(
@@ -369,10 +521,16 @@ fn addons_info(ws: &Workspace, p: &Project, id: &str, reveal: bool, json: bool) 
         return Ok(());
     }
     println!("=== {} ({} {})", a.id(), t.name, a.version);
-    println!("Plan:      {} ({} memory, {} cpu, {} disk)", a.plan, plan.memory, plan.cpu, plan.disk);
+    println!(
+        "Plan:      {} ({} memory, {} cpu, {} disk)",
+        a.plan, plan.memory, plan.cpu, plan.disk
+    );
     println!("VM:        {}", a.vm);
     println!("Service:   {}", a.service());
-    println!("Image:     {}", a.image.clone().unwrap_or_else(|| t.image_for(&a.version)));
+    println!(
+        "Image:     {}",
+        a.image.clone().unwrap_or_else(|| t.image_for(&a.version))
+    );
     for (k, v) in crate::engine::generate::effective_options(t, a) {
         println!("Option:    {k} = {v}");
     }
@@ -382,7 +540,10 @@ fn addons_info(ws: &Workspace, p: &Project, id: &str, reveal: bool, json: bool) 
     }
     println!("\nAttached to");
     if atts.is_empty() {
-        println!("  (no apps) attach with: sdtui addons attach {} --app APP", a.id());
+        println!(
+            "  (no apps) attach with: sdtui addons attach {} --app APP",
+            a.id()
+        );
     }
     for (app, att) in l.config.attachments_of(id) {
         println!("  {}::{} ({})", app.name, att.prefix, att.access.as_str());
@@ -396,18 +557,36 @@ fn attachments(ws: &Workspace, p: &Project, only_app: Option<&str>, json: bool) 
         crate::engine::require_app(&l.config, app)?;
     }
     let mut rows = Vec::new();
-    for app in l.config.apps.values().filter(|a| only_app.is_none_or(|o| o == a.name)) {
+    for app in l
+        .config
+        .apps
+        .values()
+        .filter(|a| only_app.is_none_or(|o| o == a.name))
+    {
         for att in &app.attachments {
             let a = l.config.addon(&att.addon).expect("validated");
             rows.push(json!({"app": app.name, "addon": att.addon, "type": a.type_name, "as": att.prefix, "access": att.access}));
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
         return Ok(());
     }
     let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    let table_rows: Vec<Vec<String>> = rows.iter().map(|r| vec![s(&r["app"]), format!("{} ({})", s(&r["addon"]), s(&r["type"])), s(&r["as"]), s(&r["access"])]).collect();
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                s(&r["app"]),
+                format!("{} ({})", s(&r["addon"]), s(&r["type"])),
+                s(&r["as"]),
+                s(&r["access"]),
+            ]
+        })
+        .collect();
     table(&["APP", "ADDON", "AS", "ACCESS"], &table_rows);
     Ok(())
 }
@@ -419,10 +598,23 @@ fn app_config(ws: &Workspace, p: &Project, app: &str, reveal: bool, json: bool) 
     let mut masker = crate::engine::plan::Masker::default();
     let vars: Vec<(String, String, String)> = l.generated.app_env[app]
         .iter()
-        .map(|e| (e.name.clone(), if e.secret && !reveal { masker.label(&e.value) } else { e.value.clone() }, e.source.clone()))
+        .map(|e| {
+            (
+                e.name.clone(),
+                if e.secret && !reveal {
+                    masker.label(&e.value)
+                } else {
+                    e.value.clone()
+                },
+                e.source.clone(),
+            )
+        })
         .collect();
     if json {
-        let m: indexmap::IndexMap<String, String> = vars.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect();
+        let m: indexmap::IndexMap<String, String> = vars
+            .iter()
+            .map(|(k, v, _)| (k.clone(), v.clone()))
+            .collect();
         println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
         return Ok(());
     }
@@ -444,10 +636,24 @@ fn history(p: &Project, json: bool, last: Option<usize>) -> Result<()> {
         entries.drain(..skip);
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&entries).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).unwrap_or_default()
+        );
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = entries.iter().map(|e| vec![e.time.clone(), e.user.clone(), e.operation.clone(), e.outcome.clone(), e.files.len().to_string()]).collect();
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.time.clone(),
+                e.user.clone(),
+                e.operation.clone(),
+                e.outcome.clone(),
+                e.files.len().to_string(),
+            ]
+        })
+        .collect();
     table(&["TIME", "USER", "OPERATION", "OUTCOME", "FILES"], &rows);
     Ok(())
 }
@@ -469,14 +675,32 @@ fn catalog(ws: &Workspace, json: bool) -> Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&types).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&types).unwrap_or_default()
+        );
         return Ok(());
     }
     for t in ws.catalog.types() {
-        let ro = if t.supports_readonly() { ", readonly access" } else { "" };
-        println!("{} — {} [{}; default {} {}; port {}{ro}]", t.name, t.description, t.category, t.default_version, t.default_plan, t.main_port().base);
+        let ro = if t.supports_readonly() {
+            ", readonly access"
+        } else {
+            ""
+        };
+        println!(
+            "{} — {} [{}; default {} {}; port {}{ro}]",
+            t.name,
+            t.description,
+            t.category,
+            t.default_version,
+            t.default_plan,
+            t.main_port().base
+        );
         for (name, p) in &t.plans {
-            println!("    {name:<9} {:>6} mem  {:>5} cpu  {:>5} disk  {}", p.memory, p.cpu, p.disk, p.description);
+            println!(
+                "    {name:<9} {:>6} mem  {:>5} cpu  {:>5} disk  {}",
+                p.memory, p.cpu, p.disk, p.description
+            );
         }
     }
     Ok(())

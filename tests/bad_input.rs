@@ -23,7 +23,11 @@ fn rejects(edit: impl Fn(&str) -> String, args: &[&str], expect: &[&str]) {
         assert!(err.contains(e), "error should mention {e:?}:\n{err}");
     }
     assert!(err.contains("hint: "), "error should carry a hint:\n{err}");
-    assert_eq!(snapshot(&r.join("cheapa")), before, "nothing may change on bad input");
+    assert_eq!(
+        snapshot(&r.join("cheapa")),
+        before,
+        "nothing may change on bad input"
+    );
 }
 
 const SYNC: &[&str] = &["sync"];
@@ -31,7 +35,12 @@ const SYNC: &[&str] = &["sync"];
 #[test]
 fn malformed_yaml_points_at_the_line() {
     rejects(
-        |c| c.replace("      plan: large\n      vm: core\n      options:\n        max_connections: 200", "      plan: large\n     vm: core\n      options:\n        max_connections: 200"),
+        |c| {
+            c.replace(
+                "      plan: large\n      vm: core\n      options:\n        max_connections: 200",
+                "      plan: large\n     vm: core\n      options:\n        max_connections: 200",
+            )
+        },
         SYNC,
         &["config.yml:36:6", "did not find expected key\n", "^"],
     );
@@ -39,74 +48,275 @@ fn malformed_yaml_points_at_the_line() {
 
 #[test]
 fn unknown_type_and_plan() {
-    rejects(|c| c.replacen("type: postgres", "type: postgress", 1), SYNC, &["config.yml:24:13", "unknown addon type \"postgress\"", "known types: caddy, elasticsearch, mariadb"]);
-    rejects(|c| c.replacen("plan: standard", "plan: huge", 1), SYNC, &["config.yml:26:13", "unknown plan \"huge\"", "small, standard, large, xlarge"]);
-    rejects(|c| c.to_string(), &["addons", "add", "postgress", "x"], &["unknown addon type \"postgress\"", "known types"]);
-    rejects(|c| c.to_string(), &["addons", "upgrade", "databases.primary", "--plan", "gigantic"], &["unknown plan \"gigantic\"", "postgres plans: small, standard"]);
-    rejects(|c| c.replacen("max_connections: 100", "max_conections: 100", 1), SYNC, &["config.yml:29:9", "unknown option \"max_conections\"", "max_connections"]);
+    rejects(
+        |c| c.replacen("type: postgres", "type: postgress", 1),
+        SYNC,
+        &[
+            "config.yml:24:13",
+            "unknown addon type \"postgress\"",
+            "known types: caddy, elasticsearch, mariadb",
+        ],
+    );
+    rejects(
+        |c| c.replacen("plan: standard", "plan: huge", 1),
+        SYNC,
+        &[
+            "config.yml:26:13",
+            "unknown plan \"huge\"",
+            "small, standard, large, xlarge",
+        ],
+    );
+    rejects(
+        |c| c.to_string(),
+        &["addons", "add", "postgress", "x"],
+        &["unknown addon type \"postgress\"", "known types"],
+    );
+    rejects(
+        |c| c.to_string(),
+        &[
+            "addons",
+            "upgrade",
+            "databases.primary",
+            "--plan",
+            "gigantic",
+        ],
+        &[
+            "unknown plan \"gigantic\"",
+            "postgres plans: small, standard",
+        ],
+    );
+    rejects(
+        |c| c.replacen("max_connections: 100", "max_conections: 100", 1),
+        SYNC,
+        &[
+            "config.yml:29:9",
+            "unknown option \"max_conections\"",
+            "max_connections",
+        ],
+    );
 }
 
 #[test]
 fn names_must_be_dns_labels() {
-    rejects(|c| c.replacen("    analytics:\n", "    Analytics_DB:\n", 1), SYNC, &["config.yml:32:5", "\"databases.Analytics_DB\" is not a DNS label", "lowercase"]);
-    rejects(|c| c.replacen("  services:\n    image", "  queue_worker:\n    image", 1), SYNC, &["app name \"queue_worker\" is not a DNS label"]);
-    rejects(|c| c.to_string(), &["addons", "add", "redis", "Big_Cache"], &["\"Big_Cache\" is not a DNS label"]);
+    rejects(
+        |c| c.replacen("    analytics:\n", "    Analytics_DB:\n", 1),
+        SYNC,
+        &[
+            "config.yml:32:5",
+            "\"databases.Analytics_DB\" is not a DNS label",
+            "lowercase",
+        ],
+    );
+    rejects(
+        |c| c.replacen("  services:\n    image", "  queue_worker:\n    image", 1),
+        SYNC,
+        &["app name \"queue_worker\" is not a DNS label"],
+    );
+    rejects(
+        |c| c.to_string(),
+        &["addons", "add", "redis", "Big_Cache"],
+        &["\"Big_Cache\" is not a DNS label"],
+    );
 }
 
 #[test]
 fn attachments_to_missing_addons_or_apps() {
-    rejects(|c| c.replacen("addon: caches.session", "addon: caches.sesion", 1), SYNC, &["config.yml:", "unknown addon \"caches.sesion\"", "databases.primary, databases.analytics"]);
-    rejects(|c| c.replacen("- queues.priority as PRIORITY_QUEUE", "- queues.urgent as PRIORITY_QUEUE", 1), SYNC, &["config.yml:144:9", "queues.urgent"]);
-    rejects(|c| c.to_string(), &["addons", "attach", "databases.primary", "--app", "mobile"], &["no app \"mobile\"", "apps: api, services, storefront"]);
-    rejects(|c| c.to_string(), &["addons", "attach", "databases.nope", "--app", "api"], &["no addon \"databases.nope\"", "databases.primary"]);
-    rejects(|c| c.to_string(), &["addons", "detach", "caches.products", "--app", "api"], &["app api is not attached to caches.products", "databases.primary as DATABASE"]);
+    rejects(
+        |c| c.replacen("addon: caches.session", "addon: caches.sesion", 1),
+        SYNC,
+        &[
+            "config.yml:",
+            "unknown addon \"caches.sesion\"",
+            "databases.primary, databases.analytics",
+        ],
+    );
+    rejects(
+        |c| {
+            c.replacen(
+                "- queues.priority as PRIORITY_QUEUE",
+                "- queues.urgent as PRIORITY_QUEUE",
+                1,
+            )
+        },
+        SYNC,
+        &["config.yml:144:9", "queues.urgent"],
+    );
+    rejects(
+        |c| c.to_string(),
+        &["addons", "attach", "databases.primary", "--app", "mobile"],
+        &["no app \"mobile\"", "apps: api, services, storefront"],
+    );
+    rejects(
+        |c| c.to_string(),
+        &["addons", "attach", "databases.nope", "--app", "api"],
+        &["no addon \"databases.nope\"", "databases.primary"],
+    );
+    rejects(
+        |c| c.to_string(),
+        &["addons", "detach", "caches.products", "--app", "api"],
+        &[
+            "app api is not attached to caches.products",
+            "databases.primary as DATABASE",
+        ],
+    );
 }
 
 #[test]
 fn readonly_needs_a_type_that_has_it() {
-    rejects(|c| c.replacen("        as: QUEUE\n", "        as: QUEUE\n        access: readonly\n", 1), SYNC, &["config.yml:143:17", "queues.main (rabbitmq) has no readonly access", "mariadb, mongodb, postgres, redis"]);
-    rejects(|c| c.to_string(), &["addons", "attach", "queues.main", "--app", "storefront", "--access", "readonly"], &["queues.main (rabbitmq) has no readonly access"]);
+    rejects(
+        |c| {
+            c.replacen(
+                "        as: QUEUE\n",
+                "        as: QUEUE\n        access: readonly\n",
+                1,
+            )
+        },
+        SYNC,
+        &[
+            "config.yml:143:17",
+            "queues.main (rabbitmq) has no readonly access",
+            "mariadb, mongodb, postgres, redis",
+        ],
+    );
+    rejects(
+        |c| c.to_string(),
+        &[
+            "addons",
+            "attach",
+            "queues.main",
+            "--app",
+            "storefront",
+            "--access",
+            "readonly",
+        ],
+        &["queues.main (rabbitmq) has no readonly access"],
+    );
 }
 
 #[test]
 fn duplicate_prefixes_name_both_attachments() {
-    rejects(|c| c.replacen("        as: QUEUE\n", "        as: DB\n", 1), SYNC, &["config.yml:142:13", "app services attaches databases.primary and queues.main both as DB"]);
-    rejects(|c| c.to_string(), &["addons", "attach", "databases.reports", "--app", "api", "--as", "CACHE"], &["app api already has CACHE_* from caches.session", "--as REPORTS"]);
+    rejects(
+        |c| c.replacen("        as: QUEUE\n", "        as: DB\n", 1),
+        SYNC,
+        &[
+            "config.yml:142:13",
+            "app services attaches databases.primary and queues.main both as DB",
+        ],
+    );
+    rejects(
+        |c| c.to_string(),
+        &[
+            "addons",
+            "attach",
+            "databases.reports",
+            "--app",
+            "api",
+            "--as",
+            "CACHE",
+        ],
+        &[
+            "app api already has CACHE_* from caches.session",
+            "--as REPORTS",
+        ],
+    );
 }
 
 #[test]
 fn port_clashes_name_both_holders() {
     // Two pins on one VM.
     rejects(
-        |c| c.replacen("      plan: small\n      vm: core\n", "      plan: small\n      vm: core\n      port: 6000\n", 1).replacen("      plan: large\n      vm: core\n", "      plan: large\n      vm: core\n      port: 6000\n", 1),
+        |c| {
+            c.replacen(
+                "      plan: small\n      vm: core\n",
+                "      plan: small\n      vm: core\n      port: 6000\n",
+                1,
+            )
+            .replacen(
+                "      plan: large\n      vm: core\n",
+                "      plan: large\n      vm: core\n      port: 6000\n",
+                1,
+            )
+        },
         SYNC,
-        &["port 6000 on VM core", "databases.reports", "databases.analytics"],
+        &[
+            "port 6000 on VM core",
+            "databases.reports",
+            "databases.analytics",
+        ],
     );
     // A pin onto a port an existing instance already holds.
-    rejects(|c| c.replacen("      plan: small\n      vm: core\n", "      plan: small\n      vm: core\n      port: 5432\n", 1), SYNC, &["port 5432 on VM core", "databases.reports (pinned)", "databases.primary"]);
+    rejects(
+        |c| {
+            c.replacen(
+                "      plan: small\n      vm: core\n",
+                "      plan: small\n      vm: core\n      port: 5432\n",
+                1,
+            )
+        },
+        SYNC,
+        &[
+            "port 5432 on VM core",
+            "databases.reports (pinned)",
+            "databases.primary",
+        ],
+    );
     // An app's port against an addon's.
-    rejects(|c| c.replacen("port: 8000", "port: 6379", 1), SYNC, &["port 6379 on VM app", "app api", "caches.session"]);
+    rejects(
+        |c| c.replacen("port: 8000", "port: 6379", 1),
+        SYNC,
+        &["port 6379 on VM app", "app api", "caches.session"],
+    );
 }
 
 #[test]
 fn unknown_vm() {
-    rejects(|c| c.replacen("      vm: core\n", "      vm: db1\n", 1), SYNC, &["config.yml:27:11", "unknown VM \"db1\"", "VMs: core, app"]);
-    rejects(|c| c.to_string(), &["addons", "add", "redis", "jobs", "--vm", "db1"], &["unknown VM \"db1\"", "core, app"]);
+    rejects(
+        |c| c.replacen("      vm: core\n", "      vm: db1\n", 1),
+        SYNC,
+        &["config.yml:27:11", "unknown VM \"db1\"", "VMs: core, app"],
+    );
+    rejects(
+        |c| c.to_string(),
+        &["addons", "add", "redis", "jobs", "--vm", "db1"],
+        &["unknown VM \"db1\"", "core, app"],
+    );
 }
 
 #[test]
 fn user_variables_cannot_shadow_managed_ones() {
-    rejects(|c| c.replacen("    domain: api.cheapa.io\n", "    domain: api.cheapa.io\n    env:\n      DATABASE_URL: postgres://elsewhere\n", 1), SYNC, &["app api: DATABASE_URL from config.yml env would shadow the variable databases.primary as DATABASE manages"]);
+    rejects(
+        |c| {
+            c.replacen(
+                "    domain: api.cheapa.io\n",
+                "    domain: api.cheapa.io\n    env:\n      DATABASE_URL: postgres://elsewhere\n",
+                1,
+            )
+        },
+        SYNC,
+        &[
+            "app api: DATABASE_URL from config.yml env would shadow the variable databases.primary as DATABASE manages",
+        ],
+    );
 }
 
 #[test]
 fn removing_an_attached_addon_is_refused() {
-    rejects(|c| c.to_string(), &["addons", "remove", "caches.session"], &["addon caches.session is attached to api (as CACHE)", "detach it first"]);
+    rejects(
+        |c| c.to_string(),
+        &["addons", "remove", "caches.session"],
+        &[
+            "addon caches.session is attached to api (as CACHE)",
+            "detach it first",
+        ],
+    );
 }
 
 #[test]
 fn unknown_project_lists_the_known_ones() {
     let root = common::root_with("cheapa");
     let err = fails(&sdtui(root.path(), &["-p", "cheap", "addons", "list"]));
-    assert!(err.contains("no project \"cheap\"") && err.contains("projects: cheapa"), "{err}");
+    assert!(
+        err.contains("no project \"cheap\"") && err.contains("projects: cheapa"),
+        "{err}"
+    );
 }

@@ -15,7 +15,9 @@ fn secrets(root: &std::path::Path) -> String {
 }
 
 fn secret_value(secrets: &str, instance: &str, key: &str) -> String {
-    let mut lines = secrets.lines().skip_while(|l| l.trim() != format!("{instance}:"));
+    let mut lines = secrets
+        .lines()
+        .skip_while(|l| l.trim() != format!("{instance}:"));
     lines
         .find(|l| l.trim_start().starts_with(&format!("{key}:")))
         .unwrap_or_else(|| panic!("{instance}.{key} not in secrets.yml"))
@@ -31,23 +33,68 @@ fn attach_edits_only_its_lines_and_updates_the_env_file() {
     let r = root.path();
     ok(&sdtui(r, &["-p", "cheapa", "sync"]));
     let before = config(r);
-    let out = ok(&sdtui(r, &["-p", "cheapa", "addons", "attach", "databases.analytics", "--app", "services", "--as", "ANALYTICS", "--access", "readonly"]));
-    assert!(out.contains("+      - addon: databases.analytics"), "diff shows the edit:\n{out}");
-    assert!(!out.contains(&secret_value(&secrets(r), "analytics", "READONLY_PASSWORD")), "diff leaks a secret");
+    let out = ok(&sdtui(
+        r,
+        &[
+            "-p",
+            "cheapa",
+            "addons",
+            "attach",
+            "databases.analytics",
+            "--app",
+            "services",
+            "--as",
+            "ANALYTICS",
+            "--access",
+            "readonly",
+        ],
+    ));
+    assert!(
+        out.contains("+      - addon: databases.analytics"),
+        "diff shows the edit:\n{out}"
+    );
+    assert!(
+        !out.contains(&secret_value(&secrets(r), "analytics", "READONLY_PASSWORD")),
+        "diff leaks a secret"
+    );
     let after = config(r);
     let (removed, added) = changed_lines(&before, &after);
     assert!(removed.is_empty(), "removed {removed:?}");
-    assert_eq!(added, ["      - addon: databases.analytics", "        as: ANALYTICS", "        access: readonly"]);
+    assert_eq!(
+        added,
+        [
+            "      - addon: databases.analytics",
+            "        as: ANALYTICS",
+            "        access: readonly"
+        ]
+    );
     // Comments and layout elsewhere untouched.
     assert!(after.contains("      version: \"14\"  # Different version!\n"));
     assert!(after.contains("        access: readonly          # Storefront only reads\n"));
     let env = std::fs::read_to_string(r.join("cheapa/compose/app/env/services.env")).unwrap();
-    assert!(env.contains("\nANALYTICS_USER=cheapa_analytics_readonly\n"), "{env}");
+    assert!(
+        env.contains("\nANALYTICS_USER=cheapa_analytics_readonly\n"),
+        "{env}"
+    );
     assert!(env.contains("\nANALYTICS_READONLY=true\n"));
-    assert!(env.contains(&format!("\nANALYTICS_PASSWORD={}\n", secret_value(&secrets(r), "analytics", "READONLY_PASSWORD"))));
+    assert!(env.contains(&format!(
+        "\nANALYTICS_PASSWORD={}\n",
+        secret_value(&secrets(r), "analytics", "READONLY_PASSWORD")
+    )));
 
     // Detach puts the file back exactly as it was.
-    ok(&sdtui(r, &["-p", "cheapa", "addons", "detach", "databases.analytics", "--app", "services"]));
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            "cheapa",
+            "addons",
+            "detach",
+            "databases.analytics",
+            "--app",
+            "services",
+        ],
+    ));
     assert_eq!(config(r), before);
     let env = std::fs::read_to_string(r.join("cheapa/compose/app/env/services.env")).unwrap();
     assert!(!env.contains("ANALYTICS_"));
@@ -59,29 +106,98 @@ fn upgrade_add_and_remove_keep_comments_and_touch_only_edited_lines() {
     let r = root.path();
     ok(&sdtui(r, &["-p", "cheapa", "sync"]));
     let before = config(r);
-    ok(&sdtui(r, &["-p", "cheapa", "addons", "upgrade", "databases.reports", "--plan", "large", "--version", "15"]));
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            "cheapa",
+            "addons",
+            "upgrade",
+            "databases.reports",
+            "--plan",
+            "large",
+            "--version",
+            "15",
+        ],
+    ));
     let after = config(r);
     let (removed, added) = changed_lines(&before, &after);
-    assert_eq!(removed, ["      version: \"14\"  # Different version!", "      plan: small"]);
+    assert_eq!(
+        removed,
+        [
+            "      version: \"14\"  # Different version!",
+            "      plan: small"
+        ]
+    );
     assert_eq!(added.len(), 2, "{added:?}");
-    assert!(added[0].starts_with("      version: ") && added[0].contains("15") && added[0].ends_with("# Different version!"), "{added:?}");
+    assert!(
+        added[0].starts_with("      version: ")
+            && added[0].contains("15")
+            && added[0].ends_with("# Different version!"),
+        "{added:?}"
+    );
     assert_eq!(added[1], "      plan: large");
-    let compose = std::fs::read_to_string(r.join("cheapa/compose/core/docker-compose.yml")).unwrap();
-    assert!(compose.contains("com.superdeploy.plan: large") && compose.contains("max_connections=200"));
+    let compose =
+        std::fs::read_to_string(r.join("cheapa/compose/core/docker-compose.yml")).unwrap();
+    assert!(
+        compose.contains("com.superdeploy.plan: large") && compose.contains("max_connections=200")
+    );
 
     let before = config(r);
-    ok(&sdtui(r, &["-p", "cheapa", "addons", "add", "postgres", "billing", "--plan", "small", "--vm", "core", "--option", "max_connections=30"]));
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            "cheapa",
+            "addons",
+            "add",
+            "postgres",
+            "billing",
+            "--plan",
+            "small",
+            "--vm",
+            "core",
+            "--option",
+            "max_connections=30",
+        ],
+    ));
     let after = config(r);
     let (removed, added) = changed_lines(&before, &after);
     assert!(removed.is_empty(), "{removed:?}");
     assert!(added.iter().any(|l| l.trim() == "billing:"), "{added:?}");
-    assert!(added.iter().any(|l| l.trim().trim_end_matches(['\'', '"']).ends_with("max_connections: 30") || l.trim() == "max_connections: '30'"), "{added:?}");
-    let info = ok(&sdtui(r, &["-p", "cheapa", "addons", "info", "databases.billing", "--json"]));
+    assert!(
+        added.iter().any(|l| l
+            .trim()
+            .trim_end_matches(['\'', '"'])
+            .ends_with("max_connections: 30")
+            || l.trim() == "max_connections: '30'"),
+        "{added:?}"
+    );
+    let info = ok(&sdtui(
+        r,
+        &[
+            "-p",
+            "cheapa",
+            "addons",
+            "info",
+            "databases.billing",
+            "--json",
+        ],
+    ));
     let info: serde_json::Value = serde_json::from_str(&info).unwrap();
     assert_eq!(info["credentials"]["PORT"], "5435");
-    assert!(info["credentials"]["PASSWORD"].as_str().unwrap().contains("secret #"), "masked: {info}");
+    assert!(
+        info["credentials"]["PASSWORD"]
+            .as_str()
+            .unwrap()
+            .contains("secret #"),
+        "masked: {info}"
+    );
 
-    let out = ok(&sdtui(r, &["-p", "cheapa", "addons", "remove", "databases.billing"]));
+    let out = ok(&sdtui(
+        r,
+        &["-p", "cheapa", "addons", "remove", "databases.billing"],
+    ));
     assert!(out.contains("addons remove databases.billing: "), "{out}");
     assert_eq!(config(r), before, "remove undoes add");
 }
@@ -93,16 +209,40 @@ fn passwords_and_ports_stay_put_as_instances_come_and_go() {
     ok(&sdtui(r, &["-p", "cheapa", "sync"]));
     let pw = secret_value(&secrets(r), "reports", "PASSWORD");
     assert_eq!(secret_value(&secrets(r), "reports", "PORT"), "5434");
-    ok(&sdtui(r, &["-p", "cheapa", "addons", "add", "postgres", "extra", "--vm", "core"]));
+    ok(&sdtui(
+        r,
+        &[
+            "-p", "cheapa", "addons", "add", "postgres", "extra", "--vm", "core",
+        ],
+    ));
     assert_eq!(secret_value(&secrets(r), "extra", "PORT"), "5435");
     // Free analytics (5433) by detaching and removing it.
-    ok(&sdtui(r, &["-p", "cheapa", "addons", "detach", "databases.analytics", "--app", "api"]));
-    ok(&sdtui(r, &["-p", "cheapa", "addons", "remove", "databases.analytics"]));
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            "cheapa",
+            "addons",
+            "detach",
+            "databases.analytics",
+            "--app",
+            "api",
+        ],
+    ));
+    ok(&sdtui(
+        r,
+        &["-p", "cheapa", "addons", "remove", "databases.analytics"],
+    ));
     assert_eq!(secret_value(&secrets(r), "reports", "PORT"), "5434");
     assert_eq!(secret_value(&secrets(r), "extra", "PORT"), "5435");
     assert_eq!(secret_value(&secrets(r), "reports", "PASSWORD"), pw);
     // The freed port goes to the next newcomer.
-    ok(&sdtui(r, &["-p", "cheapa", "addons", "add", "postgres", "late", "--vm", "core"]));
+    ok(&sdtui(
+        r,
+        &[
+            "-p", "cheapa", "addons", "add", "postgres", "late", "--vm", "core",
+        ],
+    ));
     assert_eq!(secret_value(&secrets(r), "late", "PORT"), "5433");
     for _ in 0..3 {
         ok(&sdtui(r, &["-p", "cheapa", "sync"]));
@@ -120,17 +260,43 @@ fn user_sections_of_secrets_survive_and_reach_the_apps() {
     s = s.replace("shared: {}", "shared:\n  DOCKER_TOKEN: dckr-pat-123");
     std::fs::write(r.join("cheapa/secrets.yml"), &s).unwrap();
     let out = ok(&sdtui(r, &["-p", "cheapa", "sync"]));
-    assert!(!out.contains("dckr-pat-123") && !out.contains("api-secret-xyz"), "diff must mask user secrets:\n{out}");
-    ok(&sdtui(r, &["-p", "cheapa", "addons", "upgrade", "caches.session", "--plan", "large"]));
-    assert!(secrets(r).ends_with("# my notes\napi:\n  API_SECRET_KEY: api-secret-xyz  # rotate yearly\n"));
+    assert!(
+        !out.contains("dckr-pat-123") && !out.contains("api-secret-xyz"),
+        "diff must mask user secrets:\n{out}"
+    );
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            "cheapa",
+            "addons",
+            "upgrade",
+            "caches.session",
+            "--plan",
+            "large",
+        ],
+    ));
+    assert!(
+        secrets(r)
+            .ends_with("# my notes\napi:\n  API_SECRET_KEY: api-secret-xyz  # rotate yearly\n")
+    );
     assert!(secrets(r).contains("shared:\n  DOCKER_TOKEN: dckr-pat-123\n"));
     let env = std::fs::read_to_string(r.join("cheapa/compose/app/env/api.env")).unwrap();
-    assert!(env.contains("\nAPI_SECRET_KEY=api-secret-xyz\n") && env.contains("\nDOCKER_TOKEN=dckr-pat-123\n"));
+    assert!(
+        env.contains("\nAPI_SECRET_KEY=api-secret-xyz\n")
+            && env.contains("\nDOCKER_TOKEN=dckr-pat-123\n")
+    );
     let shown = ok(&sdtui(r, &["-p", "cheapa", "config", "api"]));
-    assert!(!shown.contains("api-secret-xyz") && !shown.contains(&secret_value(&secrets(r), "primary", "PASSWORD")));
+    assert!(
+        !shown.contains("api-secret-xyz")
+            && !shown.contains(&secret_value(&secrets(r), "primary", "PASSWORD"))
+    );
     let revealed = ok(&sdtui(r, &["-p", "cheapa", "config", "api", "--reveal"]));
     assert!(revealed.contains("API_SECRET_KEY=api-secret-xyz"));
-    assert!(revealed.contains(&format!("DATABASE_PASSWORD={}", secret_value(&secrets(r), "primary", "PASSWORD"))));
+    assert!(revealed.contains(&format!(
+        "DATABASE_PASSWORD={}",
+        secret_value(&secrets(r), "primary", "PASSWORD")
+    )));
 }
 
 #[test]
@@ -139,12 +305,39 @@ fn dry_run_writes_nothing_and_history_records_applied_operations() {
     let r = root.path();
     ok(&sdtui(r, &["-p", "cheapa", "sync"]));
     let before = snapshot(&r.join("cheapa"));
-    let out = ok(&sdtui(r, &["-p", "cheapa", "addons", "add", "redis", "jobs", "--vm", "app", "--dry-run"]));
-    assert!(out.contains("dry run") && out.contains("+    jobs:"), "{out}");
+    let out = ok(&sdtui(
+        r,
+        &[
+            "-p",
+            "cheapa",
+            "addons",
+            "add",
+            "redis",
+            "jobs",
+            "--vm",
+            "app",
+            "--dry-run",
+        ],
+    ));
+    assert!(
+        out.contains("dry run") && out.contains("+    jobs:"),
+        "{out}"
+    );
     assert_eq!(snapshot(&r.join("cheapa")), before);
-    ok(&sdtui(r, &["-p", "cheapa", "addons", "add", "redis", "jobs", "--vm", "app"]));
-    let hist: serde_json::Value = serde_json::from_str(&ok(&sdtui(r, &["-p", "cheapa", "history", "--json"]))).unwrap();
-    let ops: Vec<&str> = hist.as_array().unwrap().iter().map(|e| e["operation"].as_str().unwrap()).collect();
+    ok(&sdtui(
+        r,
+        &[
+            "-p", "cheapa", "addons", "add", "redis", "jobs", "--vm", "app",
+        ],
+    ));
+    let hist: serde_json::Value =
+        serde_json::from_str(&ok(&sdtui(r, &["-p", "cheapa", "history", "--json"]))).unwrap();
+    let ops: Vec<&str> = hist
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
     assert_eq!(ops, ["sync", "addons add redis jobs --vm app"]);
     assert_eq!(hist[1]["user"], "tester");
     assert_eq!(hist[1]["outcome"], "applied");
@@ -157,21 +350,60 @@ fn listings_take_json() {
     let root = common::root_with("cheapa");
     let r = root.path();
     ok(&sdtui(r, &["-p", "cheapa", "sync"]));
-    let list: serde_json::Value = serde_json::from_str(&ok(&sdtui(r, &["-p", "cheapa", "addons", "list", "--json"]))).unwrap();
+    let list: serde_json::Value = serde_json::from_str(&ok(&sdtui(
+        r,
+        &["-p", "cheapa", "addons", "list", "--json"],
+    )))
+    .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 9);
     assert_eq!(list[1]["id"], "databases.analytics");
     assert_eq!(list[1]["port"], 5433);
-    let atts: serde_json::Value = serde_json::from_str(&ok(&sdtui(r, &["-p", "cheapa", "addons", "attachments", "--json"]))).unwrap();
+    let atts: serde_json::Value = serde_json::from_str(&ok(&sdtui(
+        r,
+        &["-p", "cheapa", "addons", "attachments", "--json"],
+    )))
+    .unwrap();
     assert_eq!(atts.as_array().unwrap().len(), 11);
-    let cat: serde_json::Value = serde_json::from_str(&ok(&sdtui(r, &["catalog", "--json"]))).unwrap();
-    let types: Vec<&str> = cat.as_array().unwrap().iter().map(|t| t["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["caddy", "elasticsearch", "mariadb", "memcached", "mongodb", "postgres", "rabbitmq", "redis"]);
+    let cat: serde_json::Value =
+        serde_json::from_str(&ok(&sdtui(r, &["catalog", "--json"]))).unwrap();
+    let types: Vec<&str> = cat
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "caddy",
+            "elasticsearch",
+            "mariadb",
+            "memcached",
+            "mongodb",
+            "postgres",
+            "rabbitmq",
+            "redis"
+        ]
+    );
     for t in cat.as_array().unwrap() {
-        let plans: Vec<&str> = t["plans"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-        assert_eq!(plans, ["small", "standard", "large", "xlarge"], "{}", t["type"]);
+        let plans: Vec<&str> = t["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            plans,
+            ["small", "standard", "large", "xlarge"],
+            "{}",
+            t["type"]
+        );
     }
     let table = ok(&sdtui(r, &["-p", "cheapa", "addons", "list"]));
-    assert!(table.contains("databases.primary") && table.contains("api::DATABASE"), "{table}");
+    assert!(
+        table.contains("databases.primary") && table.contains("api::DATABASE"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -183,7 +415,10 @@ fn init_makes_a_working_project_and_user_types_extend_the_catalog() {
     assert!(cfg.contains("  local:\n    host: local\n") && cfg.contains("# Named addon instances"));
     ok(&sdtui(r, &["addons", "add", "postgres", "main"]));
     let cfg2 = std::fs::read_to_string(r.join("shop/config.yml")).unwrap();
-    assert!(cfg2.contains("# Machines. `local` is the local Docker engine"), "comments kept:\n{cfg2}");
+    assert!(
+        cfg2.contains("# Machines. `local` is the local Docker engine"),
+        "comments kept:\n{cfg2}"
+    );
     let compose = std::fs::read_to_string(r.join("shop/compose/local/docker-compose.yml")).unwrap();
     assert!(compose.contains("\"127.0.0.1:5432:5432\""));
     fails(&sdtui(r, &["init", "shop"]));
@@ -192,7 +427,13 @@ fn init_makes_a_working_project_and_user_types_extend_the_catalog() {
     let user = r.join(".no-user-addons/valkey");
     std::fs::create_dir_all(&user).unwrap();
     let redis = std::fs::read_to_string(common::fixture("../../addons/redis/addon.yml")).unwrap();
-    std::fs::write(user.join("addon.yml"), redis.replace("name: redis", "name: valkey").replace("redis:{version}", "valkey/valkey:{version}")).unwrap();
+    std::fs::write(
+        user.join("addon.yml"),
+        redis
+            .replace("name: redis", "name: valkey")
+            .replace("redis:{version}", "valkey/valkey:{version}"),
+    )
+    .unwrap();
     let cat = ok(&sdtui(r, &["catalog"]));
     assert!(cat.contains("valkey"), "{cat}");
     ok(&sdtui(r, &["addons", "add", "valkey", "fast"]));

@@ -42,27 +42,46 @@ fn cheapa_matches_golden_files() {
             std::fs::write(&golden, content.as_bytes()).unwrap();
             continue;
         }
-        let expected = std::fs::read_to_string(&golden).unwrap_or_else(|_| panic!("missing golden {}", golden.display()));
+        let expected = std::fs::read_to_string(&golden)
+            .unwrap_or_else(|_| panic!("missing golden {}", golden.display()));
         if &expected != content {
             mismatches.push(rel.display().to_string());
         }
         let secret = rel.extension().is_some_and(|e| e == "env") || rel.ends_with("secrets.yml");
-        assert_eq!(*mode, if secret { 0o600 } else { 0o644 }, "mode of {}", rel.display());
+        assert_eq!(
+            *mode,
+            if secret { 0o600 } else { 0o644 },
+            "mode of {}",
+            rel.display()
+        );
     }
     // No golden without a generated file either.
     if !update {
         let goldens = common::snapshot(&golden_dir());
         for rel in goldens.keys() {
-            assert!(files.contains_key(rel), "golden {} was not generated", rel.display());
+            assert!(
+                files.contains_key(rel),
+                "golden {} was not generated",
+                rel.display()
+            );
         }
     }
-    assert!(mismatches.is_empty(), "differ from goldens (UPDATE_GOLDEN=1 to accept): {mismatches:?}");
+    assert!(
+        mismatches.is_empty(),
+        "differ from goldens (UPDATE_GOLDEN=1 to accept): {mismatches:?}"
+    );
 }
 
 #[test]
 fn env_vars_per_attachment_follow_seed_000() {
     let root = synced_cheapa();
-    let env = |app: &str| std::fs::read_to_string(root.path().join(format!("cheapa/compose/app/env/{app}.env"))).unwrap();
+    let env = |app: &str| {
+        std::fs::read_to_string(
+            root.path()
+                .join(format!("cheapa/compose/app/env/{app}.env")),
+        )
+        .unwrap()
+    };
     let api = env("api");
     for name in [
         "DATABASE_URL=postgresql://cheapa_primary_user:",
@@ -87,7 +106,10 @@ fn env_vars_per_attachment_follow_seed_000() {
         "RABBITMQ_VHOST=/",
         "ELASTICSEARCH_URL=http://elastic:",
     ] {
-        assert!(api.contains(&format!("\n{name}")), "api.env lacks {name}:\n{api}");
+        assert!(
+            api.contains(&format!("\n{name}")),
+            "api.env lacks {name}:\n{api}"
+        );
     }
     let services = env("services");
     assert!(services.contains("\nDB_URL=postgresql://cheapa_primary_user:"));
@@ -96,12 +118,24 @@ fn env_vars_per_attachment_follow_seed_000() {
     assert!(services.contains("@127.0.2.3:5673/%2Fpriority\n"));
     let storefront = env("storefront");
     assert!(storefront.contains("\nDATABASE_USER=cheapa_primary_readonly\n"));
-    assert!(storefront.contains("\nCACHE_PORT=6379\n") && storefront.contains("\nCACHE_HOST=redis-products\n"));
+    assert!(
+        storefront.contains("\nCACHE_PORT=6379\n")
+            && storefront.contains("\nCACHE_HOST=redis-products\n")
+    );
     // The readonly password is the readonly role's, not the owner's.
     let secrets = std::fs::read_to_string(root.path().join("cheapa/secrets.yml")).unwrap();
-    let ro_pw = secrets.lines().skip_while(|l| !l.contains("primary:")).find(|l| l.contains("READONLY_PASSWORD")).unwrap();
+    let ro_pw = secrets
+        .lines()
+        .skip_while(|l| !l.contains("primary:"))
+        .find(|l| l.contains("READONLY_PASSWORD"))
+        .unwrap();
     let ro_pw = ro_pw.split(": ").nth(1).unwrap();
-    assert!(ro_pw.len() >= 32 && ro_pw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert!(
+        ro_pw.len() >= 32
+            && ro_pw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
     assert!(storefront.contains(&format!("DATABASE_PASSWORD={ro_pw}\n")));
 }
 
@@ -110,16 +144,26 @@ fn no_secret_in_any_compose_file_and_addons_publish_on_the_private_address() {
     let root = synced_cheapa();
     let project = root.path().join("cheapa");
     let secrets = std::fs::read_to_string(project.join("secrets.yml")).unwrap();
-    let passwords: Vec<&str> = secrets.lines().filter(|l| l.contains("PASSWORD:")).map(|l| l.split(": ").nth(1).unwrap().trim()).collect();
+    let passwords: Vec<&str> = secrets
+        .lines()
+        .filter(|l| l.contains("PASSWORD:"))
+        .map(|l| l.split(": ").nth(1).unwrap().trim())
+        .collect();
     assert!(passwords.len() >= 10);
     for vm in ["core", "app"] {
-        let compose = std::fs::read_to_string(project.join(format!("compose/{vm}/docker-compose.yml"))).unwrap();
+        let compose =
+            std::fs::read_to_string(project.join(format!("compose/{vm}/docker-compose.yml")))
+                .unwrap();
         for pw in &passwords {
             assert!(!compose.contains(pw), "a password leaked into compose/{vm}");
         }
     }
     let core = std::fs::read_to_string(project.join("compose/core/docker-compose.yml")).unwrap();
-    assert!(core.contains("\"127.0.2.3:5432:5432\"") && core.contains("\"127.0.2.3:5433:5432\"") && core.contains("\"127.0.2.3:15672:15672\""));
+    assert!(
+        core.contains("\"127.0.2.3:5432:5432\"")
+            && core.contains("\"127.0.2.3:5433:5432\"")
+            && core.contains("\"127.0.2.3:15672:15672\"")
+    );
     assert!(core.contains("\"127.0.2.3:5673:5672\"") && core.contains("\"127.0.2.3:15673:15672\""));
 }
 
@@ -134,14 +178,18 @@ fn a_second_sync_changes_nothing() {
 }
 
 fn compose_files(root: &Path) -> Vec<PathBuf> {
-    ["core", "app"].iter().map(|vm| root.join(format!("cheapa/compose/{vm}/docker-compose.yml"))).collect()
+    ["core", "app"]
+        .iter()
+        .map(|vm| root.join(format!("cheapa/compose/{vm}/docker-compose.yml")))
+        .collect()
 }
 
 #[test]
 fn compose_files_validate_against_the_compose_spec_schema() {
     let schema_path = "/usr/lib/python3/dist-packages/compose/config/compose_spec.json";
     let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(schema_path).expect("compose_spec.json from Debian's docker-compose package (run .ci/setup)"),
+        &std::fs::read_to_string(schema_path)
+            .expect("compose_spec.json from Debian's docker-compose package (run .ci/setup)"),
     )
     .unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
@@ -150,8 +198,12 @@ fn compose_files_validate_against_the_compose_spec_schema() {
     assert!(!validator.is_valid(&broken));
     let root = synced_cheapa();
     for file in compose_files(root.path()) {
-        let doc: serde_json::Value = serde_saphyr::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        let doc: serde_json::Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
         assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
     }
 }
@@ -164,6 +216,11 @@ fn docker_compose_accepts_the_generated_files() {
             .args(["-f", file.to_str().unwrap(), "-p", "cheapa", "config", "-q"])
             .output()
             .expect("docker-compose must be installed (run .ci/setup)");
-        assert!(out.status.success(), "{}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -15,17 +15,28 @@ fn legacy_project_migrates_keeping_credentials_and_variable_names() {
 
     // Until migrated, commands point at `migrate`.
     let err = fails(&sdtui(r, &["-p", "legacy", "addons", "list"]));
-    assert!(err.contains("config.yml:10:3") && err.contains("legacy single-instance format") && err.contains("sdtui -p legacy migrate"), "{err}");
+    assert!(
+        err.contains("config.yml:10:3")
+            && err.contains("legacy single-instance format")
+            && err.contains("sdtui -p legacy migrate"),
+        "{err}"
+    );
 
     // Dry run: the diff, nothing written, no secret shown.
     let before = snapshot(&r.join("legacy"));
     let dry = ok(&sdtui(r, &["-p", "legacy", "migrate", "--dry-run"]));
-    assert!(dry.contains("+  databases:\n+    primary:\n+      type: postgres"), "{dry}");
+    assert!(
+        dry.contains("+  databases:\n+    primary:\n+      type: postgres"),
+        "{dry}"
+    );
     assert!(!dry.contains("IFYy2nisQkXn8im3FhWqNXpEldhnTNhLCiYR5XVwgck"));
     assert_eq!(snapshot(&r.join("legacy")), before);
 
     let out = ok(&sdtui(r, &["-p", "legacy", "migrate", "-q"]));
-    assert!(out.contains("note: app api: POSTGRES_DB is now POSTGRES_DATABASE"), "{out}");
+    assert!(
+        out.contains("note: app api: POSTGRES_DB is now POSTGRES_DATABASE"),
+        "{out}"
+    );
 
     // Credentials moved into the instances, unchanged.
     let secrets = std::fs::read_to_string(r.join("legacy/secrets.yml")).unwrap();
@@ -36,12 +47,17 @@ fn legacy_project_migrates_keeping_credentials_and_variable_names() {
         "shared:\n  DOCKER_ORG: c100394\n  DOCKER_TOKEN: dckr_pat_xxx\n",
         "api:\n  API_SECRET_KEY: api_secret_xxx\n",
     ] {
-        assert!(secrets.contains(kept), "secrets.yml lacks {kept:?}:\n{secrets}");
+        assert!(
+            secrets.contains(kept),
+            "secrets.yml lacks {kept:?}:\n{secrets}"
+        );
     }
     assert!(!secrets.contains("env_aliases") && !secrets.contains("secrets:"));
 
     // Every old variable name an app used still arrives, with its old value.
-    let env = |app: &str| std::fs::read_to_string(r.join(format!("legacy/compose/app/env/{app}.env"))).unwrap();
+    let env = |app: &str| {
+        std::fs::read_to_string(r.join(format!("legacy/compose/app/env/{app}.env"))).unwrap()
+    };
     let api = env("api");
     for line in [
         "DB_DATABASE=cheapa_db",
@@ -57,21 +73,39 @@ fn legacy_project_migrates_keeping_credentials_and_variable_names() {
         "DOCKER_TOKEN=dckr_pat_xxx",
         "API_SECRET_KEY=api_secret_xxx",
     ] {
-        assert!(api.contains(&format!("\n{line}\n")), "api.env lacks {line}:\n{api}");
+        assert!(
+            api.contains(&format!("\n{line}\n")),
+            "api.env lacks {line}:\n{api}"
+        );
     }
     let services = env("services");
-    assert!(services.contains("\nRABBIT_HOST=127.0.2.3\n") && services.contains("\nDB_DATABASE=cheapa_db\n"));
+    assert!(
+        services.contains("\nRABBIT_HOST=127.0.2.3\n")
+            && services.contains("\nDB_DATABASE=cheapa_db\n")
+    );
     assert!(!services.contains("API_SECRET_KEY"));
 
     // Ports held before stay held.
-    let compose = std::fs::read_to_string(r.join("legacy/compose/core/docker-compose.yml")).unwrap();
-    assert!(compose.contains("\"127.0.2.3:5432:5432\"") && compose.contains("\"127.0.2.3:5672:5672\""));
+    let compose =
+        std::fs::read_to_string(r.join("legacy/compose/core/docker-compose.yml")).unwrap();
+    assert!(
+        compose.contains("\"127.0.2.3:5432:5432\"") && compose.contains("\"127.0.2.3:5672:5672\"")
+    );
 
     // The old files, byte for byte, in a backup.
-    let backups: Vec<_> = std::fs::read_dir(r.join("legacy/.sdtui/backups")).unwrap().flatten().collect();
+    let backups: Vec<_> = std::fs::read_dir(r.join("legacy/.sdtui/backups"))
+        .unwrap()
+        .flatten()
+        .collect();
     assert_eq!(backups.len(), 1);
-    assert_eq!(std::fs::read_to_string(backups[0].path().join("config.yml")).unwrap(), old_config);
-    assert_eq!(std::fs::read_to_string(backups[0].path().join("secrets.yml")).unwrap(), old_secrets);
+    assert_eq!(
+        std::fs::read_to_string(backups[0].path().join("config.yml")).unwrap(),
+        old_config
+    );
+    assert_eq!(
+        std::fs::read_to_string(backups[0].path().join("secrets.yml")).unwrap(),
+        old_secrets
+    );
 
     // Comments outside the rewritten parts survive.
     let config = std::fs::read_to_string(r.join("legacy/config.yml")).unwrap();
@@ -83,5 +117,8 @@ fn legacy_project_migrates_keeping_credentials_and_variable_names() {
     assert!(err.contains("not in the legacy format"), "{err}");
     assert!(ok(&sdtui(r, &["-p", "legacy", "sync"])).contains("nothing to change"));
     let hist = ok(&sdtui(r, &["-p", "legacy", "history"]));
-    assert!(hist.contains("migrate") && hist.contains("applied"), "{hist}");
+    assert!(
+        hist.contains("migrate") && hist.contains("applied"),
+        "{hist}"
+    );
 }

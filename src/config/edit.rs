@@ -6,16 +6,17 @@ use std::str::FromStr;
 
 use yaml_edit::{Document, Mapping, Sequence};
 
-
 use crate::error::{Result, UserError};
 
 fn doc(text: &str) -> Result<Document> {
-    Document::from_str(text).map_err(|e| UserError::new(format!("config.yml cannot be edited: {e}")))
+    Document::from_str(text)
+        .map_err(|e| UserError::new(format!("config.yml cannot be edited: {e}")))
 }
 
 fn root(doc: &Document) -> Result<Mapping> {
-    doc.as_mapping()
-        .ok_or_else(|| UserError::new("config.yml is not a mapping at the top").hint("start from `sdtui init`"))
+    doc.as_mapping().ok_or_else(|| {
+        UserError::new("config.yml is not a mapping at the top").hint("start from `sdtui init`")
+    })
 }
 
 /// Gets `key` as a block mapping, creating it (and replacing an empty `{}`).
@@ -30,13 +31,22 @@ fn child_mapping(parent: &Mapping, key: &str) -> Mapping {
 }
 
 /// Adds `category.name` with the given fields (and options).
-pub fn add_addon(text: &str, category: &str, name: &str, fields: &[(&str, String)], options: &[(String, String)]) -> Result<String> {
+pub fn add_addon(
+    text: &str,
+    category: &str,
+    name: &str,
+    fields: &[(&str, String)],
+    options: &[(String, String)],
+) -> Result<String> {
     let d = doc(text)?;
     let r = root(&d)?;
     let addons = child_mapping(&r, "addons");
     let cat = child_mapping(&addons, category);
     if cat.contains_key(name) {
-        return Err(UserError::new(format!("addon {category}.{name} already exists")).hint("pick another name, or `addons upgrade` it"));
+        return Err(
+            UserError::new(format!("addon {category}.{name} already exists"))
+                .hint("pick another name, or `addons upgrade` it"),
+        );
     }
     let m = Mapping::new();
     for (k, v) in fields {
@@ -67,7 +77,13 @@ pub fn remove_addon(text: &str, category: &str, name: &str) -> Result<String> {
 }
 
 /// Sets one scalar field of an addon instance (plan, version ...).
-pub fn set_addon_field(text: &str, category: &str, name: &str, key: &str, value: &str) -> Result<String> {
+pub fn set_addon_field(
+    text: &str,
+    category: &str,
+    name: &str,
+    key: &str,
+    value: &str,
+) -> Result<String> {
     let d = doc(text)?;
     let r = root(&d)?;
     let inst = r
@@ -141,7 +157,10 @@ mod tests {
         assert!(out.starts_with(SRC), "{out}");
         assert!(out.ends_with("      - addon: databases.primary\n        as: ANALYTICS\n        access: readonly\n"), "{out}");
         let out = detach(&out, "api", &[0]).unwrap();
-        assert!(out.contains("as: ANALYTICS") && !out.contains("as DB"), "{out}");
+        assert!(
+            out.contains("as: ANALYTICS") && !out.contains("as DB"),
+            "{out}"
+        );
         assert!(out.contains("type: postgres   # main"));
     }
 }

@@ -11,16 +11,18 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 use yaml_edit::{Document, Mapping, Sequence};
 
+use crate::engine::generate::FileKind;
 use crate::engine::plan::{FileChange, Plan};
 use crate::engine::secrets::{AddonSecrets, Secrets};
-use crate::engine::generate::FileKind;
-use crate::engine::{Project, Workspace, CONFIG_FILE, SECRETS_FILE};
+use crate::engine::{CONFIG_FILE, Project, SECRETS_FILE, Workspace};
 use crate::error::{Result, SourceSpot, UserError, io_error};
+
+type SpannedFields = Option<IndexMap<Spanned<String>, serde::de::IgnoredAny>>;
 
 #[derive(Deserialize)]
 struct Probe {
     #[serde(default)]
-    addons: Option<IndexMap<Spanned<String>, Option<IndexMap<Spanned<String>, serde::de::IgnoredAny>>>>,
+    addons: Option<IndexMap<Spanned<String>, SpannedFields>>,
 }
 
 #[derive(Deserialize)]
@@ -50,7 +52,12 @@ pub fn detect(path: &Path, text: &str) -> Option<SourceSpot> {
         .enumerate()
         .find(|(_, (_, fields))| fields.as_ref().is_some_and(|f| f.values().any(|v| v.0)))?;
     let (key, _) = spans.addons?.into_iter().nth(idx)?;
-    Some(SourceSpot::new(path, Some(text), key.referenced.line(), key.referenced.column()))
+    Some(SourceSpot::new(
+        path,
+        Some(text),
+        key.referenced.line(),
+        key.referenced.column(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -61,7 +68,10 @@ struct LegacySecretsProbe {
 
 pub fn detect_secrets(path: &Path, text: &str) -> Option<SourceSpot> {
     let p: LegacySecretsProbe = serde_saphyr::from_str(text).ok()?;
-    let loc = p.secrets.map(|s| s.referenced).or(p.env_aliases.map(|s| s.referenced))?;
+    let loc = p
+        .secrets
+        .map(|s| s.referenced)
+        .or(p.env_aliases.map(|s| s.referenced))?;
     // The key's line, not the value's.
     let line = text
         .lines()
@@ -108,17 +118,28 @@ fn credential_key(suffix: &str) -> &str {
 pub fn plan(ws: &Workspace, project: &Project) -> Result<Plan> {
     let config_path = project.config_path();
     let secrets_path = project.secrets_path();
-    let config_text = std::fs::read_to_string(&config_path).map_err(|e| io_error(&config_path, "read", e))?;
+    let config_text =
+        std::fs::read_to_string(&config_path).map_err(|e| io_error(&config_path, "read", e))?;
     let secrets_text = std::fs::read_to_string(&secrets_path).unwrap_or_default();
     if detect(&config_path, &config_text).is_none() {
-        return Err(UserError::new(format!("{} is not in the legacy format: nothing to migrate", config_path.display()))
-            .hint("`sdtui sync` regenerates a current project"));
+        return Err(UserError::new(format!(
+            "{} is not in the legacy format: nothing to migrate",
+            config_path.display()
+        ))
+        .hint("`sdtui sync` regenerates a current project"));
     }
     let legacy: LegacyConfig = super::parse_yaml(&config_path, &config_text)?;
-    let old_secrets: LegacySecrets =
-        if secrets_text.trim().is_empty() { LegacySecrets::default() } else { super::parse_yaml(&secrets_path, &secrets_text)? };
-    let mut shared: IndexMap<String, String> =
-        old_secrets.secrets.get("shared").cloned().flatten().unwrap_or_default();
+    let old_secrets: LegacySecrets = if secrets_text.trim().is_empty() {
+        LegacySecrets::default()
+    } else {
+        super::parse_yaml(&secrets_path, &secrets_text)?
+    };
+    let mut shared: IndexMap<String, String> = old_secrets
+        .secrets
+        .get("shared")
+        .cloned()
+        .flatten()
+        .unwrap_or_default();
 
     let mut notes = Vec::new();
     let mut addon_secrets = AddonSecrets::new();
@@ -127,15 +148,27 @@ pub fn plan(ws: &Workspace, project: &Project) -> Result<Plan> {
     let new_addons = Mapping::new();
     for (type_name, fields) in &legacy.addons {
         let t = ws.catalog.require(type_name).map_err(|e| UserError {
-            message: format!("{} in the legacy addons of {}", e.message, config_path.display()),
+            message: format!(
+                "{} in the legacy addons of {}",
+                e.message,
+                config_path.display()
+            ),
             ..e
         })?;
         let fields = fields.clone().unwrap_or_default();
-        let name = if t.category == "databases" { "primary" } else { "main" };
+        let name = if t.category == "databases" {
+            "primary"
+        } else {
+            "main"
+        };
         let type_prefix = type_name.to_ascii_uppercase();
         // Credentials from `shared`, moved into the instance.
         let mut creds: IndexMap<String, String> = IndexMap::new();
-        let keys: Vec<String> = shared.keys().filter(|k| k.starts_with(&format!("{type_prefix}_"))).cloned().collect();
+        let keys: Vec<String> = shared
+            .keys()
+            .filter(|k| k.starts_with(&format!("{type_prefix}_")))
+            .cloned()
+            .collect();
         for k in keys {
             let suffix = &k[type_prefix.len() + 1..];
             let ck = credential_key(suffix).to_string();
@@ -148,10 +181,21 @@ pub fn plan(ws: &Workspace, project: &Project) -> Result<Plan> {
             .iter()
             .find(|(_, v)| host.is_some() && (v.private_ip == host || v.host == host))
             .map(|(n, _)| n.clone())
-            .or_else(|| (legacy.vms.len() > 1).then(|| legacy.vms.keys().next().cloned()).flatten());
+            .or_else(|| {
+                (legacy.vms.len() > 1)
+                    .then(|| legacy.vms.keys().next().cloned())
+                    .flatten()
+            });
         let inst = Mapping::new();
         inst.set("type", t.name.as_str());
-        inst.set("version", fields.get("version").cloned().unwrap_or_else(|| t.default_version.clone()).as_str());
+        inst.set(
+            "version",
+            fields
+                .get("version")
+                .cloned()
+                .unwrap_or_else(|| t.default_version.clone())
+                .as_str(),
+        );
         inst.set("plan", t.default_plan.as_str());
         if let Some(vm) = &vm {
             inst.set("vm", vm.as_str());
@@ -165,22 +209,37 @@ pub fn plan(ws: &Workspace, project: &Project) -> Result<Plan> {
         };
         cat.set(name, &inst);
         if !creds.is_empty() {
-            addon_secrets.entry(t.name.clone()).or_default().insert(name.to_string(), creds);
+            addon_secrets
+                .entry(t.name.clone())
+                .or_default()
+                .insert(name.to_string(), creds);
         } else {
             notes.push(format!("{type_name}: no {type_prefix}_* credentials in secrets.shared; new ones will be generated"));
         }
-        instances.push((t.name.clone(), format!("{}.{name}", t.category), type_prefix));
+        instances.push((
+            t.name.clone(),
+            format!("{}.{name}", t.category),
+            type_prefix,
+        ));
     }
 
     // Attachments: every app had the shared TYPE_* variables; aliases add
     // their own prefix (DB_HOST: POSTGRES_HOST → attached as DB).
-    let doc = Document::from_str(&config_text).map_err(|e| UserError::new(format!("config.yml cannot be edited: {e}")))?;
-    let root = doc.as_mapping().ok_or_else(|| UserError::new("config.yml is not a mapping"))?;
+    let doc = Document::from_str(&config_text)
+        .map_err(|e| UserError::new(format!("config.yml cannot be edited: {e}")))?;
+    let root = doc
+        .as_mapping()
+        .ok_or_else(|| UserError::new("config.yml is not a mapping"))?;
     root.set("addons", &new_addons);
     let apps_map = root.get_mapping("apps");
     for app in legacy.apps.keys() {
         let seq = Sequence::new();
-        let aliases = old_secrets.env_aliases.get(app).cloned().flatten().unwrap_or_default();
+        let aliases = old_secrets
+            .env_aliases
+            .get(app)
+            .cloned()
+            .flatten()
+            .unwrap_or_default();
         for (type_name, id, type_prefix) in &instances {
             let t = ws.catalog.require(type_name)?;
             let produced: Vec<&str> = t.env.iter().map(|e| e.name.as_str()).collect();
@@ -191,7 +250,9 @@ pub fn plan(ws: &Workspace, project: &Project) -> Result<Plan> {
                         notes.push(format!("app {app}: {alias} (alias of {target}) has no counterpart; set it under `env:` if the app needs it"));
                         continue;
                     };
-                    if credential_key(alias_suffix) != credential_key(target_suffix) && alias_suffix != target_suffix {
+                    if credential_key(alias_suffix) != credential_key(target_suffix)
+                        && alias_suffix != target_suffix
+                    {
                         notes.push(format!("app {app}: {alias} was {target}; it now holds {alias_prefix}_{alias_suffix}'s value"));
                     }
                     if !prefixes.iter().any(|p| p == alias_prefix) {
@@ -208,7 +269,16 @@ pub fn plan(ws: &Workspace, project: &Project) -> Result<Plan> {
             for old in ["DB", "PASS", "USERNAME"] {
                 let k = format!("{type_prefix}_{old}");
                 if !produced.contains(&old) && old_key_existed(&old_secrets, type_prefix, old) {
-                    notes.push(format!("app {app}: {k} is now {type_prefix}_{}", if old == "DB" { "DATABASE (and _NAME)" } else if old == "PASS" { "PASSWORD" } else { "USER" }));
+                    notes.push(format!(
+                        "app {app}: {k} is now {type_prefix}_{}",
+                        if old == "DB" {
+                            "DATABASE (and _NAME)"
+                        } else if old == "PASS" {
+                            "PASSWORD"
+                        } else {
+                            "USER"
+                        }
+                    ));
                 }
             }
         }
@@ -220,11 +290,21 @@ pub fn plan(ws: &Workspace, project: &Project) -> Result<Plan> {
     }
     notes.dedup();
     let new_config_text = doc.to_string();
-    let new_config = super::parse(&config_path, &new_config_text, &ws.catalog)
-        .map_err(|e| UserError::new(format!("the migrated config.yml would not be valid: {}", e.message)).hint(e.hint.unwrap_or_default()))?;
+    let new_config = super::parse(&config_path, &new_config_text, &ws.catalog).map_err(|e| {
+        UserError::new(format!(
+            "the migrated config.yml would not be valid: {}",
+            e.message
+        ))
+        .hint(e.hint.unwrap_or_default())
+    })?;
 
     // User sections: what is left of `shared`, and per-app sections.
-    let mut user_text = String::from(crate::engine::secrets::NEW_USER_TEXT.split("shared: {}").next().unwrap_or_default());
+    let mut user_text = String::from(
+        crate::engine::secrets::NEW_USER_TEXT
+            .split("shared: {}")
+            .next()
+            .unwrap_or_default(),
+    );
     user_text.push_str(&section("shared", &shared));
     user_text.push_str("\n# =============================================================================\n# App-specific secrets (user-managed): a section per app name\n# =============================================================================\n");
     for (name, kv) in &old_secrets.secrets {
@@ -232,25 +312,59 @@ pub fn plan(ws: &Workspace, project: &Project) -> Result<Plan> {
             user_text.push_str(&section(name, &kv.clone().unwrap_or_default()));
         }
     }
-    let secrets = Secrets { addons: addon_secrets, user: IndexMap::new(), user_text };
+    let secrets = Secrets {
+        addons: addon_secrets,
+        user: IndexMap::new(),
+        user_text,
+    };
     // Parse the user part back so app env generation sees it.
-    let secrets = Secrets::parse(&project.secrets_path(), &Secrets::render(&secrets.addons, &secrets.user_text))?;
+    let secrets = Secrets::parse(
+        &project.secrets_path(),
+        &Secrets::render(&secrets.addons, &secrets.user_text),
+    )?;
     shared.clear();
 
     let mut plan = ws.plan_generated(project, &new_config, &secrets, Some(secrets_text.clone()))?;
-    plan.changes.insert(0, FileChange { rel: CONFIG_FILE.into(), old: Some(config_text.clone()), new: Some(new_config_text), mode: 0o644, kind: FileKind::Plain });
+    plan.changes.insert(
+        0,
+        FileChange {
+            rel: CONFIG_FILE.into(),
+            old: Some(config_text.clone()),
+            new: Some(new_config_text),
+            mode: 0o644,
+            kind: FileKind::Plain,
+        },
+    );
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let backup = Path::new(crate::engine::STATE_DIR).join("backups").join(format!("legacy-{stamp}"));
-    plan.changes.push(FileChange { rel: backup.join(CONFIG_FILE), old: None, new: Some(config_text), mode: 0o644, kind: FileKind::Plain });
+    let backup = Path::new(crate::engine::STATE_DIR)
+        .join("backups")
+        .join(format!("legacy-{stamp}"));
+    plan.changes.push(FileChange {
+        rel: backup.join(CONFIG_FILE),
+        old: None,
+        new: Some(config_text),
+        mode: 0o644,
+        kind: FileKind::Plain,
+    });
     if !secrets_text.is_empty() {
-        plan.changes.push(FileChange { rel: backup.join(SECRETS_FILE), old: None, new: Some(secrets_text), mode: 0o600, kind: FileKind::Secrets });
+        plan.changes.push(FileChange {
+            rel: backup.join(SECRETS_FILE),
+            old: None,
+            new: Some(secrets_text),
+            mode: 0o600,
+            kind: FileKind::Secrets,
+        });
     }
     plan.notes = notes;
     Ok(plan)
 }
 
 fn old_key_existed(s: &LegacySecrets, type_prefix: &str, suffix: &str) -> bool {
-    s.secrets.get("shared").cloned().flatten().is_some_and(|m| m.contains_key(&format!("{type_prefix}_{suffix}")))
+    s.secrets
+        .get("shared")
+        .cloned()
+        .flatten()
+        .is_some_and(|m| m.contains_key(&format!("{type_prefix}_{suffix}")))
 }
 
 /// `DB_HOST` → (`DB`, `HOST`) when HOST is a variable the type produces

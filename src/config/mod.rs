@@ -26,6 +26,9 @@ pub struct Config {
     pub addons: Vec<Addon>,
     pub apps: IndexMap<String, App>,
     pub environments: Vec<String>,
+    /// `databases.primary` → position in `addons`, for lookups at scale.
+    #[serde(skip)]
+    pub index: std::collections::HashMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -124,16 +127,22 @@ pub struct App {
 
 impl Config {
     pub fn addon(&self, id: &str) -> Option<&Addon> {
-        self.addons.iter().find(|a| a.id() == id)
+        self.index.get(id).map(|&i| &self.addons[i])
     }
     pub fn addon_ids(&self) -> Vec<String> {
         self.addons.iter().map(Addon::id).collect()
     }
     /// Apps attached to an addon, with the attachment.
-    pub fn attachments_of<'a>(&'a self, id: &'a str) -> impl Iterator<Item = (&'a App, &'a Attachment)> {
-        self.apps
-            .values()
-            .flat_map(move |app| app.attachments.iter().filter(move |a| a.addon == id).map(move |a| (app, a)))
+    pub fn attachments_of<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> impl Iterator<Item = (&'a App, &'a Attachment)> {
+        self.apps.values().flat_map(move |app| {
+            app.attachments
+                .iter()
+                .filter(move |a| a.addon == id)
+                .map(move |a| (app, a))
+        })
     }
 }
 
@@ -143,30 +152,34 @@ pub fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
 
-pub const DNS_LABEL_HINT: &str =
-    "names are DNS labels: lowercase letters, digits and '-', not starting or ending with '-', at most 63 characters";
+pub const DNS_LABEL_HINT: &str = "names are DNS labels: lowercase letters, digits and '-', not starting or ending with '-', at most 63 characters";
 
 /// An environment variable name, as prefixes and user variables must be.
 pub fn is_env_name(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && (b[0].is_ascii_uppercase() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 /// Parses YAML into `T`, reporting syntax errors at their true line:column.
 pub fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
-    // A typed parse reports an under-indented line as a missing field on the
-    // line above; an untyped pass first finds the real syntax error.
-    if let Err(e) = serde_saphyr::from_str::<serde::de::IgnoredAny>(text) {
-        return Err(yaml_error(path, text, &e));
-    }
-    serde_saphyr::from_str::<T>(text).map_err(|e| yaml_error(path, text, &e))
+    serde_saphyr::from_str::<T>(text).map_err(|typed| {
+        // A typed parse reports an under-indented line as a missing field on
+        // the line above; an untyped pass finds the real syntax error. Only
+        // on failure: parsing twice would double the cost of every load.
+        match serde_saphyr::from_str::<serde::de::IgnoredAny>(text) {
+            Err(syntax) => yaml_error(path, text, &syntax),
+            Ok(_) => yaml_error(path, text, &typed),
+        }
+    })
 }
 
 fn yaml_error(path: &Path, text: &str, e: &serde_saphyr::Error) -> UserError {
@@ -207,15 +220,19 @@ pub fn load(path: &Path, catalog: &Catalog) -> Result<Config> {
 }
 
 pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Config> {
-    if let Some(spot) = legacy::detect(path, text) {
-        return Err(UserError::new("config.yml is in the legacy single-instance format")
-            .at(Some(spot))
-            .hint(format!(
-                "convert it with `sdtui -p {} migrate` (it keeps every credential and backs up the old files)",
-                project_of(path)
-            )));
-    }
-    let raw: raw::RawConfig = parse_yaml(path, text)?;
+    let raw: raw::RawConfig = parse_yaml(path, text).map_err(|e| {
+        // The legacy shape fails the typed parse; say so rather than report
+        // the first field that does not fit.
+        match legacy::detect(path, text) {
+            Some(spot) => UserError::new("config.yml is in the legacy single-instance format")
+                .at(Some(spot))
+                .hint(format!(
+                    "convert it with `sdtui -p {} migrate` (it keeps every credential and backs up the old files)",
+                    project_of(path)
+                )),
+            None => e,
+        }
+    })?;
     raw::validate(raw, path, text, catalog)
 }
 

@@ -133,29 +133,46 @@ impl<'de> Visitor<'de> for ShortOrLong {
             }
         }
         let addon = addon.ok_or_else(|| de::Error::missing_field("addon"))?;
-        Ok(RawAttachment { addon, prefix, access })
+        Ok(RawAttachment {
+            addon,
+            prefix,
+            access,
+        })
     }
 }
 
 fn spot(path: &Path, text: &str, s: &serde_saphyr::Location) -> Option<SourceSpot> {
-    (*s != serde_saphyr::Location::UNKNOWN).then(|| SourceSpot::new(path, Some(text), s.line(), s.column()))
+    (*s != serde_saphyr::Location::UNKNOWN)
+        .then(|| SourceSpot::new(path, Some(text), s.line(), s.column()))
 }
 
 /// Where a short-form attachment field is: its own position, or the item's.
-fn spot_or(path: &Path, text: &str, s: &serde_saphyr::Location, item: &serde_saphyr::Location) -> Option<SourceSpot> {
+fn spot_or(
+    path: &Path,
+    text: &str,
+    s: &serde_saphyr::Location,
+    item: &serde_saphyr::Location,
+) -> Option<SourceSpot> {
     spot(path, text, s).or_else(|| spot(path, text, item))
 }
 
-pub(super) fn validate(raw: RawConfig, path: &Path, text: &str, catalog: &Catalog) -> Result<Config> {
+pub(super) fn validate(
+    raw: RawConfig,
+    path: &Path,
+    text: &str,
+    catalog: &Catalog,
+) -> Result<Config> {
     let at = |loc: &serde_saphyr::Location| spot(path, text, loc);
 
     // VMs.
     let mut vms = IndexMap::new();
     for (name, vm) in raw.vms {
         if !is_dns_label(&name.value) {
-            return Err(UserError::new(format!("VM name \"{}\" is not a DNS label", name.value))
-                .at(at(&name.referenced))
-                .hint(DNS_LABEL_HINT));
+            return Err(
+                UserError::new(format!("VM name \"{}\" is not a DNS label", name.value))
+                    .at(at(&name.referenced))
+                    .hint(DNS_LABEL_HINT),
+            );
         }
         let host = match (&vm.host, name.value.as_str()) {
             (Some(h), _) => h.value.clone(),
@@ -163,24 +180,32 @@ pub(super) fn validate(raw: RawConfig, path: &Path, text: &str, catalog: &Catalo
             (None, _) => {
                 return Err(UserError::new(format!("VM {} has no host", name.value))
                     .at(at(&name.referenced))
-                    .hint("give it `host: ADDRESS` (or `host: local` for the local Docker engine)"));
+                    .hint(
+                        "give it `host: ADDRESS` (or `host: local` for the local Docker engine)",
+                    ));
             }
         };
         let private_ip = match (&vm.private_ip, host.as_str()) {
             (Some(ip), _) => {
                 if ip.value.parse::<std::net::IpAddr>().is_err() {
-                    return Err(UserError::new(format!("private_ip \"{}\" of VM {} is not an IP address", ip.value, name.value))
-                        .at(at(&ip.referenced))
-                        .hint("write an address such as 127.0.2.3"));
+                    return Err(UserError::new(format!(
+                        "private_ip \"{}\" of VM {} is not an IP address",
+                        ip.value, name.value
+                    ))
+                    .at(at(&ip.referenced))
+                    .hint("write an address such as 127.0.2.3"));
                 }
                 ip.value.clone()
             }
             (None, LOCAL_VM) => "127.0.0.1".to_string(),
             (None, h) if h.parse::<std::net::IpAddr>().is_ok() => h.to_string(),
             (None, _) => {
-                return Err(UserError::new(format!("VM {} needs a private_ip (its host \"{host}\" is not an address)", name.value))
-                    .at(at(&name.referenced))
-                    .hint("add `private_ip: ADDRESS`: addon ports are published there"));
+                return Err(UserError::new(format!(
+                    "VM {} needs a private_ip (its host \"{host}\" is not an address)",
+                    name.value
+                ))
+                .at(at(&name.referenced))
+                .hint("add `private_ip: ADDRESS`: addon ports are published there"));
             }
         };
         vms.insert(
@@ -208,16 +233,26 @@ pub(super) fn validate(raw: RawConfig, path: &Path, text: &str, catalog: &Catalo
             },
         );
     }
-    let resolve_vm = |vm: &Option<Spanned<String>>, owner: &str, owner_loc: &serde_saphyr::Location| -> Result<String> {
+    let resolve_vm = |vm: &Option<Spanned<String>>,
+                      owner: &str,
+                      owner_loc: &serde_saphyr::Location|
+     -> Result<String> {
         match vm {
             Some(v) if vms.contains_key(&v.value) => Ok(v.value.clone()),
-            Some(v) => Err(UserError::new(format!("{owner} is on unknown VM \"{}\"", v.value))
-                .at(at(&v.referenced))
-                .hint(hint_choices("VMs", vms.keys()))),
+            Some(v) => Err(
+                UserError::new(format!("{owner} is on unknown VM \"{}\"", v.value))
+                    .at(at(&v.referenced))
+                    .hint(hint_choices("VMs", vms.keys())),
+            ),
             None if vms.len() == 1 => Ok(vms.keys().next().cloned().unwrap_or_default()),
-            None => Err(UserError::new(format!("{owner} has no vm and the project has several"))
-                .at(at(owner_loc))
-                .hint(format!("add `vm: NAME`; {}", hint_choices("VMs", vms.keys())))),
+            None => Err(
+                UserError::new(format!("{owner} has no vm and the project has several"))
+                    .at(at(owner_loc))
+                    .hint(format!(
+                        "add `vm: NAME`; {}",
+                        hint_choices("VMs", vms.keys())
+                    )),
+            ),
         }
     };
 
@@ -226,46 +261,76 @@ pub(super) fn validate(raw: RawConfig, path: &Path, text: &str, catalog: &Catalo
     let mut by_service: HashMap<String, String> = HashMap::new();
     for (category, instances) in raw.addons {
         if !is_dns_label(&category.value) {
-            return Err(UserError::new(format!("addon category \"{}\" is not a DNS label", category.value))
-                .at(at(&category.referenced))
-                .hint(DNS_LABEL_HINT));
+            return Err(UserError::new(format!(
+                "addon category \"{}\" is not a DNS label",
+                category.value
+            ))
+            .at(at(&category.referenced))
+            .hint(DNS_LABEL_HINT));
         }
         for (name, a) in instances {
             let id = format!("{}.{}", category.value, name.value);
             if !is_dns_label(&name.value) {
-                return Err(UserError::new(format!("addon instance name \"{id}\" is not a DNS label"))
-                    .at(at(&name.referenced))
-                    .hint(DNS_LABEL_HINT));
+                return Err(UserError::new(format!(
+                    "addon instance name \"{id}\" is not a DNS label"
+                ))
+                .at(at(&name.referenced))
+                .hint(DNS_LABEL_HINT));
             }
-            let t = catalog
-                .require(&a.type_name.value)
-                .map_err(|e| UserError { message: format!("{} for addon {id}", e.message), ..e }.at(at(&a.type_name.referenced)))?;
-            let version = a.version.as_ref().map(|v| v.value.clone()).unwrap_or_else(|| t.default_version.clone());
+            let t = catalog.require(&a.type_name.value).map_err(|e| {
+                UserError {
+                    message: format!("{} for addon {id}", e.message),
+                    ..e
+                }
+                .at(at(&a.type_name.referenced))
+            })?;
+            let version = a
+                .version
+                .as_ref()
+                .map(|v| v.value.clone())
+                .unwrap_or_else(|| t.default_version.clone());
             if version.is_empty() || version.contains(char::is_whitespace) {
-                return Err(UserError::new(format!("addon {id} has an empty or spaced version"))
-                    .at(a.version.as_ref().and_then(|v| at(&v.referenced)))
-                    .hint(hint_choices("known versions", &t.versions)));
+                return Err(
+                    UserError::new(format!("addon {id} has an empty or spaced version"))
+                        .at(a.version.as_ref().and_then(|v| at(&v.referenced)))
+                        .hint(hint_choices("known versions", &t.versions)),
+                );
             }
             let plan = match &a.plan {
                 Some(p) if t.plans.contains_key(&p.value) => p.value.clone(),
                 Some(p) => {
-                    return Err(UserError::new(format!("unknown plan \"{}\" for addon {id} ({})", p.value, t.name))
-                        .at(at(&p.referenced))
-                        .hint(hint_choices(&format!("{} plans", t.name), t.plans.keys())));
+                    return Err(UserError::new(format!(
+                        "unknown plan \"{}\" for addon {id} ({})",
+                        p.value, t.name
+                    ))
+                    .at(at(&p.referenced))
+                    .hint(hint_choices(&format!("{} plans", t.name), t.plans.keys())));
                 }
                 None => t.default_plan.clone(),
             };
             let mut options = IndexMap::new();
             for (k, v) in a.options {
                 let Some(spec) = t.options.get(&k.value) else {
-                    return Err(UserError::new(format!("unknown option \"{}\" for addon {id} ({})", k.value, t.name))
-                        .at(at(&k.referenced))
-                        .hint(hint_choices(&format!("{} options", t.name), t.options.keys())));
+                    return Err(UserError::new(format!(
+                        "unknown option \"{}\" for addon {id} ({})",
+                        k.value, t.name
+                    ))
+                    .at(at(&k.referenced))
+                    .hint(hint_choices(
+                        &format!("{} options", t.name),
+                        t.options.keys(),
+                    )));
                 };
                 if !option_matches(&spec.pattern, &v.value) {
-                    return Err(UserError::new(format!("option {} = \"{}\" of addon {id} is not valid", k.value, v.value))
-                        .at(at(&v.referenced))
-                        .hint(format!("{}: values must match {}", spec.description, spec.pattern)));
+                    return Err(UserError::new(format!(
+                        "option {} = \"{}\" of addon {id} is not valid",
+                        k.value, v.value
+                    ))
+                    .at(at(&v.referenced))
+                    .hint(format!(
+                        "{}: values must match {}",
+                        spec.description, spec.pattern
+                    )));
                 }
                 options.insert(k.value.clone(), v.value.clone());
             }
@@ -298,40 +363,60 @@ pub(super) fn validate(raw: RawConfig, path: &Path, text: &str, catalog: &Catalo
             // One service per type and name: two `main` postgres instances in
             // different categories would share a container name and secrets.
             if let Some(other) = by_service.insert(addon.service(), id.clone()) {
-                return Err(UserError::new(format!("addons {other} and {id} are both {} named \"{}\"", t.name, name.value))
-                    .at(at(&name.referenced))
-                    .hint("give one of them another name"));
+                return Err(UserError::new(format!(
+                    "addons {other} and {id} are both {} named \"{}\"",
+                    t.name, name.value
+                ))
+                .at(at(&name.referenced))
+                .hint("give one of them another name"));
             }
             addons.push(addon);
         }
     }
+
+    let index: HashMap<String, usize> = addons
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id(), i))
+        .collect();
 
     // Apps and their attachments.
     let mut apps = IndexMap::new();
     for (name, a) in raw.apps {
         let app_name = name.value.clone();
         if !is_dns_label(&app_name) {
-            return Err(UserError::new(format!("app name \"{app_name}\" is not a DNS label"))
-                .at(at(&name.referenced))
-                .hint(DNS_LABEL_HINT));
+            return Err(
+                UserError::new(format!("app name \"{app_name}\" is not a DNS label"))
+                    .at(at(&name.referenced))
+                    .hint(DNS_LABEL_HINT),
+            );
         }
         if by_service.contains_key(&app_name) {
-            return Err(UserError::new(format!("app {app_name} has the same service name as addon {}", by_service[&app_name]))
-                .at(at(&name.referenced))
-                .hint("rename the app"));
+            return Err(UserError::new(format!(
+                "app {app_name} has the same service name as addon {}",
+                by_service[&app_name]
+            ))
+            .at(at(&name.referenced))
+            .hint("rename the app"));
         }
         let vm = resolve_vm(&a.vm, &format!("app {app_name}"), &name.referenced)?;
         let mut env = IndexMap::new();
         for (k, v) in a.env {
             if !is_env_name(&k.value) {
-                return Err(UserError::new(format!("variable \"{}\" of app {app_name} is not an environment variable name", k.value))
-                    .at(at(&k.referenced))
-                    .hint("use upper-case letters, digits and '_', starting with a letter"));
+                return Err(UserError::new(format!(
+                    "variable \"{}\" of app {app_name} is not an environment variable name",
+                    k.value
+                ))
+                .at(at(&k.referenced))
+                .hint("use upper-case letters, digits and '_', starting with a letter"));
             }
             if v.contains('\n') {
-                return Err(UserError::new(format!("variable {} of app {app_name} spans several lines", k.value))
-                    .at(at(&k.referenced))
-                    .hint("env files hold one line per variable"));
+                return Err(UserError::new(format!(
+                    "variable {} of app {app_name} spans several lines",
+                    k.value
+                ))
+                .at(at(&k.referenced))
+                .hint("env files hold one line per variable"));
             }
             env.insert(k.value.clone(), v);
         }
@@ -340,45 +425,84 @@ pub(super) fn validate(raw: RawConfig, path: &Path, text: &str, catalog: &Catalo
         for item in a.addons {
             let item_loc = item.referenced;
             let raw = item.value;
-            let addon_spot = spot_or(path, text, &raw.addon.referenced, &item_loc);
-            let Some(target) = addons.iter().find(|x| x.id() == raw.addon.value) else {
-                return Err(UserError::new(format!("app {app_name} is attached to unknown addon \"{}\"", raw.addon.value))
-                    .at(addon_spot)
-                    .hint(hint_choices("addons", addons.iter().map(Addon::id))));
+            // Only computed on error: it copies a source line.
+            let addon_spot = || spot_or(path, text, &raw.addon.referenced, &item_loc);
+            let Some(target) = index.get(&raw.addon.value).map(|&i| &addons[i]) else {
+                return Err(UserError::new(format!(
+                    "app {app_name} is attached to unknown addon \"{}\"",
+                    raw.addon.value
+                ))
+                .at(addon_spot())
+                .hint(hint_choices("addons", addons.iter().map(Addon::id))));
             };
             let access = match &raw.access {
                 None => Access::Readwrite,
                 Some(s) => Access::parse(&s.value).ok_or_else(|| {
-                    UserError::new(format!("access \"{}\" of {app_name} → {} is not valid", s.value, raw.addon.value))
-                        .at(spot_or(path, text, &s.referenced, &item_loc))
-                        .hint("access: readwrite or readonly")
+                    UserError::new(format!(
+                        "access \"{}\" of {app_name} → {} is not valid",
+                        s.value, raw.addon.value
+                    ))
+                    .at(spot_or(path, text, &s.referenced, &item_loc))
+                    .hint("access: readwrite or readonly")
                 })?,
             };
             let t = catalog.require(&target.type_name)?;
             if access == Access::Readonly && !t.supports_readonly() {
-                let ro: Vec<&str> = catalog.types().filter(|t| t.supports_readonly()).map(|t| t.name.as_str()).collect();
-                return Err(UserError::new(format!("{} ({}) has no readonly access, asked by app {app_name}", raw.addon.value, t.name))
-                    .at(raw.access.as_ref().and_then(|s| spot_or(path, text, &s.referenced, &item_loc)).or(addon_spot))
-                    .hint(format!("use access: readwrite; types with readonly access: {}", choices(ro))));
+                let ro: Vec<&str> = catalog
+                    .types()
+                    .filter(|t| t.supports_readonly())
+                    .map(|t| t.name.as_str())
+                    .collect();
+                return Err(UserError::new(format!(
+                    "{} ({}) has no readonly access, asked by app {app_name}",
+                    raw.addon.value, t.name
+                ))
+                .at(raw
+                    .access
+                    .as_ref()
+                    .and_then(|s| spot_or(path, text, &s.referenced, &item_loc))
+                    .or_else(addon_spot))
+                .hint(format!(
+                    "use access: readwrite; types with readonly access: {}",
+                    choices(ro)
+                )));
             }
             let prefix = match &raw.prefix {
                 Some(p) => p.value.clone(),
                 None => Catalog::default_prefix(&target.category),
             };
             if !is_env_name(&prefix) {
-                return Err(UserError::new(format!("prefix \"{prefix}\" of {app_name} → {} is not an environment variable name", raw.addon.value))
-                    .at(raw.prefix.as_ref().and_then(|p| spot_or(path, text, &p.referenced, &item_loc)).or(addon_spot))
-                    .hint("use upper-case letters, digits and '_', starting with a letter"));
+                return Err(UserError::new(format!(
+                    "prefix \"{prefix}\" of {app_name} → {} is not an environment variable name",
+                    raw.addon.value
+                ))
+                .at(raw
+                    .prefix
+                    .as_ref()
+                    .and_then(|p| spot_or(path, text, &p.referenced, &item_loc))
+                    .or_else(addon_spot))
+                .hint("use upper-case letters, digits and '_', starting with a letter"));
             }
             if let Some(other) = prefixes.insert(prefix.clone(), raw.addon.value.clone()) {
                 return Err(UserError::new(format!(
                     "app {app_name} attaches {other} and {} both as {prefix}",
                     raw.addon.value
                 ))
-                .at(raw.prefix.as_ref().and_then(|p| spot_or(path, text, &p.referenced, &item_loc)).or(addon_spot))
-                .hint(format!("give one a different prefix with `as:`, e.g. as: {}", suggest_prefix(&target.name, &prefixes))));
+                .at(raw
+                    .prefix
+                    .as_ref()
+                    .and_then(|p| spot_or(path, text, &p.referenced, &item_loc))
+                    .or_else(addon_spot))
+                .hint(format!(
+                    "give one a different prefix with `as:`, e.g. as: {}",
+                    suggest_prefix(&target.name, &prefixes)
+                )));
             }
-            attachments.push(Attachment { addon: raw.addon.value.clone(), prefix, access });
+            attachments.push(Attachment {
+                addon: raw.addon.value.clone(),
+                prefix,
+                access,
+            });
         }
         apps.insert(
             app_name.clone(),
@@ -401,6 +525,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, text: &str, catalog: &Catalo
         addons,
         apps,
         environments: raw.environments.into_keys().map(|k| k.value).collect(),
+        index,
     })
 }
 
@@ -410,9 +535,14 @@ pub fn suggest_prefix(instance: &str, taken: &BTreeMap<String, String>) -> Strin
     if !taken.contains_key(&base) {
         return base;
     }
-    (2..).map(|n| format!("{base}_{n}")).find(|p| !taken.contains_key(p)).unwrap_or(base)
+    (2..)
+        .map(|n| format!("{base}_{n}"))
+        .find(|p| !taken.contains_key(p))
+        .unwrap_or(base)
 }
 
 pub fn option_matches(pattern: &str, value: &str) -> bool {
-    regex::Regex::new(&format!("^(?:{pattern})$")).map(|r| r.is_match(value)).unwrap_or(false)
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+        .map(|r| r.is_match(value))
+        .unwrap_or(false)
 }

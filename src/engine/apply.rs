@@ -53,13 +53,21 @@ pub fn lock(state_dir: &Path, project: &str, operation: &str) -> Result<ProjectL
                 "project {project} is busy: another sdtui is changing it ({})",
                 holder.trim()
             ))
-            .hint(format!("waited {} ms; try again when it finishes", wait.as_millis())));
+            .hint(format!(
+                "waited {} ms; try again when it finishes",
+                wait.as_millis()
+            )));
         }
         std::thread::sleep(Duration::from_millis(25));
     }
     // Who holds it, for the message a waiting process shows.
     let _ = file.set_len(0);
-    let _ = write!(file, "pid {}, {operation}, since {}", std::process::id(), super::audit::now());
+    let _ = write!(
+        file,
+        "pid {}, {operation}, since {}",
+        std::process::id(),
+        super::audit::now()
+    );
     let _ = file.flush();
     let guard = ProjectLock { _file: file };
     recover(state_dir)?;
@@ -78,14 +86,16 @@ enum Step {
 }
 
 fn tmp_path(target: &Path) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     target.with_file_name(format!(".{name}{TMP_SUFFIX}"))
 }
 
 /// Writes every file of the plan atomically, as one transaction.
 pub fn apply(project_dir: &Path, state_dir: &Path, plan: &Plan) -> Result<()> {
     let mut steps = Vec::new();
-    let mut dirs = Vec::new();
     for c in &plan.changes {
         let target = project_dir.join(&c.rel);
         let dir = target.parent().unwrap_or(project_dir).to_path_buf();
@@ -94,18 +104,19 @@ pub fn apply(project_dir: &Path, state_dir: &Path, plan: &Plan) -> Result<()> {
                 fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "create", e))?;
                 // A folder of secret files is private too.
                 if c.mode & 0o077 == 0 && dir != project_dir {
-                    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(|e| io_error(&dir, "chmod", e))?;
+                    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
+                        .map_err(|e| io_error(&dir, "chmod", e))?;
                 }
                 let tmp = tmp_path(&target);
-                write_synced(&tmp, content.as_bytes(), c.mode)?;
+                write_file(&tmp, content.as_bytes(), c.mode)?;
                 steps.push(Step::Replace { tmp, target });
             }
             None => steps.push(Step::Delete { target }),
         }
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
-        }
     }
+    // Every temporary durable before the journal names them: one syncfs for
+    // the whole batch instead of an fsync per file.
+    sync_filesystem(project_dir)?;
     if std::env::var_os("SDTUI_FAULT_PAUSE_BEFORE_COMMIT").is_some() {
         pause("paused before commit (SDTUI_FAULT_PAUSE_BEFORE_COMMIT)");
     }
@@ -115,20 +126,21 @@ pub fn apply(project_dir: &Path, state_dir: &Path, plan: &Plan) -> Result<()> {
     sync_dir(state_dir);
     // Committed: from here on the change happens, now or at the next start.
     run_journal(&journal)?;
-    for d in &dirs {
-        sync_dir(d);
-    }
-    Ok(())
+    sync_filesystem(project_dir)
 }
 
 fn run_journal(journal: &Path) -> Result<()> {
     let text = fs::read_to_string(journal).map_err(|e| io_error(journal, "read", e))?;
     let j: Journal = serde_json::from_str(&text)
         .map_err(|e| UserError::new(format!("{}: damaged journal: {e}", journal.display())))?;
-    let pause_after: Option<usize> = std::env::var("SDTUI_FAULT_PAUSE_AFTER_STEPS").ok().and_then(|v| v.parse().ok());
+    let pause_after: Option<usize> = std::env::var("SDTUI_FAULT_PAUSE_AFTER_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok());
     for (i, step) in j.steps.iter().enumerate() {
         if pause_after == Some(i) {
-            pause(&format!("paused after {i} steps (SDTUI_FAULT_PAUSE_AFTER_STEPS)"));
+            pause(&format!(
+                "paused after {i} steps (SDTUI_FAULT_PAUSE_AFTER_STEPS)"
+            ));
         }
         match step {
             Step::Replace { tmp, target } => {
@@ -165,7 +177,9 @@ pub fn recover(state_dir: &Path) -> Result<()> {
 }
 
 fn sweep(dir: &Path, depth: usize) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         let name = e.file_name().to_string_lossy().to_string();
@@ -185,6 +199,31 @@ fn pause(what: &str) -> ! {
     }
 }
 
+/// Flushes the filesystem holding `dir` (data and the renames' metadata).
+fn sync_filesystem(dir: &Path) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let d = File::open(dir).map_err(|e| io_error(dir, "open", e))?;
+    // SAFETY: syncfs only reads the descriptor, which `d` keeps open.
+    if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+        return Err(io_error(dir, "sync", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| io_error(path, "write", e))?;
+    // `mode` is masked by the umask on create; make it exact.
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(|e| io_error(path, "chmod", e))?;
+    f.write_all(bytes).map_err(|e| io_error(path, "write", e))
+}
+
 fn write_synced(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let mut f = OpenOptions::new()
         .create(true)
@@ -194,7 +233,8 @@ fn write_synced(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .open(path)
         .map_err(|e| io_error(path, "write", e))?;
     // `mode` is masked by the umask on create; make it exact.
-    f.set_permissions(fs::Permissions::from_mode(mode)).map_err(|e| io_error(path, "chmod", e))?;
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(|e| io_error(path, "chmod", e))?;
     f.write_all(bytes).map_err(|e| io_error(path, "write", e))?;
     f.sync_all().map_err(|e| io_error(path, "sync", e))
 }

@@ -42,7 +42,8 @@ pub fn append(path: &Path, entry: &Entry) -> Result<()> {
         .append(true)
         .open(path)
         .map_err(|e| io_error(path, "open", e))?;
-    f.write_all(line.as_bytes()).map_err(|e| io_error(path, "append to", e))?;
+    f.write_all(line.as_bytes())
+        .map_err(|e| io_error(path, "append to", e))?;
     f.sync_data().map_err(|e| io_error(path, "sync", e))
 }
 
@@ -52,5 +53,8 @@ pub fn read(path: &Path) -> Result<Vec<Entry>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
         Err(e) => return Err(io_error(path, "read", e)),
     };
-    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
 }

@@ -60,7 +60,13 @@ pub fn compose_dir(vm: &str) -> PathBuf {
 /// Postgres and friends want identifiers: `my-app` → `my_app`.
 pub fn ident(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -74,14 +80,23 @@ pub fn password(rng: &mut dyn rand::Rng, len: usize) -> String {
         .collect()
 }
 
-pub fn generate(project: &str, config: &Config, catalog: &Catalog, existing: &Secrets, rng: &mut dyn rand::Rng) -> Result<Generated> {
+pub fn generate(
+    project: &str,
+    config: &Config,
+    catalog: &Catalog,
+    existing: &Secrets,
+    rng: &mut dyn rand::Rng,
+) -> Result<Generated> {
     let allocation = ports::allocate(config, catalog, existing)?;
     let secrets = addon_secrets(project, config, catalog, existing, &allocation, rng)?;
     let mut files = Vec::new();
     let mut app_env = IndexMap::new();
 
     for (app_name, app) in &config.apps {
-        app_env.insert(app_name.clone(), app_environment(config, catalog, &secrets, existing, app)?);
+        app_env.insert(
+            app_name.clone(),
+            app_environment(config, catalog, &secrets, existing, app)?,
+        );
     }
 
     for vm in config.vms.values() {
@@ -104,13 +119,32 @@ pub fn generate(project: &str, config: &Config, catalog: &Catalog, existing: &Se
                 continue;
             }
             let secret_keys = vars.iter().map(|(k, _)| k.clone()).collect();
-            files.push(env_file(&dir, &addon.service(), &format!("addon {} ({})", addon.id(), t.name), &vars, secret_keys));
+            files.push(env_file(
+                &dir,
+                &addon.service(),
+                &format!("addon {} ({})", addon.id(), t.name),
+                &vars,
+                secret_keys,
+            ));
         }
         for app in &apps {
             let env = &app_env[&app.name];
-            let vars: Vec<(String, String)> = env.iter().map(|e| (e.name.clone(), e.value.clone())).collect();
-            let secret_keys = env.iter().filter(|e| e.secret).map(|e| e.name.clone()).collect();
-            files.push(env_file(&dir, &app.name, &format!("app {}", app.name), &vars, secret_keys));
+            let vars: Vec<(String, String)> = env
+                .iter()
+                .map(|e| (e.name.clone(), e.value.clone()))
+                .collect();
+            let secret_keys = env
+                .iter()
+                .filter(|e| e.secret)
+                .map(|e| e.name.clone())
+                .collect();
+            files.push(env_file(
+                &dir,
+                &app.name,
+                &format!("app {}", app.name),
+                &vars,
+                secret_keys,
+            ));
         }
         files.push(GenFile {
             rel: dir.join(COMPOSE_FILE),
@@ -120,16 +154,27 @@ pub fn generate(project: &str, config: &Config, catalog: &Catalog, existing: &Se
         });
     }
 
-    Ok(Generated { secrets, files, app_env })
+    Ok(Generated {
+        secrets,
+        files,
+        app_env,
+    })
 }
 
 fn unknown_var(type_name: &str, what: &str, var: &str) -> UserError {
-    UserError::new(format!("addon type {type_name}: {what} uses unknown variable {{{var}}}"))
-        .hint("fix the type's addon.yml")
+    UserError::new(format!(
+        "addon type {type_name}: {what} uses unknown variable {{{var}}}"
+    ))
+    .hint("fix the type's addon.yml")
 }
 
-fn template_vars(project: &str, addon: &Addon, creds: &IndexMap<String, String>) -> BTreeMap<String, String> {
-    let mut vars: BTreeMap<String, String> = creds.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+fn template_vars(
+    project: &str,
+    addon: &Addon,
+    creds: &IndexMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut vars: BTreeMap<String, String> =
+        creds.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     vars.insert("project".into(), project.into());
     vars.insert("project_ident".into(), ident(project));
     vars.insert("name".into(), addon.name.clone());
@@ -157,7 +202,11 @@ fn addon_secrets(
         let mut kv = IndexMap::new();
         kv.insert("HOST".to_string(), vm.private_ip.clone());
         for (i, p) in t.ports.iter().enumerate() {
-            let key = if i == 0 { "PORT".to_string() } else { port_var(&p.name) };
+            let key = if i == 0 {
+                "PORT".to_string()
+            } else {
+                port_var(&p.name)
+            };
             kv.insert(key, allocation.port(&addon.id(), &p.name).to_string());
         }
         let base_vars = template_vars(project, addon, &IndexMap::new());
@@ -175,7 +224,9 @@ fn addon_secrets(
             };
             kv.insert(key.clone(), value);
         }
-        out.entry(addon.type_name.clone()).or_default().insert(addon.name.clone(), kv);
+        out.entry(addon.type_name.clone())
+            .or_default()
+            .insert(addon.name.clone(), kv);
     }
     Ok(out)
 }
@@ -192,13 +243,22 @@ pub fn attachment_env(
     access: Access,
 ) -> Result<Vec<(String, String, bool)>> {
     let same_vm = app.vm == addon.vm;
-    let mut vars: BTreeMap<String, String> = creds.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut vars: BTreeMap<String, String> =
+        creds.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     // Same VM: the compose service name and container port; another VM: the
     // VM's private address and the published port.
-    let host = if same_vm { addon.service() } else { config.vms[&addon.vm].private_ip.clone() };
+    let host = if same_vm {
+        addon.service()
+    } else {
+        config.vms[&addon.vm].private_ip.clone()
+    };
     vars.insert("HOST".into(), host);
     for (i, p) in t.ports.iter().enumerate() {
-        let key = if i == 0 { "PORT".to_string() } else { port_var(&p.name) };
+        let key = if i == 0 {
+            "PORT".to_string()
+        } else {
+            port_var(&p.name)
+        };
         if same_vm {
             vars.insert(key, p.container.to_string());
         }
@@ -217,13 +277,20 @@ pub fn attachment_env(
     t.env
         .iter()
         .map(|spec| {
-            let value = template::render(&spec.value, &vars).map_err(|m| unknown_var(&t.name, &spec.name, &m))?;
+            let value = template::render(&spec.value, &vars)
+                .map_err(|m| unknown_var(&t.name, &spec.name, &m))?;
             Ok((format!("{prefix}_{}", spec.name), value, spec.secret))
         })
         .collect()
 }
 
-fn app_environment(config: &Config, catalog: &Catalog, secrets: &AddonSecrets, existing: &Secrets, app: &App) -> Result<Vec<EnvVar>> {
+fn app_environment(
+    config: &Config,
+    catalog: &Catalog,
+    secrets: &AddonSecrets,
+    existing: &Secrets,
+    app: &App,
+) -> Result<Vec<EnvVar>> {
     let mut env: Vec<EnvVar> = Vec::new();
     let mut managed: BTreeMap<String, String> = BTreeMap::new();
     for att in &app.attachments {
@@ -231,22 +298,46 @@ fn app_environment(config: &Config, catalog: &Catalog, secrets: &AddonSecrets, e
         let t = catalog.require(&addon.type_name)?;
         let creds = &secrets[&addon.type_name][&addon.name];
         let source = format!("{} as {}", att.addon, att.prefix);
-        for (name, value, secret) in attachment_env(config, t, addon, creds, app, &att.prefix, att.access)? {
+        for (name, value, secret) in
+            attachment_env(config, t, addon, creds, app, &att.prefix, att.access)?
+        {
             if let Some(other) = managed.insert(name.clone(), source.clone()) {
-                return Err(UserError::new(format!("app {}: {other} and {source} both set {name}", app.name))
-                    .hint("change one attachment's prefix with `as:`"));
+                return Err(UserError::new(format!(
+                    "app {}: {other} and {source} both set {name}",
+                    app.name
+                ))
+                .hint("change one attachment's prefix with `as:`"));
             }
-            env.push(EnvVar { name, value, secret, source: source.clone() });
+            env.push(EnvVar {
+                name,
+                value,
+                secret,
+                source: source.clone(),
+            });
         }
     }
     let mut user: Vec<(String, String, bool, String)> = Vec::new();
-    for (section, label) in [("shared", "secrets.yml shared"), (app.name.as_str(), "secrets.yml")] {
+    for (section, label) in [
+        ("shared", "secrets.yml shared"),
+        (app.name.as_str(), "secrets.yml"),
+    ] {
         if let Some(kv) = existing.user.get(section) {
-            let label = if section == "shared" { label.to_string() } else { format!("{label} {section}") };
-            user.extend(kv.iter().map(|(k, v)| (k.clone(), v.clone(), true, label.clone())));
+            let label = if section == "shared" {
+                label.to_string()
+            } else {
+                format!("{label} {section}")
+            };
+            user.extend(
+                kv.iter()
+                    .map(|(k, v)| (k.clone(), v.clone(), true, label.clone())),
+            );
         }
     }
-    user.extend(app.env.iter().map(|(k, v)| (k.clone(), v.clone(), false, "config.yml env".to_string())));
+    user.extend(
+        app.env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone(), false, "config.yml env".to_string())),
+    );
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for (name, value, secret, source) in user {
         if let Some(by) = managed.get(&name) {
@@ -254,22 +345,38 @@ fn app_environment(config: &Config, catalog: &Catalog, secrets: &AddonSecrets, e
                 "app {}: {name} from {source} would shadow the variable {by} manages",
                 app.name
             ))
-            .hint(format!("rename {name} in {source}, or attach {by} with another prefix")));
+            .hint(format!(
+                "rename {name} in {source}, or attach {by} with another prefix"
+            )));
         }
         if value.contains('\n') {
-            return Err(UserError::new(format!("app {}: {name} from {source} spans several lines", app.name))
-                .hint("env files hold one line per variable"));
+            return Err(UserError::new(format!(
+                "app {}: {name} from {source} spans several lines",
+                app.name
+            ))
+            .hint("env files hold one line per variable"));
         }
         // A later section overrides an earlier one (app over shared), openly.
         if seen.insert(name.clone(), source.clone()).is_some() {
             env.retain(|e| e.name != name);
         }
-        env.push(EnvVar { name, value, secret, source });
+        env.push(EnvVar {
+            name,
+            value,
+            secret,
+            source,
+        });
     }
     Ok(env)
 }
 
-fn env_file(dir: &std::path::Path, service: &str, what: &str, vars: &[(String, String)], secret_keys: BTreeSet<String>) -> GenFile {
+fn env_file(
+    dir: &std::path::Path,
+    service: &str,
+    what: &str,
+    vars: &[(String, String)],
+    secret_keys: BTreeSet<String>,
+) -> GenFile {
     let mut content = format!("# Generated by sdtui for {what}. Do not edit: run `sdtui sync`.\n");
     for (k, v) in vars {
         content.push_str(&format!("{k}={v}\n"));
@@ -338,9 +445,21 @@ fn compose_file(
         let t = catalog.require(&addon.type_name)?;
         let plan = &t.plans[&addon.plan];
         let service = addon.service();
-        let image = addon.image.clone().unwrap_or_else(|| t.image_for(&addon.version));
-        out.push_str(&format!("  # {} ({} {}, plan {})\n", addon.id(), t.name, addon.version, addon.plan));
-        out.push_str(&format!("  {service}:\n    image: {}\n    restart: unless-stopped\n", quoted(&image)));
+        let image = addon
+            .image
+            .clone()
+            .unwrap_or_else(|| t.image_for(&addon.version));
+        out.push_str(&format!(
+            "  # {} ({} {}, plan {})\n",
+            addon.id(),
+            t.name,
+            addon.version,
+            addon.plan
+        ));
+        out.push_str(&format!(
+            "  {service}:\n    image: {}\n    restart: unless-stopped\n",
+            quoted(&image)
+        ));
         if t.hostname {
             out.push_str(&format!("    hostname: {service}\n"));
         }
@@ -359,14 +478,20 @@ fn compose_file(
                     Publish::Public => String::new(),
                     _ => format!("{}:", vm.private_ip),
                 };
-                out.push_str(&format!("      - {}\n", quoted(&format!("{bind}{host_port}:{}", p.container))));
+                out.push_str(&format!(
+                    "      - {}\n",
+                    quoted(&format!("{bind}{host_port}:{}", p.container))
+                ));
             }
         }
         if !t.volumes.is_empty() {
             out.push_str("    volumes:\n");
             for v in &t.volumes {
                 let vol = format!("{service}-{}", v.name);
-                out.push_str(&format!("      - {}\n", quoted(&format!("{vol}:{}", v.path))));
+                out.push_str(&format!(
+                    "      - {}\n",
+                    quoted(&format!("{vol}:{}", v.path))
+                ));
                 volumes.push(vol);
             }
         }
@@ -405,7 +530,10 @@ fn compose_file(
             app.name
         ));
         if let Some(port) = app.port {
-            out.push_str(&format!("    ports:\n      - {}\n", quoted(&format!("{port}:{port}"))));
+            out.push_str(&format!(
+                "    ports:\n      - {}\n",
+                quoted(&format!("{port}:{port}"))
+            ));
         }
         out.push_str(&format!("    networks:\n      - {network}\n"));
         let mut deps: Vec<String> = Vec::new();

@@ -94,9 +94,22 @@ impl Operation {
         match self {
             Operation::Init => "init".into(),
             Operation::Sync => "sync".into(),
-            Operation::Add { type_name, name, category, plan, version, vm, options } => {
+            Operation::Add {
+                type_name,
+                name,
+                category,
+                plan,
+                version,
+                vm,
+                options,
+            } => {
                 let mut s = format!("addons add {type_name} {name}");
-                for (flag, v) in [("--category", category), ("--plan", plan), ("--version", version), ("--vm", vm)] {
+                for (flag, v) in [
+                    ("--category", category),
+                    ("--plan", plan),
+                    ("--version", version),
+                    ("--vm", vm),
+                ] {
                     if let Some(v) = v {
                         s.push_str(&format!(" {flag} {v}"));
                     }
@@ -117,7 +130,12 @@ impl Operation {
                 }
                 s
             }
-            Operation::Attach { id, app, prefix, access } => {
+            Operation::Attach {
+                id,
+                app,
+                prefix,
+                access,
+            } => {
                 let mut s = format!("addons attach {id} --app {app}");
                 if let Some(p) = prefix {
                     s.push_str(&format!(" --as {p}"));
@@ -150,7 +168,11 @@ pub const INIT_TEMPLATE: &str = include_str!("init_template.yml");
 
 impl Workspace {
     pub fn open(root: PathBuf, user_addons: Option<&Path>) -> Result<Workspace> {
-        Ok(Workspace { catalog: Catalog::load(user_addons)?, root, test_seed: None })
+        Ok(Workspace {
+            catalog: Catalog::load(user_addons)?,
+            root,
+            test_seed: None,
+        })
     }
 
     fn rng(&self) -> Box<dyn rand::Rng> {
@@ -181,27 +203,56 @@ impl Workspace {
             Some(n) => n.to_string(),
             None if projects.len() == 1 => projects[0].clone(),
             None => {
-                return Err(UserError::new(format!("which project? {} has {}", self.root.display(), if projects.is_empty() { "none".to_string() } else { projects.len().to_string() }))
-                    .hint(if projects.is_empty() { "create one with `sdtui init NAME`".to_string() } else { format!("pick one with -p: {}", choices(&projects)) }));
+                return Err(UserError::new(format!(
+                    "which project? {} has {}",
+                    self.root.display(),
+                    if projects.is_empty() {
+                        "none".to_string()
+                    } else {
+                        projects.len().to_string()
+                    }
+                ))
+                .hint(if projects.is_empty() {
+                    "create one with `sdtui init NAME`".to_string()
+                } else {
+                    format!("pick one with -p: {}", choices(&projects))
+                }));
             }
         };
         let dir = self.root.join(&name);
         if !dir.join(CONFIG_FILE).is_file() {
-            return Err(UserError::new(format!("no project \"{name}\" in {}", self.root.display()))
-                .hint(if projects.is_empty() { "create it with `sdtui init NAME`".to_string() } else { format!("projects: {}", choices(&projects)) }));
+            return Err(UserError::new(format!(
+                "no project \"{name}\" in {}",
+                self.root.display()
+            ))
+            .hint(if projects.is_empty() {
+                "create it with `sdtui init NAME`".to_string()
+            } else {
+                format!("projects: {}", choices(&projects))
+            }));
         }
         Ok(Project { name, dir })
     }
 
     pub fn new_project(&self, name: &str) -> Result<Project> {
         if !config::is_dns_label(name) {
-            return Err(UserError::new(format!("project name \"{name}\" is not a DNS label")).hint(config::DNS_LABEL_HINT));
+            return Err(
+                UserError::new(format!("project name \"{name}\" is not a DNS label"))
+                    .hint(config::DNS_LABEL_HINT),
+            );
         }
         let dir = self.root.join(name);
         if dir.join(CONFIG_FILE).exists() {
-            return Err(UserError::new(format!("project {name} already exists in {}", self.root.display())).hint("pick another name"));
+            return Err(UserError::new(format!(
+                "project {name} already exists in {}",
+                self.root.display()
+            ))
+            .hint("pick another name"));
         }
-        Ok(Project { name: name.to_string(), dir })
+        Ok(Project {
+            name: name.to_string(),
+            dir,
+        })
     }
 
     pub fn load(&self, project: &Project) -> Result<Loaded> {
@@ -212,9 +263,20 @@ impl Workspace {
         }
         let config = config::load(&project.config_path(), &self.catalog)?;
         let secrets = Secrets::load(&project.secrets_path())?;
-        let generated = generate::generate(&project.name, &config, &self.catalog, &secrets, &mut *self.rng())?;
+        let generated = generate::generate(
+            &project.name,
+            &config,
+            &self.catalog,
+            &secrets,
+            &mut *self.rng(),
+        )?;
         let out_of_sync = generated.secrets != secrets.addons;
-        Ok(Loaded { config, secrets, generated, out_of_sync })
+        Ok(Loaded {
+            config,
+            secrets,
+            generated,
+            out_of_sync,
+        })
     }
 
     /// Plans, prints nothing, applies unless `dry_run`; returns the plan.
@@ -224,7 +286,11 @@ impl Workspace {
         if dry_run || plan.is_empty() {
             return Ok(plan);
         }
-        let files: Vec<String> = plan.summary().into_iter().map(|c| format!("{} {}", c.action, c.path)).collect();
+        let files: Vec<String> = plan
+            .summary()
+            .into_iter()
+            .map(|c| format!("{} {}", c.action, c.path))
+            .collect();
         let result = apply::apply(&project.dir, &project.state_dir(), &plan);
         let entry = audit::Entry {
             time: audit::now(),
@@ -249,24 +315,39 @@ impl Workspace {
         }
         let old_text = match op {
             Operation::Init => None,
-            _ => Some(std::fs::read_to_string(&config_path).map_err(|e| io_error(&config_path, "read", e))?),
+            _ => Some(
+                std::fs::read_to_string(&config_path)
+                    .map_err(|e| io_error(&config_path, "read", e))?,
+            ),
         };
         let new_text = match (op, &old_text) {
             (Operation::Init, _) => INIT_TEMPLATE.replace("{project}", &project.name),
             (_, Some(text)) => self.edit(project, text, op)?,
             (_, None) => unreachable!("only init has no config"),
         };
-        let config = config::parse(&config_path, &new_text, &self.catalog).map_err(|e| match op {
-            Operation::Sync | Operation::Init => e,
-            // The edit is valid on its own; say what it ran into.
-            _ => UserError::new(format!("{} would make config.yml invalid: {}", op.describe(), e.message)).hint(e.hint.unwrap_or_default()),
-        })?;
+        let config =
+            config::parse(&config_path, &new_text, &self.catalog).map_err(|e| match op {
+                Operation::Sync | Operation::Init => e,
+                // The edit is valid on its own; say what it ran into.
+                _ => UserError::new(format!(
+                    "{} would make config.yml invalid: {}",
+                    op.describe(),
+                    e.message
+                ))
+                .hint(e.hint.unwrap_or_default()),
+            })?;
         let secrets = Secrets::load(&project.secrets_path())?;
         let mut plan = self.plan_generated(project, &config, &secrets, None)?;
         if old_text.as_deref() != Some(new_text.as_str()) {
             plan.changes.insert(
                 0,
-                FileChange { rel: CONFIG_FILE.into(), old: old_text, new: Some(new_text), mode: 0o644, kind: FileKind::Plain },
+                FileChange {
+                    rel: CONFIG_FILE.into(),
+                    old: old_text,
+                    new: Some(new_text),
+                    mode: 0o644,
+                    kind: FileKind::Plain,
+                },
             );
         }
         Ok(plan)
@@ -274,11 +355,28 @@ impl Workspace {
 
     /// secrets.yml and every generated file, against what is on disk.
     /// `old_secrets_text` overrides what secrets.yml holds now (migration).
-    pub fn plan_generated(&self, project: &Project, config: &Config, secrets: &Secrets, old_secrets_text: Option<String>) -> Result<Plan> {
-        let generated = generate::generate(&project.name, config, &self.catalog, secrets, &mut *self.rng())?;
+    pub fn plan_generated(
+        &self,
+        project: &Project,
+        config: &Config,
+        secrets: &Secrets,
+        old_secrets_text: Option<String>,
+    ) -> Result<Plan> {
+        let generated = generate::generate(
+            &project.name,
+            config,
+            &self.catalog,
+            secrets,
+            &mut *self.rng(),
+        )?;
         let mut plan = Plan::default();
         let secrets_text = Secrets::render(&generated.secrets, &secrets.user_text);
-        let mut desired = vec![GenFile { rel: SECRETS_FILE.into(), content: secrets_text, mode: 0o600, kind: FileKind::Secrets }];
+        let mut desired = vec![GenFile {
+            rel: SECRETS_FILE.into(),
+            content: secrets_text,
+            mode: 0o600,
+            kind: FileKind::Secrets,
+        }];
         desired.extend(generated.files);
         let mut wanted = BTreeSet::new();
         for f in desired {
@@ -290,15 +388,31 @@ impl Workspace {
             let mode_ok = mode_of(&path).is_none_or(|m| m == f.mode);
             wanted.insert(f.rel.clone());
             if old.as_deref() != Some(f.content.as_str()) || !mode_ok {
-                plan.changes.push(FileChange { rel: f.rel, old, new: Some(f.content), mode: f.mode, kind: f.kind });
+                plan.changes.push(FileChange {
+                    rel: f.rel,
+                    old,
+                    new: Some(f.content),
+                    mode: f.mode,
+                    kind: f.kind,
+                });
             }
         }
         // Generated files no longer wanted (a VM or app that went away).
         for rel in generated_files_on_disk(&project.dir) {
             if !wanted.contains(&rel) {
                 let old = std::fs::read_to_string(project.dir.join(&rel)).ok();
-                let kind = if rel.extension().is_some_and(|e| e == "env") { FileKind::Env(all_keys(old.as_deref())) } else { FileKind::Plain };
-                plan.changes.push(FileChange { rel, old, new: None, mode: 0o600, kind });
+                let kind = if rel.extension().is_some_and(|e| e == "env") {
+                    FileKind::Env(all_keys(old.as_deref()))
+                } else {
+                    FileKind::Plain
+                };
+                plan.changes.push(FileChange {
+                    rel,
+                    old,
+                    new: None,
+                    mode: 0o600,
+                    kind,
+                });
             }
         }
         Ok(plan)
@@ -310,28 +424,59 @@ impl Workspace {
         match op {
             Operation::Init | Operation::Migrate => unreachable!(),
             Operation::Sync => Ok(text.to_string()),
-            Operation::Add { type_name, name, category, plan, version, vm, options } => {
+            Operation::Add {
+                type_name,
+                name,
+                category,
+                plan,
+                version,
+                vm,
+                options,
+            } => {
                 let t = cat.require(type_name)?;
                 if !config::is_dns_label(name) {
-                    return Err(UserError::new(format!("addon name \"{name}\" is not a DNS label")).hint(config::DNS_LABEL_HINT));
+                    return Err(UserError::new(format!(
+                        "addon name \"{name}\" is not a DNS label"
+                    ))
+                    .hint(config::DNS_LABEL_HINT));
                 }
                 let category = category.clone().unwrap_or_else(|| t.category.clone());
                 let id = format!("{category}.{name}");
                 if config.addon(&id).is_some() {
-                    return Err(UserError::new(format!("addon {id} already exists")).hint("pick another name, or change it with `addons upgrade`"));
+                    return Err(UserError::new(format!("addon {id} already exists"))
+                        .hint("pick another name, or change it with `addons upgrade`"));
                 }
                 if let Some(p) = plan
                     && !t.plans.contains_key(p)
                 {
-                    return Err(UserError::new(format!("unknown plan \"{p}\" for {}", t.name)).hint(config::hint_choices(&format!("{} plans", t.name), t.plans.keys())));
+                    return Err(
+                        UserError::new(format!("unknown plan \"{p}\" for {}", t.name)).hint(
+                            config::hint_choices(&format!("{} plans", t.name), t.plans.keys()),
+                        ),
+                    );
                 }
                 if let Some(v) = vm
                     && !config.vms.contains_key(v)
                 {
-                    return Err(UserError::new(format!("unknown VM \"{v}\"")).hint(config::hint_choices("VMs", config.vms.keys())));
+                    return Err(UserError::new(format!("unknown VM \"{v}\""))
+                        .hint(config::hint_choices("VMs", config.vms.keys())));
                 }
-                let mut fields = vec![("type", t.name.clone()), ("version", version.clone().unwrap_or_else(|| t.default_version.clone())), ("plan", plan.clone().unwrap_or_else(|| t.default_plan.clone()))];
-                let vm = vm.clone().or_else(|| (config.vms.len() > 1).then(|| config.vms.keys().next().cloned()).flatten());
+                let mut fields = vec![
+                    ("type", t.name.clone()),
+                    (
+                        "version",
+                        version.clone().unwrap_or_else(|| t.default_version.clone()),
+                    ),
+                    (
+                        "plan",
+                        plan.clone().unwrap_or_else(|| t.default_plan.clone()),
+                    ),
+                ];
+                let vm = vm.clone().or_else(|| {
+                    (config.vms.len() > 1)
+                        .then(|| config.vms.keys().next().cloned())
+                        .flatten()
+                });
                 if let Some(v) = vm {
                     fields.push(("vm", v));
                 }
@@ -339,10 +484,18 @@ impl Workspace {
             }
             Operation::Remove { id } => {
                 let a = require_addon(&config, id)?;
-                let users: Vec<String> = config.attachments_of(id).map(|(app, att)| format!("{} (as {})", app.name, att.prefix)).collect();
+                let users: Vec<String> = config
+                    .attachments_of(id)
+                    .map(|(app, att)| format!("{} (as {})", app.name, att.prefix))
+                    .collect();
                 if !users.is_empty() {
-                    return Err(UserError::new(format!("addon {id} is attached to {}", users.join(", ")))
-                        .hint(format!("detach it first: sdtui addons detach {id} --app APP")));
+                    return Err(UserError::new(format!(
+                        "addon {id} is attached to {}",
+                        users.join(", ")
+                    ))
+                    .hint(format!(
+                        "detach it first: sdtui addons detach {id} --app APP"
+                    )));
                 }
                 edit::remove_addon(text, &a.category, &a.name)
             }
@@ -350,12 +503,24 @@ impl Workspace {
                 let a = require_addon(&config, id)?;
                 let t = cat.require(&a.type_name)?;
                 if plan.is_none() && version.is_none() {
-                    return Err(UserError::new(format!("upgrade {id} to what?")).hint(format!("give --plan ({}) and/or --version", choices(t.plans.keys()))));
+                    return Err(
+                        UserError::new(format!("upgrade {id} to what?")).hint(format!(
+                            "give --plan ({}) and/or --version",
+                            choices(t.plans.keys())
+                        )),
+                    );
                 }
                 let mut out = text.to_string();
                 if let Some(p) = plan {
                     if !t.plans.contains_key(p) {
-                        return Err(UserError::new(format!("unknown plan \"{p}\" for {id} ({})", t.name)).hint(config::hint_choices(&format!("{} plans", t.name), t.plans.keys())));
+                        return Err(UserError::new(format!(
+                            "unknown plan \"{p}\" for {id} ({})",
+                            t.name
+                        ))
+                        .hint(config::hint_choices(
+                            &format!("{} plans", t.name),
+                            t.plans.keys(),
+                        )));
                     }
                     out = edit::set_addon_field(&out, &a.category, &a.name, "plan", p)?;
                 }
@@ -364,22 +529,53 @@ impl Workspace {
                 }
                 Ok(out)
             }
-            Operation::Attach { id, app, prefix, access } => {
+            Operation::Attach {
+                id,
+                app,
+                prefix,
+                access,
+            } => {
                 let a = require_addon(&config, id)?;
                 let the_app = require_app(&config, app)?;
                 let t = cat.require(&a.type_name)?;
                 if *access == Access::Readonly && !t.supports_readonly() {
-                    let ro: Vec<&str> = cat.types().filter(|t| t.supports_readonly()).map(|t| t.name.as_str()).collect();
-                    return Err(UserError::new(format!("{id} ({}) has no readonly access", t.name)).hint(format!("use --access readwrite; types with readonly access: {}", choices(ro))));
+                    let ro: Vec<&str> = cat
+                        .types()
+                        .filter(|t| t.supports_readonly())
+                        .map(|t| t.name.as_str())
+                        .collect();
+                    return Err(UserError::new(format!(
+                        "{id} ({}) has no readonly access",
+                        t.name
+                    ))
+                    .hint(format!(
+                        "use --access readwrite; types with readonly access: {}",
+                        choices(ro)
+                    )));
                 }
-                let prefix = prefix.clone().unwrap_or_else(|| Catalog::default_prefix(&a.category));
+                let prefix = prefix
+                    .clone()
+                    .unwrap_or_else(|| Catalog::default_prefix(&a.category));
                 if !config::is_env_name(&prefix) {
-                    return Err(UserError::new(format!("prefix \"{prefix}\" is not an environment variable name")).hint("use upper-case letters, digits and '_', starting with a letter"));
+                    return Err(UserError::new(format!(
+                        "prefix \"{prefix}\" is not an environment variable name"
+                    ))
+                    .hint("use upper-case letters, digits and '_', starting with a letter"));
                 }
                 if let Some(other) = the_app.attachments.iter().find(|x| x.prefix == prefix) {
-                    let taken = the_app.attachments.iter().map(|x| (x.prefix.clone(), x.addon.clone())).collect();
-                    return Err(UserError::new(format!("app {app} already has {prefix}_* from {}", other.addon))
-                        .hint(format!("attach with another prefix: --as {}", suggest(&a.name, &taken))));
+                    let taken = the_app
+                        .attachments
+                        .iter()
+                        .map(|x| (x.prefix.clone(), x.addon.clone()))
+                        .collect();
+                    return Err(UserError::new(format!(
+                        "app {app} already has {prefix}_* from {}",
+                        other.addon
+                    ))
+                    .hint(format!(
+                        "attach with another prefix: --as {}",
+                        suggest(&a.name, &taken)
+                    )));
                 }
                 edit::attach(text, app, id, &prefix, *access == Access::Readonly)
             }
@@ -390,14 +586,41 @@ impl Workspace {
                     .attachments
                     .iter()
                     .enumerate()
-                    .filter(|(_, x)| &x.addon == id && prefix.as_ref().is_none_or(|p| &x.prefix == p))
+                    .filter(|(_, x)| {
+                        &x.addon == id && prefix.as_ref().is_none_or(|p| &x.prefix == p)
+                    })
                     .map(|(i, _)| i)
                     .collect();
                 match positions.len() {
-                    0 => Err(UserError::new(format!("app {app} is not attached to {id}{}", prefix.as_ref().map(|p| format!(" as {p}")).unwrap_or_default()))
-                        .hint(format!("{app}'s attachments: {}", choices(the_app.attachments.iter().map(|x| format!("{} as {}", x.addon, x.prefix)))))),
-                    n if n > 1 && prefix.is_none() => Err(UserError::new(format!("app {app} has {id} attached {n} times"))
-                        .hint(format!("say which with --as: {}", choices(the_app.attachments.iter().filter(|x| &x.addon == id).map(|x| x.prefix.clone()))))),
+                    0 => Err(UserError::new(format!(
+                        "app {app} is not attached to {id}{}",
+                        prefix
+                            .as_ref()
+                            .map(|p| format!(" as {p}"))
+                            .unwrap_or_default()
+                    ))
+                    .hint(format!(
+                        "{app}'s attachments: {}",
+                        choices(
+                            the_app
+                                .attachments
+                                .iter()
+                                .map(|x| format!("{} as {}", x.addon, x.prefix))
+                        )
+                    ))),
+                    n if n > 1 && prefix.is_none() => Err(UserError::new(format!(
+                        "app {app} has {id} attached {n} times"
+                    ))
+                    .hint(format!(
+                        "say which with --as: {}",
+                        choices(
+                            the_app
+                                .attachments
+                                .iter()
+                                .filter(|x| &x.addon == id)
+                                .map(|x| x.prefix.clone())
+                        )
+                    ))),
                     _ => edit::detach(text, app, &positions),
                 }
             }
@@ -411,22 +634,37 @@ fn suggest(name: &str, taken: &std::collections::BTreeMap<String, String>) -> St
 
 pub fn require_addon<'a>(config: &'a Config, id: &str) -> Result<&'a config::Addon> {
     config.addon(id).ok_or_else(|| {
-        let hint = if id.contains('.') { config::hint_choices("addons", config.addon_ids()) } else { format!("name addons as category.name; {}", config::hint_choices("addons", config.addon_ids())) };
+        let hint = if id.contains('.') {
+            config::hint_choices("addons", config.addon_ids())
+        } else {
+            format!(
+                "name addons as category.name; {}",
+                config::hint_choices("addons", config.addon_ids())
+            )
+        };
         UserError::new(format!("no addon \"{id}\"")).hint(hint)
     })
 }
 
 pub fn require_app<'a>(config: &'a Config, app: &str) -> Result<&'a config::App> {
-    config.apps.get(app).ok_or_else(|| UserError::new(format!("no app \"{app}\"")).hint(config::hint_choices("apps", config.apps.keys())))
+    config.apps.get(app).ok_or_else(|| {
+        UserError::new(format!("no app \"{app}\""))
+            .hint(config::hint_choices("apps", config.apps.keys()))
+    })
 }
 
 fn mode_of(path: &Path) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o777)
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
 }
 
 fn all_keys(text: Option<&str>) -> BTreeSet<String> {
-    text.unwrap_or_default().lines().filter_map(|l| l.split_once('=').map(|(k, _)| k.to_string())).collect()
+    text.unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.to_string()))
+        .collect()
 }
 
 /// Every file under `compose/`, which sdtui owns entirely.
@@ -434,7 +672,9 @@ fn generated_files_on_disk(project_dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![project_dir.join("compose")];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {

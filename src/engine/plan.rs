@@ -57,20 +57,37 @@ impl Plan {
         let mut out = String::new();
         for c in &self.changes {
             let (old, new) = if reveal {
-                (c.old.clone().unwrap_or_default(), c.new.clone().unwrap_or_default())
+                (
+                    c.old.clone().unwrap_or_default(),
+                    c.new.clone().unwrap_or_default(),
+                )
             } else {
                 (
                     masker.mask(&c.kind, c.old.as_deref().unwrap_or_default()),
                     masker.mask(&c.kind, c.new.as_deref().unwrap_or_default()),
                 )
             };
-            let from = if c.old.is_some() { format!("a/{}", c.rel.display()) } else { "/dev/null".into() };
-            let to = if c.new.is_some() { format!("b/{}", c.rel.display()) } else { "/dev/null".into() };
+            let from = if c.old.is_some() {
+                format!("a/{}", c.rel.display())
+            } else {
+                "/dev/null".into()
+            };
+            let to = if c.new.is_some() {
+                format!("b/{}", c.rel.display())
+            } else {
+                "/dev/null".into()
+            };
             let diff = similar::TextDiff::from_lines(&old, &new);
-            let text = diff.unified_diff().context_radius(3).header(&from, &to).to_string();
+            let text = diff
+                .unified_diff()
+                .context_radius(3)
+                .header(&from, &to)
+                .to_string();
             if text.is_empty() {
                 // Masked contents equal but the secret changed.
-                out.push_str(&format!("--- {from}\n+++ {to}\n@@ secret values changed @@\n"));
+                out.push_str(&format!(
+                    "--- {from}\n+++ {to}\n@@ secret values changed @@\n"
+                ));
             } else {
                 out.push_str(&text);
             }

@@ -28,8 +28,14 @@ pub fn allocate(config: &Config, catalog: &Catalog, existing: &Secrets) -> Resul
         let mut taken: BTreeMap<u16, String> = BTreeMap::new();
         let claim = |taken: &mut BTreeMap<u16, String>, port: u16, who: String| -> Result<()> {
             if let Some(holder) = taken.get(&port) {
-                return Err(UserError::new(format!("port {port} on VM {}: {who} clashes with {holder}", vm.name))
-                    .hint(format!("pin another port with `port:`; free ports start at {}", first_free(taken, port))));
+                return Err(UserError::new(format!(
+                    "port {port} on VM {}: {who} clashes with {holder}",
+                    vm.name
+                ))
+                .hint(format!(
+                    "pin another port with `port:`; free ports start at {}",
+                    first_free(taken, port)
+                )));
             }
             taken.insert(port, who);
             Ok(())
@@ -60,10 +66,20 @@ pub fn allocate(config: &Config, catalog: &Catalog, existing: &Secrets) -> Resul
                 if alloc.ports.contains_key(&key) {
                     continue;
                 }
-                let var = if i == 0 { "PORT".to_string() } else { port_var(&p.name) };
-                match old.and_then(|o| o.get(&var)).and_then(|v| v.parse::<u16>().ok()) {
+                let var = if i == 0 {
+                    "PORT".to_string()
+                } else {
+                    port_var(&p.name)
+                };
+                match old
+                    .and_then(|o| o.get(&var))
+                    .and_then(|v| v.parse::<u16>().ok())
+                {
                     Some(port) => {
-                        if let Some(holder) = taken.get(&port).filter(|h| h.ends_with("(pinned)") || h.starts_with("app ")) {
+                        if let Some(holder) = taken
+                            .get(&port)
+                            .filter(|h| h.ends_with("(pinned)") || h.starts_with("app "))
+                        {
                             return Err(UserError::new(format!(
                                 "port {port} on VM {}: {holder} clashes with addon {}, which has held it since an earlier sync",
                                 vm.name,
@@ -71,11 +87,14 @@ pub fn allocate(config: &Config, catalog: &Catalog, existing: &Secrets) -> Resul
                             ))
                             .hint("pin a different port; moving a running addon's port would break its apps"));
                         }
-                        if taken.contains_key(&port) {
-                            pending.push((a.id(), p.clone()));
-                        } else {
-                            taken.insert(port, a.id());
-                            alloc.ports.insert(key, port);
+                        match taken.entry(port) {
+                            std::collections::btree_map::Entry::Occupied(_) => {
+                                pending.push((a.id(), p.clone()))
+                            }
+                            std::collections::btree_map::Entry::Vacant(slot) => {
+                                slot.insert(a.id());
+                                alloc.ports.insert(key, port);
+                            }
                         }
                     }
                     None => pending.push((a.id(), p.clone())),
@@ -87,8 +106,11 @@ pub fn allocate(config: &Config, catalog: &Catalog, existing: &Secrets) -> Resul
             let mut port = p.base;
             while taken.contains_key(&port) {
                 port = port.checked_add(p.increment.max(1)).ok_or_else(|| {
-                    UserError::new(format!("no free port above {} on VM {} for {id}", p.base, vm.name))
-                        .hint("pin a port with `port:`")
+                    UserError::new(format!(
+                        "no free port above {} on VM {} for {id}",
+                        p.base, vm.name
+                    ))
+                    .hint("pin a port with `port:`")
                 })?;
             }
             taken.insert(port, id.clone());
@@ -99,5 +121,7 @@ pub fn allocate(config: &Config, catalog: &Catalog, existing: &Secrets) -> Resul
 }
 
 fn first_free(taken: &BTreeMap<u16, String>, from: u16) -> u16 {
-    (from..u16::MAX).find(|p| !taken.contains_key(p)).unwrap_or(from)
+    (from..u16::MAX)
+        .find(|p| !taken.contains_key(p))
+        .unwrap_or(from)
 }

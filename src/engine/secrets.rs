@@ -12,7 +12,10 @@ use serde::de::{MapAccess, Visitor};
 use crate::error::Result;
 
 /// Credentials per type, per instance name, per key.
-pub type AddonSecrets = IndexMap<String, IndexMap<String, IndexMap<String, String>>>;
+pub type AddonSecrets = IndexMap<String, Instances>;
+
+/// Instance name → key → value.
+pub type Instances = IndexMap<String, IndexMap<String, String>>;
 
 #[derive(Debug, Default, Clone)]
 pub struct Secrets {
@@ -61,8 +64,7 @@ impl<'de> Deserialize<'de> for Root {
                 let mut s = Secrets::default();
                 while let Some(key) = map.next_key::<String>()? {
                     if key == "addons" {
-                        let v: Option<IndexMap<String, Option<IndexMap<String, IndexMap<String, String>>>>> =
-                            map.next_value()?;
+                        let v: Option<IndexMap<String, Option<Instances>>> = map.next_value()?;
                         for (t, insts) in v.unwrap_or_default() {
                             s.addons.insert(t, insts.unwrap_or_default());
                         }
@@ -86,12 +88,20 @@ impl Secrets {
                 ..Default::default()
             });
         }
-        if let Some(spot) = super::super::config::legacy::detect_secrets(path, text) {
-            return Err(crate::error::UserError::new("secrets.yml is in the legacy format (secrets.shared / env_aliases)")
+        let Root(mut s) = crate::config::parse_yaml(path, text).map_err(|e| {
+            // The legacy shape fails the typed parse; name it.
+            match crate::config::legacy::detect_secrets(path, text) {
+                Some(spot) => crate::error::UserError::new(
+                    "secrets.yml is in the legacy format (secrets.shared / env_aliases)",
+                )
                 .at(Some(spot))
-                .hint("convert the project with `sdtui -p PROJECT migrate`"));
-        }
-        let Root(mut s) = crate::config::parse_yaml(path, text)?;
+                .hint(format!(
+                    "convert the project with `sdtui -p {} migrate`",
+                    crate::config::project_of(path)
+                )),
+                None => e,
+            }
+        })?;
         s.user_text = user_part(text);
         Ok(s)
     }
@@ -122,7 +132,14 @@ impl Secrets {
                     out.push_str(&format!("    {name}:\n"));
                     for (k, v) in kv {
                         // Ports read better as numbers; values are read back as text either way.
-                        let shown = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) && !v.starts_with('0') { v.clone() } else { crate::yamlout::scalar(v) };
+                        let shown = if !v.is_empty()
+                            && v.bytes().all(|b| b.is_ascii_digit())
+                            && !v.starts_with('0')
+                        {
+                            v.clone()
+                        } else {
+                            crate::yamlout::scalar(v)
+                        };
                         out.push_str(&format!("      {k}: {shown}\n"));
                     }
                 }
@@ -164,7 +181,11 @@ fn user_part(text: &str) -> String {
         before = rest.to_string();
     }
     let after: String = lines[last_indented + 1..].concat();
-    if before.is_empty() { after } else { format!("{after}\n{before}") }
+    if before.is_empty() {
+        after
+    } else {
+        format!("{after}\n{before}")
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// A fresh projects root holding a copy of the fixture project `name`.
@@ -75,7 +77,13 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (String, u32)> {
                 }
             } else {
                 let mode = e.metadata().unwrap().permissions().mode() & 0o777;
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), (String::from_utf8_lossy(&std::fs::read(&p).unwrap()).to_string(), mode));
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    (
+                        String::from_utf8_lossy(&std::fs::read(&p).unwrap()).to_string(),
+                        mode,
+                    ),
+                );
             }
         }
     }

@@ -16,7 +16,8 @@
 # machine) is left alone.
 #
 # Usage: build.sh [--force] [--refresh] [--list] [NAME|TAG ...]
-#   --force    rebuild the images (from the cached rootfs tarballs)
+#   --force    rebuild the images from the cached rootfs tarballs (fresh
+#              docker import, docker build --no-cache)
 #   --refresh  also re-run debootstrap/apt (new tarballs; implies --force)
 #   --list     print the known images and exit
 #   NAME|TAG   build only these (e.g. redis-7 or redis:7); default: all
@@ -295,7 +296,7 @@ build_one() { # NAME TAG SUITE DIR ARGS
   rootfs_tar "$name" "$suite" "$dir" "$args"; tar="$ROOTFS_TAR"
   key="$(rootfs_key "$suite" "$dir" "$args")"
   rootfs_tag="sdtui-rootfs:$name-$key"
-  if ((REFRESH)) || ! docker image inspect "$rootfs_tag" >/dev/null 2>&1; then
+  if ((FORCE)) || ! docker image inspect "$rootfs_tag" >/dev/null 2>&1; then
     log "docker import $tar -> $rootfs_tag"
     docker import \
       -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
@@ -311,6 +312,7 @@ build_one() { # NAME TAG SUITE DIR ARGS
   for kv in $args; do bargs+=(--build-arg "$kv"); done
   log "docker build $tag from tests/images/$dir"
   local logf="$CACHE/logs/docker-build-$name.log"
+  ((FORCE)) && bargs+=(--no-cache)
   if ! docker build --pull=false --rm --force-rm "${bargs[@]}" \
         --label "$RECIPE_LABEL=$recipe" -t "$tag" "$HERE/$dir" >"$logf" 2>&1; then
     tail -n 30 "$logf" >&2

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC1090 # init scripts are sourced by design
 # Subset of the official mariadb image's entrypoint:
 #   MARIADB_ROOT_PASSWORD | MARIADB_ALLOW_EMPTY_ROOT_PASSWORD |
 #   MARIADB_RANDOM_ROOT_PASSWORD, MARIADB_ROOT_HOST (default %),
@@ -73,8 +74,8 @@ init_database() {
 	mariadbd --skip-networking --socket="$SOCKET" --default-time-zone=SYSTEM --wsrep_on=OFF \
 		--expire-logs-days=0 --skip-slave-start --loose-innodb_buffer_pool_load_at_startup=0 \
 		--loose-innodb_buffer_pool_dump_at_shutdown=0 &
-	local pid=$! i
-	for i in $(seq 60); do
+	local pid=$!
+	for _ in $(seq 60); do
 		if mariadb-admin --socket="$SOCKET" -uroot ping >/dev/null 2>&1; then break; fi
 		kill -0 "$pid" 2>/dev/null || mysql_error "temporary server exited"
 		sleep 0.5
@@ -149,7 +150,7 @@ if [ "$1" = mariadbd ] || [ "$1" = mysqld ]; then
 	if [ "$(id -u)" = 0 ]; then
 		mkdir -p "$DATADIR" /run/mysqld
 		find "$DATADIR" /run/mysqld \! -user mysql -exec chown mysql: '{}' +
-		exec setpriv --reuid=mysql --regid=mysql --init-groups "$BASH_SOURCE" "$@"
+		exec setpriv --reuid=mysql --regid=mysql --init-groups "${BASH_SOURCE[0]}" "$@"
 	fi
 	if [ ! -d "$DATADIR/mysql" ]; then
 		verify_env

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC1090 # init scripts are sourced by design
 # Subset of the official postgres image's entrypoint:
 #   POSTGRES_USER (default postgres), POSTGRES_PASSWORD, POSTGRES_DB (default
 #   = user), POSTGRES_INITDB_ARGS, POSTGRES_HOST_AUTH_METHOD, and *_FILE
@@ -108,7 +109,7 @@ if [ "$1" = postgres ]; then
 	setup_env
 	create_dirs
 	if [ "$(id -u)" = 0 ]; then
-		exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+		exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
 	fi
 	if [ ! -s "$PGDATA/PG_VERSION" ]; then
 		verify_env
