@@ -320,3 +320,12 @@ fn unknown_project_lists_the_known_ones() {
         "{err}"
     );
 }
+
+#[test]
+fn adding_to_a_project_of_several_vms_needs_a_vm() {
+    rejects(
+        |c| c.to_string(),
+        &["addons", "add", "redis", "jobs"],
+        &["which VM should caches.jobs run on?", "VMs: core, app"],
+    );
+}

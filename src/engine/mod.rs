@@ -472,13 +472,17 @@ impl Workspace {
                         plan.clone().unwrap_or_else(|| t.default_plan.clone()),
                     ),
                 ];
-                let vm = vm.clone().or_else(|| {
-                    (config.vms.len() > 1)
-                        .then(|| config.vms.keys().next().cloned())
-                        .flatten()
-                });
-                if let Some(v) = vm {
-                    fields.push(("vm", v));
+                match vm {
+                    Some(v) => fields.push(("vm", v.clone())),
+                    None if config.vms.len() > 1 => {
+                        return Err(
+                            UserError::new(format!("which VM should {id} run on?")).hint(format!(
+                                "pass --vm; {}",
+                                config::hint_choices("VMs", config.vms.keys())
+                            )),
+                        );
+                    }
+                    None => {}
                 }
                 edit::add_addon(text, &category, name, &fields, options)
             }
