@@ -91,8 +91,10 @@ def check_redis(url, readonly):
     try:
         if r.ping() is not True:
             raise CheckError("PING did not answer PONG")
-        info = r.info("server")
-        where = "redis %s" % info.get("redis_version")
+        try:
+            where = "redis %s" % r.info("server").get("redis_version")
+        except redis.exceptions.ResponseError:  # an ACL user without +info
+            where = "redis"
         key = unique_name()
         if readonly:
             r.get(key)
