@@ -71,6 +71,37 @@ enum Command {
         #[command(flatten)]
         apply: ApplyFlags,
     },
+    /// Deploy: sync, compose up per VM, wait for health, provision; a failed
+    /// health check rolls back to the previous release.
+    Up {
+        #[arg(long)]
+        vm: Option<String>,
+        /// Seconds to wait for health checks.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop and remove the containers; volumes (the data) stay.
+    Down {
+        #[arg(long)]
+        vm: Option<String>,
+    },
+    /// Live state of every service: state, health, uptime, image, ports.
+    Status {
+        #[arg(long)]
+        vm: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A service's logs (`postgres-primary`, `api` ...).
+    Logs {
+        service: String,
+        #[arg(short, long)]
+        follow: bool,
+        #[arg(long, default_value_t = 100)]
+        tail: usize,
+    },
     /// The audit trail of applied operations.
     History {
         #[arg(long)]
@@ -229,7 +260,136 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Config { app, reveal, json } => app_config(&ws, &project()?, &app, reveal, json),
         Command::History { json, last } => history(&project()?, json, last),
         Command::Addons(cmd) => addons(&ws, &project()?, cmd),
+        Command::Up { vm, timeout, json } => {
+            let p = project()?;
+            let reports = runtime()?.block_on(crate::deploy::up(
+                &ws,
+                &p,
+                vm.as_deref(),
+                std::time::Duration::from_secs(timeout),
+            ));
+            match reports {
+                Ok(r) => {
+                    print_reports(&r, json);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Command::Down { vm } => {
+            let p = project()?;
+            let r = runtime()?.block_on(crate::deploy::down(&ws, &p, vm.as_deref()))?;
+            print_reports(&r, false);
+            Ok(())
+        }
+        Command::Status { vm, json } => {
+            let p = project()?;
+            let rows = runtime()?.block_on(crate::deploy::status(&ws, &p, vm.as_deref()))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                );
+                return Ok(());
+            }
+            let now = chrono::Utc::now();
+            let table_rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    let up = chrono::DateTime::parse_from_rfc3339(&r.state.started_at)
+                        .ok()
+                        .filter(|_| r.state.state == "running")
+                        .map(|t| {
+                            human_duration((now - t.with_timezone(&chrono::Utc)).num_seconds())
+                        })
+                        .unwrap_or_else(|| "-".into());
+                    vec![
+                        r.vm.clone(),
+                        r.state.service.clone(),
+                        r.state.state.clone(),
+                        r.state.health.clone().unwrap_or_else(|| "-".into()),
+                        up,
+                        r.state.image.clone(),
+                        r.state.ports.join(" "),
+                    ]
+                })
+                .collect();
+            table(
+                &["VM", "SERVICE", "STATE", "HEALTH", "UP", "IMAGE", "PORTS"],
+                &table_rows,
+            );
+            Ok(())
+        }
+        Command::Logs {
+            service,
+            follow,
+            tail,
+        } => {
+            let p = project()?;
+            runtime()?.block_on(async {
+                let (docker, c) = crate::deploy::service_container(&ws, &p, &service).await?;
+                if follow {
+                    crate::docker::follow_logs(&docker, &c.container_id, tail, |err, l| {
+                        if err {
+                            eprintln!("{l}")
+                        } else {
+                            println!("{l}")
+                        }
+                    })
+                    .await
+                } else {
+                    for (err, l) in crate::docker::tail_logs(&docker, &c.container_id, tail).await?
+                    {
+                        if err {
+                            eprintln!("{l}")
+                        } else {
+                            println!("{l}")
+                        }
+                    }
+                    Ok(())
+                }
+            })
+        }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UserError::new(format!("cannot start the async runtime: {e}")))
+}
+
+fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        s => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+fn print_reports(reports: &[crate::deploy::ServiceReport], json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(reports).unwrap_or_default()
+        );
+        return;
+    }
+    let rows: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| {
+            vec![
+                r.vm.clone(),
+                r.service.clone(),
+                format!("{:?}", r.action).to_lowercase(),
+                r.health.clone(),
+                r.container_id.clone(),
+            ]
+        })
+        .collect();
+    table(&["VM", "SERVICE", "RESULT", "HEALTH", "CONTAINER"], &rows);
 }
 
 fn mutate(ws: &Workspace, p: &Project, op: &Operation, flags: &ApplyFlags) -> Result<()> {

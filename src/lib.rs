@@ -4,6 +4,8 @@
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod deploy;
+pub mod docker;
 pub mod engine;
 pub mod error;
 pub mod template;

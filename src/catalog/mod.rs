@@ -64,6 +64,8 @@ pub struct AddonType {
     /// Steps that make attachments real after the container is healthy.
     #[serde(default)]
     pub provision: IndexMap<String, Vec<String>>,
+    /// How the steps run inside the container.
+    pub provision_with: Option<ProvisionClient>,
     #[serde(default)]
     pub depends: Vec<String>,
     #[serde(default)]
@@ -174,6 +176,25 @@ pub struct EnvSpec {
     pub value: String,
     #[serde(default)]
     pub secret: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionClient {
+    /// argv templates over the credentials; never a shell line.
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    /// `stdin`: all steps, one per line, on the client's input;
+    /// `args`: one run per step, its words appended to the command.
+    pub input: ProvisionInput,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProvisionInput {
+    Stdin,
+    Args,
 }
 
 #[derive(Debug, Clone, Deserialize)]

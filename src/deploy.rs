@@ -1,0 +1,618 @@
+//! Putting a project's generated files onto a VM and keeping it honest:
+//! `up` (compose up, health wait, provisioning, rollback), `down`,
+//! `status`, `logs`. This first cut drives the `local` VM; remote VMs over
+//! SSH come next and reuse the same steps.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use serde::Serialize;
+
+use crate::catalog::ProvisionInput;
+use crate::config::{Config, Vm};
+use crate::docker::{self, ServiceState};
+use crate::engine::generate::{self, COMPOSE_FILE};
+use crate::engine::{Operation, Project, Workspace, audit};
+use crate::error::{Result, UserError, io_error};
+use crate::template;
+
+/// How one compose command is run: the program and its arguments, as data
+/// (never a shell line), so tests can read exactly what would run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub program: String,
+    pub args: Vec<String>,
+    pub dir: PathBuf,
+}
+
+/// `docker compose` (v2) when the plugin exists, else `docker-compose`.
+pub fn compose_program() -> Vec<String> {
+    let v2 = std::process::Command::new("docker")
+        .args(["compose", "version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if v2 {
+        vec!["docker".into(), "compose".into()]
+    } else {
+        vec!["docker-compose".into()]
+    }
+}
+
+/// Compose project name for a project's VM: containers are found by it.
+pub fn compose_project(project: &str, vm: &str) -> String {
+    format!("{project}-{vm}")
+}
+
+pub fn compose_command(
+    program: &[String],
+    dir: &Path,
+    compose_project: &str,
+    args: &[&str],
+) -> Command {
+    let mut all: Vec<String> = program[1..].to_vec();
+    all.extend([
+        "-p".into(),
+        compose_project.into(),
+        "-f".into(),
+        COMPOSE_FILE.into(),
+    ]);
+    all.extend(args.iter().map(|s| s.to_string()));
+    Command {
+        program: program[0].clone(),
+        args: all,
+        dir: dir.to_path_buf(),
+    }
+}
+
+async fn run(cmd: &Command) -> Result<String> {
+    let out = tokio::process::Command::new(&cmd.program)
+        .args(&cmd.args)
+        .current_dir(&cmd.dir)
+        .output()
+        .await
+        .map_err(|e| {
+            UserError::new(format!("cannot run {}: {e}", cmd.program))
+                .hint("install docker-compose or the docker compose plugin")
+        })?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        return Err(UserError::new(format!(
+            "{} {} failed:\n{}",
+            cmd.program,
+            cmd.args.join(" "),
+            text.trim_end()
+        )));
+    }
+    Ok(text)
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Created,
+    Recreated,
+    Unchanged,
+    Failed,
+    Removed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceReport {
+    pub vm: String,
+    pub service: String,
+    pub action: Action,
+    pub health: String,
+    pub container_id: String,
+    /// For a failure: what went wrong and the container's last log lines.
+    pub detail: Option<String>,
+}
+
+/// Where a VM's deployed files live: `current` is what runs, `previous` what
+/// ran before it (the rollback target).
+fn release_dir(project: &Project, vm: &str) -> PathBuf {
+    project.state_dir().join("deploy").join(vm)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| io_error(to, "create", e))?;
+    for e in std::fs::read_dir(from)
+        .map_err(|e| io_error(from, "read", e))?
+        .flatten()
+    {
+        let target = to.join(e.file_name());
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            copy_tree(&e.path(), &target)?;
+        } else {
+            std::fs::copy(e.path(), &target).map_err(|err| io_error(&target, "copy", err))?;
+        }
+    }
+    Ok(())
+}
+
+/// Stages the generated files as the new `current`, keeping the old one as
+/// `previous`. Returns whether a previous release exists.
+fn stage(project: &Project, vm: &str) -> Result<bool> {
+    let base = release_dir(project, vm);
+    let generated = project.dir.join(generate::compose_dir(vm));
+    let next = base.join("next");
+    let current = base.join("current");
+    let previous = base.join("previous");
+    let _ = std::fs::remove_dir_all(&next);
+    copy_tree(&generated, &next)?;
+    let had_current = current.exists();
+    if had_current {
+        let _ = std::fs::remove_dir_all(&previous);
+        std::fs::rename(&current, &previous).map_err(|e| io_error(&current, "move", e))?;
+    }
+    std::fs::rename(&next, &current).map_err(|e| io_error(&next, "move", e))?;
+    Ok(had_current || previous.exists())
+}
+
+fn unstage(project: &Project, vm: &str) -> Result<()> {
+    let base = release_dir(project, vm);
+    let failed = base.join("failed");
+    let _ = std::fs::remove_dir_all(&failed);
+    std::fs::rename(base.join("current"), &failed).map_err(|e| io_error(&failed, "move", e))?;
+    std::fs::rename(base.join("previous"), base.join("current"))
+        .map_err(|e| io_error(&base, "move", e))
+}
+
+/// Waits until every container of the compose project is healthy (or
+/// running, without a health check). Returns the failing ones otherwise.
+async fn wait_healthy(
+    docker: &Docker,
+    compose_project: &str,
+    expected: usize,
+    timeout: Duration,
+) -> Result<(Vec<ServiceState>, Vec<String>)> {
+    let start = Instant::now();
+    loop {
+        let states = docker::project_containers(docker, compose_project).await?;
+        let bad: Vec<String> = states
+            .iter()
+            .filter(|s| {
+                s.health.as_deref() == Some("unhealthy")
+                    || (s.state == "exited" || s.state == "dead")
+            })
+            .map(|s| s.service.clone())
+            .collect();
+        let pending = states
+            .iter()
+            .any(|s| s.state != "running" || s.health.as_deref() == Some("starting"));
+        if !bad.is_empty() {
+            return Ok((states, bad));
+        }
+        if !pending && states.len() >= expected {
+            return Ok((states, vec![]));
+        }
+        if start.elapsed() > timeout {
+            let slow = states
+                .iter()
+                .filter(|s| s.health.as_deref() != Some("healthy"))
+                .map(|s| s.service.clone())
+                .collect();
+            return Ok((states, slow));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Runs each addon type's provisioning (readonly roles, ACL users) inside
+/// its container, after it is healthy.
+async fn provision(
+    ws: &Workspace,
+    config: &Config,
+    secrets: &crate::engine::secrets::AddonSecrets,
+    vm: &str,
+    docker: &Docker,
+    states: &[ServiceState],
+) -> Result<()> {
+    for addon in config.addons.iter().filter(|a| a.vm == vm) {
+        let t = ws.catalog.require(&addon.type_name)?;
+        let (Some(client), Some(steps)) = (&t.provision_with, t.provision.get("readonly")) else {
+            continue;
+        };
+        let Some(container) = states.iter().find(|s| s.service == addon.service()) else {
+            continue;
+        };
+        let vars: BTreeMap<String, String> = secrets[&addon.type_name][&addon.name]
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let render = |s: &str| {
+            template::render(s, &vars).map_err(|m| {
+                UserError::new(format!("{}: provisioning uses unknown {{{m}}}", t.name))
+            })
+        };
+        let cmd: Vec<String> = client
+            .command
+            .iter()
+            .map(|c| render(c))
+            .collect::<Result<_>>()?;
+        let env: Vec<String> = client
+            .env
+            .iter()
+            .map(|(k, v)| Ok(format!("{k}={}", render(v)?)))
+            .collect::<Result<_>>()?;
+        let runs: Vec<(Vec<String>, Option<String>)> = match client.input {
+            ProvisionInput::Stdin => {
+                let script: Vec<String> = steps
+                    .iter()
+                    .map(|s| render(s).map(|l| format!("{l};")))
+                    .collect::<Result<_>>()?;
+                vec![(cmd.clone(), Some(script.join("\n") + "\n"))]
+            }
+            ProvisionInput::Args => steps
+                .iter()
+                .map(|s| {
+                    let words = shlex::split(&render(s)?).ok_or_else(|| {
+                        UserError::new(format!(
+                            "{}: unbalanced quotes in a provisioning step",
+                            t.name
+                        ))
+                    })?;
+                    Ok((cmd.iter().cloned().chain(words).collect(), None))
+                })
+                .collect::<Result<_>>()?,
+        };
+        for (argv, input) in runs {
+            let (code, out) =
+                docker::exec(docker, &container.container_id, argv, env.clone(), input).await?;
+            // redis-cli reports errors on stdout with exit 0.
+            if code != 0 || out.starts_with("(error)") || out.starts_with("ERR") {
+                return Err(UserError::new(format!(
+                    "provisioning {} failed (exit {code}): {}",
+                    addon.id(),
+                    mask(out.trim(), &vars)
+                ))
+                .hint("the container's logs may say more: sdtui logs SERVICE"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Hides every credential value in text that may reach the screen.
+fn mask(text: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = text.to_string();
+    for (k, v) in vars {
+        if k.contains("PASSWORD") && v.len() >= 8 {
+            out = out.replace(v.as_str(), "••••••••");
+        }
+    }
+    out
+}
+
+fn only_local<'a>(config: &'a Config, vm_filter: Option<&str>) -> Result<Vec<&'a Vm>> {
+    let vms: Vec<&Vm> = config
+        .vms
+        .values()
+        .filter(|v| vm_filter.is_none_or(|f| f == v.name))
+        .collect();
+    if let Some(f) = vm_filter
+        && vms.is_empty()
+    {
+        return Err(UserError::new(format!("unknown VM \"{f}\""))
+            .hint(crate::config::hint_choices("VMs", config.vms.keys())));
+    }
+    if let Some(remote) = vms.iter().find(|v| !v.is_local()) {
+        return Err(UserError::new(format!(
+            "VM {} is reached over SSH, which this build cannot do yet",
+            remote.name
+        ))
+        .hint("deploy the local VM with --vm local"));
+    }
+    Ok(vms)
+}
+
+/// `up`: sync, then for each VM compose up, wait for health, provision, and
+/// report per service; a failed health check rolls back to the previous
+/// release.
+pub async fn up(
+    ws: &Workspace,
+    project: &Project,
+    vm_filter: Option<&str>,
+    timeout: Duration,
+) -> Result<Vec<ServiceReport>> {
+    ws.run(project, &Operation::Sync, false)?;
+    let loaded = ws.load(project)?;
+    let vms = only_local(&loaded.config, vm_filter)?;
+    let docker = docker::connect_local().await?;
+    let program = compose_program();
+    let mut reports = Vec::new();
+    let mut failure = None;
+    for vm in vms {
+        if !project
+            .dir
+            .join(generate::compose_dir(&vm.name))
+            .join(COMPOSE_FILE)
+            .exists()
+        {
+            continue;
+        }
+        match up_vm(ws, project, &loaded, vm, &docker, &program, timeout).await {
+            Ok(mut r) => reports.append(&mut r),
+            Err((mut r, e)) => {
+                reports.append(&mut r);
+                failure = Some(e);
+            }
+        }
+    }
+    let outcome = match &failure {
+        None => "applied".to_string(),
+        Some(e) => format!("failed: {}", e.message.lines().next().unwrap_or_default()),
+    };
+    let summary: Vec<String> = reports
+        .iter()
+        .map(|r| format!("{}/{} {:?}", r.vm, r.service, r.action).to_lowercase())
+        .collect();
+    audit::append(
+        &project.audit_path(),
+        &audit::Entry {
+            time: audit::now(),
+            user: audit::current_user(),
+            operation: format!(
+                "up{}",
+                vm_filter.map(|v| format!(" --vm {v}")).unwrap_or_default()
+            ),
+            outcome,
+            files: summary,
+        },
+    )?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(reports),
+    }
+}
+
+async fn up_vm(
+    ws: &Workspace,
+    project: &Project,
+    loaded: &crate::engine::Loaded,
+    vm: &Vm,
+    docker: &Docker,
+    program: &[String],
+    timeout: Duration,
+) -> std::result::Result<Vec<ServiceReport>, (Vec<ServiceReport>, UserError)> {
+    let name = compose_project(&project.name, &vm.name);
+    let before: BTreeMap<String, String> = docker::project_containers(docker, &name)
+        .await
+        .map_err(|e| (vec![], e))?
+        .into_iter()
+        .map(|s| (s.service, s.container_id))
+        .collect();
+    let has_previous = stage(project, &vm.name).map_err(|e| (vec![], e))?;
+    let current = release_dir(project, &vm.name).join("current");
+    let expected = loaded
+        .config
+        .addons
+        .iter()
+        .filter(|a| a.vm == vm.name)
+        .count()
+        + loaded
+            .config
+            .apps
+            .values()
+            .filter(|a| a.vm == vm.name)
+            .count();
+    // Addons first: healthy and provisioned (readonly roles exist) before
+    // any app that uses them starts.
+    let addon_services: Vec<String> = loaded
+        .config
+        .addons
+        .iter()
+        .filter(|a| a.vm == vm.name)
+        .map(|a| a.service())
+        .collect();
+    let mut phases: Vec<(Vec<String>, usize)> = Vec::new();
+    if !addon_services.is_empty() {
+        let mut args = vec!["up".to_string(), "-d".to_string()];
+        args.extend(addon_services.iter().cloned());
+        phases.push((args, addon_services.len()));
+    }
+    phases.push((
+        vec!["up".into(), "-d".into(), "--remove-orphans".into()],
+        expected,
+    ));
+    let (mut states, mut bad) = (Vec::new(), Vec::new());
+    for (i, (args, want)) in phases.iter().enumerate() {
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        (states, bad) = match run(&compose_command(program, &current, &name, &argv)).await {
+            Ok(_) => wait_healthy(docker, &name, *want, timeout)
+                .await
+                .map_err(|e| (vec![], e))?,
+            Err(e) => (
+                docker::project_containers(docker, &name)
+                    .await
+                    .unwrap_or_default(),
+                vec![e.message],
+            ),
+        };
+        if !bad.is_empty() {
+            break;
+        }
+        if i == 0 && phases.len() > 1 {
+            if let Err(e) = provision(
+                ws,
+                &loaded.config,
+                &loaded.generated.secrets,
+                &vm.name,
+                docker,
+                &states,
+            )
+            .await
+            {
+                return Err((vec![], e));
+            }
+        }
+    }
+    let mut reports: Vec<ServiceReport> = states
+        .iter()
+        .map(|s| ServiceReport {
+            vm: vm.name.clone(),
+            service: s.service.clone(),
+            action: if bad.contains(&s.service) {
+                Action::Failed
+            } else {
+                match before.get(&s.service) {
+                    None => Action::Created,
+                    Some(id) if *id != s.container_id => Action::Recreated,
+                    Some(_) => Action::Unchanged,
+                }
+            },
+            health: s.health.clone().unwrap_or_else(|| s.state.clone()),
+            container_id: s.container_id.chars().take(12).collect(),
+            detail: None,
+        })
+        .collect();
+    if bad.is_empty() {
+        return Ok(reports);
+    }
+    // Health failed: keep the evidence, then go back to what ran before.
+    let mut detail = String::new();
+    for r in reports.iter_mut().filter(|r| r.action == Action::Failed) {
+        if let Some(s) = states.iter().find(|s| s.service == r.service) {
+            let lines = docker::tail_logs(docker, &s.container_id, 20)
+                .await
+                .unwrap_or_default();
+            let text: Vec<String> = lines.into_iter().map(|(_, l)| l).collect();
+            r.detail = Some(text.join("\n"));
+            detail.push_str(&format!(
+                "\n--- {} ({}), last log lines:\n{}",
+                r.service,
+                r.health,
+                text.join("\n")
+            ));
+        }
+    }
+    let mut message = format!(
+        "deploy to VM {} failed: {} not healthy",
+        vm.name,
+        bad.join(", ")
+    );
+    if has_previous && unstage(project, &vm.name).is_ok() {
+        let back = compose_command(program, &current, &name, &["up", "-d", "--remove-orphans"]);
+        let rolled = match run(&back).await {
+            Ok(_) => wait_healthy(docker, &name, 0, timeout)
+                .await
+                .map(|(_, b)| b.is_empty())
+                .unwrap_or(false),
+            Err(_) => false,
+        };
+        message.push_str(if rolled {
+            "; rolled back to the previous release, which is healthy"
+        } else {
+            "; rolling back to the previous release did not come up healthy either"
+        });
+    } else {
+        message.push_str("; there is no previous release to roll back to");
+    }
+    Err((
+        reports,
+        UserError::new(format!("{message}{detail}"))
+            .hint("fix the cause (image tag, plan, options), then run `sdtui up` again"),
+    ))
+}
+
+/// `down`: stops and removes containers; volumes (the data) stay.
+pub async fn down(
+    ws: &Workspace,
+    project: &Project,
+    vm_filter: Option<&str>,
+) -> Result<Vec<ServiceReport>> {
+    let loaded = ws.load(project)?;
+    let vms = only_local(&loaded.config, vm_filter)?;
+    let docker = docker::connect_local().await?;
+    let program = compose_program();
+    let mut reports = Vec::new();
+    for vm in vms {
+        let name = compose_project(&project.name, &vm.name);
+        let before = docker::project_containers(&docker, &name).await?;
+        let current = release_dir(project, &vm.name).join("current");
+        if !current.join(COMPOSE_FILE).exists() {
+            continue;
+        }
+        run(&compose_command(
+            &program,
+            &current,
+            &name,
+            &["down", "--remove-orphans"],
+        ))
+        .await?;
+        reports.extend(before.into_iter().map(|s| ServiceReport {
+            vm: vm.name.clone(),
+            service: s.service,
+            action: Action::Removed,
+            health: "stopped".into(),
+            container_id: s.container_id.chars().take(12).collect(),
+            detail: None,
+        }));
+    }
+    audit::append(
+        &project.audit_path(),
+        &audit::Entry {
+            time: audit::now(),
+            user: audit::current_user(),
+            operation: "down".into(),
+            outcome: "applied".into(),
+            files: vec![],
+        },
+    )?;
+    Ok(reports)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusRow {
+    pub vm: String,
+    #[serde(flatten)]
+    pub state: ServiceState,
+}
+
+/// Live state of every service on the project's VMs.
+pub async fn status(
+    ws: &Workspace,
+    project: &Project,
+    vm_filter: Option<&str>,
+) -> Result<Vec<StatusRow>> {
+    let loaded = ws.load(project)?;
+    let vms = only_local(&loaded.config, vm_filter)?;
+    let docker = docker::connect_local().await?;
+    let mut rows = Vec::new();
+    for vm in vms {
+        for s in
+            docker::project_containers(&docker, &compose_project(&project.name, &vm.name)).await?
+        {
+            rows.push(StatusRow {
+                vm: vm.name.clone(),
+                state: s,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Finds a service's container on whichever VM runs it.
+pub async fn service_container(
+    ws: &Workspace,
+    project: &Project,
+    service: &str,
+) -> Result<(Docker, ServiceState)> {
+    let rows = status(ws, project, None).await?;
+    let names: Vec<String> = rows.iter().map(|r| r.state.service.clone()).collect();
+    let row = rows
+        .into_iter()
+        .find(|r| r.state.service == service)
+        .ok_or_else(|| {
+            UserError::new(format!("no running service \"{service}\""))
+                .hint(crate::config::hint_choices("services", &names))
+        })?;
+    Ok((docker::connect_local().await?, row.state))
+}

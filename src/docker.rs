@@ -1,0 +1,221 @@
+//! The Docker Engine API through bollard: containers found by compose
+//! labels (never by name), their state and health, exec, logs.
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::query_parameters::{
+    InspectContainerOptions, ListContainersOptionsBuilder, LogsOptionsBuilder,
+};
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{Result, UserError};
+
+pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
+pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
+
+fn docker_error(what: &str, e: bollard::errors::Error) -> UserError {
+    UserError::new(format!("Docker: {what}: {e}"))
+        .hint("is the Docker engine running and its socket readable?")
+}
+
+/// The local engine, through its Unix socket.
+pub async fn connect_local() -> Result<Docker> {
+    let d = Docker::connect_with_local_defaults().map_err(|e| docker_error("connect", e))?;
+    d.negotiate_version()
+        .await
+        .map_err(|e| docker_error("negotiate the API version", e))
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ServiceState {
+    pub service: String,
+    pub container_id: String,
+    pub container: String,
+    /// running, exited, restarting ...
+    pub state: String,
+    /// healthy, unhealthy, starting; None without a health check.
+    pub health: Option<String>,
+    pub image: String,
+    pub started_at: String,
+    pub ports: Vec<String>,
+    pub exit_code: Option<i64>,
+}
+
+/// Every container of a compose project, with health from inspect (Engine
+/// 1.41 leaves it out of the list).
+pub async fn project_containers(
+    docker: &Docker,
+    compose_project: &str,
+) -> Result<Vec<ServiceState>> {
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![format!("{COMPOSE_PROJECT}={compose_project}")],
+    )]);
+    let list = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| docker_error("list containers", e))?;
+    let mut out = Vec::new();
+    for c in list {
+        let Some(id) = c.id else { continue };
+        let labels = c.labels.unwrap_or_default();
+        let service = labels.get(COMPOSE_SERVICE).cloned().unwrap_or_default();
+        let inspect = match docker
+            .inspect_container(&id, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(i) => i,
+            // Removed between list and inspect.
+            Err(_) => continue,
+        };
+        let state = inspect.state.clone().unwrap_or_default();
+        let ports = c
+            .ports
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| {
+                p.public_port.map(|pp| {
+                    format!(
+                        "{}:{pp}->{}",
+                        p.ip.clone().unwrap_or_default(),
+                        p.private_port
+                    )
+                })
+            })
+            .collect();
+        out.push(ServiceState {
+            service,
+            container_id: id,
+            container: inspect
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            health: state
+                .health
+                .and_then(|h| h.status)
+                .map(|s| s.to_string())
+                .filter(|s| s != "none" && !s.is_empty()),
+            image: c.image.unwrap_or_default(),
+            started_at: state.started_at.unwrap_or_default(),
+            ports,
+            exit_code: state.exit_code,
+        });
+    }
+    out.sort_by(|a, b| a.service.cmp(&b.service));
+    Ok(out)
+}
+
+/// Runs `cmd` in a container; `input` goes to its stdin. Returns the exit
+/// code and the combined output.
+pub async fn exec(
+    docker: &Docker,
+    container: &str,
+    cmd: Vec<String>,
+    env: Vec<String>,
+    input: Option<String>,
+) -> Result<(i64, String)> {
+    let created = docker
+        .create_exec(
+            container,
+            CreateExecOptions {
+                cmd: Some(cmd),
+                env: Some(env),
+                attach_stdin: Some(input.is_some()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| docker_error("exec", e))?;
+    let mut text = String::new();
+    if let StartExecResults::Attached {
+        mut output,
+        input: mut stdin,
+    } = docker
+        .start_exec(&created.id, None)
+        .await
+        .map_err(|e| docker_error("exec", e))?
+    {
+        if let Some(data) = input {
+            stdin
+                .write_all(data.as_bytes())
+                .await
+                .map_err(|e| UserError::new(format!("exec stdin: {e}")))?;
+            stdin.shutdown().await.ok();
+        }
+        drop(stdin);
+        while let Some(chunk) = output.next().await {
+            match chunk {
+                Ok(out) => text.push_str(&String::from_utf8_lossy(&out.into_bytes())),
+                Err(e) => return Err(docker_error("exec output", e)),
+            }
+        }
+    }
+    let code = docker
+        .inspect_exec(&created.id)
+        .await
+        .map_err(|e| docker_error("exec", e))?
+        .exit_code
+        .unwrap_or(-1);
+    Ok((code, text))
+}
+
+/// The last `tail` log lines of a container, stdout and stderr told apart.
+pub async fn tail_logs(
+    docker: &Docker,
+    container: &str,
+    tail: usize,
+) -> Result<Vec<(bool, String)>> {
+    let opts = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail(&tail.to_string())
+        .build();
+    let mut stream = docker.logs(container, Some(opts));
+    let mut lines = Vec::new();
+    while let Some(item) = stream.next().await {
+        let item = item.map_err(|e| docker_error("logs", e))?;
+        let is_err = matches!(item, LogOutput::StdErr { .. });
+        for l in String::from_utf8_lossy(&item.into_bytes()).lines() {
+            lines.push((is_err, l.to_string()));
+        }
+    }
+    Ok(lines)
+}
+
+/// Follows a container's logs, calling `line` for each until it ends.
+pub async fn follow_logs(
+    docker: &Docker,
+    container: &str,
+    tail: usize,
+    mut line: impl FnMut(bool, &str),
+) -> Result<()> {
+    let opts = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .follow(true)
+        .tail(&tail.to_string())
+        .build();
+    let mut stream = docker.logs(container, Some(opts));
+    while let Some(item) = stream.next().await {
+        let item = item.map_err(|e| docker_error("logs", e))?;
+        let is_err = matches!(item, LogOutput::StdErr { .. });
+        for l in String::from_utf8_lossy(&item.into_bytes()).lines() {
+            line(is_err, l);
+        }
+    }
+    Ok(())
+}
