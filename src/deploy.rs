@@ -439,8 +439,9 @@ async fn up_vm(
         if !bad.is_empty() {
             break;
         }
-        if i == 0 && phases.len() > 1 {
-            if let Err(e) = provision(
+        if i == 0
+            && phases.len() > 1
+            && let Err(e) = provision(
                 ws,
                 &loaded.config,
                 &loaded.generated.secrets,
@@ -449,9 +450,8 @@ async fn up_vm(
                 &states,
             )
             .await
-            {
-                return Err((vec![], e));
-            }
+        {
+            return Err((vec![], e));
         }
     }
     let mut reports: Vec<ServiceReport> = states
