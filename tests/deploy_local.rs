@@ -1,0 +1,320 @@
+//! Deploys on the real local Docker engine with the locally built images
+//! (tests/images/build.sh): health, provisioning that makes readonly real,
+//! the test app using exactly the injected variables, no-change redeploys,
+//! one-service recreation, rollback on a bad tag, and down keeping data.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{fails, ok, sdtui};
+
+/// Removes everything a test project left on the engine, even on failure.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let label = format!("label=com.docker.compose.project={}", self.0);
+        for (list, rm) in [
+            (vec!["ps", "-aq", "--filter", &label], vec!["rm", "-f"]),
+            (
+                vec!["volume", "ls", "-q", "--filter", &label],
+                vec!["volume", "rm", "-f"],
+            ),
+            (
+                vec!["network", "ls", "-q", "--filter", &label],
+                vec!["network", "rm"],
+            ),
+        ] {
+            let out = Command::new("docker").args(&list).output().unwrap();
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            if !ids.is_empty() {
+                let _ = Command::new("docker").args(&rm).args(&ids).output();
+            }
+        }
+    }
+}
+
+fn docker(args: &[&str]) -> (bool, String) {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker CLI must be installed");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn require_images() {
+    for image in ["postgres:15", "redis:7", "sdtui-testapp:latest"] {
+        let (found, _) = docker(&["image", "inspect", image]);
+        assert!(
+            found,
+            "image {image} is missing: run tests/images/build.sh (tests/run does)"
+        );
+    }
+}
+
+fn project(root: &Path, name: &str, ip: &str) {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        format!(
+            "# deploy test\nvms:\n  local:\n    host: local\n    private_ip: {ip}\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\n  caches:\n    session:\n      type: redis\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - databases.main as DATABASE\n      - addon: databases.main\n        as: REPORTS\n        access: readonly\n      - caches.session\n      - addon: caches.session\n        as: RO_CACHE\n        access: readonly\n    env:\n      CHECK_PREFIXES: DATABASE,REPORTS,CACHE,RO_CACHE\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn container(compose_project: &str, service: &str) -> String {
+    let (_, out) = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={compose_project}"),
+        "--filter",
+        &format!("label=com.docker.compose.service={service}"),
+    ]);
+    out.trim().to_string()
+}
+
+fn results(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .skip(2)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.len() >= 3).then(|| (cols[1].to_string(), cols[2].to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn up_provisions_redeploys_nothing_rolls_back_and_keeps_data() {
+    require_images();
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("dl{}", std::process::id());
+    let compose_project = format!("{name}-local");
+    let _cleanup = Cleanup(compose_project.clone());
+    project(r, &name, "127.0.3.21");
+
+    // First up: everything created and healthy.
+    let out = ok(&sdtui(r, &["-p", &name, "up", "--timeout", "120"]));
+    let res = results(&out);
+    assert_eq!(
+        res,
+        [
+            ("postgres-main".into(), "created".into()),
+            ("redis-session".into(), "created".into()),
+            ("web".into(), "created".into())
+        ],
+        "{out}"
+    );
+
+    // The app connects with exactly the injected variables: readwrite and
+    // readonly postgres, readwrite and readonly redis.
+    let web = container(&compose_project, "web");
+    let (passed, report) = docker(&["exec", &web, "check"]);
+    assert!(passed, "the test app's checks failed:\n{report}");
+    assert_eq!(report.matches("\"ok\": true").count(), 4, "{report}");
+
+    // The readonly role can SELECT and is refused INSERT.
+    let pg = container(&compose_project, "postgres-main");
+    let db = format!("{name}_main");
+    let (created, o) = docker(&[
+        "exec",
+        &pg,
+        "psql",
+        "-U",
+        &format!("{name}_main_user"),
+        "-d",
+        &db,
+        "-c",
+        "CREATE TABLE t (x int); INSERT INTO t VALUES (1);",
+    ]);
+    assert!(created, "{o}");
+    let ro = format!("{name}_main_readonly");
+    let (selected, o) = docker(&[
+        "exec",
+        &pg,
+        "psql",
+        "-U",
+        &ro,
+        "-d",
+        &db,
+        "-tAc",
+        "SELECT count(*) FROM t",
+    ]);
+    assert!(selected && o.trim() == "1", "readonly SELECT: {o}");
+    let (inserted, o) = docker(&[
+        "exec",
+        &pg,
+        "psql",
+        "-U",
+        &ro,
+        "-d",
+        &db,
+        "-c",
+        "INSERT INTO t VALUES (2)",
+    ]);
+    assert!(
+        !inserted && o.contains("permission denied"),
+        "readonly INSERT must be refused: {o}"
+    );
+    // Redis requires its password.
+    let redis = container(&compose_project, "redis-session");
+    let (_, o) = docker(&["exec", &redis, "redis-cli", "ping"]);
+    assert!(o.contains("NOAUTH"), "{o}");
+
+    // Status through the engine API.
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&sdtui(r, &["-p", &name, "status", "--json"]))).unwrap();
+    let healthy: Vec<&str> = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["health"] == "healthy")
+        .map(|s| s["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(healthy, ["postgres-main", "redis-session"]);
+    assert!(
+        status[0]["ports"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.3.21:5432->5432"),
+        "{status}"
+    );
+
+    // Nothing changed: nothing recreated.
+    let ids = (
+        container(&compose_project, "postgres-main"),
+        container(&compose_project, "redis-session"),
+        web.clone(),
+    );
+    let out = ok(&sdtui(r, &["-p", &name, "up"]));
+    assert!(results(&out).iter().all(|(_, a)| a == "unchanged"), "{out}");
+    assert_eq!(
+        ids,
+        (
+            container(&compose_project, "postgres-main"),
+            container(&compose_project, "redis-session"),
+            container(&compose_project, "web")
+        )
+    );
+
+    // One addon's plan changes: that container alone is recreated.
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "upgrade",
+            "caches.session",
+            "--plan",
+            "standard",
+        ],
+    ));
+    let out = ok(&sdtui(r, &["-p", &name, "up"]));
+    let res = results(&out);
+    assert!(
+        res.contains(&("redis-session".into(), "recreated".into())),
+        "{out}"
+    );
+    assert!(
+        res.contains(&("postgres-main".into(), "unchanged".into())),
+        "{out}"
+    );
+    assert_eq!(container(&compose_project, "postgres-main"), ids.0);
+
+    // A failing deploy (postgres refuses max_connections below its reserved
+    // slots and exits) fails, says why with its last log lines, and rolls
+    // back to the release that ran. (A missing image tag would do too, but
+    // would make the engine try a registry, which this machine must not.)
+    let cfg = r.join(&name).join("config.yml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "      type: postgres\n      plan: small\n",
+            "      type: postgres\n      plan: small\n      options:\n        max_connections: 2\n",
+        ),
+    )
+    .unwrap();
+    let err = fails(&sdtui(r, &["-p", &name, "up", "--timeout", "90"]));
+    assert!(
+        err.contains("deploy to VM local failed: postgres-main not healthy"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rolled back to the previous release, which is healthy"),
+        "{err}"
+    );
+    assert!(
+        err.contains("max_connections"),
+        "the failing container's log lines: {err}"
+    );
+    let secrets = std::fs::read_to_string(r.join(&name).join("secrets.yml")).unwrap();
+    for pw in secrets
+        .lines()
+        .filter(|l| l.contains("PASSWORD:"))
+        .map(|l| l.split(": ").nth(1).unwrap())
+    {
+        assert!(!err.contains(pw), "a password leaked into the error");
+    }
+    let pg = container(&compose_project, "postgres-main");
+    let (_, cmd) = docker(&["inspect", "-f", "{{json .Config.Cmd}}", &pg]);
+    assert!(
+        !cmd.contains("max_connections=2"),
+        "the previous release runs again: {cmd}"
+    );
+    let (_, health) = docker(&["inspect", "-f", "{{.State.Health.Status}}", &pg]);
+    assert_eq!(health.trim(), "healthy");
+    let hist = ok(&sdtui(r, &["-p", &name, "history"]));
+    assert!(
+        hist.lines()
+            .any(|l| l.contains(" up ") && l.contains("failed")),
+        "{hist}"
+    );
+    std::fs::write(&cfg, text).unwrap();
+
+    // Down stops everything and keeps the data.
+    ok(&sdtui(r, &["-p", &name, "down"]));
+    assert!(container(&compose_project, "postgres-main").is_empty());
+    let (_, vols) = docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={compose_project}"),
+    ]);
+    assert!(
+        vols.contains("postgres-main-data"),
+        "volumes survive down: {vols}"
+    );
+    // And the data is there on the next up.
+    ok(&sdtui(r, &["-p", &name, "up", "--timeout", "120"]));
+    let pg = container(&compose_project, "postgres-main");
+    let (_, o) = docker(&[
+        "exec",
+        &pg,
+        "psql",
+        "-U",
+        &format!("{name}_main_user"),
+        "-d",
+        &db,
+        "-tAc",
+        "SELECT count(*) FROM t",
+    ]);
+    assert_eq!(o.trim(), "1");
+}
