@@ -102,6 +102,28 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         tail: usize,
     },
+    /// Release an app: set its image tag, recreate it alone, run its hooks.
+    Deploy {
+        app: String,
+        #[arg(long)]
+        tag: String,
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// An app's releases.
+    Releases {
+        app: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Redeploy an app's previous release (or --to TAG).
+    Rollback {
+        app: String,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
     /// The audit trail of applied operations.
     History {
         #[arg(long)]
@@ -317,6 +339,63 @@ pub fn run(cli: Cli) -> Result<()> {
             table(
                 &["VM", "SERVICE", "STATE", "HEALTH", "UP", "IMAGE", "PORTS"],
                 &table_rows,
+            );
+            Ok(())
+        }
+        Command::Deploy { app, tag, timeout } => {
+            let p = project()?;
+            let r = runtime()?.block_on(crate::deploy::deploy_app(
+                &ws,
+                &p,
+                &app,
+                &tag,
+                std::time::Duration::from_secs(timeout),
+            ))?;
+            println!("{app}: release v{} ({}) deployed", r.version, r.tag);
+            Ok(())
+        }
+        Command::Rollback { app, to, timeout } => {
+            let p = project()?;
+            let r = runtime()?.block_on(crate::deploy::rollback_app(
+                &ws,
+                &p,
+                &app,
+                to.as_deref(),
+                std::time::Duration::from_secs(timeout),
+            ))?;
+            println!(
+                "{app}: release v{} ({}) deployed, {}",
+                r.version, r.tag, r.description
+            );
+            Ok(())
+        }
+        Command::Releases { app, json } => {
+            let p = project()?;
+            let list = crate::deploy::releases(&p, &app)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                );
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .rev()
+                .map(|r| {
+                    vec![
+                        format!("v{}", r.version),
+                        r.tag.clone(),
+                        r.time.clone(),
+                        r.user.clone(),
+                        r.status.clone(),
+                        r.description.clone(),
+                    ]
+                })
+                .collect();
+            table(
+                &["RELEASE", "TAG", "TIME", "USER", "STATUS", "DESCRIPTION"],
+                &rows,
             );
             Ok(())
         }

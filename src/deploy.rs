@@ -616,3 +616,298 @@ pub async fn service_container(
         })?;
     Ok((docker::connect_local().await?, row.state))
 }
+
+/// One app release, as `releases APP` lists them.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Release {
+    pub version: u32,
+    pub app: String,
+    pub tag: String,
+    pub time: String,
+    pub user: String,
+    /// `deployed`, `failed: ...`, `rolled back`.
+    pub status: String,
+    /// The release this one replaced (a rollback names its target).
+    pub description: String,
+}
+
+fn releases_path(project: &Project, app: &str) -> PathBuf {
+    project
+        .state_dir()
+        .join("releases")
+        .join(format!("{app}.jsonl"))
+}
+
+pub fn releases(project: &Project, app: &str) -> Result<Vec<Release>> {
+    let path = releases_path(project, app);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(io_error(&path, "read", e)),
+    };
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
+}
+
+fn record_release(
+    project: &Project,
+    app: &str,
+    tag: &str,
+    status: &str,
+    description: &str,
+) -> Result<Release> {
+    let version = releases(project, app)?
+        .last()
+        .map(|r| r.version)
+        .unwrap_or(0)
+        + 1;
+    let r = Release {
+        version,
+        app: app.into(),
+        tag: tag.into(),
+        time: audit::now(),
+        user: audit::current_user(),
+        status: status.into(),
+        description: description.into(),
+    };
+    let path = releases_path(project, app);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io_error(dir, "create", e))?;
+    }
+    let mut line = serde_json::to_string(&r).unwrap_or_default();
+    line.push('\n');
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .map_err(|e| io_error(&path, "append to", e))?;
+    Ok(r)
+}
+
+/// `deploy APP --tag T`: the new tag into config.yml, regenerate, recreate
+/// only that app once its attachments are healthy, run its after_deploy
+/// hooks inside it, record the release. A failing start or hook puts the
+/// previous tag back.
+pub async fn deploy_app(
+    ws: &Workspace,
+    project: &Project,
+    app: &str,
+    tag: &str,
+    timeout: Duration,
+) -> Result<Release> {
+    deploy_release(ws, project, app, tag, timeout, "").await
+}
+
+async fn deploy_release(
+    ws: &Workspace,
+    project: &Project,
+    app: &str,
+    tag: &str,
+    timeout: Duration,
+    description: &str,
+) -> Result<Release> {
+    let before = ws.load(project)?;
+    let previous_tag = crate::engine::require_app(&before.config, app)?.tag.clone();
+    ws.run(
+        project,
+        &Operation::SetTag {
+            app: app.into(),
+            tag: tag.into(),
+        },
+        false,
+    )?;
+    match release_app(ws, project, app, timeout, true).await {
+        Ok(()) => {
+            let desc = if description.is_empty() {
+                format!("from {previous_tag}")
+            } else {
+                description.to_string()
+            };
+            let r = record_release(project, app, tag, "deployed", &desc)?;
+            audit::append(
+                &project.audit_path(),
+                &audit::Entry {
+                    time: audit::now(),
+                    user: audit::current_user(),
+                    operation: format!("deploy {app} --tag {tag}"),
+                    outcome: "applied".into(),
+                    files: vec![format!("release v{}", r.version)],
+                },
+            )?;
+            Ok(r)
+        }
+        Err(e) => {
+            let first = e.message.lines().next().unwrap_or_default().to_string();
+            record_release(project, app, tag, &format!("failed: {first}"), description)?;
+            // Back to what ran: the old tag in config.yml and in the container.
+            let restored = ws.run(project, &Operation::SetTag { app: app.into(), tag: previous_tag.clone() }, false).is_ok()
+                // Its hooks already ran when it was released.
+                && release_app(ws, project, app, timeout, false).await.is_ok();
+            audit::append(
+                &project.audit_path(),
+                &audit::Entry {
+                    time: audit::now(),
+                    user: audit::current_user(),
+                    operation: format!("deploy {app} --tag {tag}"),
+                    outcome: format!("failed: {first}"),
+                    files: vec![],
+                },
+            )?;
+            let tail = if restored {
+                format!("; {app} is back on {previous_tag}")
+            } else {
+                format!("; putting {app} back on {previous_tag} failed too")
+            };
+            Err(UserError {
+                message: format!("{}{tail}", e.message),
+                ..e
+            })
+        }
+    }
+}
+
+/// Recreates one app from the generated files and waits for it; then runs
+/// its hooks.
+async fn release_app(
+    ws: &Workspace,
+    project: &Project,
+    app: &str,
+    timeout: Duration,
+    run_hooks: bool,
+) -> Result<()> {
+    let loaded = ws.load(project)?;
+    let a = crate::engine::require_app(&loaded.config, app)?.clone();
+    let vm = only_local(&loaded.config, Some(&a.vm))?[0];
+    let docker = docker::connect_local().await?;
+    let program = compose_program();
+    let name = compose_project(&project.name, &vm.name);
+    // Its attachments on this VM must be up and healthy first.
+    let states = docker::project_containers(&docker, &name).await?;
+    for att in &a.attachments {
+        let addon = loaded.config.addon(&att.addon).expect("validated");
+        if addon.vm == vm.name
+            && !states
+                .iter()
+                .any(|s| s.service == addon.service() && s.health.as_deref() == Some("healthy"))
+        {
+            return Err(UserError::new(format!(
+                "{} ({}) is not running healthy on VM {}",
+                att.addon,
+                addon.service(),
+                vm.name
+            ))
+            .hint(format!(
+                "bring the addons up first: sdtui -p {} up --vm {}",
+                project.name, vm.name
+            )));
+        }
+    }
+    stage(project, &vm.name)?;
+    let current = release_dir(project, &vm.name).join("current");
+    run(&compose_command(
+        &program,
+        &current,
+        &name,
+        &["up", "-d", "--no-deps", app],
+    ))
+    .await?;
+    let start = Instant::now();
+    let state = loop {
+        let s = docker::project_containers(&docker, &name)
+            .await?
+            .into_iter()
+            .find(|s| s.service == app);
+        match s {
+            Some(s)
+                if matches!(s.state.as_str(), "exited" | "dead" | "restarting")
+                    || s.health.as_deref() == Some("unhealthy") =>
+            {
+                let logs = docker::tail_logs(&docker, &s.container_id, 20)
+                    .await
+                    .unwrap_or_default();
+                let text: Vec<String> = logs.into_iter().map(|(_, l)| l).collect();
+                return Err(UserError::new(format!(
+                    "{app} did not start ({}); last log lines:\n{}",
+                    s.health.clone().unwrap_or(s.state.clone()),
+                    text.join("\n")
+                ))
+                .hint("check the image and tag"));
+            }
+            Some(s)
+                if s.state == "running" && s.health.as_deref().is_none_or(|h| h == "healthy") =>
+            {
+                break s;
+            }
+            _ if start.elapsed() > timeout => {
+                return Err(UserError::new(format!(
+                    "{app} was not healthy within {} s",
+                    timeout.as_secs()
+                ))
+                .hint("raise --timeout or check its health check"));
+            }
+            _ => tokio::time::sleep(Duration::from_millis(300)).await,
+        }
+    };
+    for hook in a.after_deploy.iter().filter(|_| run_hooks) {
+        // The user's own command line, run by a shell inside the app's
+        // container, as Heroku's release phase does.
+        let (code, out) = docker::exec(
+            &docker,
+            &state.container_id,
+            vec!["sh".into(), "-c".into(), hook.clone()],
+            vec![],
+            None,
+        )
+        .await?;
+        if code != 0 {
+            return Err(UserError::new(format!(
+                "after_deploy hook `{hook}` failed in {app} (exit {code}):\n{}",
+                out.trim_end()
+            ))
+            .hint("fix the hook or the release, then deploy again"));
+        }
+    }
+    Ok(())
+}
+
+/// `rollback APP [--to TAG]`: redeploys the release before the current one
+/// (or the given tag) as a new release.
+pub async fn rollback_app(
+    ws: &Workspace,
+    project: &Project,
+    app: &str,
+    to: Option<&str>,
+    timeout: Duration,
+) -> Result<Release> {
+    let history = releases(project, app)?;
+    let deployed: Vec<&Release> = history.iter().filter(|r| r.status == "deployed").collect();
+    let target = match to {
+        Some(t) => t.to_string(),
+        None => {
+            let [.., before, _current] = deployed.as_slice() else {
+                return Err(UserError::new(format!(
+                    "{app} has no earlier release to roll back to"
+                ))
+                .hint(format!("see `sdtui -p {} releases {app}`", project.name)));
+            };
+            before.tag.clone()
+        }
+    };
+    let current = deployed
+        .last()
+        .map(|r| format!("v{} ({})", r.version, r.tag))
+        .unwrap_or_default();
+    deploy_release(
+        ws,
+        project,
+        app,
+        &target,
+        timeout,
+        &format!("rollback from {current}"),
+    )
+    .await
+}

@@ -5,64 +5,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
+use common::docker::{Cleanup, container, docker, require_images, results};
 use common::{fails, ok, sdtui};
-
-/// Removes everything a test project left on the engine, even on failure.
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let label = format!("label=com.docker.compose.project={}", self.0);
-        for (list, rm) in [
-            (vec!["ps", "-aq", "--filter", &label], vec!["rm", "-f"]),
-            (
-                vec!["volume", "ls", "-q", "--filter", &label],
-                vec!["volume", "rm", "-f"],
-            ),
-            (
-                vec!["network", "ls", "-q", "--filter", &label],
-                vec!["network", "rm"],
-            ),
-        ] {
-            let out = Command::new("docker").args(&list).output().unwrap();
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .map(str::to_string)
-                .collect();
-            if !ids.is_empty() {
-                let _ = Command::new("docker").args(&rm).args(&ids).output();
-            }
-        }
-    }
-}
-
-fn docker(args: &[&str]) -> (bool, String) {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("the docker CLI must be installed");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-fn require_images() {
-    for image in ["postgres:15", "redis:7", "sdtui-testapp:latest"] {
-        let (found, _) = docker(&["image", "inspect", image]);
-        assert!(
-            found,
-            "image {image} is missing: run tests/images/build.sh (tests/run does)"
-        );
-    }
-}
+use std::path::Path;
 
 fn project(root: &Path, name: &str, ip: &str) {
     let dir = root.join(name);
@@ -76,31 +21,9 @@ fn project(root: &Path, name: &str, ip: &str) {
     .unwrap();
 }
 
-fn container(compose_project: &str, service: &str) -> String {
-    let (_, out) = docker(&[
-        "ps",
-        "-q",
-        "--filter",
-        &format!("label=com.docker.compose.project={compose_project}"),
-        "--filter",
-        &format!("label=com.docker.compose.service={service}"),
-    ]);
-    out.trim().to_string()
-}
-
-fn results(out: &str) -> Vec<(String, String)> {
-    out.lines()
-        .skip(2)
-        .filter_map(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            (cols.len() >= 3).then(|| (cols[1].to_string(), cols[2].to_string()))
-        })
-        .collect()
-}
-
 #[test]
 fn up_provisions_redeploys_nothing_rolls_back_and_keeps_data() {
-    require_images();
+    require_images(&["postgres:15", "redis:7", "sdtui-testapp:latest"]);
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     let name = format!("dl{}", std::process::id());

@@ -95,6 +95,18 @@ pub fn set_addon_field(
     Ok(d.to_string())
 }
 
+/// Sets one scalar field of an app (tag ...).
+pub fn set_app_field(text: &str, app: &str, key: &str, value: &str) -> Result<String> {
+    let d = doc(text)?;
+    let r = root(&d)?;
+    let a = r
+        .get_mapping("apps")
+        .and_then(|apps| apps.get_mapping(app))
+        .ok_or_else(|| UserError::new(format!("no app {app} in config.yml")))?;
+    a.set(key, value);
+    Ok(d.to_string())
+}
+
 /// Appends an attachment to the app's `addons:` list.
 pub fn attach(text: &str, app: &str, addon: &str, prefix: &str, readonly: bool) -> Result<String> {
     let d = doc(text)?;

@@ -87,6 +87,11 @@ pub enum Operation {
         prefix: Option<String>,
     },
     Migrate,
+    /// An app release: its image tag.
+    SetTag {
+        app: String,
+        tag: String,
+    },
 }
 
 impl Operation {
@@ -151,6 +156,7 @@ impl Operation {
                 s
             }
             Operation::Migrate => "migrate".into(),
+            Operation::SetTag { app, tag } => format!("deploy {app} --tag {tag}"),
         }
     }
 }
@@ -424,6 +430,19 @@ impl Workspace {
         match op {
             Operation::Init | Operation::Migrate => unreachable!(),
             Operation::Sync => Ok(text.to_string()),
+            Operation::SetTag { app, tag } => {
+                require_app(&config, app)?;
+                if tag.is_empty()
+                    || !tag
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                    || tag.len() > 128
+                {
+                    return Err(UserError::new(format!("\"{tag}\" is not an image tag"))
+                        .hint("tags are letters, digits, '.', '_' and '-', at most 128"));
+                }
+                edit::set_app_field(text, app, "tag", tag)
+            }
             Operation::Add {
                 type_name,
                 name,

@@ -1,0 +1,84 @@
+//! Helpers for tests that run containers on the real engine.
+#![allow(dead_code)]
+
+use std::process::Command;
+
+/// Removes everything a test's compose project left on the engine, even
+/// when the test fails.
+pub struct Cleanup(pub String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let label = format!("label=com.docker.compose.project={}", self.0);
+        for (list, rm) in [
+            (vec!["ps", "-aq", "--filter", &label], vec!["rm", "-f"]),
+            (
+                vec!["volume", "ls", "-q", "--filter", &label],
+                vec!["volume", "rm", "-f"],
+            ),
+            (
+                vec!["network", "ls", "-q", "--filter", &label],
+                vec!["network", "rm"],
+            ),
+        ] {
+            let out = Command::new("docker").args(&list).output().unwrap();
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            if !ids.is_empty() {
+                let _ = Command::new("docker").args(&rm).args(&ids).output();
+            }
+        }
+    }
+}
+
+/// Runs the docker CLI: (success, stdout + stderr).
+pub fn docker(args: &[&str]) -> (bool, String) {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker CLI must be installed");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+pub fn require_images(images: &[&str]) {
+    for image in images {
+        let (found, _) = docker(&["image", "inspect", image]);
+        assert!(
+            found,
+            "image {image} is missing: run tests/images/build.sh (tests/run does)"
+        );
+    }
+}
+
+/// The running container of a compose service, found by labels.
+pub fn container(compose_project: &str, service: &str) -> String {
+    let (_, out) = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={compose_project}"),
+        "--filter",
+        &format!("label=com.docker.compose.service={service}"),
+    ]);
+    out.trim().to_string()
+}
+
+/// (service, result) rows of an `up` report table.
+pub fn results(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .skip(2)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.len() >= 3).then(|| (cols[1].to_string(), cols[2].to_string()))
+        })
+        .collect()
+}

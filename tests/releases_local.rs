@@ -1,0 +1,135 @@
+//! App releases on the real engine: `deploy APP --tag` recreates that app
+//! alone after its attachments are healthy and runs its hooks inside it; a
+//! failing hook fails the release with its output and puts the old tag
+//! back; `releases` lists them; `rollback` redeploys the previous one.
+
+mod common;
+
+use common::docker::{Cleanup, container, docker, require_images};
+use common::{fails, ok, sdtui};
+
+#[test]
+fn deploy_hooks_releases_and_rollback() {
+    require_images(&["postgres:15", "sdtui-testapp:latest"]);
+    for tag in ["rel-a", "rel-b"] {
+        assert!(
+            docker(&[
+                "tag",
+                "sdtui-testapp:latest",
+                &format!("sdtui-testapp:{tag}")
+            ])
+            .0
+        );
+    }
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("rl{}", std::process::id());
+    let cp = format!("{name}-local");
+    let _cleanup = Cleanup(cp.clone());
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = "vms:\n  local:\n    host: local\n    private_ip: 127.0.3.31\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    tag: rel-a\n    addons:\n      - databases.main\n    hooks:\n      after_deploy:\n        - check\n";
+    std::fs::write(dir.join("config.yml"), config).unwrap();
+    ok(&sdtui(r, &["-p", &name, "up", "--timeout", "120"]));
+    let pg = container(&cp, "postgres-main");
+
+    // A release recreates the app alone and runs its hook (the test app's
+    // check, which connects with the injected DATABASE_* variables).
+    let out = ok(&sdtui(r, &["-p", &name, "deploy", "web", "--tag", "rel-b"]));
+    assert!(out.contains("web: release v1 (rel-b) deployed"), "{out}");
+    assert_eq!(
+        container(&cp, "postgres-main"),
+        pg,
+        "the database was not touched"
+    );
+    let (_, image) = docker(&["inspect", "-f", "{{.Config.Image}}", &container(&cp, "web")]);
+    assert_eq!(image.trim(), "sdtui-testapp:rel-b");
+    assert!(
+        std::fs::read_to_string(dir.join("config.yml"))
+            .unwrap()
+            .contains("    tag: rel-b\n")
+    );
+
+    // A failing hook fails the release with its output; rel-b stays.
+    let failing = config.replace(
+        "        - check\n",
+        "        - check\n        - echo migration exploded >&2; exit 3\n",
+    );
+    std::fs::write(
+        dir.join("config.yml"),
+        failing.replace("tag: rel-a", "tag: rel-b"),
+    )
+    .unwrap();
+    let err = fails(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "deploy",
+            "web",
+            "--tag",
+            "rel-a",
+            "--timeout",
+            "60",
+        ],
+    ));
+    assert!(
+        err.contains(
+            "after_deploy hook `echo migration exploded >&2; exit 3` failed in web (exit 3)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("migration exploded") && err.contains("web is back on rel-b"),
+        "{err}"
+    );
+    let (_, image) = docker(&["inspect", "-f", "{{.Config.Image}}", &container(&cp, "web")]);
+    assert_eq!(image.trim(), "sdtui-testapp:rel-b");
+    assert!(
+        std::fs::read_to_string(dir.join("config.yml"))
+            .unwrap()
+            .contains("    tag: rel-b\n")
+    );
+
+    // Hooks fixed: rel-a goes out, then a rollback brings rel-b back.
+    std::fs::write(
+        dir.join("config.yml"),
+        config.replace("tag: rel-a", "tag: rel-b"),
+    )
+    .unwrap();
+    ok(&sdtui(r, &["-p", &name, "deploy", "web", "--tag", "rel-a"]));
+    let out = ok(&sdtui(r, &["-p", &name, "rollback", "web"]));
+    assert!(
+        out.contains("release v4 (rel-b) deployed, rollback from v3 (rel-a)"),
+        "{out}"
+    );
+    let (_, image) = docker(&["inspect", "-f", "{{.Config.Image}}", &container(&cp, "web")]);
+    assert_eq!(image.trim(), "sdtui-testapp:rel-b");
+
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&sdtui(r, &["-p", &name, "releases", "web", "--json"]))).unwrap();
+    let summary: Vec<(u64, &str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["version"].as_u64().unwrap(),
+                x["tag"].as_str().unwrap(),
+                x["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(summary[0], (1, "rel-b", "deployed"));
+    assert_eq!((summary[1].0, summary[1].1), (2, "rel-a"));
+    assert!(summary[1].2.starts_with("failed: after_deploy hook"));
+    assert_eq!(summary[2], (3, "rel-a", "deployed"));
+    assert_eq!(summary[3], (4, "rel-b", "deployed"));
+    let hist = ok(&sdtui(r, &["-p", &name, "history"]));
+    assert!(
+        hist.contains("deploy web --tag rel-b") && hist.contains("up"),
+        "{hist}"
+    );
+    // With the database left where it was all along.
+    assert_eq!(container(&cp, "postgres-main"), pg);
+}
