@@ -8,5 +8,6 @@ pub mod deploy;
 pub mod docker;
 pub mod engine;
 pub mod error;
+pub mod ssh;
 pub mod template;
 pub mod yamlout;

@@ -1,0 +1,144 @@
+//! Deploy figures on the real local engine (needs tests/images/build.sh):
+//! a no-change `up` of a 10-addon project, time from `up` to all healthy
+//! for 1, 5 and 20 postgres instances on one VM, and `status` latency for
+//! 50 containers. Run: `cargo bench --bench deploy`.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sdtui::engine::Workspace;
+
+fn cleanup(compose_project: &str) {
+    let label = format!("label=com.docker.compose.project={compose_project}");
+    for (list, rm) in [
+        (vec!["ps", "-aq", "--filter", &label], vec!["rm", "-f"]),
+        (
+            vec!["volume", "ls", "-q", "--filter", &label],
+            vec!["volume", "rm", "-f"],
+        ),
+        (
+            vec!["network", "ls", "-q", "--filter", &label],
+            vec!["network", "rm"],
+        ),
+    ] {
+        let out = Command::new("docker").args(&list).output().unwrap();
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker").args(&rm).args(&ids).output();
+        }
+    }
+}
+
+fn project(
+    root: &std::path::Path,
+    name: &str,
+    ip: &str,
+    addons: &[(&str, &str, usize)],
+) -> (Workspace, sdtui::engine::Project) {
+    let mut cfg = format!("vms:\n  local:\n    host: local\n    private_ip: {ip}\naddons:\n");
+    for (category, t, n) in addons {
+        cfg.push_str(&format!("  {category}:\n"));
+        for i in 0..*n {
+            cfg.push_str(&format!(
+                "    {t}-{i}:\n      type: {t}\n      plan: small\n"
+            ));
+        }
+    }
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.yml"), cfg).unwrap();
+    let ws = Workspace::open(root.to_path_buf(), None).unwrap();
+    let p = ws.project(Some(name)).unwrap();
+    (ws, p)
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let timeout = Duration::from_secs(600);
+
+    // 1. No-change up of a 10-addon project.
+    let (ws, p) = project(
+        root.path(),
+        "bten",
+        "127.0.5.10",
+        &[
+            ("databases", "postgres", 3),
+            ("caches", "redis", 4),
+            ("memo", "memcached", 3),
+        ],
+    );
+    cleanup("bten-local");
+    let start = Instant::now();
+    rt.block_on(sdtui::deploy::up(&ws, &p, None, timeout))
+        .unwrap();
+    let cold = start.elapsed();
+    let mut noop = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        let r = rt
+            .block_on(sdtui::deploy::up(&ws, &p, None, timeout))
+            .unwrap();
+        noop.push(start.elapsed());
+        assert!(
+            r.iter()
+                .all(|s| s.action == sdtui::deploy::Action::Unchanged),
+            "a no-change up touched a container"
+        );
+    }
+    noop.sort();
+    println!(
+        "10-addon project: first up {:.1} s; no-change up (median of 3) {:.2} s, 0 containers touched",
+        cold.as_secs_f64(),
+        noop[1].as_secs_f64()
+    );
+    cleanup("bten-local");
+
+    // 2. Up to all healthy for 1, 5, 20 postgres instances.
+    for n in [1usize, 5, 20] {
+        let name = format!("bpg{n}");
+        let (ws, p) = project(
+            root.path(),
+            &name,
+            &format!("127.0.5.{}", 20 + n),
+            &[("databases", "postgres", n)],
+        );
+        cleanup(&format!("{name}-local"));
+        let start = Instant::now();
+        rt.block_on(sdtui::deploy::up(&ws, &p, None, timeout))
+            .unwrap();
+        println!(
+            "{n:>2} postgres on one VM: up to all healthy {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+        cleanup(&format!("{name}-local"));
+    }
+
+    // 3. status latency for 50 containers over the local socket.
+    let (ws, p) = project(
+        root.path(),
+        "bstat",
+        "127.0.5.50",
+        &[("caches", "memcached", 50)],
+    );
+    cleanup("bstat-local");
+    rt.block_on(sdtui::deploy::up(&ws, &p, None, timeout))
+        .unwrap();
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        let rows = rt.block_on(sdtui::deploy::status(&ws, &p, None)).unwrap();
+        times.push(start.elapsed());
+        assert_eq!(rows.len(), 50);
+    }
+    times.sort();
+    println!(
+        "status of 50 containers over the local socket: median {:.0} ms, min {:.0} ms",
+        times[5].as_secs_f64() * 1000.0,
+        times[0].as_secs_f64() * 1000.0
+    );
+    cleanup("bstat-local");
+}
