@@ -28,6 +28,10 @@ pub struct Cli {
     /// platform config dir's addons/).
     #[arg(long, global = true, env = "SDTUI_ADDONS")]
     addons_dir: Option<PathBuf>,
+    /// Trust a VM's SSH host key the first time it is seen (it is then
+    /// written to known_hosts); a changed key is always refused.
+    #[arg(long, global = true)]
+    accept_new_host: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -254,7 +258,8 @@ fn default_addons_dir() -> Option<PathBuf> {
 pub fn run(cli: Cli) -> Result<()> {
     let root = cli.root.clone().unwrap_or_else(default_root);
     let addons_dir = cli.addons_dir.clone().or_else(default_addons_dir);
-    let ws = Workspace::open(root, addons_dir.as_deref())?;
+    let mut ws = Workspace::open(root, addons_dir.as_deref())?;
+    ws.accept_new_host = cli.accept_new_host;
     let project = || ws.project(cli.project.as_deref());
     let Some(command) = cli.command else {
         return Err(UserError::new("the console is not built yet")

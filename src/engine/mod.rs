@@ -29,6 +29,9 @@ pub struct Workspace {
     /// Only for golden tests and benchmarks: a seeded generator instead of
     /// the OS-seeded CSPRNG. Never set from the CLI or the environment.
     pub test_seed: Option<u64>,
+    /// Trust a VM's SSH host key on first sight (`--accept-new-host`); a
+    /// changed key is refused regardless.
+    pub accept_new_host: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +181,7 @@ impl Workspace {
             catalog: Catalog::load(user_addons)?,
             root,
             test_seed: None,
+            accept_new_host: false,
         })
     }
 

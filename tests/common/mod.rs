@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod sshd;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;

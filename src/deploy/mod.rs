@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
+use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::catalog::ProvisionInput;
@@ -17,6 +18,10 @@ use crate::engine::generate::{self, COMPOSE_FILE};
 use crate::engine::{Operation, Project, Workspace, audit};
 use crate::error::{Result, UserError, io_error};
 use crate::template;
+
+pub mod target;
+
+use target::Connected;
 
 /// How one compose command is run: the program and its arguments, as data
 /// (never a shell line), so tests can read exactly what would run.
@@ -291,7 +296,7 @@ fn mask(text: &str, vars: &BTreeMap<String, String>) -> String {
     out
 }
 
-fn only_local<'a>(config: &'a Config, vm_filter: Option<&str>) -> Result<Vec<&'a Vm>> {
+fn select_vms<'a>(config: &'a Config, vm_filter: Option<&str>) -> Result<Vec<&'a Vm>> {
     let vms: Vec<&Vm> = config
         .vms
         .values()
@@ -302,13 +307,6 @@ fn only_local<'a>(config: &'a Config, vm_filter: Option<&str>) -> Result<Vec<&'a
     {
         return Err(UserError::new(format!("unknown VM \"{f}\""))
             .hint(crate::config::hint_choices("VMs", config.vms.keys())));
-    }
-    if let Some(remote) = vms.iter().find(|v| !v.is_local()) {
-        return Err(UserError::new(format!(
-            "VM {} is reached over SSH, which this build cannot do yet",
-            remote.name
-        ))
-        .hint("deploy the local VM with --vm local"));
     }
     Ok(vms)
 }
@@ -324,25 +322,40 @@ pub async fn up(
 ) -> Result<Vec<ServiceReport>> {
     ws.run(project, &Operation::Sync, false)?;
     let loaded = ws.load(project)?;
-    let vms = only_local(&loaded.config, vm_filter)?;
-    let docker = docker::connect_local().await?;
-    let program = compose_program();
-    let mut reports = Vec::new();
-    let mut failure = None;
-    for vm in vms {
-        if !project
-            .dir
-            .join(generate::compose_dir(&vm.name))
-            .join(COMPOSE_FILE)
-            .exists()
-        {
-            continue;
+    let vms: Vec<&Vm> = select_vms(&loaded.config, vm_filter)?
+        .into_iter()
+        .filter(|vm| {
+            project
+                .dir
+                .join(generate::compose_dir(&vm.name))
+                .join(COMPOSE_FILE)
+                .exists()
+        })
+        .collect();
+    // Every VM at once: connect, stage, compose up, wait, provision.
+    let runs = vms.iter().map(|vm| {
+        let loaded = &loaded;
+        async move {
+            let conn = Connected::open(ws, project, vm)
+                .await
+                .map_err(|e| (vec![], e))?;
+            up_vm(ws, project, loaded, vm, &conn, timeout).await
         }
-        match up_vm(ws, project, &loaded, vm, &docker, &program, timeout).await {
+    });
+    let mut reports = Vec::new();
+    let mut failure: Option<UserError> = None;
+    for result in join_all(runs).await {
+        match result {
             Ok(mut r) => reports.append(&mut r),
             Err((mut r, e)) => {
                 reports.append(&mut r);
-                failure = Some(e);
+                failure = Some(match failure {
+                    None => e,
+                    Some(prev) => UserError {
+                        message: format!("{}\n{}", prev.message, e.message),
+                        ..prev
+                    },
+                });
             }
         }
     }
@@ -378,10 +391,10 @@ async fn up_vm(
     project: &Project,
     loaded: &crate::engine::Loaded,
     vm: &Vm,
-    docker: &Docker,
-    program: &[String],
+    conn: &Connected,
     timeout: Duration,
 ) -> std::result::Result<Vec<ServiceReport>, (Vec<ServiceReport>, UserError)> {
+    let docker = &conn.docker;
     let name = compose_project(&project.name, &vm.name);
     let before: BTreeMap<String, String> = docker::project_containers(docker, &name)
         .await
@@ -389,8 +402,11 @@ async fn up_vm(
         .into_iter()
         .map(|s| (s.service, s.container_id))
         .collect();
-    let has_previous = stage(project, &vm.name).map_err(|e| (vec![], e))?;
-    let current = release_dir(project, &vm.name).join("current");
+    let has_previous = conn
+        .target
+        .stage(project, &vm.name)
+        .await
+        .map_err(|e| (vec![], e))?;
     let expected = loaded
         .config
         .addons
@@ -423,19 +439,26 @@ async fn up_vm(
         expected,
     ));
     let (mut states, mut bad) = (Vec::new(), Vec::new());
+    let mut compose_error: Option<String> = None;
     for (i, (args, want)) in phases.iter().enumerate() {
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        (states, bad) = match run(&compose_command(program, &current, &name, &argv)).await {
+        (states, bad) = match conn.target.compose(&name, &argv).await {
             Ok(_) => wait_healthy(docker, &name, *want, timeout)
                 .await
                 .map_err(|e| (vec![], e))?,
-            Err(e) => (
-                docker::project_containers(docker, &name)
-                    .await
-                    .unwrap_or_default(),
-                vec![e.message],
-            ),
+            Err(e) => {
+                compose_error = Some(e.message);
+                (
+                    docker::project_containers(docker, &name)
+                        .await
+                        .unwrap_or_default(),
+                    vec![],
+                )
+            }
         };
+        if compose_error.is_some() {
+            break;
+        }
         if !bad.is_empty() {
             break;
         }
@@ -473,7 +496,7 @@ async fn up_vm(
             detail: None,
         })
         .collect();
-    if bad.is_empty() {
+    if bad.is_empty() && compose_error.is_none() {
         return Ok(reports);
     }
     // Health failed: keep the evidence, then go back to what ran before.
@@ -493,14 +516,30 @@ async fn up_vm(
             ));
         }
     }
-    let mut message = format!(
-        "deploy to VM {} failed: {} not healthy",
-        vm.name,
-        bad.join(", ")
-    );
-    if has_previous && unstage(project, &vm.name).is_ok() {
-        let back = compose_command(program, &current, &name, &["up", "-d", "--remove-orphans"]);
-        let rolled = match run(&back).await {
+    let mut message = match &compose_error {
+        Some(e) => format!("deploy to VM {} failed: {e}", vm.name),
+        None => format!(
+            "deploy to VM {} failed: {} not healthy",
+            vm.name,
+            bad.join(", ")
+        ),
+    };
+    let unstaged = if has_previous {
+        Some(conn.target.unstage(project, &vm.name).await)
+    } else {
+        None
+    };
+    if let Some(Err(e)) = &unstaged {
+        message.push_str(&format!(
+            "; the previous release could not be restored: {}",
+            e.message
+        ));
+    } else if unstaged.is_some() {
+        let rolled = match conn
+            .target
+            .compose(&name, &["up", "-d", "--remove-orphans"])
+            .await
+        {
             Ok(_) => wait_healthy(docker, &name, 0, timeout)
                 .await
                 .map(|(_, b)| b.is_empty())
@@ -529,24 +568,17 @@ pub async fn down(
     vm_filter: Option<&str>,
 ) -> Result<Vec<ServiceReport>> {
     let loaded = ws.load(project)?;
-    let vms = only_local(&loaded.config, vm_filter)?;
-    let docker = docker::connect_local().await?;
-    let program = compose_program();
     let mut reports = Vec::new();
-    for vm in vms {
-        let name = compose_project(&project.name, &vm.name);
-        let before = docker::project_containers(&docker, &name).await?;
-        let current = release_dir(project, &vm.name).join("current");
-        if !current.join(COMPOSE_FILE).exists() {
+    for vm in select_vms(&loaded.config, vm_filter)? {
+        let conn = Connected::open(ws, project, vm).await?;
+        if !conn.target.has_current() {
             continue;
         }
-        run(&compose_command(
-            &program,
-            &current,
-            &name,
-            &["down", "--remove-orphans"],
-        ))
-        .await?;
+        let name = compose_project(&project.name, &vm.name);
+        let before = docker::project_containers(&conn.docker, &name).await?;
+        conn.target
+            .compose(&name, &["down", "--remove-orphans"])
+            .await?;
         reports.extend(before.into_iter().map(|s| ServiceReport {
             vm: vm.name.clone(),
             service: s.service,
@@ -583,18 +615,27 @@ pub async fn status(
     vm_filter: Option<&str>,
 ) -> Result<Vec<StatusRow>> {
     let loaded = ws.load(project)?;
-    let vms = only_local(&loaded.config, vm_filter)?;
-    let docker = docker::connect_local().await?;
+    let vms = select_vms(&loaded.config, vm_filter)?;
+    // Every VM at once; one engine call per container, no polling.
+    let per_vm = join_all(vms.iter().map(|vm| async move {
+        let conn = Connected::open(ws, project, vm).await?;
+        let states =
+            docker::project_containers(&conn.docker, &compose_project(&project.name, &vm.name))
+                .await?;
+        Ok::<_, UserError>(
+            states
+                .into_iter()
+                .map(|s| StatusRow {
+                    vm: vm.name.clone(),
+                    state: s,
+                })
+                .collect::<Vec<_>>(),
+        )
+    }))
+    .await;
     let mut rows = Vec::new();
-    for vm in vms {
-        for s in
-            docker::project_containers(&docker, &compose_project(&project.name, &vm.name)).await?
-        {
-            rows.push(StatusRow {
-                vm: vm.name.clone(),
-                state: s,
-            });
-        }
+    for r in per_vm {
+        rows.extend(r?);
     }
     Ok(rows)
 }
@@ -614,7 +655,10 @@ pub async fn service_container(
             UserError::new(format!("no running service \"{service}\""))
                 .hint(crate::config::hint_choices("services", &names))
         })?;
-    Ok((docker::connect_local().await?, row.state))
+    let loaded = ws.load(project)?;
+    let vm = &loaded.config.vms[&row.vm];
+    let conn = Connected::open(ws, project, vm).await?;
+    Ok((conn.docker, row.state))
 }
 
 /// One app release, as `releases APP` lists them.
@@ -781,9 +825,9 @@ async fn release_app(
 ) -> Result<()> {
     let loaded = ws.load(project)?;
     let a = crate::engine::require_app(&loaded.config, app)?.clone();
-    let vm = only_local(&loaded.config, Some(&a.vm))?[0];
-    let docker = docker::connect_local().await?;
-    let program = compose_program();
+    let vm = &loaded.config.vms[&a.vm];
+    let conn = Connected::open(ws, project, vm).await?;
+    let docker = &conn.docker;
     let name = compose_project(&project.name, &vm.name);
     // Its attachments on this VM must be up and healthy first.
     let states = docker::project_containers(&docker, &name).await?;
@@ -806,15 +850,10 @@ async fn release_app(
             )));
         }
     }
-    stage(project, &vm.name)?;
-    let current = release_dir(project, &vm.name).join("current");
-    run(&compose_command(
-        &program,
-        &current,
-        &name,
-        &["up", "-d", "--no-deps", app],
-    ))
-    .await?;
+    conn.target.stage(project, &vm.name).await?;
+    conn.target
+        .compose(&name, &["up", "-d", "--no-deps", app])
+        .await?;
     let start = Instant::now();
     let state = loop {
         let s = docker::project_containers(&docker, &name)

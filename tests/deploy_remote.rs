@@ -1,0 +1,206 @@
+//! Deploys over SSH to sshd "VMs" (tests/sshd) that drive the local
+//! engine: files uploaded into a per-project folder there, compose run
+//! there, health and provisioning through the remote docker.sock over the
+//! SSH session, status and logs the same way; an unknown host key refused
+//! with its fingerprint; sshd killed mid-up gives a clear error and the
+//! next up completes.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::docker::{Cleanup, container, docker, require_images, results};
+use common::sshd::TestVm;
+use common::{fails, ok};
+
+fn sdtui(
+    root: &std::path::Path,
+    known_hosts: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sdtui"))
+        .args(args)
+        .env("SDTUI_ROOT", root)
+        .env("SDTUI_ADDONS", root.join(".none"))
+        .env("SDTUI_KNOWN_HOSTS", known_hosts)
+        .env_remove("SSH_AUTH_SOCK")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn up_status_logs_over_ssh_with_host_key_policy_and_a_dying_sshd() {
+    require_images(&["postgres:15", "redis:7", "sdtui-testapp:latest"]);
+    let vm = TestVm::start("127.0.4.41", 2241);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let known_hosts = r.join("known_hosts");
+    let name = format!("dr{}", std::process::id());
+    let _cleanup = (
+        Cleanup(format!("{name}-core")),
+        Cleanup(format!("{name}-local")),
+    );
+    let remote_dir = std::path::PathBuf::from(std::env::var("HOME").unwrap())
+        .join(".sdtui")
+        .join(&name);
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        format!(
+            "vms:\n  core:\n    host: {}\n    port: {}\n    user: root\n    identity: {}\n  local:\n    host: local\n    private_ip: 127.0.3.41\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\n      vm: core\n  caches:\n    session:\n      type: redis\n      plan: small\n      vm: core\n    side:\n      type: redis\n      plan: small\n      vm: local\napps:\n  web:\n    image: sdtui-testapp\n    vm: core\n    addons:\n      - databases.main\n      - addon: databases.main\n        as: REPORTS\n        access: readonly\n      - caches.session\n    env:\n      CHECK_PREFIXES: DATABASE,REPORTS,CACHE\n",
+            vm.addr,
+            vm.port,
+            vm.client_key().display()
+        ),
+    )
+    .unwrap();
+
+    // Unknown host: refused with the fingerprint and a hint; nothing trusted.
+    let err = fails(&sdtui(
+        r,
+        &known_hosts,
+        &["-p", &name, "up", "--vm", "core"],
+    ));
+    assert!(
+        err.contains(&vm.host_fingerprint()) && err.contains("--accept-new-host"),
+        "{err}"
+    );
+    assert!(
+        !known_hosts.exists()
+            || !std::fs::read_to_string(&known_hosts)
+                .unwrap()
+                .contains("ssh-ed25519")
+    );
+
+    // Accepted: both VMs in one up, the remote one entirely over SSH.
+    let out = ok(&sdtui(
+        r,
+        &known_hosts,
+        &["-p", &name, "--accept-new-host", "up", "--timeout", "120"],
+    ));
+    let res = results(&out);
+    for service in ["postgres-main", "redis-session", "web", "redis-side"] {
+        assert!(
+            res.contains(&(service.to_string(), "created".to_string())),
+            "{service}: {out}"
+        );
+    }
+    assert!(
+        std::fs::read_to_string(&known_hosts)
+            .unwrap()
+            .contains(&format!("[{}]:{}", vm.addr, vm.port))
+    );
+    // The files went to the VM's per-project folder, secrets 0600.
+    let env = remote_dir.join("core/current/env/postgres-main.env");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&env).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let web = container(&format!("{name}-core"), "web");
+    let (passed, report) = docker(&["exec", &web, "check"]);
+    assert!(passed, "{report}");
+    assert_eq!(report.matches("\"ok\": true").count(), 3, "{report}");
+
+    // Status and logs through the SSH connection.
+    let status: serde_json::Value = serde_json::from_str(&ok(&sdtui(
+        r,
+        &known_hosts,
+        &["-p", &name, "status", "--vm", "core", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(status.as_array().unwrap().len(), 3, "{status}");
+    assert!(status.as_array().unwrap().iter().all(|s| s["vm"] == "core"));
+    let logs = ok(&sdtui(
+        r,
+        &known_hosts,
+        &["-p", &name, "logs", "postgres-main", "--tail", "50"],
+    ));
+    assert!(
+        logs.contains("database system is ready to accept connections"),
+        "{logs}"
+    );
+
+    // No change: nothing recreated, over SSH too.
+    let out = ok(&sdtui(r, &known_hosts, &["-p", &name, "up"]));
+    assert!(results(&out).iter().all(|(_, a)| a == "unchanged"), "{out}");
+
+    // sshd dies in the middle of an up: a clear error; the next up completes.
+    ok(&sdtui(
+        r,
+        &known_hosts,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "upgrade",
+            "caches.session",
+            "--plan",
+            "standard",
+        ],
+    ));
+    let child = Command::new(env!("CARGO_BIN_EXE_sdtui"))
+        .args(["-p", &name, "up", "--vm", "core", "--timeout", "60"])
+        .env("SDTUI_ROOT", r)
+        .env("SDTUI_ADDONS", r.join(".none"))
+        .env("SDTUI_KNOWN_HOSTS", &known_hosts)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the new release is on the VM, pull the plug.
+    let compose = remote_dir.join("core/current/docker-compose.yml");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&compose)
+        .unwrap_or_default()
+        .contains("com.superdeploy.plan: standard")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the release never reached the VM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    vm.stop();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    // The compose run or the health wait loses the connection: a plain
+    // error naming the VM, not a hang.
+    assert!(
+        !out.status.success(),
+        "up cannot succeed without its VM:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        err.contains("VM core") || err.contains(&format!("{}:{}", vm.addr, vm.port)),
+        "unclear error: {err}"
+    );
+    eprintln!("error shown when sshd died mid-up:\n{err}");
+    let err2 = fails(&sdtui(
+        r,
+        &known_hosts,
+        &["-p", &name, "status", "--vm", "core"],
+    ));
+    assert!(
+        err2.contains(&format!("{}:{}", vm.addr, vm.port)),
+        "a refused connection names the VM: {err2}"
+    );
+    vm.start_again();
+    let out = ok(&sdtui(
+        r,
+        &known_hosts,
+        &["-p", &name, "up", "--timeout", "120"],
+    ));
+    assert!(results(&out).iter().all(|(_, a)| a != "failed"), "{out}");
+    let (_, cmd) = docker(&[
+        "inspect",
+        "-f",
+        "{{index .Config.Labels \"com.superdeploy.plan\"}}",
+        &container(&format!("{name}-core"), "redis-session"),
+    ]);
+    assert_eq!(cmd.trim(), "standard");
+    let _ = std::fs::remove_dir_all(&remote_dir);
+}
