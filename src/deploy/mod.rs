@@ -830,7 +830,7 @@ async fn release_app(
     let docker = &conn.docker;
     let name = compose_project(&project.name, &vm.name);
     // Its attachments on this VM must be up and healthy first.
-    let states = docker::project_containers(&docker, &name).await?;
+    let states = docker::project_containers(docker, &name).await?;
     for att in &a.attachments {
         let addon = loaded.config.addon(&att.addon).expect("validated");
         if addon.vm == vm.name
@@ -856,7 +856,7 @@ async fn release_app(
         .await?;
     let start = Instant::now();
     let state = loop {
-        let s = docker::project_containers(&docker, &name)
+        let s = docker::project_containers(docker, &name)
             .await?
             .into_iter()
             .find(|s| s.service == app);
@@ -865,7 +865,7 @@ async fn release_app(
                 if matches!(s.state.as_str(), "exited" | "dead" | "restarting")
                     || s.health.as_deref() == Some("unhealthy") =>
             {
-                let logs = docker::tail_logs(&docker, &s.container_id, 20)
+                let logs = docker::tail_logs(docker, &s.container_id, 20)
                     .await
                     .unwrap_or_default();
                 let text: Vec<String> = logs.into_iter().map(|(_, l)| l).collect();
@@ -895,7 +895,7 @@ async fn release_app(
         // The user's own command line, run by a shell inside the app's
         // container, as Heroku's release phase does.
         let (code, out) = docker::exec(
-            &docker,
+            docker,
             &state.container_id,
             vec!["sh".into(), "-c".into(), hook.clone()],
             vec![],
