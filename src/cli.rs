@@ -188,6 +188,13 @@ enum AddonsCmd {
     /// Remove an instance (refused while attached).
     Remove {
         addon: String,
+        /// Also stop its container and delete its volumes (its data) on
+        /// the VM; needs --confirm with the instance name typed back.
+        #[arg(long)]
+        purge: bool,
+        /// The instance name again, for --purge.
+        #[arg(long, value_name = "ADDON")]
+        confirm: Option<String>,
         #[command(flatten)]
         apply: ApplyFlags,
     },
@@ -313,10 +320,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let p = project()?;
             let rows = runtime()?.block_on(crate::deploy::status(&ws, &p, vm.as_deref()))?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&rows).unwrap_or_default()
-                );
+                print_json(&rows);
                 return Ok(());
             }
             let now = chrono::Utc::now();
@@ -378,10 +382,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let p = project()?;
             let list = crate::deploy::releases(&p, &app)?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&list).unwrap_or_default()
-                );
+                print_json(&list);
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = list
@@ -437,6 +438,13 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -455,10 +463,7 @@ fn human_duration(secs: i64) -> String {
 
 fn print_reports(reports: &[crate::deploy::ServiceReport], json: bool) {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(reports).unwrap_or_default()
-        );
+        print_json(&reports);
         return;
     }
     let rows: Vec<Vec<String>> = reports
@@ -556,8 +561,40 @@ fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> {
                 &apply,
             )
         }
-        AddonsCmd::Remove { addon, apply } => {
-            mutate(ws, p, &Operation::Remove { id: addon }, &apply)
+        AddonsCmd::Remove {
+            addon,
+            purge,
+            confirm,
+            apply,
+        } => {
+            if !purge {
+                return mutate(ws, p, &Operation::Remove { id: addon }, &apply);
+            }
+            // Refusals that hold without --purge (still attached ...) first.
+            ws.plan(p, &Operation::Remove { id: addon.clone() })?;
+            if confirm.as_deref() != Some(addon.as_str()) {
+                return Err(UserError::new(format!(
+                    "--purge deletes the data of {addon} for good"
+                ))
+                .hint(format!("type the name back to confirm: --confirm {addon}")));
+            }
+            // Which VM and volumes, read before the config forgets them.
+            let loaded = ws.load(p)?;
+            let target = crate::engine::require_addon(&loaded.config, &addon)?.clone();
+            mutate(ws, p, &Operation::Remove { id: addon.clone() }, &apply)?;
+            if apply.dry_run {
+                println!(
+                    "dry run: would also delete the container and volumes of {addon} on VM {}",
+                    target.vm
+                );
+                return Ok(());
+            }
+            let removed =
+                runtime()?.block_on(crate::deploy::purge_addon(ws, p, &loaded.config, &target))?;
+            for v in removed {
+                println!("deleted volume {v}");
+            }
+            Ok(())
         }
         AddonsCmd::Upgrade {
             addon,
@@ -661,10 +698,7 @@ fn addons_list(ws: &Workspace, p: &Project, json: bool) -> Result<()> {
         }));
     }
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&items).unwrap_or_default()
-        );
+        print_json(&items);
         return Ok(());
     }
     if items.is_empty() {
@@ -813,10 +847,7 @@ fn attachments(ws: &Workspace, p: &Project, only_app: Option<&str>, json: bool) 
         }
     }
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        );
+        print_json(&rows);
         return Ok(());
     }
     let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
@@ -859,7 +890,7 @@ fn app_config(ws: &Workspace, p: &Project, app: &str, reveal: bool, json: bool) 
             .iter()
             .map(|(k, v, _)| (k.clone(), v.clone()))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
+        print_json(&m);
         return Ok(());
     }
     let mut source = String::new();
@@ -880,10 +911,7 @@ fn history(p: &Project, json: bool, last: Option<usize>) -> Result<()> {
         entries.drain(..skip);
     }
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&entries).unwrap_or_default()
-        );
+        print_json(&entries);
         return Ok(());
     }
     let rows: Vec<Vec<String>> = entries
@@ -919,10 +947,7 @@ fn catalog(ws: &Workspace, json: bool) -> Result<()> {
                 })
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&types).unwrap_or_default()
-        );
+        print_json(&types);
         return Ok(());
     }
     for t in ws.catalog.types() {

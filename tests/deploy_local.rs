@@ -240,4 +240,94 @@ fn up_provisions_redeploys_nothing_rolls_back_and_keeps_data() {
         "SELECT count(*) FROM t",
     ]);
     assert_eq!(o.trim(), "1");
+
+    // Removing an attached addon is refused; --purge needs the name typed
+    // back; then its container and volume go, and nothing else does.
+    let err = fails(&sdtui(
+        r,
+        &["-p", &name, "addons", "remove", "caches.session", "--purge"],
+    ));
+    assert!(err.contains("attached to web"), "{err}");
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "detach",
+            "caches.session",
+            "--app",
+            "web",
+            "--as",
+            "CACHE",
+        ],
+    ));
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "detach",
+            "caches.session",
+            "--app",
+            "web",
+            "--as",
+            "RO_CACHE",
+        ],
+    ));
+    let cfg_before = std::fs::read_to_string(r.join(&name).join("config.yml")).unwrap();
+    let err = fails(&sdtui(
+        r,
+        &["-p", &name, "addons", "remove", "caches.session", "--purge"],
+    ));
+    assert!(err.contains("--confirm caches.session"), "{err}");
+    let err = fails(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "remove",
+            "caches.session",
+            "--purge",
+            "--confirm",
+            "caches.sesion",
+        ],
+    ));
+    assert!(err.contains("--confirm caches.session"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(r.join(&name).join("config.yml")).unwrap(),
+        cfg_before,
+        "a refused purge changes nothing"
+    );
+    let out = ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "remove",
+            "caches.session",
+            "--purge",
+            "--confirm",
+            "caches.session",
+        ],
+    ));
+    assert!(
+        out.contains("deleted volume") && out.contains("redis-session-data"),
+        "{out}"
+    );
+    assert!(container(&compose_project, "redis-session").is_empty());
+    let (_, vols) = docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={compose_project}"),
+    ]);
+    assert!(
+        !vols.contains("redis-session-data") && vols.contains("postgres-main-data"),
+        "{vols}"
+    );
 }

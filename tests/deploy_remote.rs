@@ -31,7 +31,12 @@ fn sdtui(
 
 #[test]
 fn up_status_logs_over_ssh_with_host_key_policy_and_a_dying_sshd() {
-    require_images(&["postgres:15", "redis:7", "sdtui-testapp:latest"]);
+    require_images(&[
+        "postgres:15",
+        "redis:7",
+        "rabbitmq:3-management",
+        "sdtui-testapp:latest",
+    ]);
     let vm = TestVm::start("127.0.4.41", 2241);
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
@@ -49,7 +54,7 @@ fn up_status_logs_over_ssh_with_host_key_policy_and_a_dying_sshd() {
     std::fs::write(
         dir.join("config.yml"),
         format!(
-            "vms:\n  core:\n    host: {}\n    port: {}\n    user: root\n    identity: {}\n  local:\n    host: local\n    private_ip: 127.0.3.41\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\n      vm: core\n  caches:\n    session:\n      type: redis\n      plan: small\n      vm: core\n    side:\n      type: redis\n      plan: small\n      vm: local\napps:\n  web:\n    image: sdtui-testapp\n    vm: core\n    addons:\n      - databases.main\n      - addon: databases.main\n        as: REPORTS\n        access: readonly\n      - caches.session\n    env:\n      CHECK_PREFIXES: DATABASE,REPORTS,CACHE\n",
+            "vms:\n  core:\n    host: {}\n    port: {}\n    user: root\n    identity: {}\n  local:\n    host: local\n    private_ip: 127.0.3.41\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\n      vm: core\n  caches:\n    session:\n      type: redis\n      plan: small\n      vm: core\n    side:\n      type: redis\n      plan: small\n      vm: local\n  queues:\n    main:\n      type: rabbitmq\n      plan: small\n      vm: core\napps:\n  web:\n    image: sdtui-testapp\n    vm: core\n    addons:\n      - databases.main\n      - addon: databases.main\n        as: REPORTS\n        access: readonly\n      - caches.session\n      - queues.main\n    env:\n      CHECK_PREFIXES: DATABASE,REPORTS,CACHE,QUEUE\n",
             vm.addr,
             vm.port,
             vm.client_key().display()
@@ -81,7 +86,13 @@ fn up_status_logs_over_ssh_with_host_key_policy_and_a_dying_sshd() {
         &["-p", &name, "--accept-new-host", "up", "--timeout", "120"],
     ));
     let res = results(&out);
-    for service in ["postgres-main", "redis-session", "web", "redis-side"] {
+    for service in [
+        "postgres-main",
+        "redis-session",
+        "rabbitmq-main",
+        "web",
+        "redis-side",
+    ] {
         assert!(
             res.contains(&(service.to_string(), "created".to_string())),
             "{service}: {out}"
@@ -102,7 +113,8 @@ fn up_status_logs_over_ssh_with_host_key_policy_and_a_dying_sshd() {
     let web = container(&format!("{name}-core"), "web");
     let (passed, report) = docker(&["exec", &web, "check"]);
     assert!(passed, "{report}");
-    assert_eq!(report.matches("\"ok\": true").count(), 3, "{report}");
+    // ... including RabbitMQ's user and vhost.
+    assert_eq!(report.matches("\"ok\": true").count(), 4, "{report}");
 
     // Status and logs through the SSH connection.
     let status: serde_json::Value = serde_json::from_str(&ok(&sdtui(
@@ -111,7 +123,7 @@ fn up_status_logs_over_ssh_with_host_key_policy_and_a_dying_sshd() {
         &["-p", &name, "status", "--vm", "core", "--json"],
     )))
     .unwrap();
-    assert_eq!(status.as_array().unwrap().len(), 3, "{status}");
+    assert_eq!(status.as_array().unwrap().len(), 4, "{status}");
     assert!(status.as_array().unwrap().iter().all(|s| s["vm"] == "core"));
     let logs = ok(&sdtui(
         r,

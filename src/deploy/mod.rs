@@ -396,12 +396,44 @@ async fn up_vm(
 ) -> std::result::Result<Vec<ServiceReport>, (Vec<ServiceReport>, UserError)> {
     let docker = &conn.docker;
     let name = compose_project(&project.name, &vm.name);
-    let before: BTreeMap<String, String> = docker::project_containers(docker, &name)
+    let running = docker::project_containers(docker, &name)
         .await
-        .map_err(|e| (vec![], e))?
-        .into_iter()
-        .map(|s| (s.service, s.container_id))
+        .map_err(|e| (vec![], e))?;
+    let before: BTreeMap<String, String> = running
+        .iter()
+        .map(|s| (s.service.clone(), s.container_id.clone()))
         .collect();
+    // Nothing changed since the last good release and everything it started
+    // is up: no compose run, no provisioning, no container touched.
+    let digest = release_digest(project, &vm.name).map_err(|e| (vec![], e))?;
+    let services = expected_services(&loaded.config, &vm.name);
+    let all_up = services.iter().all(|svc| {
+        running.iter().any(|s| {
+            &s.service == svc
+                && s.state == "running"
+                && s.health.as_deref().is_none_or(|h| h == "healthy")
+        })
+    });
+    if all_up
+        && std::fs::read_to_string(deployed_marker(project, &vm.name))
+            .ok()
+            .as_deref()
+            == Some(digest.as_str())
+    {
+        return Ok(running
+            .iter()
+            .filter(|s| services.contains(&s.service))
+            .map(|s| ServiceReport {
+                vm: vm.name.clone(),
+                service: s.service.clone(),
+                action: Action::Unchanged,
+                health: s.health.clone().unwrap_or_else(|| s.state.clone()),
+                container_id: s.container_id.chars().take(12).collect(),
+                detail: None,
+            })
+            .collect());
+    }
+    let _ = std::fs::remove_file(deployed_marker(project, &vm.name));
     let has_previous = conn
         .target
         .stage(project, &vm.name)
@@ -497,6 +529,9 @@ async fn up_vm(
         })
         .collect();
     if bad.is_empty() && compose_error.is_none() {
+        let marker = deployed_marker(project, &vm.name);
+        crate::engine::apply::write_atomic(&marker, digest.as_bytes(), 0o600)
+            .map_err(|e| (reports.clone(), e))?;
         return Ok(reports);
     }
     // Health failed: keep the evidence, then go back to what ran before.
@@ -561,6 +596,63 @@ async fn up_vm(
     ))
 }
 
+/// Services the generated files put on a VM: addons, then apps.
+fn expected_services(config: &Config, vm: &str) -> Vec<String> {
+    let addons = config
+        .addons
+        .iter()
+        .filter(|a| a.vm == vm)
+        .map(|a| a.service());
+    addons
+        .chain(
+            config
+                .apps
+                .values()
+                .filter(|a| a.vm == vm)
+                .map(|a| a.name.clone()),
+        )
+        .collect()
+}
+
+/// Where the digest of the last release that came up healthy is kept.
+fn deployed_marker(project: &Project, vm: &str) -> PathBuf {
+    project
+        .state_dir()
+        .join("deploy")
+        .join(format!("{vm}.deployed"))
+}
+
+/// A digest of every generated file for a VM (paths and bytes), to tell a
+/// no-change `up` without asking compose.
+fn release_digest(project: &Project, vm: &str) -> Result<String> {
+    use std::hash::{Hash, Hasher};
+    let dir = project.dir.join(generate::compose_dir(vm));
+    let mut files = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)
+            .map_err(|e| io_error(&d, "read", e))?
+            .flatten()
+        {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    files.sort();
+    // Not a security boundary: it only decides whether compose must run.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for f in files {
+        f.strip_prefix(&dir).unwrap_or(&f).hash(&mut h);
+        std::fs::read(&f)
+            .map_err(|e| io_error(&f, "read", e))?
+            .hash(&mut h);
+    }
+    Ok(format!("{:016x}", h.finish()))
+}
+
 /// `down`: stops and removes containers; volumes (the data) stay.
 pub async fn down(
     ws: &Workspace,
@@ -579,6 +671,7 @@ pub async fn down(
         conn.target
             .compose(&name, &["down", "--remove-orphans"])
             .await?;
+        let _ = std::fs::remove_file(deployed_marker(project, &vm.name));
         reports.extend(before.into_iter().map(|s| ServiceReport {
             vm: vm.name.clone(),
             service: s.service,
@@ -949,4 +1042,86 @@ pub async fn rollback_app(
         &format!("rollback from {current}"),
     )
     .await
+}
+
+/// After an addon left config.yml: stops and removes its container on its
+/// VM and deletes its volumes. Only ever called with the name typed back.
+pub async fn purge_addon(
+    ws: &Workspace,
+    project: &Project,
+    old_config: &Config,
+    addon: &crate::config::Addon,
+) -> Result<Vec<String>> {
+    let vm = &old_config.vms[&addon.vm];
+    let conn = Connected::open(ws, project, vm).await?;
+    let name = compose_project(&project.name, &vm.name);
+    let service = addon.service();
+    for s in docker::project_containers(&conn.docker, &name)
+        .await?
+        .into_iter()
+        .filter(|s| s.service == service)
+    {
+        conn.docker
+            .remove_container(
+                &s.container_id,
+                Some(
+                    bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+                        .force(true)
+                        .build(),
+                ),
+            )
+            .await
+            .map_err(|e| UserError::new(format!("cannot remove {service}'s container: {e}")))?;
+    }
+    let t = ws.catalog.require(&addon.type_name)?;
+    let wanted: Vec<String> = t
+        .volumes
+        .iter()
+        .map(|v| format!("{service}-{}", v.name))
+        .collect();
+    // Found by compose's labels, not by how a compose version spells names.
+    let filters = std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![format!("{}={name}", docker::COMPOSE_PROJECT)],
+    )]);
+    let volumes = conn
+        .docker
+        .list_volumes(Some(
+            bollard::query_parameters::ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| UserError::new(format!("cannot list volumes on VM {}: {e}", vm.name)))?
+        .volumes
+        .unwrap_or_default();
+    let mut removed = Vec::new();
+    for v in volumes.into_iter().filter(|v| {
+        v.labels
+            .get("com.docker.compose.volume")
+            .is_some_and(|l| wanted.contains(l))
+    }) {
+        conn.docker
+            .remove_volume(
+                &v.name,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+            .map_err(|e| UserError::new(format!("cannot delete volume {}: {e}", v.name)))?;
+        removed.push(v.name);
+    }
+    audit::append(
+        &project.audit_path(),
+        &audit::Entry {
+            time: audit::now(),
+            user: audit::current_user(),
+            operation: format!("addons remove {} --purge", addon.id()),
+            outcome: "applied".into(),
+            files: removed
+                .iter()
+                .map(|v| format!("delete volume {v}"))
+                .collect(),
+        },
+    )?;
+    Ok(removed)
 }

@@ -210,21 +210,7 @@ fn sync_filesystem(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let mut f = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| io_error(path, "write", e))?;
-    // `mode` is masked by the umask on create; make it exact.
-    f.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(|e| io_error(path, "chmod", e))?;
-    f.write_all(bytes).map_err(|e| io_error(path, "write", e))
-}
-
-fn write_synced(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+fn create_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<File> {
     let mut f = OpenOptions::new()
         .create(true)
         .write(true)
@@ -236,7 +222,18 @@ fn write_synced(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     f.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| io_error(path, "chmod", e))?;
     f.write_all(bytes).map_err(|e| io_error(path, "write", e))?;
-    f.sync_all().map_err(|e| io_error(path, "sync", e))
+    Ok(f)
+}
+
+/// For a batch: the caller flushes the whole filesystem once afterwards.
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    create_with_mode(path, bytes, mode).map(drop)
+}
+
+fn write_synced(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    create_with_mode(path, bytes, mode)?
+        .sync_all()
+        .map_err(|e| io_error(path, "sync", e))
 }
 
 /// One file, atomically: temp beside it, then rename.
