@@ -153,8 +153,10 @@ fn main() {
         for vm in ["local", "remote"] {
             cfg.push_str(&format!("  {vm}-cache:\n"));
             for i in 0..50 {
+                // Names are unique per type across the project.
                 cfg.push_str(&format!(
-                    "    m{i}:\n      type: memcached\n      plan: small\n      vm: {vm}\n"
+                    "    {}{i}:\n      type: memcached\n      plan: small\n      vm: {vm}\n",
+                    &vm[..1]
                 ));
             }
         }
