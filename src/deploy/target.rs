@@ -74,10 +74,13 @@ pub fn ssh_target(vm: &Vm, accept_new_host: bool) -> SshTarget {
     }
 }
 
+/// An encrypted key's passphrase: `$SDTUI_KEY_PASSPHRASE`, else asked on
+/// the terminal (never echoed); without a terminal, none.
 fn ask_passphrase(path: &Path) -> Option<String> {
-    // Headless: from the environment only; the console asks in a prompt.
-    let _ = path;
-    std::env::var("SDTUI_KEY_PASSPHRASE").ok()
+    if let Ok(p) = std::env::var("SDTUI_KEY_PASSPHRASE") {
+        return Some(p);
+    }
+    rpassword::prompt_password(format!("Passphrase for {}: ", path.display())).ok()
 }
 
 impl Connected {
