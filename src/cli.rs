@@ -269,8 +269,15 @@ pub fn run(cli: Cli) -> Result<()> {
     ws.accept_new_host = cli.accept_new_host;
     let project = || ws.project(cli.project.as_deref());
     let Some(command) = cli.command else {
-        return Err(UserError::new("the console is not built yet")
-            .hint("run `sdtui --help` for the headless commands"));
+        let config_dir =
+            directories::ProjectDirs::from("", "", "sdtui").map(|d| d.config_dir().to_path_buf());
+        return crate::tui::run(
+            ws,
+            cli.project.clone(),
+            std::env::var_os("SDTUI_CONFIG")
+                .map(PathBuf::from)
+                .or(config_dir),
+        );
     };
     match command {
         Command::Init { name, apply } => {

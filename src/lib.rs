@@ -10,4 +10,5 @@ pub mod engine;
 pub mod error;
 pub mod ssh;
 pub mod template;
+pub mod tui;
 pub mod yamlout;
