@@ -320,9 +320,11 @@ pub fn draw(f: &mut Frame, app: &App) {
         match app.status.iter().find(|s| s.state.service == service) {
             None => ("-".into(), Style::default().fg(t.dim)),
             Some(s) => {
-                let label = match &s.state.health {
-                    Some(h) => format!("{} ({h})", s.state.state),
-                    None => s.state.state.clone(),
+                // Short enough for 80 columns: the health when there is one.
+                let label = match (s.state.state.as_str(), &s.state.health, s.state.exit_code) {
+                    ("running", Some(h), _) => h.clone(),
+                    ("exited", _, Some(code)) => format!("exited ({code})"),
+                    (state, _, _) => state.to_string(),
                 };
                 let color = match (s.state.state.as_str(), s.state.health.as_deref()) {
                     ("running", Some("healthy") | None) => t.ok,
@@ -364,14 +366,14 @@ pub fn draw(f: &mut Frame, app: &App) {
                 ])
             });
             let widths = [
-                Constraint::Min(16),
-                Constraint::Length(9),
+                Constraint::Min(19),
                 Constraint::Length(8),
+                Constraint::Length(7),
                 Constraint::Length(8),
-                Constraint::Length(6),
-                Constraint::Length(6),
-                Constraint::Length(18),
-                Constraint::Min(10),
+                Constraint::Length(5),
+                Constraint::Length(5),
+                Constraint::Length(16),
+                Constraint::Min(8),
             ];
             let head = Row::new([
                 "ADDON", "TYPE", "VERSION", "PLAN", "VM", "PORT", "STATE", "ATTACHED",

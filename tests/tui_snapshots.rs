@@ -1,0 +1,76 @@
+//! Every pane and the help overlay, drawn into ratatui's TestBackend from
+//! the cheapa project (as the engine reads it) and compared with insta
+//! snapshots, at 80×24 and at a large size.
+
+mod common;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use sdtui::engine::{Operation, Workspace};
+use sdtui::tui::{App, PANES, ProjectView, draw, theme::Theme};
+
+fn app() -> (tempfile::TempDir, App) {
+    let root = common::root_with("cheapa");
+    let mut ws = Workspace::open(root.path().to_path_buf(), None).unwrap();
+    ws.test_seed = Some(7);
+    let p = ws.project(Some("cheapa")).unwrap();
+    ws.run(&p, &Operation::Sync, false).unwrap();
+    let view = ProjectView::read(&ws, &p).unwrap();
+    (root, App::new(Theme::dark(), vec!["cheapa".into()], view))
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw(f, app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn key(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+#[test]
+fn every_pane_at_80x24() {
+    let (_root, mut app) = app();
+    for (i, pane) in PANES.iter().enumerate() {
+        app.key(key(KeyCode::Char(char::from(b'1' + i as u8))));
+        assert_eq!(app.pane, *pane);
+        insta::assert_snapshot!(format!("pane_{i}_{pane:?}_80x24"), render(&app, 80, 24));
+    }
+}
+
+#[test]
+fn addons_on_a_large_screen_with_selection_and_help() {
+    let (_root, mut app) = app();
+    app.key(key(KeyCode::Char('2')));
+    app.key(key(KeyCode::Char('j')));
+    app.key(key(KeyCode::Char('j')));
+    assert_eq!(app.selected[1], 2);
+    insta::assert_snapshot!("addons_200x50", render(&app, 200, 50));
+    app.key(key(KeyCode::Char('?')));
+    insta::assert_snapshot!("help_80x24", render(&app, 80, 24));
+    // Any key closes help; q quits.
+    app.key(key(KeyCode::Char('x')));
+    assert!(!app.help);
+    app.key(key(KeyCode::Char('q')));
+    assert!(app.quit);
+}
+
+#[test]
+fn logs_are_a_bounded_ring() {
+    let (_root, mut app) = app();
+    for i in 0..(sdtui::tui::LOG_LINES + 1234) {
+        app.push_log(i % 2 == 0, format!("line {i}"));
+    }
+    assert_eq!(app.logs.len(), sdtui::tui::LOG_LINES);
+    assert_eq!(app.logs.front().unwrap().1, "line 1234");
+}
