@@ -306,13 +306,12 @@ pub fn draw(f: &mut Frame, app: &App) {
             .highlight_style(Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
         tabs,
     );
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(Style::default().fg(t.border))
-        .title(Span::styled(
-            format!(" {} ", app.pane.title()),
-            Style::default().fg(t.title),
-        ));
+    let pane_title = match (app.pane, &app.logs_of) {
+        (Pane::Logs, Some(c)) => format!(" Logs · {c} "),
+        (Pane::Logs, None) => " Logs (Enter on an addon or container) ".to_string(),
+        (p, _) => format!(" {} ", p.title()),
+    };
+    let block = Block::default().borders(Borders::ALL).border_style(Style::default().fg(t.border)).title(Span::styled(pane_title, Style::default().fg(t.title)));
     let selected = Style::default().bg(t.selected_bg).fg(t.selected_fg);
     let header_style = Style::default().fg(t.accent).add_modifier(Modifier::BOLD);
     let mut state = TableState::default().with_selected(Some(app.selected[app.pane.index()]));
@@ -470,16 +469,10 @@ pub fn draw(f: &mut Frame, app: &App) {
                     ))
                 })
                 .collect();
-            let title = format!(
-                " Logs {} ",
-                app.logs_of
-                    .clone()
-                    .unwrap_or_else(|| "(Enter on an addon or container)".into())
-            );
             f.render_widget(
                 Paragraph::new(lines)
                     .wrap(Wrap { trim: false })
-                    .block(block.title(title)),
+                    .block(block),
                 body,
             );
         }

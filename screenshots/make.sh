@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Screenshots of the real console in a real terminal: xterm under Xvfb
+# showing `sdtui` (driven through tmux so keys can be sent), captured as PNG
+# into screenshots/. Deploys a small demo project on the local engine first
+# (needs tests/images/build.sh's images). Idempotent; cleans up after itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$PWD/screenshots
+
+need=()
+command -v Xvfb >/dev/null || need+=(xvfb)
+command -v xterm >/dev/null || need+=(xterm)
+command -v xwd >/dev/null || need+=(x11-apps)
+command -v convert >/dev/null || need+=(imagemagick)
+command -v tmux >/dev/null || need+=(tmux)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need+=(fonts-dejavu-core)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+cargo build --release -q
+bin=$PWD/target/release/sdtui
+./tests/images/build.sh >/dev/null
+
+root=$(mktemp -d)
+export SDTUI_ROOT=$root SDTUI_ADDONS=$root/.none SDTUI_CONFIG=$root/.config
+display=:97
+cleanup() {
+  tmux kill-session -t shots 2>/dev/null || true
+  [ -n "${xterm_pid:-}" ] && kill "$xterm_pid" 2>/dev/null || true
+  [ -n "${xvfb_pid:-}" ] && kill "$xvfb_pid" 2>/dev/null || true
+  "$bin" -p demo down >/dev/null 2>&1 || true
+  docker volume ls -q --filter label=com.docker.compose.project=demo-local | xargs -r docker volume rm -f >/dev/null
+  rm -rf "$root"
+}
+trap cleanup EXIT
+
+mkdir -p "$root/demo"
+cat > "$root/demo/config.yml" <<'YAML'
+# demo: what the screenshots show
+vms:
+  local:
+    host: local
+    private_ip: 127.0.3.71
+addons:
+  databases:
+    primary:
+      type: postgres
+      plan: standard
+    analytics:
+      type: postgres
+      plan: small
+  caches:
+    session:
+      type: redis
+      plan: small
+apps:
+  web:
+    image: sdtui-testapp
+    addons:
+      - databases.primary
+      - addon: databases.analytics
+        as: ANALYTICS
+        access: readonly
+      - caches.session
+YAML
+"$bin" -p demo up --timeout 180 >/dev/null
+
+Xvfb "$display" -screen 0 1090x640x24 >/dev/null 2>&1 &
+xvfb_pid=$!
+sleep 1
+# Truecolour through tmux, so the theme's colours show as written.
+tmux -f /dev/null new-session -d -s shots -x 120 -y 34 "$bin -p demo"
+tmux set-option -t shots -g default-terminal tmux-256color
+tmux set-option -t shots -ga terminal-overrides ",xterm*:Tc"
+DISPLAY=$display xterm -geometry 120x34+0+0 -fa 'DejaVu Sans Mono' -fs 11 -bg '#1e1e1e' -fg '#d4d4d4' -e tmux attach -t shots &
+xterm_pid=$!
+sleep 3
+
+shot() {
+  sleep 1.5
+  DISPLAY=$display xwd -root -silent | convert xwd:- "$out/$1.png"
+  echo "screenshots/$1.png"
+}
+tmux send-keys -t shots 2; shot addons
+tmux send-keys -t shots 3; shot attachments
+tmux send-keys -t shots 5; shot containers
+tmux send-keys -t shots 2 Enter; sleep 1; shot logs
+tmux send-keys -t shots '?'; shot help
+tmux send-keys -t shots q
