@@ -239,6 +239,18 @@ impl App {
         None
     }
 
+    /// A background task's report.
+    pub fn apply(&mut self, msg: Msg) {
+        match msg {
+            Msg::Status(rows) => {
+                self.status = rows;
+                self.message = None;
+            }
+            Msg::Log(err, line) => self.push_log(err, line),
+            Msg::Error(e) => self.message = Some(e),
+        }
+    }
+
     pub fn push_log(&mut self, err: bool, line: String) {
         if self.logs.len() == LOG_LINES {
             self.logs.pop_front();
@@ -311,7 +323,10 @@ pub fn draw(f: &mut Frame, app: &App) {
         (Pane::Logs, None) => " Logs (Enter on an addon or container) ".to_string(),
         (p, _) => format!(" {} ", p.title()),
     };
-    let block = Block::default().borders(Borders::ALL).border_style(Style::default().fg(t.border)).title(Span::styled(pane_title, Style::default().fg(t.title)));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(t.border))
+        .title(Span::styled(pane_title, Style::default().fg(t.title)));
     let selected = Style::default().bg(t.selected_bg).fg(t.selected_fg);
     let header_style = Style::default().fg(t.accent).add_modifier(Modifier::BOLD);
     let mut state = TableState::default().with_selected(Some(app.selected[app.pane.index()]));
@@ -623,18 +638,10 @@ async fn event_loop(ws: Workspace, project: Project, mut app: App) -> Result<()>
                 _ => {}
             },
             Some(msg) = rx.recv() => {
-                match msg {
-                    Msg::Status(rows) => { app.status = rows; app.message = None; }
-                    Msg::Log(err, line) => app.push_log(err, line),
-                    Msg::Error(e) => app.message = Some(e),
-                }
+                app.apply(msg);
                 // Drain what else is queued before one redraw.
                 while let Ok(m) = rx.try_recv() {
-                    match m {
-                        Msg::Status(rows) => app.status = rows,
-                        Msg::Log(err, line) => app.push_log(err, line),
-                        Msg::Error(e) => app.message = Some(e),
-                    }
+                    app.apply(m);
                 }
                 dirty = true;
             }
