@@ -74,3 +74,46 @@ fn logs_are_a_bounded_ring() {
     assert_eq!(app.logs.len(), sdtui::tui::LOG_LINES);
     assert_eq!(app.logs.front().unwrap().1, "line 1234");
 }
+
+#[test]
+fn slash_filters_a_list_and_bang_inverts_it() {
+    let (_root, mut app) = app();
+    app.key(key(KeyCode::Char('2')));
+    for c in "/postgres".chars() {
+        app.key(key(KeyCode::Char(c)));
+    }
+    assert!(app.typing);
+    app.key(key(KeyCode::Enter));
+    assert!(!app.typing);
+    let ids: Vec<&str> = app.visible_addons().iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "databases.primary",
+            "databases.analytics",
+            "databases.reports"
+        ]
+    );
+    insta::assert_snapshot!("addons_filtered_80x24", render(&app, 80, 24));
+    // `!` inverts; j/k move within what is shown.
+    app.key(key(KeyCode::Char('/')));
+    app.key(key(KeyCode::Esc));
+    assert_eq!(app.visible_addons().len(), 9, "Esc clears the filter");
+    for c in "/!postgres".chars() {
+        app.key(key(KeyCode::Char(c)));
+    }
+    app.key(key(KeyCode::Enter));
+    assert_eq!(app.visible_addons().len(), 6);
+    assert!(
+        app.visible_addons()
+            .iter()
+            .all(|a| a.type_name != "postgres")
+    );
+    for _ in 0..10 {
+        app.key(key(KeyCode::Char('j')));
+    }
+    assert_eq!(
+        app.selected[1], 5,
+        "selection stays within the filtered rows"
+    );
+}

@@ -156,6 +156,10 @@ pub struct App {
     pub pane: Pane,
     pub selected: [usize; 6],
     pub help: bool,
+    /// Per pane, k9s-style: a case-insensitive substring, `!` inverts.
+    pub filter: [String; 6],
+    /// `/` was pressed: keys go to the filter until Enter or Esc.
+    pub typing: bool,
     pub message: Option<String>,
     pub quit: bool,
 }
@@ -173,18 +177,63 @@ impl App {
             pane: Pane::Addons,
             selected: [0; 6],
             help: false,
+            filter: Default::default(),
+            typing: false,
             message: None,
             quit: false,
         }
     }
 
+    /// Whether a row's text passes the current pane's filter.
+    pub fn shows(&self, text: &str) -> bool {
+        let f = &self.filter[self.pane.index()];
+        let (invert, pattern) = match f.strip_prefix('!') {
+            Some(p) => (true, p),
+            None => (false, f.as_str()),
+        };
+        pattern.is_empty() || text.to_lowercase().contains(&pattern.to_lowercase()) != invert
+    }
+
+    pub fn visible_addons(&self) -> Vec<&AddonRow> {
+        self.view
+            .addons
+            .iter()
+            .filter(|a| {
+                self.shows(&format!(
+                    "{} {} {} {} {}",
+                    a.id, a.type_name, a.plan, a.vm, a.attached
+                ))
+            })
+            .collect()
+    }
+
+    pub fn visible_attachments(&self) -> Vec<&[String; 4]> {
+        self.view
+            .attachments
+            .iter()
+            .filter(|r| self.shows(&r.join(" ")))
+            .collect()
+    }
+
+    pub fn visible_status(&self) -> Vec<&StatusRow> {
+        self.status
+            .iter()
+            .filter(|s| {
+                self.shows(&format!(
+                    "{} {} {} {}",
+                    s.vm, s.state.service, s.state.state, s.state.image
+                ))
+            })
+            .collect()
+    }
+
     fn rows(&self) -> usize {
         match self.pane {
             Pane::Projects => self.projects.len(),
-            Pane::Addons => self.view.addons.len(),
-            Pane::Attachments => self.view.attachments.len(),
+            Pane::Addons => self.visible_addons().len(),
+            Pane::Attachments => self.visible_attachments().len(),
             Pane::Environments => self.view.environments.len(),
-            Pane::Containers => self.status.len(),
+            Pane::Containers => self.visible_status().len(),
             Pane::Logs => self.logs.len(),
         }
     }
@@ -193,8 +242,11 @@ impl App {
     pub fn selected_container(&self) -> Option<String> {
         let i = self.selected[self.pane.index()];
         let service = match self.pane {
-            Pane::Addons => self.view.addons.get(i).map(|a| a.service.clone())?,
-            Pane::Containers => self.status.get(i).map(|s| s.state.service.clone())?,
+            Pane::Addons => self.visible_addons().get(i).map(|a| a.service.clone())?,
+            Pane::Containers => self
+                .visible_status()
+                .get(i)
+                .map(|s| s.state.service.clone())?,
             _ => return None,
         };
         self.status
@@ -210,12 +262,30 @@ impl App {
             self.help = false;
             return None;
         }
+        if self.typing {
+            let pane = self.pane.index();
+            match k.code {
+                KeyCode::Char(c) => self.filter[pane].push(c),
+                KeyCode::Backspace => {
+                    self.filter[pane].pop();
+                }
+                KeyCode::Esc => {
+                    self.filter[pane].clear();
+                    self.typing = false;
+                }
+                KeyCode::Enter => self.typing = false,
+                _ => {}
+            }
+            self.selected[pane] = 0;
+            return None;
+        }
         let n = self.rows();
         let sel = &mut self.selected[self.pane.index()];
         match k.code {
             KeyCode::Char('q') => self.quit = true,
             KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => self.quit = true,
             KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('/') => self.typing = true,
             KeyCode::Tab => self.pane = PANES[(self.pane.index() + 1) % PANES.len()],
             KeyCode::BackTab => {
                 self.pane = PANES[(self.pane.index() + PANES.len() - 1) % PANES.len()]
@@ -263,6 +333,10 @@ const KEYS: &[(&str, &str)] = &[
     ("Tab / Shift-Tab, 1-6", "switch pane"),
     ("j k / ↓ ↑, g G", "move within a pane"),
     ("Enter", "follow the selected addon's or container's logs"),
+    (
+        "/",
+        "filter the list (text, or !text to invert); Esc clears",
+    ),
     ("Esc", "back to Addons"),
     ("?", "this help"),
     ("q, Ctrl-C", "quit"),
@@ -366,7 +440,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             );
         }
         Pane::Addons => {
-            let rows = app.view.addons.iter().map(|a| {
+            let rows = app.visible_addons().into_iter().map(|a| {
                 let (h, style) = health(&a.service);
                 Row::new(vec![
                     Cell::from(a.id.clone()),
@@ -404,9 +478,8 @@ pub fn draw(f: &mut Frame, app: &App) {
         }
         Pane::Attachments => {
             let rows = app
-                .view
-                .attachments
-                .iter()
+                .visible_attachments()
+                .into_iter()
                 .map(|r| Row::new(r.iter().cloned().map(Cell::from).collect::<Vec<_>>()));
             let head = Row::new(["APP", "ADDON", "AS", "ACCESS"]).style(header_style);
             f.render_stateful_widget(
@@ -442,7 +515,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             f.render_widget(Paragraph::new(text).block(block), body);
         }
         Pane::Containers => {
-            let rows = app.status.iter().map(|s| {
+            let rows = app.visible_status().into_iter().map(|s| {
                 let (h, style) = health(&s.state.service);
                 Row::new(vec![
                     Cell::from(s.vm.clone()),
@@ -492,10 +565,21 @@ pub fn draw(f: &mut Frame, app: &App) {
             );
         }
     }
-    let hint = app
-        .message
-        .clone()
-        .unwrap_or_else(|| "? help · Tab panes · j/k move · Enter logs · q quit".into());
+    let filter = &app.filter[app.pane.index()];
+    let hint = if app.typing || !filter.is_empty() {
+        format!(
+            "/{filter}{}",
+            if app.typing {
+                "▏ (Enter keeps, Esc clears)"
+            } else {
+                ""
+            }
+        )
+    } else {
+        app.message.clone().unwrap_or_else(|| {
+            "? help · Tab panes · j/k move · / filter · Enter logs · q quit".into()
+        })
+    };
     f.render_widget(
         Paragraph::new(Span::styled(hint, Style::default().fg(t.dim))),
         footer,
