@@ -58,6 +58,13 @@ fn addons_on_a_large_screen_with_selection_and_help() {
     insta::assert_snapshot!("addons_200x50", render(&app, 200, 50));
     app.key(key(KeyCode::Char('?')));
     insta::assert_snapshot!("help_80x24", render(&app, 80, 24));
+    // u asks the loop for an up, run as a task.
+    app.key(key(KeyCode::Esc));
+    assert_eq!(
+        app.key(key(KeyCode::Char('u'))),
+        Some(sdtui::tui::Request::Up)
+    );
+    app.key(key(KeyCode::Char('?')));
     // Any key closes help; q quits.
     app.key(key(KeyCode::Char('x')));
     assert!(!app.help);

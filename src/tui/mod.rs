@@ -134,12 +134,20 @@ impl ProjectView {
     }
 }
 
+/// Work a key asks for, run as a task so the frame never waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    FollowLogs(String),
+    Up,
+}
+
 /// Messages from background tasks.
 #[derive(Debug)]
 pub enum Msg {
     Status(Vec<StatusRow>),
     Log(bool, String),
-    Error(String),
+    /// A line for the footer: an error, or how a background task ended.
+    Note(String),
 }
 
 pub const LOG_LINES: usize = 5000;
@@ -255,9 +263,8 @@ impl App {
             .map(|s| s.state.container_id.clone())
     }
 
-    /// Applies a key; returns whether the logs of another container should
-    /// be followed now.
-    pub fn key(&mut self, k: KeyEvent) -> Option<String> {
+    /// Applies a key; returns the work it asks of the event loop.
+    pub fn key(&mut self, k: KeyEvent) -> Option<Request> {
         if self.help {
             self.help = false;
             return None;
@@ -286,6 +293,10 @@ impl App {
             KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => self.quit = true,
             KeyCode::Char('?') => self.help = true,
             KeyCode::Char('/') => self.typing = true,
+            KeyCode::Char('u') => {
+                self.message = Some("up: syncing, starting addons, waiting for health ...".into());
+                return Some(Request::Up);
+            }
             KeyCode::Tab => self.pane = PANES[(self.pane.index() + 1) % PANES.len()],
             KeyCode::BackTab => {
                 self.pane = PANES[(self.pane.index() + PANES.len() - 1) % PANES.len()]
@@ -299,7 +310,7 @@ impl App {
             KeyCode::Enter => {
                 if let Some(c) = self.selected_container() {
                     self.pane = Pane::Logs;
-                    return Some(c);
+                    return Some(Request::FollowLogs(c));
                 }
                 self.message =
                     Some("no running container for this row; deploy with `sdtui up`".into());
@@ -317,7 +328,7 @@ impl App {
                 self.message = None;
             }
             Msg::Log(err, line) => self.push_log(err, line),
-            Msg::Error(e) => self.message = Some(e),
+            Msg::Note(e) => self.message = Some(e),
         }
     }
 
@@ -707,12 +718,16 @@ async fn event_loop(ws: Workspace, project: Project, mut app: App) -> Result<()>
         tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind == crossterm::event::KeyEventKind::Press => {
-                    if let Some(container) = app.key(k) {
-                        // A new selection cancels the old stream.
-                        if let Some(t) = log_task.take() { t.abort(); }
-                        app.logs.clear();
-                        app.logs_of = Some(container.chars().take(12).collect());
-                        log_task = Some(spawn_logs(container, tx.clone()));
+                    match app.key(k) {
+                        Some(Request::FollowLogs(container)) => {
+                            // A new selection cancels the old stream.
+                            if let Some(t) = log_task.take() { t.abort(); }
+                            app.logs.clear();
+                            app.logs_of = Some(container.chars().take(12).collect());
+                            log_task = Some(spawn_logs(container, tx.clone()));
+                        }
+                        Some(Request::Up) => spawn_up(ws.clone(), project.clone(), tx.clone()),
+                        None => {}
                     }
                     dirty = true;
                 }
@@ -747,7 +762,7 @@ fn spawn_status_watch(ws: std::sync::Arc<Workspace>, project: Project, tx: mpsc:
         let docker = match crate::docker::connect_local().await {
             Ok(d) => d,
             Err(e) => {
-                let _ = tx.send(Msg::Error(e.message)).await;
+                let _ = tx.send(Msg::Note(e.message)).await;
                 return;
             }
         };
@@ -760,7 +775,7 @@ fn spawn_status_watch(ws: std::sync::Arc<Workspace>, project: Project, tx: mpsc:
                         let _ = tx.send(Msg::Status(rows)).await;
                     }
                     Err(e) => {
-                        let _ = tx.send(Msg::Error(e.message)).await;
+                        let _ = tx.send(Msg::Note(e.message)).await;
                     }
                 }
             }
@@ -786,12 +801,35 @@ fn spawn_status_watch(ws: std::sync::Arc<Workspace>, project: Project, tx: mpsc:
     });
 }
 
+/// `up` in the background; the panes follow from the events stream.
+fn spawn_up(ws: std::sync::Arc<Workspace>, project: Project, tx: mpsc::Sender<Msg>) {
+    tokio::spawn(async move {
+        let msg = match crate::deploy::up(&ws, &project, None, Duration::from_secs(300)).await {
+            Ok(r) => {
+                let changed = r
+                    .iter()
+                    .filter(|s| s.action != crate::deploy::Action::Unchanged)
+                    .count();
+                format!(
+                    "up: {} services, {changed} created or recreated, all healthy",
+                    r.len()
+                )
+            }
+            Err(e) => format!(
+                "up failed: {}",
+                e.message.lines().next().unwrap_or_default()
+            ),
+        };
+        let _ = tx.send(Msg::Note(msg)).await;
+    });
+}
+
 fn spawn_logs(container: String, tx: mpsc::Sender<Msg>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let docker = match crate::docker::connect_local().await {
             Ok(d) => d,
             Err(e) => {
-                let _ = tx.send(Msg::Error(e.message)).await;
+                let _ = tx.send(Msg::Note(e.message)).await;
                 return;
             }
         };
@@ -802,7 +840,7 @@ fn spawn_logs(container: String, tx: mpsc::Sender<Msg>) -> tokio::task::JoinHand
         })
         .await;
         if let Err(e) = r {
-            let _ = tx.send(Msg::Error(e.message)).await;
+            let _ = tx.send(Msg::Note(e.message)).await;
         }
     })
 }
