@@ -199,5 +199,9 @@ fn main() {
         cleanup("bstat-local");
         cleanup("bstat-remote");
         let _ = Command::new(script("stop.sh")).arg(state.path()).output();
+        // What the "remote" VM kept in its home (the same machine here).
+        if let Some(home) = std::env::var_os("HOME") {
+            let _ = std::fs::remove_dir_all(std::path::Path::new(&home).join(".sdtui/bstat"));
+        }
     }
 }
