@@ -124,3 +124,39 @@ fn slash_filters_a_list_and_bang_inverts_it() {
         "selection stays within the filtered rows"
     );
 }
+
+#[test]
+fn the_logs_pane_filters_lines_and_tells_stderr_apart() {
+    let (_root, mut app) = app();
+    for i in 0..50 {
+        app.push_log(
+            i % 10 == 0,
+            if i % 10 == 0 {
+                format!("ERROR at step {i}")
+            } else {
+                format!("ok step {i}")
+            },
+        );
+    }
+    app.key(key(KeyCode::Char('6')));
+    for c in "/error".chars() {
+        app.key(key(KeyCode::Char(c)));
+    }
+    app.key(key(KeyCode::Enter));
+    let screen = render(&app, 80, 24);
+    assert_eq!(screen.matches("ERROR at step").count(), 5, "{screen}");
+    assert!(!screen.contains("ok step"), "{screen}");
+    // stderr lines carry the theme's warn colour, stdout the text colour.
+    let mut t = ratatui::Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| draw(f, &app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let row = (0..24)
+        .find(|y| {
+            (0..80)
+                .map(|x| buf[(x, *y)].symbol())
+                .collect::<String>()
+                .contains("ERROR at step 0")
+        })
+        .unwrap();
+    assert_eq!(buf[(1, row)].fg, app.theme.warn);
+}

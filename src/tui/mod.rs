@@ -557,13 +557,17 @@ pub fn draw(f: &mut Frame, app: &App) {
         }
         Pane::Logs => {
             let height = body.height.saturating_sub(2) as usize;
-            let lines: Vec<Line> = app
-                .logs
+            // The filter keeps matching lines (`!` the others); the newest
+            // that fit are shown.
+            let kept: Vec<&(bool, String)> =
+                app.logs.iter().filter(|(_, l)| app.shows(l)).collect();
+            let lines: Vec<Line> = kept
                 .iter()
-                .skip(app.logs.len().saturating_sub(height))
+                .skip(kept.len().saturating_sub(height))
                 .map(|(err, l)| {
                     Line::from(Span::styled(
                         l.clone(),
+                        // stderr reads apart from stdout.
                         Style::default().fg(if *err { t.warn } else { t.text }),
                     ))
                 })
