@@ -739,19 +739,38 @@ pub async fn service_container(
     project: &Project,
     service: &str,
 ) -> Result<(Docker, ServiceState)> {
-    let rows = status(ws, project, None).await?;
-    let names: Vec<String> = rows.iter().map(|r| r.state.service.clone()).collect();
-    let row = rows
-        .into_iter()
-        .find(|r| r.state.service == service)
-        .ok_or_else(|| {
-            UserError::new(format!("no running service \"{service}\""))
-                .hint(crate::config::hint_choices("services", &names))
-        })?;
+    // config.yml says which VM runs it: one connection, to that VM only.
     let loaded = ws.load(project)?;
-    let vm = &loaded.config.vms[&row.vm];
+    let addon_vm = loaded
+        .config
+        .addons
+        .iter()
+        .find(|a| a.service() == service)
+        .map(|a| a.vm.clone());
+    let vm_name = addon_vm
+        .or_else(|| loaded.config.apps.get(service).map(|a| a.vm.clone()))
+        .ok_or_else(|| {
+            let names = loaded
+                .config
+                .vms
+                .keys()
+                .flat_map(|vm| expected_services(&loaded.config, vm));
+            UserError::new(format!("no service \"{service}\""))
+                .hint(crate::config::hint_choices("services", names))
+        })?;
+    let vm = &loaded.config.vms[&vm_name];
     let conn = Connected::open(ws, project, vm).await?;
-    Ok((conn.docker, row.state))
+    let state = docker::project_containers(&conn.docker, &compose_project(&project.name, &vm.name))
+        .await?
+        .into_iter()
+        .find(|s| s.service == service)
+        .ok_or_else(|| {
+            UserError::new(format!("{service} has no container on VM {}", vm.name)).hint(format!(
+                "deploy it: sdtui -p {} up --vm {}",
+                project.name, vm.name
+            ))
+        })?;
+    Ok((conn.docker, state))
 }
 
 /// One app release, as `releases APP` lists them.
