@@ -434,36 +434,51 @@ pub fn draw(f: &mut Frame, app: &App) {
             }
         }
     };
+    // Every list pane is one table: its header, the pane's border and the
+    // selection.
+    let mut list =
+        |f: &mut Frame, rows: Vec<Row<'static>>, widths: &[Constraint], head: &[&'static str]| {
+            let mut table = Table::new(rows, widths.to_vec())
+                .block(block.clone())
+                .row_highlight_style(selected);
+            if !head.is_empty() {
+                table = table.header(Row::new(head.to_vec()).style(header_style));
+            }
+            f.render_stateful_widget(table, body, &mut state);
+        };
     match app.pane {
         Pane::Projects => {
-            let rows = app.projects.iter().enumerate().map(|(i, p)| {
-                Row::new(vec![
-                    Cell::from(if i == app.project { "●" } else { " " }),
-                    Cell::from(p.clone()),
-                ])
-            });
-            f.render_stateful_widget(
-                Table::new(rows, [Constraint::Length(2), Constraint::Min(10)])
-                    .block(block)
-                    .row_highlight_style(selected),
-                body,
-                &mut state,
-            );
+            let rows = app
+                .projects
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    Row::new(vec![
+                        Cell::from(if i == app.project { "●" } else { " " }),
+                        Cell::from(p.clone()),
+                    ])
+                })
+                .collect();
+            list(f, rows, &[Constraint::Length(2), Constraint::Min(10)], &[]);
         }
         Pane::Addons => {
-            let rows = app.visible_addons().into_iter().map(|a| {
-                let (h, style) = health(&a.service);
-                Row::new(vec![
-                    Cell::from(a.id.clone()),
-                    Cell::from(a.type_name.clone()),
-                    Cell::from(a.version.clone()),
-                    Cell::from(a.plan.clone()),
-                    Cell::from(a.vm.clone()),
-                    Cell::from(a.port.clone()),
-                    Cell::from(Span::styled(h, style)),
-                    Cell::from(a.attached.clone()),
-                ])
-            });
+            let rows = app
+                .visible_addons()
+                .into_iter()
+                .map(|a| {
+                    let (h, style) = health(&a.service);
+                    Row::new(vec![
+                        Cell::from(a.id.clone()),
+                        Cell::from(a.type_name.clone()),
+                        Cell::from(a.version.clone()),
+                        Cell::from(a.plan.clone()),
+                        Cell::from(a.vm.clone()),
+                        Cell::from(a.port.clone()),
+                        Cell::from(Span::styled(h, style)),
+                        Cell::from(a.attached.clone()),
+                    ])
+                })
+                .collect();
             let widths = [
                 Constraint::Min(19),
                 Constraint::Length(8),
@@ -474,41 +489,28 @@ pub fn draw(f: &mut Frame, app: &App) {
                 Constraint::Length(16),
                 Constraint::Min(8),
             ];
-            let head = Row::new([
-                "ADDON", "TYPE", "VERSION", "PLAN", "VM", "PORT", "STATE", "ATTACHED",
-            ])
-            .style(header_style);
-            f.render_stateful_widget(
-                Table::new(rows, widths)
-                    .header(head)
-                    .block(block)
-                    .row_highlight_style(selected),
-                body,
-                &mut state,
+            list(
+                f,
+                rows,
+                &widths,
+                &[
+                    "ADDON", "TYPE", "VERSION", "PLAN", "VM", "PORT", "STATE", "ATTACHED",
+                ],
             );
         }
         Pane::Attachments => {
             let rows = app
                 .visible_attachments()
                 .into_iter()
-                .map(|r| Row::new(r.iter().cloned().map(Cell::from).collect::<Vec<_>>()));
-            let head = Row::new(["APP", "ADDON", "AS", "ACCESS"]).style(header_style);
-            f.render_stateful_widget(
-                Table::new(
-                    rows,
-                    [
-                        Constraint::Min(10),
-                        Constraint::Min(18),
-                        Constraint::Min(10),
-                        Constraint::Length(10),
-                    ],
-                )
-                .header(head)
-                .block(block)
-                .row_highlight_style(selected),
-                body,
-                &mut state,
-            );
+                .map(|r| Row::new(r.iter().cloned().map(Cell::from).collect::<Vec<_>>()))
+                .collect();
+            let widths = [
+                Constraint::Min(10),
+                Constraint::Min(18),
+                Constraint::Min(10),
+                Constraint::Length(10),
+            ];
+            list(f, rows, &widths, &["APP", "ADDON", "AS", "ACCESS"]);
         }
         Pane::Environments => {
             let text = if app.view.environments.is_empty() {
@@ -523,36 +525,35 @@ pub fn draw(f: &mut Frame, app: &App) {
                     .map(|e| Line::from(e.clone()))
                     .collect()
             };
-            f.render_widget(Paragraph::new(text).block(block), body);
+            f.render_widget(Paragraph::new(text).block(block.clone()), body);
         }
         Pane::Containers => {
-            let rows = app.visible_status().into_iter().map(|s| {
-                let (h, style) = health(&s.state.service);
-                Row::new(vec![
-                    Cell::from(s.vm.clone()),
-                    Cell::from(s.state.service.clone()),
-                    Cell::from(Span::styled(h, style)),
-                    Cell::from(s.state.image.clone()),
-                    Cell::from(s.state.ports.join(" ")),
-                ])
-            });
-            let head = Row::new(["VM", "SERVICE", "STATE", "IMAGE", "PORTS"]).style(header_style);
-            f.render_stateful_widget(
-                Table::new(
-                    rows,
-                    [
-                        Constraint::Length(8),
-                        Constraint::Min(14),
-                        Constraint::Length(18),
-                        Constraint::Min(12),
-                        Constraint::Min(10),
-                    ],
-                )
-                .header(head)
-                .block(block)
-                .row_highlight_style(selected),
-                body,
-                &mut state,
+            let rows = app
+                .visible_status()
+                .into_iter()
+                .map(|s| {
+                    let (h, style) = health(&s.state.service);
+                    Row::new(vec![
+                        Cell::from(s.vm.clone()),
+                        Cell::from(s.state.service.clone()),
+                        Cell::from(Span::styled(h, style)),
+                        Cell::from(s.state.image.clone()),
+                        Cell::from(s.state.ports.join(" ")),
+                    ])
+                })
+                .collect();
+            let widths = [
+                Constraint::Length(8),
+                Constraint::Min(14),
+                Constraint::Length(18),
+                Constraint::Min(12),
+                Constraint::Min(10),
+            ];
+            list(
+                f,
+                rows,
+                &widths,
+                &["VM", "SERVICE", "STATE", "IMAGE", "PORTS"],
             );
         }
         Pane::Logs => {
