@@ -8,28 +8,13 @@ use std::time::{Duration, Instant};
 
 use sdtui::engine::Workspace;
 
+/// The tests' own clean-up of a compose project (containers, volumes,
+/// networks, found by label), shared rather than copied.
+#[path = "../tests/common/docker.rs"]
+mod test_docker;
+
 fn cleanup(compose_project: &str) {
-    let label = format!("label=com.docker.compose.project={compose_project}");
-    for (list, rm) in [
-        (vec!["ps", "-aq", "--filter", &label], vec!["rm", "-f"]),
-        (
-            vec!["volume", "ls", "-q", "--filter", &label],
-            vec!["volume", "rm", "-f"],
-        ),
-        (
-            vec!["network", "ls", "-q", "--filter", &label],
-            vec!["network", "rm"],
-        ),
-    ] {
-        let out = Command::new("docker").args(&list).output().unwrap();
-        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker").args(&rm).args(&ids).output();
-        }
-    }
+    drop(test_docker::Cleanup(compose_project.to_string()));
 }
 
 fn project(
