@@ -34,7 +34,7 @@ pub enum FileKind {
     Secrets,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EnvVar {
     pub name: String,
     pub value: String,

@@ -1,670 +1,99 @@
 //! The console: a tokio event loop over crossterm's EventStream, with
-//! Docker work in tasks that report back over a channel, so nothing blocks
-//! a frame. The state (`App`) and drawing (`draw`) are plain data and a pure
-//! function, tested with ratatui's TestBackend.
+//! engine, Docker and SSH work in tasks that report back over a channel, so
+//! nothing blocks a frame. The state ([`App`]) and drawing ([`draw`]) are
+//! plain data and a pure function, tested with ratatui's TestBackend.
 
+pub mod app;
+pub mod keymap;
+pub mod logs;
+pub mod palette;
 pub mod theme;
+pub mod view;
+pub mod wizard;
 
-use std::collections::VecDeque;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyModifiers};
+use bollard::Docker;
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
 use futures_util::StreamExt;
-use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{
-    Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Tabs, Wrap,
-};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
-use crate::deploy::StatusRow;
-use crate::engine::{Project, Workspace};
-use crate::error::Result;
+use crate::config::Vm;
+use crate::engine::{Operation, Project, Workspace};
+use crate::error::{Result, UserError};
+pub use app::{
+    AddonRow, App, HostPrompt, LOG_LINES, Msg, PANES, Pane, PlanView, ProjectView, Request,
+};
 use theme::Theme;
+pub use view::draw;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    Projects,
-    Addons,
-    Attachments,
-    Environments,
-    Containers,
-    Logs,
-}
-
-pub const PANES: [Pane; 6] = [
-    Pane::Projects,
-    Pane::Addons,
-    Pane::Attachments,
-    Pane::Environments,
-    Pane::Containers,
-    Pane::Logs,
-];
-
-impl Pane {
-    fn title(self) -> &'static str {
-        match self {
-            Pane::Projects => "Projects",
-            Pane::Addons => "Addons",
-            Pane::Attachments => "Attachments",
-            Pane::Environments => "Environments",
-            Pane::Containers => "Containers",
-            Pane::Logs => "Logs",
-        }
-    }
-    fn index(self) -> usize {
-        PANES.iter().position(|p| *p == self).unwrap_or(0)
-    }
-}
-
-/// One addon instance as the Addons pane shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AddonRow {
-    pub id: String,
-    pub type_name: String,
-    pub version: String,
-    pub plan: String,
-    pub vm: String,
-    pub port: String,
-    pub service: String,
-    pub attached: String,
-}
-
-/// What the console shows of a project, read through the engine.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ProjectView {
-    pub addons: Vec<AddonRow>,
-    /// app, addon, as, access.
-    pub attachments: Vec<[String; 4]>,
-    pub environments: Vec<String>,
-}
-
-impl ProjectView {
-    pub fn read(ws: &Workspace, project: &Project) -> Result<ProjectView> {
-        let l = ws.load(project)?;
-        let addons = l
-            .config
-            .addons
-            .iter()
-            .map(|a| {
-                let creds = &l.generated.secrets[&a.type_name][&a.name];
-                let attached: Vec<String> = l
-                    .config
-                    .attachments_of(&a.id())
-                    .map(|(app, att)| format!("{}::{}", app.name, att.prefix))
-                    .collect();
-                AddonRow {
-                    id: a.id(),
-                    type_name: a.type_name.clone(),
-                    version: a.version.clone(),
-                    plan: a.plan.clone(),
-                    vm: a.vm.clone(),
-                    port: creds.get("PORT").cloned().unwrap_or_default(),
-                    service: a.service(),
-                    attached: if attached.is_empty() {
-                        "-".into()
-                    } else {
-                        attached.join(", ")
-                    },
-                }
-            })
-            .collect();
-        let attachments = l
-            .config
-            .apps
-            .values()
-            .flat_map(|app| {
-                app.attachments.iter().map(move |att| {
-                    [
-                        app.name.clone(),
-                        att.addon.clone(),
-                        att.prefix.clone(),
-                        att.access.as_str().to_string(),
-                    ]
-                })
-            })
-            .collect();
-        Ok(ProjectView {
-            addons,
-            attachments,
-            environments: l.config.environments.clone(),
-        })
-    }
-}
-
-/// Work a key asks for, run as a task so the frame never waits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    FollowLogs(String),
-    Up,
-}
-
-/// Messages from background tasks.
-#[derive(Debug)]
-pub enum Msg {
-    Status(Vec<StatusRow>),
-    Log(bool, String),
-    /// A line for the footer: an error, or how a background task ended.
-    Note(String),
-}
-
-pub const LOG_LINES: usize = 5000;
-
-pub struct App {
-    pub theme: Theme,
-    pub projects: Vec<String>,
-    pub project: usize,
-    pub view: ProjectView,
-    pub status: Vec<StatusRow>,
-    /// A ring buffer: memory stays bounded however fast a container logs.
-    pub logs: VecDeque<(bool, String)>,
-    pub logs_of: Option<String>,
-    pub pane: Pane,
-    pub selected: [usize; 6],
-    pub help: bool,
-    /// Per pane, k9s-style: a case-insensitive substring, `!` inverts.
-    pub filter: [String; 6],
-    /// `/` was pressed: keys go to the filter until Enter or Esc.
-    pub typing: bool,
-    pub message: Option<String>,
-    pub quit: bool,
-}
-
-impl App {
-    pub fn new(theme: Theme, projects: Vec<String>, view: ProjectView) -> App {
-        App {
-            theme,
-            projects,
-            project: 0,
-            view,
-            status: Vec::new(),
-            logs: VecDeque::new(),
-            logs_of: None,
-            pane: Pane::Addons,
-            selected: [0; 6],
-            help: false,
-            filter: Default::default(),
-            typing: false,
-            message: None,
-            quit: false,
-        }
-    }
-
-    /// Whether a row's text passes the current pane's filter.
-    pub fn shows(&self, text: &str) -> bool {
-        let f = &self.filter[self.pane.index()];
-        let (invert, pattern) = match f.strip_prefix('!') {
-            Some(p) => (true, p),
-            None => (false, f.as_str()),
-        };
-        pattern.is_empty() || text.to_lowercase().contains(&pattern.to_lowercase()) != invert
-    }
-
-    pub fn visible_addons(&self) -> Vec<&AddonRow> {
-        self.view
-            .addons
-            .iter()
-            .filter(|a| {
-                self.shows(&format!(
-                    "{} {} {} {} {}",
-                    a.id, a.type_name, a.plan, a.vm, a.attached
-                ))
-            })
-            .collect()
-    }
-
-    pub fn visible_attachments(&self) -> Vec<&[String; 4]> {
-        self.view
-            .attachments
-            .iter()
-            .filter(|r| self.shows(&r.join(" ")))
-            .collect()
-    }
-
-    pub fn visible_status(&self) -> Vec<&StatusRow> {
-        self.status
-            .iter()
-            .filter(|s| {
-                self.shows(&format!(
-                    "{} {} {} {}",
-                    s.vm, s.state.service, s.state.state, s.state.image
-                ))
-            })
-            .collect()
-    }
-
-    fn rows(&self) -> usize {
-        match self.pane {
-            Pane::Projects => self.projects.len(),
-            Pane::Addons => self.visible_addons().len(),
-            Pane::Attachments => self.visible_attachments().len(),
-            Pane::Environments => self.view.environments.len(),
-            Pane::Containers => self.visible_status().len(),
-            Pane::Logs => self.logs.len(),
-        }
-    }
-
-    /// The container of the selected row (Addons or Containers pane).
-    pub fn selected_container(&self) -> Option<String> {
-        let i = self.selected[self.pane.index()];
-        let service = match self.pane {
-            Pane::Addons => self.visible_addons().get(i).map(|a| a.service.clone())?,
-            Pane::Containers => self
-                .visible_status()
-                .get(i)
-                .map(|s| s.state.service.clone())?,
-            _ => return None,
-        };
-        self.status
-            .iter()
-            .find(|s| s.state.service == service)
-            .map(|s| s.state.container_id.clone())
-    }
-
-    /// Applies a key; returns the work it asks of the event loop.
-    pub fn key(&mut self, k: KeyEvent) -> Option<Request> {
-        if self.help {
-            self.help = false;
-            return None;
-        }
-        if self.typing {
-            let pane = self.pane.index();
-            match k.code {
-                KeyCode::Char(c) => self.filter[pane].push(c),
-                KeyCode::Backspace => {
-                    self.filter[pane].pop();
-                }
-                KeyCode::Esc => {
-                    self.filter[pane].clear();
-                    self.typing = false;
-                }
-                KeyCode::Enter => self.typing = false,
-                _ => {}
-            }
-            self.selected[pane] = 0;
-            return None;
-        }
-        let n = self.rows();
-        let sel = &mut self.selected[self.pane.index()];
-        match k.code {
-            KeyCode::Char('q') => self.quit = true,
-            KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => self.quit = true,
-            KeyCode::Char('?') => self.help = true,
-            KeyCode::Char('/') => self.typing = true,
-            KeyCode::Char('u') => {
-                self.message = Some("up: syncing, starting addons, waiting for health ...".into());
-                return Some(Request::Up);
-            }
-            KeyCode::Tab => self.pane = PANES[(self.pane.index() + 1) % PANES.len()],
-            KeyCode::BackTab => {
-                self.pane = PANES[(self.pane.index() + PANES.len() - 1) % PANES.len()]
-            }
-            KeyCode::Char(c @ '1'..='6') => self.pane = PANES[c as usize - '1' as usize],
-            KeyCode::Char('j') | KeyCode::Down => *sel = (*sel + 1).min(n.saturating_sub(1)),
-            KeyCode::Char('k') | KeyCode::Up => *sel = sel.saturating_sub(1),
-            KeyCode::Char('g') | KeyCode::Home => *sel = 0,
-            KeyCode::Char('G') | KeyCode::End => *sel = n.saturating_sub(1),
-            KeyCode::Esc => self.pane = Pane::Addons,
-            KeyCode::Enter => {
-                if let Some(c) = self.selected_container() {
-                    self.pane = Pane::Logs;
-                    return Some(Request::FollowLogs(c));
-                }
-                self.message =
-                    Some("no running container for this row; deploy with `sdtui up`".into());
-            }
-            _ => {}
-        }
-        None
-    }
-
-    /// A background task's report.
-    pub fn apply(&mut self, msg: Msg) {
-        match msg {
-            Msg::Status(rows) => {
-                self.status = rows;
-                self.message = None;
-            }
-            Msg::Log(err, line) => self.push_log(err, line),
-            Msg::Note(e) => self.message = Some(e),
-        }
-    }
-
-    pub fn push_log(&mut self, err: bool, line: String) {
-        if self.logs.len() == LOG_LINES {
-            self.logs.pop_front();
-        }
-        self.logs.push_back((err, line));
-    }
-}
-
-const KEYS: &[(&str, &str)] = &[
-    ("Tab / Shift-Tab, 1-6", "switch pane"),
-    ("j k / ↓ ↑, g G", "move within a pane"),
-    ("Enter", "follow the selected addon's or container's logs"),
-    (
-        "/",
-        "filter the list (text, or !text to invert); Esc clears",
-    ),
-    ("Esc", "back to Addons"),
-    ("?", "this help"),
-    ("q, Ctrl-C", "quit"),
-];
-
-pub fn draw(f: &mut Frame, app: &App) {
-    let t = &app.theme;
-    let [header, tabs, body, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Min(3),
-        Constraint::Length(1),
-    ])
-    .areas(f.area());
-    let project = app
-        .projects
-        .get(app.project)
-        .cloned()
-        .unwrap_or_else(|| "(no project)".into());
-    f.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(
-                " sdtui ",
-                Style::default()
-                    .fg(t.selected_fg)
-                    .bg(t.accent)
-                    .add_modifier(Modifier::BOLD),
-            ),
-            Span::styled(
-                format!(" project {project} "),
-                Style::default().fg(t.title).add_modifier(Modifier::BOLD),
-            ),
-            Span::styled(
-                format!(
-                    " {} addons · {} containers",
-                    app.view.addons.len(),
-                    app.status.len()
-                ),
-                Style::default().fg(t.dim),
-            ),
-        ])),
-        header,
-    );
-    let titles: Vec<Line> = PANES
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Line::from(format!("{} {}", i + 1, p.title())))
-        .collect();
-    f.render_widget(
-        Tabs::new(titles)
-            .select(app.pane.index())
-            .style(Style::default().fg(t.dim))
-            .highlight_style(Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
-        tabs,
-    );
-    let pane_title = match (app.pane, &app.logs_of) {
-        (Pane::Logs, Some(c)) => format!(" Logs · {c} "),
-        (Pane::Logs, None) => " Logs (Enter on an addon or container) ".to_string(),
-        (p, _) => format!(" {} ", p.title()),
-    };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(Style::default().fg(t.border))
-        .title(Span::styled(pane_title, Style::default().fg(t.title)));
-    let selected = Style::default().bg(t.selected_bg).fg(t.selected_fg);
-    let header_style = Style::default().fg(t.accent).add_modifier(Modifier::BOLD);
-    let mut state = TableState::default().with_selected(Some(app.selected[app.pane.index()]));
-    let health = |service: &str| -> (String, Style) {
-        match app.status.iter().find(|s| s.state.service == service) {
-            None => ("-".into(), Style::default().fg(t.dim)),
-            Some(s) => {
-                // Short enough for 80 columns: the health when there is one.
-                let label = match (s.state.state.as_str(), &s.state.health, s.state.exit_code) {
-                    ("running", Some(h), _) => h.clone(),
-                    ("exited", _, Some(code)) => format!("exited ({code})"),
-                    (state, _, _) => state.to_string(),
-                };
-                let color = match (s.state.state.as_str(), s.state.health.as_deref()) {
-                    ("running", Some("healthy") | None) => t.ok,
-                    ("running", Some("starting")) => t.warn,
-                    _ => t.error,
-                };
-                (label, Style::default().fg(color))
-            }
-        }
-    };
-    // Every list pane is one table: its header, the pane's border and the
-    // selection.
-    let mut list =
-        |f: &mut Frame, rows: Vec<Row<'static>>, widths: &[Constraint], head: &[&'static str]| {
-            let mut table = Table::new(rows, widths.to_vec())
-                .block(block.clone())
-                .row_highlight_style(selected);
-            if !head.is_empty() {
-                table = table.header(Row::new(head.to_vec()).style(header_style));
-            }
-            f.render_stateful_widget(table, body, &mut state);
-        };
-    match app.pane {
-        Pane::Projects => {
-            let rows = app
-                .projects
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    Row::new(vec![
-                        Cell::from(if i == app.project { "●" } else { " " }),
-                        Cell::from(p.clone()),
-                    ])
-                })
-                .collect();
-            list(f, rows, &[Constraint::Length(2), Constraint::Min(10)], &[]);
-        }
-        Pane::Addons => {
-            let rows = app
-                .visible_addons()
-                .into_iter()
-                .map(|a| {
-                    let (h, style) = health(&a.service);
-                    Row::new(vec![
-                        Cell::from(a.id.clone()),
-                        Cell::from(a.type_name.clone()),
-                        Cell::from(a.version.clone()),
-                        Cell::from(a.plan.clone()),
-                        Cell::from(a.vm.clone()),
-                        Cell::from(a.port.clone()),
-                        Cell::from(Span::styled(h, style)),
-                        Cell::from(a.attached.clone()),
-                    ])
-                })
-                .collect();
-            let widths = [
-                Constraint::Min(19),
-                Constraint::Length(8),
-                Constraint::Length(7),
-                Constraint::Length(8),
-                Constraint::Length(5),
-                Constraint::Length(5),
-                Constraint::Length(16),
-                Constraint::Min(8),
-            ];
-            list(
-                f,
-                rows,
-                &widths,
-                &[
-                    "ADDON", "TYPE", "VERSION", "PLAN", "VM", "PORT", "STATE", "ATTACHED",
-                ],
-            );
-        }
-        Pane::Attachments => {
-            let rows = app
-                .visible_attachments()
-                .into_iter()
-                .map(|r| Row::new(r.iter().cloned().map(Cell::from).collect::<Vec<_>>()))
-                .collect();
-            let widths = [
-                Constraint::Min(10),
-                Constraint::Min(18),
-                Constraint::Min(10),
-                Constraint::Length(10),
-            ];
-            list(f, rows, &widths, &["APP", "ADDON", "AS", "ACCESS"]);
-        }
-        Pane::Environments => {
-            let text = if app.view.environments.is_empty() {
-                vec![Line::from(Span::styled(
-                    "no environments in config.yml",
-                    Style::default().fg(t.dim),
-                ))]
-            } else {
-                app.view
-                    .environments
-                    .iter()
-                    .map(|e| Line::from(e.clone()))
-                    .collect()
-            };
-            f.render_widget(Paragraph::new(text).block(block.clone()), body);
-        }
-        Pane::Containers => {
-            let rows = app
-                .visible_status()
-                .into_iter()
-                .map(|s| {
-                    let (h, style) = health(&s.state.service);
-                    Row::new(vec![
-                        Cell::from(s.vm.clone()),
-                        Cell::from(s.state.service.clone()),
-                        Cell::from(Span::styled(h, style)),
-                        Cell::from(s.state.image.clone()),
-                        Cell::from(s.state.ports.join(" ")),
-                    ])
-                })
-                .collect();
-            let widths = [
-                Constraint::Length(8),
-                Constraint::Min(14),
-                Constraint::Length(18),
-                Constraint::Min(12),
-                Constraint::Min(10),
-            ];
-            list(
-                f,
-                rows,
-                &widths,
-                &["VM", "SERVICE", "STATE", "IMAGE", "PORTS"],
-            );
-        }
-        Pane::Logs => {
-            let height = body.height.saturating_sub(2) as usize;
-            // The filter keeps matching lines (`!` the others); the newest
-            // that fit are shown.
-            let kept: Vec<&(bool, String)> =
-                app.logs.iter().filter(|(_, l)| app.shows(l)).collect();
-            let lines: Vec<Line> = kept
-                .iter()
-                .skip(kept.len().saturating_sub(height))
-                .map(|(err, l)| {
-                    Line::from(Span::styled(
-                        l.clone(),
-                        // stderr reads apart from stdout.
-                        Style::default().fg(if *err { t.warn } else { t.text }),
-                    ))
-                })
-                .collect();
-            f.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: false })
-                    .block(block),
-                body,
-            );
-        }
-    }
-    let filter = &app.filter[app.pane.index()];
-    let hint = if app.typing || !filter.is_empty() {
-        format!(
-            "/{filter}{}",
-            if app.typing {
-                "▏ (Enter keeps, Esc clears)"
-            } else {
-                ""
-            }
-        )
-    } else {
-        app.message.clone().unwrap_or_else(|| {
-            "? help · Tab panes · j/k move · / filter · Enter logs · q quit".into()
-        })
-    };
-    f.render_widget(
-        Paragraph::new(Span::styled(hint, Style::default().fg(t.dim))),
-        footer,
-    );
-    if app.help {
-        let area = centered(f.area(), 60, (KEYS.len() + 4) as u16);
-        f.render_widget(Clear, area);
-        let lines: Vec<Line> = KEYS
-            .iter()
-            .map(|(k, what)| {
-                Line::from(vec![
-                    Span::styled(format!("{k:<22}"), Style::default().fg(t.accent)),
-                    Span::raw(*what),
-                ])
-            })
-            .collect();
-        f.render_widget(
-            Paragraph::new(lines).block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(" Keys ")
-                    .border_style(Style::default().fg(t.accent)),
-            ),
-            area,
-        );
-    }
-}
-
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let w = width.min(area.width);
-    let h = height.min(area.height);
-    Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    }
-}
-
-/// Settings from the platform config dir (`settings.yml`): theme, mouse.
+/// Settings from the platform config dir (`settings.yml`).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub theme: Option<String>,
+    /// Clicks and the wheel (on by default); `m` toggles it.
+    pub mouse: Option<bool>,
+    /// Lines the Logs pane keeps (a ring buffer).
+    pub log_lines: Option<usize>,
+    /// Action → key or keys, over the defaults (`?` lists both).
+    #[serde(default)]
+    pub keys: indexmap::IndexMap<String, keymap::KeysSetting>,
+}
+
+impl Settings {
+    pub fn load(config_dir: Option<&Path>) -> Result<Settings> {
+        match config_dir
+            .map(|d| d.join("settings.yml"))
+            .filter(|p| p.is_file())
+        {
+            Some(p) => {
+                crate::config::parse_yaml(&p, &std::fs::read_to_string(&p).unwrap_or_default())
+            }
+            None => Ok(Settings::default()),
+        }
+    }
+
+    /// The app these settings describe.
+    pub fn apply(&self, app: &mut App, config_dir: Option<&Path>) -> Result<()> {
+        let file = config_dir
+            .map(|d| d.join("settings.yml").display().to_string())
+            .unwrap_or_else(|| "settings.yml".into());
+        app.theme = Theme::load(
+            self.theme.as_deref().unwrap_or("dark"),
+            config_dir.map(|d| d.join("themes")).as_deref(),
+        )
+        .map_err(|e| {
+            UserError::new(format!("{file}: theme: {e}")).hint(
+                "set `theme:` to dark, light or high-contrast, or a file in themes/ beside it",
+            )
+        })?;
+        app.keymap = keymap::Keymap::new(&self.keys).map_err(|e| {
+            UserError::new(format!("{file}: {e}"))
+                .hint("keys look like q, G, ctrl-c, shift-tab, enter; `?` in the console lists the actions")
+        })?;
+        app.mouse = self.mouse.unwrap_or(true);
+        if let Some(n) = self.log_lines {
+            if n == 0 {
+                return Err(UserError::new(format!(
+                    "{file}: log_lines must be at least 1"
+                )));
+            }
+            app.logs = logs::Logs::new(n);
+        }
+        app.config_dir = config_dir.map(Path::to_path_buf);
+        Ok(())
+    }
 }
 
 /// Opens the console on the project (or the only one, or a bundled example
 /// targeting the local engine when there is none yet).
-pub fn run(
-    ws: Workspace,
-    project: Option<String>,
-    config_dir: Option<std::path::PathBuf>,
-) -> Result<()> {
-    let settings: Settings = match config_dir
-        .as_ref()
-        .map(|d| d.join("settings.yml"))
-        .filter(|p| p.is_file())
-    {
-        Some(p) => crate::config::parse_yaml(&p, &std::fs::read_to_string(&p).unwrap_or_default())?,
-        None => Settings::default(),
-    };
-    let theme = Theme::load(
-        settings.theme.as_deref().unwrap_or("dark"),
-        config_dir.as_ref().map(|d| d.join("themes")).as_deref(),
-    )
-    .map_err(|e| {
-        crate::error::UserError::new(format!("theme: {e}"))
-            .hint("set `theme:` in settings.yml to dark, light or high-contrast")
-    })?;
+pub fn run(ws: Workspace, project: Option<String>, config_dir: Option<PathBuf>) -> Result<()> {
+    let settings = Settings::load(config_dir.as_deref())?;
     if ws.projects().is_empty() {
         create_example(&ws)?;
     }
@@ -675,22 +104,23 @@ pub fn run(
             .or_else(|| (projects.len() > 1).then(|| projects[0].as_str())),
     )?;
     let view = ProjectView::read(&ws, &p)?;
-    let mut app = App::new(theme, projects.clone(), view);
+    let mut app = App::new(Theme::dark(), projects.clone(), view);
+    settings.apply(&mut app, config_dir.as_deref())?;
     app.project = projects.iter().position(|n| *n == p.name).unwrap_or(0);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| crate::error::UserError::new(format!("runtime: {e}")))?;
-    rt.block_on(event_loop(ws, p, app))
+        .map_err(|e| UserError::new(format!("runtime: {e}")))?;
+    rt.block_on(event_loop(Arc::new(ws), p, app))
 }
 
 fn create_example(ws: &Workspace) -> Result<()> {
     let p = ws.new_project("example")?;
-    ws.run(&p, &crate::engine::Operation::Init, false)?;
+    ws.run(&p, &Operation::Init, false)?;
     for (t, n) in [("postgres", "primary"), ("redis", "cache")] {
         ws.run(
             &p,
-            &crate::engine::Operation::Add {
+            &Operation::Add {
                 type_name: t.into(),
                 name: n.into(),
                 category: None,
@@ -705,49 +135,147 @@ fn create_example(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
-async fn event_loop(ws: Workspace, project: Project, mut app: App) -> Result<()> {
-    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
-    let ws = std::sync::Arc::new(ws);
-    spawn_status_watch(ws.clone(), project.clone(), tx.clone());
+/// The Docker client of each VM being watched, shared with the log tasks
+/// so one SSH session per VM serves both.
+type Dockers = Arc<Mutex<HashMap<String, Docker>>>;
+
+/// A frame at most this often: a log flood redraws 30 times a second, not
+/// once per line.
+const FRAME: Duration = Duration::from_millis(33);
+
+async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> Result<()> {
+    let (tx, mut rx) = mpsc::channel::<Msg>(256);
+    let dockers: Dockers = Arc::default();
+    let mut watchers = spawn_watchers(&ws, &project, &tx, &dockers);
     let mut terminal = ratatui::init();
+    let mut stdout = std::io::stdout();
+    if app.mouse {
+        let _ = crossterm::execute!(stdout, EnableMouseCapture);
+    }
     let mut events = EventStream::new();
-    let mut log_task: Option<tokio::task::JoinHandle<()>> = None;
+    let mut log_task: Option<JoinHandle<()>> = None;
     let mut dirty = true;
+    let mut last_draw = Instant::now() - FRAME;
     let result = loop {
-        if dirty {
+        if dirty && last_draw.elapsed() >= FRAME {
             if let Err(e) = terminal.draw(|f| draw(f, &app)) {
-                break Err(crate::error::UserError::new(format!("terminal: {e}")));
+                break Err(UserError::new(format!("terminal: {e}")));
             }
+            last_draw = Instant::now();
             dirty = false;
         }
-        tokio::select! {
+        let wait = FRAME.saturating_sub(last_draw.elapsed());
+        let request = tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind == crossterm::event::KeyEventKind::Press => {
-                    match app.key(k) {
-                        Some(Request::FollowLogs(container)) => {
-                            // A new selection cancels the old stream.
-                            if let Some(t) = log_task.take() { t.abort(); }
-                            app.logs.clear();
-                            app.logs_of = Some(container.chars().take(12).collect());
-                            log_task = Some(spawn_logs(container, tx.clone()));
-                        }
-                        Some(Request::Up) => spawn_up(ws.clone(), project.clone(), tx.clone()),
-                        None => {}
-                    }
                     dirty = true;
+                    app.key(k)
                 }
-                Some(Ok(Event::Resize(..))) => dirty = true,
-                Some(Err(e)) => break Err(crate::error::UserError::new(format!("terminal input: {e}"))),
+                Some(Ok(Event::Mouse(m))) => {
+                    dirty = true;
+                    app.mouse_event(m)
+                }
+                Some(Ok(Event::Resize(..))) => {
+                    dirty = true;
+                    None
+                }
+                Some(Err(e)) => break Err(UserError::new(format!("terminal input: {e}"))),
                 None => break Ok(()),
-                _ => {}
+                _ => None,
             },
             Some(msg) = rx.recv() => {
                 app.apply(msg);
-                // Drain what else is queued before one redraw.
-                while let Ok(m) = rx.try_recv() {
-                    app.apply(m);
+                // Drain what else is queued before one redraw, but not
+                // forever: keys must get their turn in a flood.
+                for _ in 0..64 {
+                    match rx.try_recv() {
+                        Ok(m) => app.apply(m),
+                        Err(_) => break,
+                    }
                 }
                 dirty = true;
+                None
+            }
+            _ = tokio::time::sleep(wait), if dirty => None,
+        };
+        match request {
+            None => {}
+            Some(Request::FollowLogs {
+                vm,
+                container,
+                label,
+            }) => {
+                // A new selection cancels the old stream.
+                if let Some(t) = log_task.take() {
+                    t.abort();
+                }
+                app.logs.restart(label);
+                let docker = dockers.lock().ok().and_then(|d| d.get(&vm).cloned());
+                match docker {
+                    Some(d) => log_task = Some(spawn_logs(d, container, app.logs.cap, tx.clone())),
+                    None => app.message = Some(format!("VM {vm} is not connected yet")),
+                }
+            }
+            Some(Request::Up) => spawn_up(ws.clone(), project.clone(), tx.clone()),
+            Some(Request::Plan(op)) => spawn_plan(ws.clone(), project.clone(), op, tx.clone()),
+            Some(Request::Apply(op)) => spawn_apply(ws.clone(), project.clone(), op, tx.clone()),
+            Some(Request::SaveLogs(path)) => {
+                let text = app.logs.export();
+                let tx = tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let n = text.lines().count();
+                    let note =
+                        match crate::engine::apply::write_atomic(&path, text.as_bytes(), 0o644) {
+                            Ok(()) => format!("saved {n} lines to {}", path.display()),
+                            Err(e) => format!("save failed: {}", e.message),
+                        };
+                    let _ = tx.blocking_send(Msg::Note(note));
+                });
+            }
+            Some(Request::Mouse(on)) => {
+                let _ = if on {
+                    crossterm::execute!(stdout, EnableMouseCapture)
+                } else {
+                    crossterm::execute!(stdout, DisableMouseCapture)
+                };
+            }
+            Some(Request::TrustHost(p)) => {
+                match crate::ssh::add_known_host(&p.known_hosts, &p.host, p.port, &p.key) {
+                    Ok(()) => {
+                        for w in watchers.drain(..) {
+                            w.abort();
+                        }
+                        watchers = spawn_watchers(&ws, &project, &tx, &dockers);
+                    }
+                    Err(e) => app.message = Some(format!("VM {}: {}", p.vm, e.message)),
+                }
+            }
+            Some(Request::SwitchProject(name)) => {
+                let switched = ws
+                    .project(Some(&name))
+                    .and_then(|p| ProjectView::read(&ws, &p).map(|v| (p, v)));
+                match switched {
+                    Ok((p, v)) => {
+                        for w in watchers.drain(..) {
+                            w.abort();
+                        }
+                        if let Some(t) = log_task.take() {
+                            t.abort();
+                        }
+                        project = p;
+                        app.view = v;
+                        app.project = app.projects.iter().position(|n| *n == name).unwrap_or(0);
+                        app.apply(Msg::Status(Vec::new()));
+                        app.logs.restart(String::new());
+                        app.logs.of = None;
+                        app.selected = [app.project, 0, 0, 0, 0, 0];
+                        app.pane = Pane::Addons;
+                        app.message = Some(format!("project {name}"));
+                        dockers.lock().map(|mut d| d.clear()).ok();
+                        watchers = spawn_watchers(&ws, &project, &tx, &dockers);
+                    }
+                    Err(e) => app.message = Some(e.message),
+                }
             }
         }
         if app.quit {
@@ -757,38 +285,121 @@ async fn event_loop(ws: Workspace, project: Project, mut app: App) -> Result<()>
     if let Some(t) = log_task {
         t.abort();
     }
+    for w in watchers {
+        w.abort();
+    }
+    if app.mouse {
+        let _ = crossterm::execute!(stdout, DisableMouseCapture);
+    }
     ratatui::restore();
     result
 }
 
-/// Status now, then again after Docker events (throttled), never polling.
-fn spawn_status_watch(ws: std::sync::Arc<Workspace>, project: Project, tx: mpsc::Sender<Msg>) {
-    tokio::spawn(async move {
-        let docker = match crate::docker::connect_local().await {
-            Ok(d) => d,
+fn spawn_watchers(
+    ws: &Arc<Workspace>,
+    project: &Project,
+    tx: &mpsc::Sender<Msg>,
+    dockers: &Dockers,
+) -> Vec<JoinHandle<()>> {
+    let vms: Vec<Vm> = match ws.load(project) {
+        Ok(l) => l.config.vms.values().cloned().collect(),
+        Err(e) => {
+            let _ = tx.try_send(Msg::Note(e.message));
+            return Vec::new();
+        }
+    };
+    vms.into_iter()
+        .map(|vm| {
+            tokio::spawn(watch_vm(
+                ws.clone(),
+                project.clone(),
+                vm,
+                tx.clone(),
+                dockers.clone(),
+            ))
+        })
+        .collect()
+}
+
+/// One VM: connect (asking about an unknown host key first), read its
+/// containers, then refresh after each Docker event (throttled), never
+/// polling. A lost connection is retried.
+async fn watch_vm(
+    ws: Arc<Workspace>,
+    project: Project,
+    vm: Vm,
+    tx: mpsc::Sender<Msg>,
+    dockers: Dockers,
+) {
+    let retry = Duration::from_secs(5);
+    loop {
+        if !vm.is_local() {
+            let target = crate::deploy::target::ssh_target(&vm, false);
+            match crate::ssh::scan_host_key(&target).await {
+                Ok(scan) if matches!(scan.check, crate::ssh::HostKeyCheck::Unknown) => {
+                    let prompt = HostPrompt {
+                        vm: vm.name.clone(),
+                        label: format!("{}@{}:{}", target.user, target.host, target.port),
+                        host: target.host.clone(),
+                        port: target.port,
+                        fingerprint: scan.fingerprint,
+                        algorithm: scan.algorithm,
+                        key: scan.key,
+                        known_hosts: target.known_hosts.clone(),
+                    };
+                    let _ = tx.send(Msg::HostKey(Box::new(prompt))).await;
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = tx
+                        .send(Msg::Note(format!("VM {}: {}", vm.name, e.message)))
+                        .await;
+                    tokio::time::sleep(retry).await;
+                    continue;
+                }
+            }
+        }
+        let conn = match crate::deploy::target::Connected::open(&ws, &project, &vm).await {
+            Ok(c) => c,
             Err(e) => {
                 let _ = tx.send(Msg::Note(e.message)).await;
-                return;
+                tokio::time::sleep(retry).await;
+                continue;
             }
         };
-        let refresh = |tx: mpsc::Sender<Msg>| {
-            let ws = ws.clone();
-            let project = project.clone();
-            async move {
-                match crate::deploy::status(&ws, &project, None).await {
-                    Ok(rows) => {
-                        let _ = tx.send(Msg::Status(rows)).await;
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Msg::Note(e.message)).await;
-                    }
+        if let Ok(mut d) = dockers.lock() {
+            d.insert(vm.name.clone(), conn.docker.clone());
+        }
+        let cp = crate::deploy::compose_project(&project.name, &vm.name);
+        let refresh = || async {
+            match crate::docker::project_containers(&conn.docker, &cp).await {
+                Ok(states) => {
+                    let rows = states
+                        .into_iter()
+                        .map(|state| crate::deploy::StatusRow {
+                            vm: vm.name.clone(),
+                            state,
+                        })
+                        .collect();
+                    let _ = tx.send(Msg::VmStatus(vm.name.clone(), rows)).await;
+                }
+                Err(e) => {
+                    let _ = tx
+                        .send(Msg::Note(format!("VM {}: {}", vm.name, e.message)))
+                        .await;
                 }
             }
         };
-        refresh(tx.clone()).await;
-        let filters =
-            std::collections::HashMap::from([("type".to_string(), vec!["container".to_string()])]);
-        let mut events = docker.events(Some(
+        refresh().await;
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            (
+                "label".to_string(),
+                vec![format!("com.docker.compose.project={cp}")],
+            ),
+        ]);
+        let mut events = conn.docker.events(Some(
             bollard::query_parameters::EventsOptionsBuilder::default()
                 .filters(&filters)
                 .build(),
@@ -801,13 +412,20 @@ fn spawn_status_watch(ws: std::sync::Arc<Workspace>, project: Project, tx: mpsc:
             }
             // Throttle: gather the burst, then one refresh.
             tokio::time::sleep(Duration::from_millis(150)).await;
-            refresh(tx.clone()).await;
+            refresh().await;
         }
-    });
+        let _ = tx
+            .send(Msg::Note(format!(
+                "VM {}: the event stream ended; reconnecting",
+                vm.name
+            )))
+            .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// `up` in the background; the panes follow from the events stream.
-fn spawn_up(ws: std::sync::Arc<Workspace>, project: Project, tx: mpsc::Sender<Msg>) {
+fn spawn_up(ws: Arc<Workspace>, project: Project, tx: mpsc::Sender<Msg>) {
     tokio::spawn(async move {
         let msg = match crate::deploy::up(&ws, &project, None, Duration::from_secs(300)).await {
             Ok(r) => {
@@ -829,23 +447,125 @@ fn spawn_up(ws: std::sync::Arc<Workspace>, project: Project, tx: mpsc::Sender<Ms
     });
 }
 
-fn spawn_logs(container: String, tx: mpsc::Sender<Msg>) -> tokio::task::JoinHandle<()> {
+fn error_text(e: &UserError) -> String {
+    match &e.hint {
+        Some(h) if !h.is_empty() => format!("{}\nhint: {h}", e.message),
+        _ => e.message.clone(),
+    }
+}
+
+/// The engine's plan for a wizard's operation, secrets masked.
+fn spawn_plan(ws: Arc<Workspace>, project: Project, op: Operation, tx: mpsc::Sender<Msg>) {
+    tokio::task::spawn_blocking(move || {
+        let result = ws.plan(&project, &op).map(|plan| PlanView {
+            diff: plan.diff(false),
+            files: plan
+                .summary()
+                .into_iter()
+                .map(|c| format!("{} {}", c.action, c.path))
+                .collect(),
+            notes: plan.notes.clone(),
+        });
+        let _ = tx.blocking_send(Msg::Planned(result.map_err(|e| error_text(&e))));
+    });
+}
+
+/// Applies under the engine's lock (planning again, so a change made
+/// meanwhile is not overwritten), then re-reads the project.
+fn spawn_apply(ws: Arc<Workspace>, project: Project, op: Operation, tx: mpsc::Sender<Msg>) {
+    tokio::task::spawn_blocking(move || {
+        let result = ws.run(&project, &op, false);
+        let msg = match &result {
+            Ok(plan) => Ok(format!(
+                "applied `{}`: {} file(s) written",
+                op.describe(),
+                plan.changes.len()
+            )),
+            Err(e) => Err(error_text(e)),
+        };
+        let _ = tx.blocking_send(Msg::Applied(msg));
+        if result.is_ok() {
+            match ProjectView::read(&ws, &project) {
+                Ok(v) => {
+                    let _ = tx.blocking_send(Msg::View(Box::new(v)));
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Msg::Note(e.message));
+                }
+            }
+        }
+    });
+}
+
+/// Follows a container's logs: lines are batched (every 50 ms or 4,096
+/// lines) and, when the screen is behind, the batch keeps only what the
+/// ring would keep, so a flood neither blocks a frame nor grows memory.
+pub fn spawn_logs(
+    docker: Docker,
+    container: String,
+    cap: usize,
+    tx: mpsc::Sender<Msg>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let docker = match crate::docker::connect_local().await {
-            Ok(d) => d,
-            Err(e) => {
-                let _ = tx.send(Msg::Note(e.message)).await;
-                return;
+        let opts = bollard::query_parameters::LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(true)
+            .timestamps(true)
+            .tail("300")
+            .build();
+        let mut stream = docker.logs(&container, Some(opts));
+        let mut batch: Vec<(bool, String, String)> = Vec::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let flush = |batch: &mut Vec<(bool, String, String)>| -> bool {
+            if batch.is_empty() {
+                return true;
+            }
+            match tx.try_send(Msg::Logs(std::mem::take(batch))) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(Msg::Logs(b))) => {
+                    *batch = b;
+                    true
+                }
+                Err(_) => false,
             }
         };
-        let tx2 = tx.clone();
-        let r = crate::docker::follow_logs(&docker, &container, 300, move |err, l| {
-            // Dropped when the UI is behind: memory stays bounded.
-            let _ = tx2.try_send(Msg::Log(err, l.to_string()));
-        })
-        .await;
-        if let Err(e) = r {
-            let _ = tx.send(Msg::Note(e.message)).await;
+        loop {
+            tokio::select! {
+                item = stream.next() => match item {
+                    Some(Ok(out)) => {
+                        let stderr = matches!(out, bollard::container::LogOutput::StdErr { .. });
+                        for line in String::from_utf8_lossy(&out.into_bytes()).lines() {
+                            let (time, text) = match line.split_once(' ') {
+                                Some((t, rest)) if t.len() >= 20 && t.as_bytes()[4] == b'-' => (t.to_string(), rest.to_string()),
+                                _ => (String::new(), line.to_string()),
+                            };
+                            batch.push((stderr, time, text));
+                        }
+                        if batch.len() > cap {
+                            let extra = batch.len() - cap;
+                            batch.drain(..extra);
+                        }
+                        if batch.len() >= 4096 && !flush(&mut batch) {
+                            return;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        flush(&mut batch);
+                        let _ = tx.send(Msg::Note(format!("logs: {e}"))).await;
+                        return;
+                    }
+                    None => {
+                        flush(&mut batch);
+                        return;
+                    }
+                },
+                _ = tick.tick() => {
+                    if !flush(&mut batch) {
+                        return;
+                    }
+                }
+            }
         }
     })
 }

@@ -1,0 +1,293 @@
+//! The `:` palette: one line for every engine operation and console
+//! command, with completion from the catalog and config.yml.
+//! `:attach databases.analytics api as ANALYTICS readonly`
+
+use crate::config::Access;
+use crate::engine::Operation;
+
+use super::app::ProjectView;
+
+/// What a palette line asks for.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// A change to config.yml: planned, shown, then applied.
+    Operation(Operation),
+    /// Remove needs the name typed back: its wizard opens filled in.
+    Remove(String),
+    Up,
+    Logs(String),
+    Theme(String),
+    Mouse(bool),
+    Project(String),
+    Help,
+    Quit,
+}
+
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("add", "add TYPE NAME [plan P] [version V] [vm VM]"),
+    (
+        "attach",
+        "attach ADDON APP [as PREFIX] [readonly|readwrite]",
+    ),
+    ("detach", "detach ADDON APP [as PREFIX]"),
+    ("upgrade", "upgrade ADDON [plan P] [version V]"),
+    ("remove", "remove ADDON"),
+    ("sync", "sync: regenerate every file from config.yml"),
+    ("up", "up: deploy the project"),
+    ("logs", "logs ADDON|SERVICE"),
+    ("project", "project NAME"),
+    ("theme", "theme dark|light|high-contrast"),
+    ("mouse", "mouse on|off"),
+    ("help", "help"),
+    ("quit", "quit"),
+];
+
+fn usage(cmd: &str) -> String {
+    COMMANDS
+        .iter()
+        .find(|(c, _)| *c == cmd)
+        .map(|(_, u)| format!("usage: {u}"))
+        .unwrap_or_default()
+}
+
+/// `key value` pairs after the positional words (`plan small vm db`).
+fn pairs<'a>(
+    cmd: &str,
+    words: &'a [String],
+    keys: &[&str],
+) -> Result<Vec<(&'a str, &'a str)>, String> {
+    let mut out = Vec::new();
+    let mut it = words.iter();
+    while let Some(k) = it.next() {
+        if !keys.contains(&k.as_str()) {
+            return Err(format!("{cmd}: unexpected \"{k}\"; {}", usage(cmd)));
+        }
+        let v = it
+            .next()
+            .ok_or_else(|| format!("{cmd}: {k} needs a value; {}", usage(cmd)))?;
+        out.push((k.as_str(), v.as_str()));
+    }
+    Ok(out)
+}
+
+pub fn parse(line: &str) -> Result<Command, String> {
+    let words: Vec<String> = shlex::split(line).ok_or("unbalanced quotes")?;
+    let Some((cmd, rest)) = words.split_first() else {
+        return Err("type a command; Tab completes".into());
+    };
+    let need = |n: usize| -> Result<(), String> {
+        if rest.len() < n {
+            Err(usage(cmd))
+        } else {
+            Ok(())
+        }
+    };
+    let get = |pairs: &[(&str, &str)], k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| *key == k)
+            .map(|(_, v)| v.to_string())
+    };
+    Ok(match cmd.as_str() {
+        "add" => {
+            need(2)?;
+            let p = pairs(cmd, &rest[2..], &["plan", "version", "vm"])?;
+            Command::Operation(Operation::Add {
+                type_name: rest[0].clone(),
+                name: rest[1].clone(),
+                category: None,
+                plan: get(&p, "plan"),
+                version: get(&p, "version"),
+                vm: get(&p, "vm"),
+                options: vec![],
+            })
+        }
+        "attach" => {
+            need(2)?;
+            let mut access = Access::Readwrite;
+            let mut tail: Vec<String> = Vec::new();
+            for w in &rest[2..] {
+                match w.as_str() {
+                    "readonly" => access = Access::Readonly,
+                    "readwrite" => access = Access::Readwrite,
+                    _ => tail.push(w.clone()),
+                }
+            }
+            let p = pairs(cmd, &tail, &["as"])?;
+            Command::Operation(Operation::Attach {
+                id: rest[0].clone(),
+                app: rest[1].clone(),
+                prefix: get(&p, "as"),
+                access,
+            })
+        }
+        "detach" => {
+            need(2)?;
+            let p = pairs(cmd, &rest[2..], &["as"])?;
+            Command::Operation(Operation::Detach {
+                id: rest[0].clone(),
+                app: rest[1].clone(),
+                prefix: get(&p, "as"),
+            })
+        }
+        "upgrade" => {
+            need(1)?;
+            let p = pairs(cmd, &rest[1..], &["plan", "version"])?;
+            if p.is_empty() {
+                return Err(format!(
+                    "upgrade: say the new plan or version; {}",
+                    usage(cmd)
+                ));
+            }
+            Command::Operation(Operation::Upgrade {
+                id: rest[0].clone(),
+                plan: get(&p, "plan"),
+                version: get(&p, "version"),
+            })
+        }
+        "remove" => {
+            need(1)?;
+            Command::Remove(rest[0].clone())
+        }
+        "sync" => Command::Operation(Operation::Sync),
+        "up" | "deploy" => Command::Up,
+        "logs" => {
+            need(1)?;
+            Command::Logs(rest[0].clone())
+        }
+        "project" => {
+            need(1)?;
+            Command::Project(rest[0].clone())
+        }
+        "theme" => {
+            need(1)?;
+            Command::Theme(rest[0].clone())
+        }
+        "mouse" => match rest.first().map(|s| s.as_str()) {
+            Some("on") => Command::Mouse(true),
+            Some("off") => Command::Mouse(false),
+            _ => return Err(usage(cmd)),
+        },
+        "help" => Command::Help,
+        "quit" | "q" => Command::Quit,
+        other => {
+            return Err(format!(
+                "unknown command \"{other}\"; commands: {}",
+                COMMANDS
+                    .iter()
+                    .map(|(c, _)| *c)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    })
+}
+
+/// Candidates for the word being typed (the last one, possibly empty).
+pub fn candidates(line: &str, view: &ProjectView, projects: &[String]) -> Vec<String> {
+    let mut words: Vec<&str> = line.split_whitespace().collect();
+    if line.is_empty() || line.ends_with(' ') {
+        words.push("");
+    }
+    let current = words.last().copied().unwrap_or("");
+    let position = words.len() - 1;
+    let addons = || view.addons.iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+    let apps = || view.apps.clone();
+    let type_of_addon = |id: &str| {
+        view.addons
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| a.type_name.clone())
+    };
+    let info = |t: &str| view.types.iter().find(|i| i.name == t).cloned();
+    let previous = if position >= 1 {
+        words[position - 1]
+    } else {
+        ""
+    };
+    let all: Vec<String> = if position == 0 {
+        COMMANDS.iter().map(|(c, _)| c.to_string()).collect()
+    } else {
+        match (words[0], position) {
+            ("add", 1) => view.types.iter().map(|t| t.name.clone()).collect(),
+            ("add", 2) => vec![],
+            ("add", _) => match previous {
+                "plan" => info(words[1]).map(|t| t.plans).unwrap_or_default(),
+                "version" => info(words[1]).map(|t| t.versions).unwrap_or_default(),
+                "vm" => view.vms.clone(),
+                _ => vec!["plan".into(), "version".into(), "vm".into()],
+            },
+            ("attach" | "detach", 1) => addons(),
+            ("attach" | "detach", 2) => apps(),
+            ("attach" | "detach", _) if previous == "as" => vec![],
+            ("attach", _) => vec!["as".into(), "readonly".into(), "readwrite".into()],
+            ("detach", _) => vec!["as".into()],
+            ("upgrade" | "remove" | "logs", 1) => addons(),
+            ("upgrade", _) => {
+                let t = type_of_addon(words[1]).and_then(|t| info(&t));
+                match previous {
+                    "plan" => t.map(|t| t.plans).unwrap_or_default(),
+                    "version" => t.map(|t| t.versions).unwrap_or_default(),
+                    _ => vec!["plan".into(), "version".into()],
+                }
+            }
+            ("project", 1) => projects.to_vec(),
+            ("theme", 1) => vec!["dark".into(), "light".into(), "high-contrast".into()],
+            ("mouse", 1) => vec!["on".into(), "off".into()],
+            _ => vec![],
+        }
+    };
+    all.into_iter().filter(|c| c.starts_with(current)).collect()
+}
+
+/// Tab: the word completed as far as the candidates agree; a single
+/// candidate is completed with a space after it.
+pub fn complete(line: &str, view: &ProjectView, projects: &[String]) -> Option<String> {
+    let cands = candidates(line, view, projects);
+    let first = cands.first()?;
+    let common = cands.iter().fold(first.clone(), |acc, c| {
+        acc.chars()
+            .zip(c.chars())
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a)
+            .collect()
+    });
+    let start = if line.ends_with(' ') || line.is_empty() {
+        line.len()
+    } else {
+        line.rfind(' ').map(|i| i + 1).unwrap_or(0)
+    };
+    let mut out = format!("{}{}", &line[..start], common);
+    if cands.len() == 1 {
+        out.push(' ');
+    }
+    (out != line).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_issue_example_and_refuses_with_usage() {
+        match parse("attach databases.analytics api as ANALYTICS readonly").unwrap() {
+            Command::Operation(Operation::Attach {
+                id,
+                app,
+                prefix,
+                access,
+            }) => {
+                assert_eq!(id, "databases.analytics");
+                assert_eq!(app, "api");
+                assert_eq!(prefix.as_deref(), Some("ANALYTICS"));
+                assert_eq!(access, Access::Readonly);
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = parse("attach databases.analytics").unwrap_err();
+        assert!(e.contains("usage: attach ADDON APP"), "{e}");
+        let e = parse("upgrade databases.primary plan").unwrap_err();
+        assert!(e.contains("plan needs a value"), "{e}");
+        assert!(parse("frobnicate").unwrap_err().contains("unknown command"));
+    }
+}
