@@ -90,6 +90,10 @@ pub struct Wizard {
     pub error: Option<String>,
     /// The operation planned, applied as is.
     pub op: Option<Operation>,
+    /// Enter was pressed on the last field: every problem is shown.
+    pub tried: bool,
+    /// The type or addon the plan and version choices were made for.
+    choices_for: String,
     view: WizardData,
 }
 
@@ -185,6 +189,8 @@ impl Wizard {
             step: Step::Form,
             error: None,
             op: None,
+            tried: false,
+            choices_for: String::new(),
             view: data,
         };
         w.refresh_dependent();
@@ -248,9 +254,33 @@ impl Wizard {
             }
             _ => return,
         };
+        let basis = format!("{}/{}", self.value("type"), self.value("addon"));
         let Some(t) = self.type_of(&type_name).cloned() else {
             return;
         };
+        if basis != self.choices_for {
+            self.choices_for = basis;
+            self.rebuild_choices(&t, current_plan, current_version);
+        }
+        for f in &mut self.fields {
+            f.help = match (self.kind, f.label) {
+                (WizardKind::Add, "plan") | (WizardKind::Upgrade, "plan") => t
+                    .plan_summaries
+                    .iter()
+                    .find(|(p, _)| *p == f.value())
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_default(),
+                _ => continue,
+            };
+        }
+    }
+
+    fn rebuild_choices(
+        &mut self,
+        t: &super::app::TypeInfo,
+        current_plan: Option<String>,
+        current_version: Option<String>,
+    ) {
         for f in &mut self.fields {
             let (options, pick) = match f.label {
                 "plan" => (
@@ -269,17 +299,6 @@ impl Wizard {
             };
             let index = options.iter().position(|o| *o == pick).unwrap_or(0);
             f.kind = FieldKind::Choice { options, index };
-        }
-        for f in &mut self.fields {
-            f.help = match (self.kind, f.label) {
-                (WizardKind::Add, "plan") | (WizardKind::Upgrade, "plan") => t
-                    .plan_summaries
-                    .iter()
-                    .find(|(p, _)| *p == f.value())
-                    .map(|(_, s)| s.clone())
-                    .unwrap_or_default(),
-                _ => continue,
-            };
         }
     }
 
@@ -429,6 +448,7 @@ impl Wizard {
                     self.focus += 1;
                 } else {
                     self.error = None;
+                    self.tried = true;
                     return self.operation();
                 }
             }
