@@ -15,6 +15,9 @@ struct Tmux(String);
 
 impl Tmux {
     fn start(session: &str, cmd: &str) -> Tmux {
+        Tmux::start_sized(session, cmd, 100, 30)
+    }
+    fn start_sized(session: &str, cmd: &str, w: u16, h: u16) -> Tmux {
         let status = Command::new("tmux")
             .args([
                 "new-session",
@@ -22,9 +25,9 @@ impl Tmux {
                 "-s",
                 session,
                 "-x",
-                "100",
+                &w.to_string(),
                 "-y",
-                "30",
+                &h.to_string(),
                 cmd,
             ])
             .status()
@@ -45,6 +48,45 @@ impl Tmux {
             .args(keys)
             .status()
             .unwrap();
+    }
+    fn resize(&self, w: u16, h: u16) {
+        let status = Command::new("tmux")
+            .args([
+                "resize-window",
+                "-t",
+                &self.0,
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    /// Waits until the screen passes `check`; the screen is in the panic.
+    fn wait_until(&self, what: &str, check: impl Fn(&str) -> bool, within: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if check(&s) {
+                return s;
+            }
+            assert!(start.elapsed() < within, "screen never got {what}:\n{s}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    /// Waits until the screen no longer shows `what`.
+    fn wait_gone(&self, what: &str, within: Duration) {
+        let start = Instant::now();
+        while self.screen().contains(what) {
+            assert!(
+                start.elapsed() < within,
+                "screen kept showing {what:?}:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     /// Waits until the screen shows `what`; the screen is in the panic.
     fn wait_for(&self, what: &str, within: Duration) -> Duration {
@@ -113,6 +155,17 @@ fn console_follows_the_engine_live() {
     // Enter on the addon follows its logs.
     tmux.keys(&["Enter"]);
     tmux.wait_for("ready to accept connections", Duration::from_secs(10));
+    // Search the logs: a regex, highlighted, the view held still.
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", "accept conn[a-z]+"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("matches; n older, N newer", Duration::from_secs(5));
+    tmux.wait_for("PAUSED", Duration::from_secs(5));
+    let screen = tmux.screen();
+    assert!(screen.contains("/accept conn[a-z]+ ("), "{screen}");
+    // p follows again.
+    tmux.keys(&["p"]);
+    tmux.wait_gone("PAUSED", Duration::from_secs(5));
     // Help, then quit.
     tmux.keys(&["?"]);
     tmux.wait_for("this help", Duration::from_secs(5));
@@ -131,5 +184,194 @@ fn console_follows_the_engine_live() {
             tmux.screen()
         );
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn console_cmd(root: &std::path::Path, project: &str, extra_env: &str) -> String {
+    format!(
+        "SDTUI_ROOT={} SDTUI_ADDONS={} SDTUI_CONFIG={} {extra_env} {} -p {project}",
+        root.display(),
+        root.join(".none").display(),
+        root.join(".config").display(),
+        env!("CARGO_BIN_EXE_sdtui")
+    )
+}
+
+/// The attach wizard in a real terminal against the real engine: the
+/// plan's diff shown first, then config.yml changed with every comment
+/// kept and the app's env file updated; then the layout survives resizes.
+#[test]
+fn attach_wizard_end_to_end_and_resize() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("tw{}", std::process::id());
+    let _cleanup = Cleanup(format!("{name}-local"));
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let original = "# wizard test: every comment must survive\nvms:\n  local:\n    host: local   # this machine\n    private_ip: 127.0.3.62\naddons:\n  databases:\n    # the main database\n    main:\n      type: postgres\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    vm: local\n    # attachments follow\n    addons:\n      - databases.main  # as DATABASE\n";
+    std::fs::write(dir.join("config.yml"), original).unwrap();
+    ok(&sdtui(r, &["-p", &name, "sync"]));
+
+    let tmux = Tmux::start(&name, &console_cmd(r, &name, ""));
+    tmux.wait_for("databases.main", Duration::from_secs(10));
+    tmux.keys(&["a"]);
+    tmux.wait_for("Attach an addon to an app", Duration::from_secs(5));
+    // addon (preselected) → app (the only one) → as → access.
+    tmux.keys(&["Tab", "Tab"]);
+    tmux.keys(&["-l", "REPORTS"]);
+    tmux.keys(&["Tab", "Right"]);
+    tmux.wait_for("‹ readonly ›", Duration::from_secs(5));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        "file(s) change; nothing is written until you apply",
+        Duration::from_secs(10),
+    );
+    let review = tmux.screen();
+    assert!(review.contains("+        as: REPORTS"), "{review}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("config.yml")).unwrap(),
+        original,
+        "nothing written before apply"
+    );
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        "applied `addons attach databases.main --app web --as REPORTS --access readonly`",
+        Duration::from_secs(10),
+    );
+    let config = std::fs::read_to_string(dir.join("config.yml")).unwrap();
+    let (removed, added) = common::changed_lines(original, &config);
+    assert!(removed.is_empty(), "lines lost: {removed:?}\n{config}");
+    assert_eq!(
+        added,
+        [
+            "      - addon: databases.main",
+            "        as: REPORTS",
+            "        access: readonly"
+        ],
+        "{config}"
+    );
+    let env = std::fs::read_to_string(dir.join("compose/local/env/web.env")).unwrap();
+    // The file holds passwords: a failure names the variables only.
+    let names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
+    assert!(
+        env.contains(&format!("REPORTS_USER={name}_main_readonly")),
+        "{names:?}"
+    );
+    assert!(env.contains("REPORTS_URL=postgresql://"), "{names:?}");
+    // The console re-read the project: the Attachments pane has the row.
+    // (Escape then a key at once reads as Alt-key: any key closes it.)
+    tmux.keys(&["x"]);
+    tmux.wait_gone("deploys the change", Duration::from_secs(5));
+    tmux.keys(&["3"]);
+    tmux.wait_for("REPORTS", Duration::from_secs(5));
+    assert!(tmux.screen().contains("readonly"));
+
+    // Resize down to 80x24 and up to 200x50: the frame follows.
+    tmux.resize(80, 24);
+    // Drawn again for the new size: the pane's border closes at column 80
+    // and the footer is on the last row.
+    let small = tmux.wait_until(
+        "an 80x24 frame",
+        |s| {
+            let lines: Vec<&str> = s.lines().collect();
+            lines.len() == 24
+                && lines[2].chars().count() == 80
+                && lines[2].ends_with('┐')
+                && lines[23].contains("help")
+        },
+        Duration::from_secs(5),
+    );
+    assert!(small.contains("REPORTS"), "{small}");
+    tmux.resize(200, 50);
+    let big = tmux.wait_until(
+        "a 200x50 frame",
+        |s| {
+            let lines: Vec<&str> = s.lines().collect();
+            lines.len() == 50 && lines[2].chars().count() == 200 && lines[2].ends_with('┐')
+        },
+        Duration::from_secs(5),
+    );
+    assert!(big.contains("readonly"), "{big}");
+    tmux.keys(&["q"]);
+}
+
+/// A VM reached over SSH whose host key nobody trusted yet: the console
+/// asks with the fingerprint, records it on `y`, then watches that VM's
+/// engine over the SSH session — a container stopped there shows as
+/// exited from the remote events stream.
+#[test]
+fn unknown_host_key_prompt_then_remote_events() {
+    require_images(&["memcached:1.6"]);
+    let vm = common::sshd::TestVm::start("127.0.4.61", 2261);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("th{}", std::process::id());
+    let cp = format!("{name}-edge");
+    let _cleanup = Cleanup(cp.clone());
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        format!(
+            "vms:\n  edge:\n    host: {}\n    port: {}\n    user: root\n    identity: {}\naddons:\n  caches:\n    memo:\n      type: memcached\n      plan: small\n      vm: edge\n",
+            vm.addr,
+            vm.port,
+            vm.client_key().display()
+        ),
+    )
+    .unwrap();
+    // Deployed with a known_hosts of its own, so the console's is empty.
+    let deployed = std::process::Command::new(env!("CARGO_BIN_EXE_sdtui"))
+        .args(["-p", &name, "up", "--timeout", "120"])
+        .env("SDTUI_ROOT", r)
+        .env("SDTUI_ADDONS", r.join(".none"))
+        .env("SDTUI_KNOWN_HOSTS", vm.trusted_known_hosts())
+        .env_remove("SSH_AUTH_SOCK")
+        .output()
+        .unwrap();
+    ok(&deployed);
+    let home = std::path::PathBuf::from(std::env::var("HOME").unwrap());
+    let _remote_home = RemoveOnDrop(home.join(".sdtui").join(&name));
+
+    let known_hosts = r.join("known_hosts");
+    let tmux = Tmux::start(
+        &name,
+        &console_cmd(
+            r,
+            &name,
+            &format!("SDTUI_KNOWN_HOSTS={} SSH_AUTH_SOCK=", known_hosts.display()),
+        ),
+    );
+    tmux.wait_for("Unknown SSH host key", Duration::from_secs(10));
+    let fingerprint = vm.host_fingerprint();
+    tmux.wait_for(&fingerprint, Duration::from_secs(2));
+    assert!(!known_hosts.exists(), "nothing recorded before the answer");
+    tmux.keys(&["y"]);
+    tmux.wait_gone("Unknown SSH host key", Duration::from_secs(5));
+    let recorded = std::fs::read_to_string(&known_hosts).unwrap();
+    assert!(
+        recorded.starts_with(&format!("[{}]:{} ssh-ed25519 ", vm.addr, vm.port)),
+        "{recorded}"
+    );
+    // The remote container, live over the SSH session's events stream.
+    tmux.wait_for("caches.memo", Duration::from_secs(10));
+    tmux.keys(&["5"]);
+    tmux.wait_for("(1 running)", Duration::from_secs(15));
+    let memo = container(&cp, "memcached-memo");
+    assert!(docker(&["stop", "-t", "1", &memo]).0);
+    let seen = tmux.wait_for("exited", Duration::from_secs(5));
+    eprintln!(
+        "remote VM: console showed the stop {} ms after docker stop returned",
+        seen.as_millis()
+    );
+    assert!(seen < Duration::from_secs(2), "took {seen:?}");
+    tmux.keys(&["q"]);
+}
+
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

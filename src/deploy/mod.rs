@@ -530,6 +530,11 @@ async fn up_vm(
         .collect();
     if bad.is_empty() && compose_error.is_none() {
         let marker = deployed_marker(project, &vm.name);
+        // A project with only SSH VMs has no local release folder yet.
+        if let Some(dir) = marker.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| (reports.clone(), crate::error::io_error(dir, "create", e)))?;
+        }
         crate::engine::apply::write_atomic(&marker, digest.as_bytes(), 0o600)
             .map_err(|e| (reports.clone(), e))?;
         return Ok(reports);

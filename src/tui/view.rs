@@ -704,18 +704,22 @@ fn draw_wizard(f: &mut Frame, app: &App) {
             notes,
             scroll,
         } => {
-            let mut lines = vec![Line::from(Span::styled(
-                format!(
-                    "{} — {} file(s) change; nothing is written until you apply:",
-                    app.wizard
-                        .as_ref()
-                        .and_then(|w| w.op.as_ref())
-                        .map(|o| o.describe())
-                        .unwrap_or_default(),
-                    files.len()
-                ),
-                Style::default().fg(t.title),
-            ))];
+            let mut lines = vec![
+                Line::from(Span::styled(
+                    format!(
+                        "sdtui {}",
+                        w.op.as_ref().map(|o| o.describe()).unwrap_or_default()
+                    ),
+                    Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+                )),
+                Line::from(Span::styled(
+                    format!(
+                        "{} file(s) change; nothing is written until you apply:",
+                        files.len()
+                    ),
+                    Style::default().fg(t.title),
+                )),
+            ];
             for file in files {
                 lines.push(Line::from(Span::styled(format!("  {file}"), dim)));
             }
