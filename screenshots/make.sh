@@ -11,7 +11,8 @@ need=()
 command -v Xvfb >/dev/null || need+=(xvfb)
 command -v xterm >/dev/null || need+=(xterm)
 command -v xwd >/dev/null || need+=(x11-apps)
-command -v convert >/dev/null || need+=(imagemagick)
+# A stand-in `convert` may exist: only ImageMagick's will do.
+{ convert -version 2>/dev/null | grep -q ImageMagick; } || need+=(imagemagick)
 command -v tmux >/dev/null || need+=(tmux)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
@@ -85,5 +86,18 @@ tmux send-keys -t shots 2; shot addons
 tmux send-keys -t shots 3; shot attachments
 tmux send-keys -t shots 5; shot containers
 tmux send-keys -t shots 2 Enter; sleep 1; shot logs
-tmux send-keys -t shots '?'; shot help
+# Search the logs: matches highlighted, the view held still.
+tmux send-keys -t shots / ; tmux send-keys -t shots -l 'database system [a-z ]+'; tmux send-keys -t shots Enter
+shot logs-search
+tmux send-keys -t shots p; sleep 0.3; tmux send-keys -t shots '?'; shot help
+tmux send-keys -t shots x; sleep 0.3; tmux send-keys -t shots 2; sleep 0.3
+# The attach wizard: the form, then the engine's plan before anything is written.
+tmux send-keys -t shots a; sleep 0.5
+tmux send-keys -t shots Tab Tab; tmux send-keys -t shots -l REPORTS; tmux send-keys -t shots Tab Right
+shot wizard
+tmux send-keys -t shots Enter; shot wizard-review
+tmux send-keys -t shots b; sleep 0.3; tmux send-keys -t shots Escape; sleep 0.5
+# The palette, completing addon names.
+tmux send-keys -t shots :; tmux send-keys -t shots -l 'attach databases.'; shot palette
+tmux send-keys -t shots Escape; sleep 0.5
 tmux send-keys -t shots q

@@ -493,6 +493,8 @@ impl App {
             self.help = false;
             return None;
         }
+        // A note lasts until the next key.
+        self.message = None;
         if let Some(p) = &self.host_prompt {
             return match k.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
@@ -881,10 +883,8 @@ impl App {
         match self.keymap.action(&k, false) {
             Some(Action::Down) => env.selected = (env.selected + 1).min(n.saturating_sub(1)),
             Some(Action::Up) => env.selected = env.selected.saturating_sub(1),
-            Some(Action::Reveal) => {
-                if !env.revealed.remove(&env.selected) {
-                    env.revealed.insert(env.selected);
-                }
+            Some(Action::Reveal) if !env.revealed.remove(&env.selected) => {
+                env.revealed.insert(env.selected);
             }
             Some(Action::Back) | Some(Action::Quit) | Some(Action::Open) => self.env = None,
             _ => {}

@@ -453,9 +453,7 @@ impl Wizard {
                 }
             }
             _ => {
-                let Some(f) = self.fields.get_mut(self.focus) else {
-                    return None;
-                };
+                let f = self.fields.get_mut(self.focus)?;
                 match &mut f.kind {
                     FieldKind::Choice { options, index } => match k.code {
                         KeyCode::Left | KeyCode::Char('h') => *index = index.saturating_sub(1),
