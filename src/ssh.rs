@@ -663,7 +663,7 @@ impl Session {
                         "cannot use the identity file for {}: {why}",
                         target.label()
                     ))
-                    .hint("check the VM's identity file and its passphrase"));
+                    .hint("check the VM's identity file; an encrypted one takes $SDTUI_KEY_PASSPHRASE, or load it into ssh-agent"));
                 }
             },
             None => None,

@@ -74,11 +74,20 @@ pub fn ssh_target(vm: &Vm, accept_new_host: bool) -> SshTarget {
     }
 }
 
+/// Set by the console: no passphrase prompt on the terminal it draws on
+/// (the key's error then says to use `$SDTUI_KEY_PASSPHRASE` or an agent).
+pub static NO_TERMINAL_PROMPTS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// An encrypted key's passphrase: `$SDTUI_KEY_PASSPHRASE`, else asked on
 /// the terminal (never echoed); without a terminal, none.
 fn ask_passphrase(path: &Path) -> Option<String> {
     if let Ok(p) = std::env::var("SDTUI_KEY_PASSPHRASE") {
         return Some(p);
+    }
+    // The console owns the terminal: a prompt there would scramble it.
+    if NO_TERMINAL_PROMPTS.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
     }
     rpassword::prompt_password(format!("Passphrase for {}: ", path.display())).ok()
 }

@@ -107,6 +107,7 @@ pub fn run(ws: Workspace, project: Option<String>, config_dir: Option<PathBuf>) 
     let mut app = App::new(Theme::dark(), projects.clone(), view);
     settings.apply(&mut app, config_dir.as_deref())?;
     app.project = projects.iter().position(|n| *n == p.name).unwrap_or(0);
+    crate::deploy::target::NO_TERMINAL_PROMPTS.store(true, std::sync::atomic::Ordering::Relaxed);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
