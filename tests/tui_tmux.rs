@@ -365,6 +365,12 @@ fn unknown_host_key_prompt_then_remote_events() {
         seen.as_millis()
     );
     assert!(seen < Duration::from_secs(2), "took {seen:?}");
+    // S on the row starts it again, through the same SSH session.
+    tmux.keys(&["S"]);
+    tmux.wait_for("memcached-memo: start done", Duration::from_secs(10));
+    tmux.wait_for("(1 running)", Duration::from_secs(10));
+    let (_, state) = docker(&["inspect", "-f", "{{.State.Running}}", &memo]);
+    assert_eq!(state.trim(), "true");
     tmux.keys(&["q"]);
 }
 

@@ -519,3 +519,65 @@ fn keymap_and_mouse_from_settings_and_help_from_the_live_map() {
     let e = sdtui::tui::Settings::load(Some(dir.path())).unwrap_err();
     assert!(e.to_string().contains("settings.yml:1:"), "{e}");
 }
+
+#[test]
+fn container_keys_stop_start_and_restart_the_selected_row() {
+    let mut f = fixture();
+    let row = |state: &str| sdtui::deploy::StatusRow {
+        vm: "core".into(),
+        state: sdtui::docker::ServiceState {
+            service: "postgres-primary".into(),
+            container_id: "c0ffee".into(),
+            container: "cheapa-core-postgres-primary-1".into(),
+            state: state.into(),
+            health: None,
+            image: "postgres:15".into(),
+            started_at: "2026-11-25T10:00:00Z".into(),
+            ports: vec![],
+            exit_code: None,
+        },
+    };
+    f.app
+        .apply(Msg::VmStatus("core".into(), vec![row("running")]));
+    f.app.key(key(KeyCode::Char('5')));
+    let action = |r: Option<Request>| match r {
+        Some(Request::Container {
+            action, container, ..
+        }) => {
+            assert_eq!(container, "c0ffee");
+            action
+        }
+        other => panic!("{other:?}"),
+    };
+    use sdtui::tui::ContainerAction;
+    assert_eq!(
+        action(
+            f.app
+                .key(KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT))
+        ),
+        ContainerAction::Stop
+    );
+    assert_eq!(
+        action(
+            f.app
+                .key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT))
+        ),
+        ContainerAction::Restart
+    );
+    f.app
+        .apply(Msg::VmStatus("core".into(), vec![row("exited")]));
+    assert_eq!(
+        action(
+            f.app
+                .key(KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT))
+        ),
+        ContainerAction::Start
+    );
+    // Nothing on a row without a container.
+    f.app.key(key(KeyCode::Char('3')));
+    assert!(
+        f.app
+            .key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT))
+            .is_none()
+    );
+}

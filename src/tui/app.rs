@@ -210,6 +210,30 @@ pub enum Request {
     Mouse(bool),
     TrustHost(Box<HostPrompt>),
     SwitchProject(String),
+    /// start, stop or restart a container on a VM.
+    Container {
+        vm: String,
+        container: String,
+        label: String,
+        action: ContainerAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerAction {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl ContainerAction {
+    pub fn verb(self) -> &'static str {
+        match self {
+            ContainerAction::Start => "start",
+            ContainerAction::Stop => "stop",
+            ContainerAction::Restart => "restart",
+        }
+    }
 }
 
 /// A plan as the review step shows it.
@@ -606,6 +630,29 @@ impl App {
                 self.mouse = !self.mouse;
                 self.message = Some(format!("mouse {}", if self.mouse { "on" } else { "off" }));
                 return Some(Request::Mouse(self.mouse));
+            }
+            Action::Restart | Action::StopStart => {
+                let Some((vm, container, label)) = self.selected_container() else {
+                    self.message =
+                        Some("no container on this row (Addons or Containers pane)".into());
+                    return None;
+                };
+                let running = self
+                    .status
+                    .iter()
+                    .any(|s| s.state.container_id == container && s.state.state == "running");
+                let action = match (action, running) {
+                    (Action::Restart, _) => ContainerAction::Restart,
+                    (_, true) => ContainerAction::Stop,
+                    (_, false) => ContainerAction::Start,
+                };
+                self.message = Some(format!("{} {label} ...", action.verb()));
+                return Some(Request::Container {
+                    vm,
+                    container,
+                    label,
+                    action,
+                });
             }
             Action::Reveal => {
                 self.message = Some(

@@ -57,6 +57,8 @@ actions! {
     Upgrade "upgrade" Global ["U"] "change an addon's plan or version";
     Remove "remove" Global ["x"] "remove an addon (type its name to confirm)";
     Reveal "reveal" Global ["r"] "reveal or mask the selected secret";
+    Restart "restart" Global ["R"] "restart the selected container";
+    StopStart "stop-start" Global ["S"] "stop the selected container, or start it";
     Mouse "mouse" Global ["m"] "turn the mouse on or off";
     Help "help" Global ["?"] "this help";
     Quit "quit" Global ["q", "ctrl-c"] "quit";

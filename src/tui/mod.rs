@@ -26,7 +26,8 @@ use crate::config::Vm;
 use crate::engine::{Operation, Project, Workspace};
 use crate::error::{Result, UserError};
 pub use app::{
-    AddonRow, App, HostPrompt, LOG_LINES, Msg, PANES, Pane, PlanView, ProjectView, Request,
+    AddonRow, App, ContainerAction, HostPrompt, LOG_LINES, Msg, PANES, Pane, PlanView, ProjectView,
+    Request,
 };
 use theme::Theme;
 pub use view::draw;
@@ -251,6 +252,18 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                     Err(e) => app.message = Some(format!("VM {}: {}", p.vm, e.message)),
                 }
             }
+            Some(Request::Container {
+                vm,
+                container,
+                label,
+                action,
+            }) => {
+                let docker = dockers.lock().ok().and_then(|d| d.get(&vm).cloned());
+                match docker {
+                    Some(d) => spawn_container_action(d, container, label, action, tx.clone()),
+                    None => app.message = Some(format!("VM {vm} is not connected yet")),
+                }
+            }
             Some(Request::SwitchProject(name)) => {
                 let switched = ws
                     .project(Some(&name))
@@ -453,6 +466,51 @@ fn error_text(e: &UserError) -> String {
         Some(h) if !h.is_empty() => format!("{}\nhint: {h}", e.message),
         _ => e.message.clone(),
     }
+}
+
+/// Start, stop or restart through the VM's engine; the pane follows from
+/// the events this causes.
+fn spawn_container_action(
+    docker: Docker,
+    container: String,
+    label: String,
+    action: ContainerAction,
+    tx: mpsc::Sender<Msg>,
+) {
+    tokio::spawn(async move {
+        let r = match action {
+            ContainerAction::Start => docker.start_container(&container, None).await,
+            ContainerAction::Stop => {
+                docker
+                    .stop_container(
+                        &container,
+                        Some(
+                            bollard::query_parameters::StopContainerOptionsBuilder::default()
+                                .t(10)
+                                .build(),
+                        ),
+                    )
+                    .await
+            }
+            ContainerAction::Restart => {
+                docker
+                    .restart_container(
+                        &container,
+                        Some(
+                            bollard::query_parameters::RestartContainerOptionsBuilder::default()
+                                .t(10)
+                                .build(),
+                        ),
+                    )
+                    .await
+            }
+        };
+        let note = match r {
+            Ok(()) => format!("{label}: {} done", action.verb()),
+            Err(e) => format!("{label}: {} failed: {e}", action.verb()),
+        };
+        let _ = tx.send(Msg::Note(note)).await;
+    });
 }
 
 /// The engine's plan for a wizard's operation, secrets masked.
