@@ -38,38 +38,38 @@ macro_rules! actions {
 }
 
 actions! {
-    NextPane "next-pane" Global ["tab"] "next pane (1-6 jump to one)";
+    NextPane "next-pane" Global ["tab"] "next pane";
     PrevPane "prev-pane" Global ["shift-tab"] "previous pane";
-    Down "down" Global ["j", "down"] "move down";
-    Up "up" Global ["k", "up"] "move up";
+    Down "down" Global ["j", "down"] "down";
+    Up "up" Global ["k", "up"] "up";
     Top "top" Global ["g", "home"] "first row";
     Bottom "bottom" Global ["G", "end"] "last row";
     PageDown "page-down" Global ["ctrl-d", "pagedown"] "page down";
     PageUp "page-up" Global ["ctrl-u", "pageup"] "page up";
-    Open "open" Global ["enter"] "logs of an addon or container; an app's env; switch project";
-    Back "back" Global ["esc"] "back out";
-    Filter "filter" Global ["/"] "filter the list (!text inverts)";
-    Palette "palette" Global [":"] "command palette (Tab completes)";
+    Open "open" Global ["enter"] "logs, env or project";
+    Back "back" Global ["esc"] "back out, clear a filter";
+    Filter "filter" Global ["/"] "filter the list (!inverts)";
+    Palette "palette" Global [":"] "command palette";
     Deploy "deploy" Global ["u"] "deploy the project (up)";
-    AddAddon "add" Global ["n"] "add an addon (wizard)";
+    AddAddon "add" Global ["n"] "add an addon";
     Attach "attach" Global ["a"] "attach an addon to an app";
-    Detach "detach" Global ["d"] "detach an addon from an app";
-    Upgrade "upgrade" Global ["U"] "change an addon's plan or version";
-    Remove "remove" Global ["x"] "remove an addon (type its name to confirm)";
-    Reveal "reveal" Global ["r"] "reveal or mask the selected secret";
-    Restart "restart" Global ["R"] "restart the selected container";
-    StopStart "stop-start" Global ["S"] "stop the selected container, or start it";
-    Mouse "mouse" Global ["m"] "turn the mouse on or off";
+    Detach "detach" Global ["d"] "detach an addon";
+    Upgrade "upgrade" Global ["U"] "change plan or version";
+    Remove "remove" Global ["x"] "remove an addon";
+    Reveal "reveal" Global ["r"] "reveal or mask a secret";
+    Restart "restart" Global ["R"] "restart the container";
+    StopStart "stop-start" Global ["S"] "stop or start container";
+    Mouse "mouse" Global ["m"] "mouse on or off";
     Help "help" Global ["?"] "this help";
     Quit "quit" Global ["q", "ctrl-c"] "quit";
-    Search "search" Logs ["/"] "search the logs (regex), highlighted";
+    Search "search" Logs ["/"] "search (regex)";
     NextMatch "next-match" Logs ["n"] "older match";
     PrevMatch "prev-match" Logs ["N"] "newer match";
-    LogFilter "log-filter" Logs ["&"] "keep matching lines (!regex: the others)";
+    LogFilter "log-filter" Logs ["&"] "keep matching lines";
     Pause "pause" Logs ["p", "space"] "pause or follow";
     Timestamps "timestamps" Logs ["t"] "timestamps on or off";
-    Wrap "wrap" Logs ["w"] "wrap long lines on or off";
-    Save "save" Logs ["s"] "save the lines shown to a file";
+    Wrap "wrap" Logs ["w"] "wrap on or off";
+    Save "save" Logs ["s"] "save to a file";
 }
 
 /// A key as written in settings: `q`, `G`, `ctrl-c`, `shift-tab`, `enter`,

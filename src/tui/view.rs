@@ -766,8 +766,14 @@ fn draw_wizard(f: &mut Frame, app: &App) {
 fn draw_help(f: &mut Frame, app: &App) {
     let t = &app.theme;
     let km = &app.keymap;
+    let width = super::keymap::Action::ALL
+        .iter()
+        .map(|a| km.label(*a).chars().count())
+        .max()
+        .unwrap_or(8)
+        + 1;
     let mut lines: Vec<Line> = vec![Line::from(vec![
-        Span::styled(format!("{:<18}", "1-6"), Style::default().fg(t.accent)),
+        Span::styled(format!("{:<width$}", "1-6"), Style::default().fg(t.accent)),
         Span::raw("jump to a pane"),
     ])];
     let mut logs_header = false;
@@ -781,7 +787,7 @@ fn draw_help(f: &mut Frame, app: &App) {
         }
         lines.push(Line::from(vec![
             Span::styled(
-                format!("{:<18}", km.label(*a)),
+                format!("{:<width$}", km.label(*a)),
                 Style::default().fg(t.accent),
             ),
             Span::raw(a.describe()),
@@ -808,6 +814,7 @@ fn draw_help(f: &mut Frame, app: &App) {
         f.render_widget(block, area);
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .spacing(1)
                 .areas(inner);
         let split = lines.len().div_ceil(2);
         let rest = lines.split_off(split);
