@@ -192,16 +192,29 @@ fn add_upgrade_detach_remove_forms() {
     f.app.key(key(KeyCode::Tab));
     f.app.key(key(KeyCode::Right));
     insta::assert_snapshot!("add_3_filled", render(&f.app, 80, 24));
-    for _ in 0..2 {
+    for _ in 0..3 {
         f.app.key(key(KeyCode::Enter));
     }
+    // Options: names from the catalog, values checked against its patterns.
+    typed(&mut f.app, "maxmemory=lots");
+    assert!(f.app.key(key(KeyCode::Enter)).is_none());
+    let screen = render(&f.app, 100, 30);
+    assert!(
+        screen.contains("maxmemory: \"lots\" does not match"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("add_4_bad_option", screen);
+    for _ in 0..4 {
+        f.app.key(key(KeyCode::Backspace));
+    }
+    typed(&mut f.app, "64mb");
     let op = match f.app.key(key(KeyCode::Enter)) {
         Some(Request::Plan(op)) => op,
         other => panic!("{other:?}"),
     };
     assert_eq!(
         op.describe(),
-        "addons add redis jobs --plan large --version 7 --vm core"
+        "addons add redis jobs --plan large --version 7 --vm core --option maxmemory=64mb"
     );
     f.app.key(key(KeyCode::Esc));
     assert!(f.app.wizard.is_none(), "Esc while planning cancels");

@@ -81,6 +81,8 @@ pub struct TypeInfo {
     pub versions: Vec<String>,
     pub default_version: String,
     pub readonly: bool,
+    /// name, description, the pattern values must match.
+    pub options: Vec<(String, String, String)>,
 }
 
 /// What the console shows of a project, read through the engine.
@@ -163,6 +165,11 @@ impl ProjectView {
                 versions: t.versions.clone(),
                 default_version: t.default_version.clone(),
                 readonly: t.readonly.is_some(),
+                options: t
+                    .options
+                    .iter()
+                    .map(|(n, o)| (n.clone(), o.description.clone(), o.pattern.clone()))
+                    .collect(),
             })
             .collect();
         Ok(ProjectView {

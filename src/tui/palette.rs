@@ -24,7 +24,10 @@ pub enum Command {
 }
 
 pub const COMMANDS: &[(&str, &str)] = &[
-    ("add", "add TYPE NAME [plan P] [version V] [vm VM]"),
+    (
+        "add",
+        "add TYPE NAME [plan P] [version V] [vm VM] [option NAME=VALUE ...]",
+    ),
     (
         "attach",
         "attach ADDON APP [as PREFIX] [readonly|readwrite]",
@@ -91,7 +94,14 @@ pub fn parse(line: &str) -> Result<Command, String> {
     Ok(match cmd.as_str() {
         "add" => {
             need(2)?;
-            let p = pairs(cmd, &rest[2..], &["plan", "version", "vm"])?;
+            let p = pairs(cmd, &rest[2..], &["plan", "version", "vm", "option"])?;
+            let mut options = Vec::new();
+            for (k, v) in p.iter().filter(|(k, _)| *k == "option") {
+                let (name, value) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("add: {k} {v}: write option NAME=VALUE"))?;
+                options.push((name.to_string(), value.to_string()));
+            }
             Command::Operation(Operation::Add {
                 type_name: rest[0].clone(),
                 name: rest[1].clone(),
@@ -99,7 +109,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
                 plan: get(&p, "plan"),
                 version: get(&p, "version"),
                 vm: get(&p, "vm"),
-                options: vec![],
+                options,
             })
         }
         "attach" => {
@@ -215,7 +225,15 @@ pub fn candidates(line: &str, view: &ProjectView, projects: &[String]) -> Vec<St
                 "plan" => info(words[1]).map(|t| t.plans).unwrap_or_default(),
                 "version" => info(words[1]).map(|t| t.versions).unwrap_or_default(),
                 "vm" => view.vms.clone(),
-                _ => vec!["plan".into(), "version".into(), "vm".into()],
+                "option" => info(words[1])
+                    .map(|t| t.options.iter().map(|o| format!("{}=", o.0)).collect())
+                    .unwrap_or_default(),
+                _ => vec![
+                    "plan".into(),
+                    "version".into(),
+                    "vm".into(),
+                    "option".into(),
+                ],
             },
             ("attach" | "detach", 1) => addons(),
             ("attach" | "detach", 2) => apps(),
@@ -258,7 +276,7 @@ pub fn complete(line: &str, view: &ProjectView, projects: &[String]) -> Option<S
         line.rfind(' ').map(|i| i + 1).unwrap_or(0)
     };
     let mut out = format!("{}{}", &line[..start], common);
-    if cands.len() == 1 {
+    if cands.len() == 1 && !common.ends_with('=') {
         out.push(' ');
     }
     (out != line).then_some(out)

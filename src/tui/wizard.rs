@@ -142,6 +142,7 @@ impl Wizard {
                 fields.push(Field::choice("plan", vec![], None));
                 fields.push(Field::choice("version", vec![], None));
                 fields.push(Field::choice("vm", view.vms.clone(), None));
+                fields.push(Field::text("options", "", "name=value ..., or empty"));
             }
             WizardKind::Attach => {
                 title = "Attach an addon to an app".to_string();
@@ -264,6 +265,14 @@ impl Wizard {
         }
         for f in &mut self.fields {
             f.help = match (self.kind, f.label) {
+                (WizardKind::Add, "options") => {
+                    let names: Vec<&str> = t.options.iter().map(|o| o.0.as_str()).collect();
+                    if names.is_empty() {
+                        format!("{} takes no options", t.name)
+                    } else {
+                        names.join(", ")
+                    }
+                }
                 (WizardKind::Add, "plan") | (WizardKind::Upgrade, "plan") => t
                     .plan_summaries
                     .iter()
@@ -324,6 +333,11 @@ impl Wizard {
                 }
                 if self.value("vm").is_empty() {
                     out.push(("vm", "config.yml has no VM".to_string()));
+                }
+                if let Some(t) = self.type_of(&self.value("type"))
+                    && let Err(e) = parse_options(&self.value("options"), t)
+                {
+                    out.push(("options", e));
                 }
             }
             WizardKind::Attach => {
@@ -393,7 +407,10 @@ impl Wizard {
                 plan: some(self.value("plan")),
                 version: some(self.value("version")),
                 vm: some(self.value("vm")),
-                options: vec![],
+                options: self
+                    .type_of(&self.value("type"))
+                    .and_then(|t| parse_options(&self.value("options"), t).ok())
+                    .unwrap_or_default(),
             },
             WizardKind::Attach => Operation::Attach {
                 id: self.value("addon"),
@@ -481,6 +498,46 @@ impl Wizard {
         }
         None
     }
+}
+
+/// `max_connections=200 shared_buffers=512MB` (commas allowed), each
+/// name one of the type's options and each value matching its pattern.
+pub fn parse_options(
+    text: &str,
+    t: &super::app::TypeInfo,
+) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for word in text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+    {
+        let Some((name, value)) = word.split_once('=') else {
+            return Err(format!("\"{word}\": write name=value"));
+        };
+        let Some((_, _, pattern)) = t.options.iter().find(|o| o.0 == name) else {
+            return Err(format!(
+                "{} has no option \"{name}\"{}",
+                t.name,
+                if t.options.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; options: {}",
+                        t.options
+                            .iter()
+                            .map(|o| o.0.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ));
+        };
+        if !crate::config::option_matches(pattern, value) {
+            return Err(format!("{name}: \"{value}\" does not match {pattern}"));
+        }
+        out.push((name.to_string(), value.to_string()));
+    }
+    Ok(out)
 }
 
 fn is_dns_label(s: &str) -> bool {
