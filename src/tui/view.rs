@@ -13,7 +13,7 @@ use super::app::{App, PANES, Pane, PromptKind};
 use super::keymap::Action;
 use super::logs::short_time;
 use super::palette;
-use super::wizard::{FieldKind, Step, WizardKind};
+use super::wizard::{FieldKind, Step};
 
 const MASK: &str = "••••••••";
 
@@ -661,23 +661,32 @@ fn draw_wizard(f: &mut Frame, app: &App) {
                     }
                 }
                 y += 1;
-                if let Some((_, p)) = problems.iter().find(|(l, _)| *l == field.label) {
-                    let show = matches!(w.kind, WizardKind::Remove)
-                        || !field.value().is_empty()
-                        || w.error.is_some()
-                        || focused;
-                    if show && y < content.y + content.height {
+                let is_text = matches!(field.kind, FieldKind::Text(_));
+                let line = Rect {
+                    x: content.x,
+                    y,
+                    width: content.width,
+                    height: 1,
+                };
+                // A typed value's problem shows at once; a choice's when it
+                // has the focus; all of them once Enter was pressed.
+                let problem = problems
+                    .iter()
+                    .find(|(l, _)| *l == field.label)
+                    .filter(|_| w.tried || (!field.value().is_empty() && (is_text || focused)));
+                if y < content.y + content.height {
+                    if let Some((_, p)) = problem {
                         f.render_widget(
                             Paragraph::new(Span::styled(
                                 format!("{:13}✗ {p}", ""),
                                 Style::default().fg(t.error),
                             )),
-                            Rect {
-                                x: content.x,
-                                y,
-                                width: content.width,
-                                height: 1,
-                            },
+                            line,
+                        );
+                    } else if is_text && focused && !field.help.is_empty() {
+                        f.render_widget(
+                            Paragraph::new(Span::styled(format!("{:13}{}", "", field.help), dim)),
+                            line,
                         );
                     }
                 }
