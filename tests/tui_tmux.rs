@@ -292,6 +292,14 @@ fn attach_wizard_end_to_end_and_resize() {
         Duration::from_secs(5),
     );
     assert!(big.contains("readonly"), "{big}");
+
+    // u deploys it in the background, each step on the footer.
+    tmux.keys(&["2"]);
+    tmux.keys(&["u"]);
+    tmux.wait_for("up: VM local: compose up", Duration::from_secs(30));
+    tmux.wait_for("postgres-main", Duration::from_secs(10));
+    tmux.wait_for("all healthy", Duration::from_secs(120));
+    tmux.wait_for("(2 running)", Duration::from_secs(10));
     tmux.keys(&["q"]);
 }
 

@@ -172,15 +172,41 @@ fn unstage(project: &Project, vm: &str) -> Result<()> {
 
 /// Waits until every container of the compose project is healthy (or
 /// running, without a health check). Returns the failing ones otherwise.
+/// Follows the engine's events (subscribed before the first look, so no
+/// change is missed) instead of polling; `report` hears each service's
+/// state as it changes.
 async fn wait_healthy(
     docker: &Docker,
     compose_project: &str,
     expected: usize,
     timeout: Duration,
+    report: &(dyn Fn(String) + Sync),
 ) -> Result<(Vec<ServiceState>, Vec<String>)> {
-    let start = Instant::now();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let filters = std::collections::HashMap::from([
+        ("type".to_string(), vec!["container".to_string()]),
+        (
+            "label".to_string(),
+            vec![format!("com.docker.compose.project={compose_project}")],
+        ),
+    ]);
+    let mut events = std::pin::pin!(
+        docker.events(Some(
+            bollard::query_parameters::EventsOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+    );
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
     loop {
         let states = docker::project_containers(docker, compose_project).await?;
+        for s in &states {
+            let now = s.health.clone().unwrap_or_else(|| s.state.clone());
+            if seen.get(&s.service) != Some(&now) {
+                report(format!("{} {now}", s.service));
+                seen.insert(s.service.clone(), now);
+            }
+        }
         let bad: Vec<String> = states
             .iter()
             .filter(|s| {
@@ -198,7 +224,7 @@ async fn wait_healthy(
         if !pending && states.len() >= expected {
             return Ok((states, vec![]));
         }
-        if start.elapsed() > timeout {
+        if tokio::time::Instant::now() >= deadline {
             let slow = states
                 .iter()
                 .filter(|s| s.health.as_deref() != Some("healthy"))
@@ -206,7 +232,25 @@ async fn wait_healthy(
                 .collect();
             return Ok((states, slow));
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The next event that can change the answer (health checks' own
+        // exec_* events cannot), or the deadline.
+        loop {
+            match tokio::time::timeout_at(deadline, futures_util::StreamExt::next(&mut events))
+                .await
+            {
+                Err(_) => break,
+                Ok(Some(Ok(ev))) => {
+                    if !ev.action.as_deref().is_some_and(|a| a.starts_with("exec_")) {
+                        break;
+                    }
+                }
+                // The stream broke: look again shortly, as before.
+                Ok(Some(Err(_)) | None) => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    break;
+                }
+            }
+        }
     }
 }
 
@@ -320,6 +364,18 @@ pub async fn up(
     vm_filter: Option<&str>,
     timeout: Duration,
 ) -> Result<Vec<ServiceReport>> {
+    up_reporting(ws, project, vm_filter, timeout, &|_| {}).await
+}
+
+/// [`up`], telling `report` what happens as it happens (`VM core:
+/// postgres-main healthy`), for the console.
+pub async fn up_reporting(
+    ws: &Workspace,
+    project: &Project,
+    vm_filter: Option<&str>,
+    timeout: Duration,
+    report: &(dyn Fn(String) + Sync),
+) -> Result<Vec<ServiceReport>> {
     ws.run(project, &Operation::Sync, false)?;
     let loaded = ws.load(project)?;
     let vms: Vec<&Vm> = select_vms(&loaded.config, vm_filter)?
@@ -336,10 +392,12 @@ pub async fn up(
     let runs = vms.iter().map(|vm| {
         let loaded = &loaded;
         async move {
+            report(format!("VM {}: connecting", vm.name));
             let conn = Connected::open(ws, project, vm)
                 .await
                 .map_err(|e| (vec![], e))?;
-            up_vm(ws, project, loaded, vm, &conn, timeout).await
+            let vm_report = |line: String| report(format!("VM {}: {line}", vm.name));
+            up_vm(ws, project, loaded, vm, &conn, timeout, &vm_report).await
         }
     });
     let mut reports = Vec::new();
@@ -393,6 +451,7 @@ async fn up_vm(
     vm: &Vm,
     conn: &Connected,
     timeout: Duration,
+    report: &(dyn Fn(String) + Sync),
 ) -> std::result::Result<Vec<ServiceReport>, (Vec<ServiceReport>, UserError)> {
     let docker = &conn.docker;
     let name = compose_project(&project.name, &vm.name);
@@ -420,6 +479,7 @@ async fn up_vm(
             .as_deref()
             == Some(digest.as_str())
     {
+        report("unchanged since the last release, every service up".into());
         return Ok(running
             .iter()
             .filter(|s| services.contains(&s.service))
@@ -474,8 +534,13 @@ async fn up_vm(
     let mut compose_error: Option<String> = None;
     for (i, (args, want)) in phases.iter().enumerate() {
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        report(if i == 0 && phases.len() > 1 {
+            "compose up: addons".to_string()
+        } else {
+            "compose up".to_string()
+        });
         (states, bad) = match conn.target.compose(&name, &argv).await {
-            Ok(_) => wait_healthy(docker, &name, *want, timeout)
+            Ok(_) => wait_healthy(docker, &name, *want, timeout, report)
                 .await
                 .map_err(|e| (vec![], e))?,
             Err(e) => {
@@ -493,6 +558,9 @@ async fn up_vm(
         }
         if !bad.is_empty() {
             break;
+        }
+        if i == 0 && phases.len() > 1 {
+            report("provisioning attachments (readonly roles, users)".into());
         }
         if i == 0
             && phases.len() > 1
@@ -575,12 +643,13 @@ async fn up_vm(
             e.message
         ));
     } else if unstaged.is_some() {
+        report("rolling back to the previous release".into());
         let rolled = match conn
             .target
             .compose(&name, &["up", "-d", "--remove-orphans"])
             .await
         {
-            Ok(_) => wait_healthy(docker, &name, 0, timeout)
+            Ok(_) => wait_healthy(docker, &name, 0, timeout, report)
                 .await
                 .map(|(_, b)| b.is_empty())
                 .unwrap_or(false),

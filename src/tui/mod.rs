@@ -441,7 +441,21 @@ async fn watch_vm(
 /// `up` in the background; the panes follow from the events stream.
 fn spawn_up(ws: Arc<Workspace>, project: Project, tx: mpsc::Sender<Msg>) {
     tokio::spawn(async move {
-        let msg = match crate::deploy::up(&ws, &project, None, Duration::from_secs(300)).await {
+        // Each step on the footer as it happens; try_send: a slow screen
+        // skips a step rather than holding up the deploy.
+        let progress = tx.clone();
+        let report = move |line: String| {
+            let _ = progress.try_send(Msg::Note(format!("up: {line}")));
+        };
+        let msg = match crate::deploy::up_reporting(
+            &ws,
+            &project,
+            None,
+            Duration::from_secs(300),
+            &report,
+        )
+        .await
+        {
             Ok(r) => {
                 let changed = r
                     .iter()
