@@ -750,6 +750,34 @@ impl Session {
         }
     }
 
+    /// Starts a command on a pseudo-terminal of `cols`x`rows` (`docker exec
+    /// -it` over the session); the caller wires it to its own terminal.
+    pub async fn exec_pty(
+        &self,
+        cmd: &RemoteCommand,
+        term: &str,
+        cols: u16,
+        rows: u16,
+    ) -> Result<russh::Channel<Msg>> {
+        let line = cmd.try_line()?;
+        let fail =
+            |what: String| UserError::new(format!("on {}: `{}`: {what}", self.label, cmd.program));
+        let channel = self
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|e| fail(format!("cannot open a session channel: {e}")))?;
+        channel
+            .request_pty(true, term, cols.into(), rows.into(), 0, 0, &[])
+            .await
+            .map_err(|e| fail(format!("the server refused a terminal: {e}")))?;
+        channel
+            .exec(true, line)
+            .await
+            .map_err(|e| fail(format!("cannot start it: {e}")))?;
+        Ok(channel)
+    }
+
     /// Writes a file atomically on the remote: to a temp name beside it
     /// (created 0600, refusing to follow an existing name), chmod, then mv.
     /// The folder must exist.

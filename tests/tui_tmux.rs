@@ -166,6 +166,9 @@ fn console_follows_the_engine_live() {
     // p follows again.
     tmux.keys(&["p"]);
     tmux.wait_gone("PAUSED", Duration::from_secs(5));
+    // e on the addon: a shell in its container (docker exec -it).
+    tmux.keys(&["2"]);
+    shell_round_trip(&tmux, "postgres-main");
     // Help, then quit.
     tmux.keys(&["?"]);
     tmux.wait_for("this help", Duration::from_secs(5));
@@ -379,6 +382,8 @@ fn unknown_host_key_prompt_then_remote_events() {
     tmux.wait_for("(1 running)", Duration::from_secs(10));
     let (_, state) = docker(&["inspect", "-f", "{{.State.Running}}", &memo]);
     assert_eq!(state.trim(), "true");
+    // e: a shell in it, on a terminal over the SSH session; exit comes back.
+    shell_round_trip(&tmux, "memcached-memo");
     tmux.keys(&["q"]);
 }
 
@@ -388,4 +393,21 @@ impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// e opens a shell in the selected row's container: a command's output
+/// shows, `exit` brings the console back, redrawn.
+fn shell_round_trip(tmux: &Tmux, service: &str) {
+    tmux.keys(&["e"]);
+    tmux.wait_for(&format!("sdtui: shell in {service}"), Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys(&["-l", "echo sdtui-shell-$((6*7)) $(hostname)"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("sdtui-shell-42", Duration::from_secs(10));
+    tmux.keys(&["-l", "exit"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&format!("shell in {service} ended (0)"), Duration::from_secs(10));
+    let screen = tmux.screen();
+    assert!(!screen.contains("sdtui-shell-42"), "the console redrew:\n{screen}");
+    assert!(screen.contains("1 Projects"), "{screen}");
 }

@@ -217,6 +217,12 @@ pub enum Request {
     Mouse(bool),
     TrustHost(Box<HostPrompt>),
     SwitchProject(String),
+    /// A shell in a container; the console steps aside meanwhile.
+    Shell {
+        vm: String,
+        container: String,
+        label: String,
+    },
     /// start, stop or restart a container on a VM.
     Container {
         vm: String,
@@ -637,6 +643,18 @@ impl App {
                 self.mouse = !self.mouse;
                 self.message = Some(format!("mouse {}", if self.mouse { "on" } else { "off" }));
                 return Some(Request::Mouse(self.mouse));
+            }
+            Action::Shell => {
+                let Some((vm, container, label)) = self.selected_container() else {
+                    self.message =
+                        Some("no container on this row (Addons or Containers pane)".into());
+                    return None;
+                };
+                return Some(Request::Shell {
+                    vm,
+                    container,
+                    label,
+                });
             }
             Action::Restart | Action::StopStart => {
                 let Some((vm, container, label)) = self.selected_container() else {

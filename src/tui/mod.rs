@@ -7,6 +7,7 @@ pub mod app;
 pub mod keymap;
 pub mod logs;
 pub mod palette;
+pub mod shell;
 pub mod theme;
 pub mod view;
 pub mod wizard;
@@ -263,6 +264,39 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                     Some(d) => spawn_container_action(d, container, label, action, tx.clone()),
                     None => app.message = Some(format!("VM {vm} is not connected yet")),
                 }
+            }
+            Some(Request::Shell {
+                vm,
+                container,
+                label,
+            }) => {
+                let vm_config = ws
+                    .load(&project)
+                    .ok()
+                    .and_then(|l| l.config.vms.get(&vm).cloned());
+                let Some(vm_config) = vm_config else {
+                    app.message = Some(format!("no VM {vm} in config.yml"));
+                    continue;
+                };
+                // Step aside: nothing may read the terminal but the shell.
+                drop(events);
+                if app.mouse {
+                    let _ = crossterm::execute!(stdout, DisableMouseCapture);
+                }
+                ratatui::restore();
+                println!("sdtui: shell in {label} on VM {vm}; `exit` comes back to the console");
+                let result = shell::run(&ws, &project, &vm_config, &container).await;
+                terminal = ratatui::init();
+                if app.mouse {
+                    let _ = crossterm::execute!(stdout, EnableMouseCapture);
+                }
+                events = EventStream::new();
+                let _ = terminal.clear();
+                app.message = Some(match result {
+                    Ok(code) => format!("shell in {label} ended ({code})"),
+                    Err(e) => format!("shell in {label}: {}", e.message),
+                });
+                dirty = true;
             }
             Some(Request::SwitchProject(name)) => {
                 let switched = ws
