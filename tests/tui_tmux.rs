@@ -399,15 +399,24 @@ impl Drop for RemoveOnDrop {
 /// shows, `exit` brings the console back, redrawn.
 fn shell_round_trip(tmux: &Tmux, service: &str) {
     tmux.keys(&["e"]);
-    tmux.wait_for(&format!("sdtui: shell in {service}"), Duration::from_secs(10));
+    tmux.wait_for(
+        &format!("sdtui: shell in {service}"),
+        Duration::from_secs(10),
+    );
     std::thread::sleep(Duration::from_millis(500));
     tmux.keys(&["-l", "echo sdtui-shell-$((6*7)) $(hostname)"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("sdtui-shell-42", Duration::from_secs(10));
     tmux.keys(&["-l", "exit"]);
     tmux.keys(&["Enter"]);
-    tmux.wait_for(&format!("shell in {service} ended (0)"), Duration::from_secs(10));
+    tmux.wait_for(
+        &format!("shell in {service} ended (0)"),
+        Duration::from_secs(10),
+    );
     let screen = tmux.screen();
-    assert!(!screen.contains("sdtui-shell-42"), "the console redrew:\n{screen}");
+    assert!(
+        !screen.contains("sdtui-shell-42"),
+        "the console redrew:\n{screen}"
+    );
     assert!(screen.contains("1 Projects"), "{screen}");
 }
