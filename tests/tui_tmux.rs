@@ -407,6 +407,12 @@ fn shell_round_trip(tmux: &Tmux, service: &str) {
     tmux.keys(&["-l", "echo sdtui-shell-$((6*7)) $(hostname)"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("sdtui-shell-42", Duration::from_secs(10));
+    // The shell's terminal follows the window's size.
+    tmux.resize(90, 28);
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys(&["-l", "echo size=$(stty size)"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("size=28 90", Duration::from_secs(10));
     tmux.keys(&["-l", "exit"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for(

@@ -78,8 +78,16 @@ pub async fn run(ws: &Workspace, project: &Project, vm: &Vm, container: &str) ->
     };
     let mut out = std::io::stdout();
     let mut code = -1;
+    // The terminal's size follows the user's window.
+    let mut resized =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
     loop {
         tokio::select! {
+            Some(()) = async { resized.as_mut()?.recv().await } => {
+                if let Ok((cols, rows)) = crossterm::terminal::size() {
+                    let _ = channel.window_change(cols.into(), rows.into(), 0, 0).await;
+                }
+            }
             Some(bytes) = keys.recv() => {
                 if channel.data(&bytes[..]).await.is_err() {
                     break;
