@@ -24,6 +24,8 @@ fn secret_value(secrets: &str, instance: &str, key: &str) -> String {
         .split_once(": ")
         .unwrap()
         .1
+        // A password starting with `-` (URL-safe base64 can) is quoted.
+        .trim_matches(|c| c == '\'' || c == '"')
         .to_string()
 }
 
