@@ -211,7 +211,7 @@ fn attach_wizard_end_to_end_and_resize() {
     let _cleanup = Cleanup(format!("{name}-local"));
     let dir = r.join(&name);
     std::fs::create_dir_all(&dir).unwrap();
-    let original = "# wizard test: every comment must survive\nvms:\n  local:\n    host: local   # this machine\n    private_ip: 127.0.3.62\naddons:\n  databases:\n    # the main database\n    main:\n      type: postgres\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    vm: local\n    # attachments follow\n    addons:\n      - databases.main  # as DATABASE\n";
+    let original = "# wizard test: every comment must survive\nvms:\n  local:\n    host: local   # this machine\n    private_ip: 127.0.3.62\naddons:\n  databases:\n    # the main database\n    main:\n      type: postgres\n      plan: small\n  caches:\n    scratch:\n      type: redis\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    vm: local\n    # attachments follow\n    addons:\n      - databases.main  # as DATABASE\n";
     std::fs::write(dir.join("config.yml"), original).unwrap();
     ok(&sdtui(r, &["-p", &name, "sync"]));
 
@@ -299,10 +299,46 @@ fn attach_wizard_end_to_end_and_resize() {
     // u deploys it in the background, each step on the footer.
     tmux.keys(&["2"]);
     tmux.keys(&["u"]);
-    tmux.wait_for("up: VM local: compose up", Duration::from_secs(30));
-    tmux.wait_for("postgres-main", Duration::from_secs(10));
+    // Steps pass quickly; one of them is enough to see.
+    tmux.wait_for("up: VM local: ", Duration::from_secs(30));
     tmux.wait_for("all healthy", Duration::from_secs(120));
-    tmux.wait_for("(2 running)", Duration::from_secs(10));
+    tmux.wait_for("(3 running)", Duration::from_secs(10));
+
+    // Remove caches.scratch with its data: config, container and volume go.
+    let cp = format!("{name}-local");
+    let volumes = || {
+        docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.compose.project={cp}"),
+        ])
+        .1
+    };
+    assert!(volumes().contains("redis-scratch"), "{}", volumes());
+    tmux.keys(&["G", "x"]);
+    tmux.wait_for("Remove an addon", Duration::from_secs(5));
+    tmux.keys(&["Tab", "Right", "Tab"]);
+    tmux.keys(&["-l", "caches.scratch"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("DELETED for good", Duration::from_secs(10));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("deleted its container and volumes", Duration::from_secs(30));
+    assert!(!volumes().contains("redis-scratch"), "{}", volumes());
+    let (_, ps) = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=com.docker.compose.project={cp}"),
+        "--format",
+        "{{.Label \"com.docker.compose.service\"}}",
+    ]);
+    assert!(!ps.contains("redis-scratch"), "{ps}");
+    assert!(ps.contains("postgres-main"), "the others stay: {ps}");
+    let config = std::fs::read_to_string(dir.join("config.yml")).unwrap();
+    assert!(!config.contains("scratch"), "{config}");
+    assert!(config.contains("# the main database"), "{config}");
     tmux.keys(&["q"]);
 }
 

@@ -259,6 +259,7 @@ fn add_upgrade_detach_remove_forms() {
     f.app.key(key(KeyCode::Char('2')));
     f.app.key(key(KeyCode::Char('x')));
     f.app.key(key(KeyCode::Tab));
+    f.app.key(key(KeyCode::Tab));
     typed(&mut f.app, "databases.prim");
     assert!(f.app.key(key(KeyCode::Enter)).is_none());
     insta::assert_snapshot!("remove_1_unconfirmed", render(&f.app, 80, 24));
@@ -274,6 +275,38 @@ fn add_upgrade_detach_remove_forms() {
     let screen = render(&f.app, 100, 30);
     assert!(screen.contains("attached"), "{screen}");
     insta::assert_snapshot!("remove_2_refused_attached", screen);
+
+    // Remove with its data: the review says so, and apply asks for both.
+    f.app.key(key(KeyCode::Esc));
+    f.app.key(key(KeyCode::Char('j')));
+    f.app.key(key(KeyCode::Char('j')));
+    f.app.key(key(KeyCode::Char('x')));
+    assert_eq!(
+        f.app.wizard.as_ref().unwrap().value("addon"),
+        "databases.reports"
+    );
+    f.app.key(key(KeyCode::Tab));
+    f.app.key(key(KeyCode::Right));
+    assert!(f.app.wizard.as_ref().unwrap().purges());
+    f.app.key(key(KeyCode::Tab));
+    typed(&mut f.app, "databases.reports");
+    insta::assert_snapshot!("remove_3_delete_data", render(&f.app, 80, 24));
+    let op = match f.app.key(key(KeyCode::Enter)) {
+        Some(Request::Plan(op)) => op,
+        other => panic!("{other:?}"),
+    };
+    let msg = planned(&f, &op);
+    f.app.apply(msg);
+    let screen = render(&f.app, 100, 30);
+    assert!(
+        screen.contains("databases.reports container and volumes are DELETED for good"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("remove_4_review_delete_data", screen);
+    match f.app.key(key(KeyCode::Enter)) {
+        Some(Request::RemoveAndPurge(id)) => assert_eq!(id, "databases.reports"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

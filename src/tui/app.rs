@@ -213,6 +213,8 @@ pub enum Request {
     Up,
     Plan(Operation),
     Apply(Operation),
+    /// Remove from config.yml, then delete the container and volumes.
+    RemoveAndPurge(String),
     SaveLogs(PathBuf),
     Mouse(bool),
     TrustHost(Box<HostPrompt>),
@@ -927,8 +929,12 @@ impl App {
                 }
                 KeyCode::Enter | KeyCode::Char('y') => {
                     let op = w.op.clone()?;
+                    let purge = w.purges();
                     w.step = Step::Applying;
-                    Some(Request::Apply(op))
+                    match op {
+                        Operation::Remove { id } if purge => Some(Request::RemoveAndPurge(id)),
+                        op => Some(Request::Apply(op)),
+                    }
                 }
                 KeyCode::Esc | KeyCode::Char('b') => {
                     if w.kind == WizardKind::Command {
@@ -1046,7 +1052,13 @@ impl App {
                             "nothing to change: config.yml and every file are up to date".into(),
                         )
                     }
-                    Ok(p) => {
+                    Ok(mut p) => {
+                        if w.purges() {
+                            p.notes.push(format!(
+                                "then {} container and volumes are DELETED for good",
+                                w.value("addon")
+                            ));
+                        }
                         w.step = Step::Review {
                             diff: p.diff,
                             files: p.files,
@@ -1067,10 +1079,11 @@ impl App {
                 if let Some(w) = self.wizard.as_mut() {
                     match result {
                         Ok(s) => w.step = Step::Done(s),
+                        // The task says what was and was not changed.
                         Err(e) => {
-                            w.error = Some(format!("nothing was changed: {e}"));
+                            w.error = Some(e.clone());
                             w.step = if w.kind == WizardKind::Command {
-                                Step::Done(format!("failed, nothing was changed: {e}"))
+                                Step::Done(format!("failed: {e}"))
                             } else {
                                 Step::Form
                             };

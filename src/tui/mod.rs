@@ -222,6 +222,9 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
             Some(Request::Up) => spawn_up(ws.clone(), project.clone(), tx.clone()),
             Some(Request::Plan(op)) => spawn_plan(ws.clone(), project.clone(), op, tx.clone()),
             Some(Request::Apply(op)) => spawn_apply(ws.clone(), project.clone(), op, tx.clone()),
+            Some(Request::RemoveAndPurge(id)) => {
+                spawn_remove_and_purge(ws.clone(), project.clone(), id, tx.clone())
+            }
             Some(Request::SaveLogs(path)) => {
                 let text = app.logs.export();
                 let tx = tx.clone();
@@ -588,7 +591,7 @@ fn spawn_apply(ws: Arc<Workspace>, project: Project, op: Operation, tx: mpsc::Se
                 op.describe(),
                 plan.changes.len()
             )),
-            Err(e) => Err(error_text(e)),
+            Err(e) => Err(format!("nothing was changed: {}", error_text(e))),
         };
         let _ = tx.blocking_send(Msg::Applied(msg));
         if result.is_ok() {
@@ -600,6 +603,70 @@ fn spawn_apply(ws: Arc<Workspace>, project: Project, op: Operation, tx: mpsc::Se
                     let _ = tx.blocking_send(Msg::Note(e.message));
                 }
             }
+        }
+    });
+}
+
+/// Remove with its data: the config first (the engine refuses while it is
+/// attached), then its container and volumes, found by compose labels.
+fn spawn_remove_and_purge(ws: Arc<Workspace>, project: Project, id: String, tx: mpsc::Sender<Msg>) {
+    tokio::spawn(async move {
+        let before = ws.load(&project).and_then(|l| {
+            crate::engine::require_addon(&l.config, &id)
+                .cloned()
+                .map(|a| (l.config, a))
+        });
+        let (config, addon) = match before {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = tx
+                    .send(Msg::Applied(Err(format!(
+                        "nothing was changed: {}",
+                        error_text(&e)
+                    ))))
+                    .await;
+                return;
+            }
+        };
+        let op = Operation::Remove { id: id.clone() };
+        let removed = {
+            let ws = ws.clone();
+            let project = project.clone();
+            tokio::task::spawn_blocking(move || ws.run(&project, &op, false)).await
+        };
+        match removed {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                let _ = tx
+                    .send(Msg::Applied(Err(format!(
+                        "nothing was changed: {}",
+                        error_text(&e)
+                    ))))
+                    .await;
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(Msg::Applied(Err(e.to_string()))).await;
+                return;
+            }
+        }
+        let msg = match crate::deploy::purge_addon(&ws, &project, &config, &addon).await {
+            Ok(volumes) => Ok(format!(
+                "removed {id} from config.yml; deleted its container and volumes: {}",
+                if volumes.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    volumes.join(", ")
+                }
+            )),
+            Err(e) => Err(format!(
+                "{id} left config.yml, but deleting its data failed: {}",
+                error_text(&e)
+            )),
+        };
+        let _ = tx.send(Msg::Applied(msg)).await;
+        if let Ok(v) = ProjectView::read(&ws, &project) {
+            let _ = tx.send(Msg::View(Box::new(v))).await;
         }
     });
 }

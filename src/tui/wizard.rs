@@ -178,6 +178,11 @@ impl Wizard {
             WizardKind::Remove => {
                 title = "Remove an addon".to_string();
                 fields.push(Field::choice("addon", addon_ids, addon));
+                fields.push(Field::choice(
+                    "data",
+                    vec!["keep".into(), "delete".into()],
+                    None,
+                ));
                 fields.push(Field::text("confirm", "", "type the addon's name back"));
             }
             WizardKind::Command => title = String::new(),
@@ -209,6 +214,11 @@ impl Wizard {
 
     fn field(&self, label: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.label == label)
+    }
+
+    /// Remove with `data: delete`: the container and volumes go too.
+    pub fn purges(&self) -> bool {
+        self.kind == WizardKind::Remove && self.value("data") == "delete"
     }
 
     pub fn value(&self, label: &str) -> String {
@@ -244,6 +254,17 @@ impl Wizard {
 
     /// Plans and versions follow the chosen type or addon.
     fn refresh_dependent(&mut self) {
+        if self.kind == WizardKind::Remove {
+            let purge = self.purges();
+            if let Some(f) = self.fields.iter_mut().find(|f| f.label == "data") {
+                f.help = if purge {
+                    "its container and volumes are deleted for good".into()
+                } else {
+                    "config.yml forgets it; its volumes stay".into()
+                };
+            }
+            return;
+        }
         let (type_name, current_plan, current_version) = match self.kind {
             WizardKind::Add => (self.value("type"), None, None),
             WizardKind::Upgrade => {
