@@ -140,7 +140,7 @@ fn attach_wizard_every_step() {
     assert!(!config.contains("REPORTS"));
     assert!(matches!(
         f.app.key(key(KeyCode::Enter)),
-        Some(Request::Apply(_))
+        Some(Request::Apply(..))
     ));
     insta::assert_snapshot!("attach_6_applying", render(&f.app, 80, 24));
     f.app.apply(Msg::Applied(Ok(
@@ -304,7 +304,16 @@ fn add_upgrade_detach_remove_forms() {
     );
     insta::assert_snapshot!("remove_4_review_delete_data", screen);
     match f.app.key(key(KeyCode::Enter)) {
-        Some(Request::RemoveAndPurge(id)) => assert_eq!(id, "databases.reports"),
+        Some(Request::RemoveAndPurge(id, reviewed)) => {
+            assert_eq!(id, "databases.reports");
+            // The diff the user saw travels with the request.
+            assert!(
+                reviewed
+                    .lines()
+                    .any(|l| l.starts_with('-') && l.trim_start_matches('-').trim() == "reports:"),
+                "{reviewed}"
+            );
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -625,5 +634,49 @@ fn container_keys_stop_start_and_restart_the_selected_row() {
         f.app
             .key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT))
             .is_none()
+    );
+}
+
+/// What the user reviewed is what gets written: a change to the project
+/// between the review and Enter makes apply refuse, writing nothing.
+#[test]
+fn apply_refuses_when_the_project_changed_after_the_review() {
+    let f = fixture();
+    let attach = |prefix: &str| Operation::Attach {
+        id: "databases.reports".into(),
+        app: "services".into(),
+        prefix: Some(prefix.into()),
+        access: sdtui::config::Access::Readonly,
+    };
+    let reviewed =
+        f.ws.plan(&f.project, &attach("REPORTS"))
+            .unwrap()
+            .diff(false);
+    // Someone else, meanwhile.
+    f.ws.run(&f.project, &attach("OTHER"), false).unwrap();
+    let before = std::fs::read_to_string(f.project.config_path()).unwrap();
+    let e =
+        f.ws.run_reviewed(&f.project, &attach("REPORTS"), false, Some(&reviewed))
+            .unwrap_err();
+    assert!(
+        e.message.contains("changed after the plan was shown"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.project.config_path()).unwrap(),
+        before
+    );
+    // Reviewed again, it applies.
+    let reviewed =
+        f.ws.plan(&f.project, &attach("REPORTS"))
+            .unwrap()
+            .diff(false);
+    f.ws.run_reviewed(&f.project, &attach("REPORTS"), false, Some(&reviewed))
+        .unwrap();
+    let after = std::fs::read_to_string(f.project.config_path()).unwrap();
+    assert!(
+        after.contains("as: REPORTS") && after.contains("as: OTHER"),
+        "{after}"
     );
 }

@@ -291,8 +291,30 @@ impl Workspace {
 
     /// Plans, prints nothing, applies unless `dry_run`; returns the plan.
     pub fn run(&self, project: &Project, op: &Operation, dry_run: bool) -> Result<Plan> {
+        self.run_reviewed(project, op, dry_run, None)
+    }
+
+    /// [`Workspace::run`], applying only if the plan's masked diff is still
+    /// `reviewed`: what the user approved is what gets written, even when
+    /// someone changed the project in between.
+    pub fn run_reviewed(
+        &self,
+        project: &Project,
+        op: &Operation,
+        dry_run: bool,
+        reviewed: Option<&str>,
+    ) -> Result<Plan> {
         let _lock = apply::lock(&project.state_dir(), &project.name, &op.describe())?;
         let plan = self.plan(project, op)?;
+        if let Some(seen) = reviewed
+            && plan.diff(false) != seen
+        {
+            return Err(UserError::new(format!(
+                "{}: the project changed after the plan was shown; nothing was written",
+                op.describe()
+            ))
+            .hint("look at the new plan and apply it again"));
+        }
         if dry_run || plan.is_empty() {
             return Ok(plan);
         }

@@ -212,9 +212,10 @@ pub enum Request {
     },
     Up,
     Plan(Operation),
-    Apply(Operation),
+    /// The operation and the diff the user reviewed.
+    Apply(Operation, String),
     /// Remove from config.yml, then delete the container and volumes.
-    RemoveAndPurge(String),
+    RemoveAndPurge(String, String),
     SaveLogs(PathBuf),
     Mouse(bool),
     TrustHost(Box<HostPrompt>),
@@ -910,7 +911,7 @@ impl App {
                 }
                 None
             }
-            Step::Review { scroll, .. } => match k.code {
+            Step::Review { scroll, diff, .. } => match k.code {
                 KeyCode::Char('j') | KeyCode::Down => {
                     *scroll = scroll.saturating_add(1);
                     None
@@ -928,12 +929,15 @@ impl App {
                     None
                 }
                 KeyCode::Enter | KeyCode::Char('y') => {
+                    let reviewed = std::mem::take(diff);
                     let op = w.op.clone()?;
                     let purge = w.purges();
                     w.step = Step::Applying;
                     match op {
-                        Operation::Remove { id } if purge => Some(Request::RemoveAndPurge(id)),
-                        op => Some(Request::Apply(op)),
+                        Operation::Remove { id } if purge => {
+                            Some(Request::RemoveAndPurge(id, reviewed))
+                        }
+                        op => Some(Request::Apply(op, reviewed)),
                     }
                 }
                 KeyCode::Esc | KeyCode::Char('b') => {

@@ -221,9 +221,11 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
             }
             Some(Request::Up) => spawn_up(ws.clone(), project.clone(), tx.clone()),
             Some(Request::Plan(op)) => spawn_plan(ws.clone(), project.clone(), op, tx.clone()),
-            Some(Request::Apply(op)) => spawn_apply(ws.clone(), project.clone(), op, tx.clone()),
-            Some(Request::RemoveAndPurge(id)) => {
-                spawn_remove_and_purge(ws.clone(), project.clone(), id, tx.clone())
+            Some(Request::Apply(op, reviewed)) => {
+                spawn_apply(ws.clone(), project.clone(), op, reviewed, tx.clone())
+            }
+            Some(Request::RemoveAndPurge(id, reviewed)) => {
+                spawn_remove_and_purge(ws.clone(), project.clone(), id, reviewed, tx.clone())
             }
             Some(Request::SaveLogs(path)) => {
                 let text = app.logs.export();
@@ -582,9 +584,15 @@ fn spawn_plan(ws: Arc<Workspace>, project: Project, op: Operation, tx: mpsc::Sen
 
 /// Applies under the engine's lock (planning again, so a change made
 /// meanwhile is not overwritten), then re-reads the project.
-fn spawn_apply(ws: Arc<Workspace>, project: Project, op: Operation, tx: mpsc::Sender<Msg>) {
+fn spawn_apply(
+    ws: Arc<Workspace>,
+    project: Project,
+    op: Operation,
+    reviewed: String,
+    tx: mpsc::Sender<Msg>,
+) {
     tokio::task::spawn_blocking(move || {
-        let result = ws.run(&project, &op, false);
+        let result = ws.run_reviewed(&project, &op, false, Some(&reviewed));
         let msg = match &result {
             Ok(plan) => Ok(format!(
                 "applied `{}`: {} file(s) written",
@@ -609,7 +617,13 @@ fn spawn_apply(ws: Arc<Workspace>, project: Project, op: Operation, tx: mpsc::Se
 
 /// Remove with its data: the config first (the engine refuses while it is
 /// attached), then its container and volumes, found by compose labels.
-fn spawn_remove_and_purge(ws: Arc<Workspace>, project: Project, id: String, tx: mpsc::Sender<Msg>) {
+fn spawn_remove_and_purge(
+    ws: Arc<Workspace>,
+    project: Project,
+    id: String,
+    reviewed: String,
+    tx: mpsc::Sender<Msg>,
+) {
     tokio::spawn(async move {
         let before = ws.load(&project).and_then(|l| {
             crate::engine::require_addon(&l.config, &id)
@@ -632,7 +646,10 @@ fn spawn_remove_and_purge(ws: Arc<Workspace>, project: Project, id: String, tx: 
         let removed = {
             let ws = ws.clone();
             let project = project.clone();
-            tokio::task::spawn_blocking(move || ws.run(&project, &op, false)).await
+            tokio::task::spawn_blocking(move || {
+                ws.run_reviewed(&project, &op, false, Some(&reviewed))
+            })
+            .await
         };
         match removed {
             Ok(Ok(_)) => {}
