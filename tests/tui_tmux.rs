@@ -357,13 +357,26 @@ fn unknown_host_key_prompt_then_remote_events() {
     let _cleanup = Cleanup(cp.clone());
     let dir = r.join(&name);
     std::fs::create_dir_all(&dir).unwrap();
+    // The VM's key, encrypted: the console asks for it in a dialog.
+    let key = r.join("id_encrypted");
+    std::fs::copy(vm.client_key(), &key).unwrap();
+    common::sshd::ssh_keygen(&[
+        "-p",
+        "-q",
+        "-P",
+        "",
+        "-N",
+        "open sesame",
+        "-f",
+        key.to_str().unwrap(),
+    ]);
     std::fs::write(
         dir.join("config.yml"),
         format!(
             "vms:\n  edge:\n    host: {}\n    port: {}\n    user: root\n    identity: {}\naddons:\n  caches:\n    memo:\n      type: memcached\n      plan: small\n      vm: edge\n",
             vm.addr,
             vm.port,
-            vm.client_key().display()
+            key.display()
         ),
     )
     .unwrap();
@@ -373,6 +386,7 @@ fn unknown_host_key_prompt_then_remote_events() {
         .env("SDTUI_ROOT", r)
         .env("SDTUI_ADDONS", r.join(".none"))
         .env("SDTUI_KNOWN_HOSTS", vm.trusted_known_hosts())
+        .env("SDTUI_KEY_PASSPHRASE", "open sesame")
         .env_remove("SSH_AUTH_SOCK")
         .output()
         .unwrap();
@@ -400,6 +414,16 @@ fn unknown_host_key_prompt_then_remote_events() {
         recorded.starts_with(&format!("[{}]:{} ssh-ed25519 ", vm.addr, vm.port)),
         "{recorded}"
     );
+    // Then the key's passphrase, in a dialog, masked; a wrong one is asked
+    // again.
+    tmux.wait_for("is encrypted", Duration::from_secs(10));
+    tmux.keys(&["-l", "open says me"]);
+    assert!(!tmux.screen().contains("open says me"), "typed masked");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Wrong passphrase", Duration::from_secs(10));
+    tmux.keys(&["-l", "open sesame"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_gone("is encrypted", Duration::from_secs(10));
     // The remote container, live over the SSH session's events stream.
     tmux.wait_for("caches.memo", Duration::from_secs(10));
     tmux.keys(&["5"]);

@@ -680,3 +680,25 @@ fn apply_refuses_when_the_project_changed_after_the_review() {
         "{after}"
     );
 }
+
+#[test]
+fn passphrase_dialog_is_masked_and_answers_once() {
+    let mut f = fixture();
+    let (reply, answer) = std::sync::mpsc::channel();
+    f.app.apply(Msg::Passphrase {
+        key: "/home/ops/.ssh/id_deploy".into(),
+        retry: false,
+        reply,
+    });
+    typed(&mut f.app, "hunter2");
+    let screen = render(&f.app, 80, 24);
+    assert!(!screen.contains("hunter2"), "{screen}");
+    assert!(screen.contains("•••••••"), "{screen}");
+    insta::assert_snapshot!("passphrase_dialog", screen);
+    // q is a letter of the passphrase here, not quit.
+    typed(&mut f.app, "q");
+    assert!(!f.app.quit);
+    f.app.key(key(KeyCode::Enter));
+    assert_eq!(answer.recv().unwrap().as_deref(), Some("hunter2q"));
+    assert!(f.app.passphrase.is_none());
+}

@@ -74,20 +74,32 @@ pub fn ssh_target(vm: &Vm, accept_new_host: bool) -> SshTarget {
     }
 }
 
-/// Set by the console: no passphrase prompt on the terminal it draws on
-/// (the key's error then says to use `$SDTUI_KEY_PASSPHRASE` or an agent).
-pub static NO_TERMINAL_PROMPTS: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
+/// Asks for an encrypted key's passphrase some other way than the
+/// terminal's own prompt (the console asks in a dialog).
+pub type PassphraseProvider = Box<dyn Fn(&Path) -> Option<String> + Send + Sync>;
 
-/// An encrypted key's passphrase: `$SDTUI_KEY_PASSPHRASE`, else asked on
-/// the terminal (never echoed); without a terminal, none.
+static PASSPHRASE_PROVIDER: std::sync::Mutex<Option<PassphraseProvider>> =
+    std::sync::Mutex::new(None);
+
+/// Set by the console: its dialog instead of a prompt on the terminal it
+/// draws on.
+pub fn set_passphrase_provider(provider: PassphraseProvider) {
+    if let Ok(mut p) = PASSPHRASE_PROVIDER.lock() {
+        *p = Some(provider);
+    }
+}
+
+/// An encrypted key's passphrase: `$SDTUI_KEY_PASSPHRASE`, else the
+/// provider (the console), else asked on the terminal (never echoed);
+/// without a terminal, none.
 fn ask_passphrase(path: &Path) -> Option<String> {
     if let Ok(p) = std::env::var("SDTUI_KEY_PASSPHRASE") {
         return Some(p);
     }
-    // The console owns the terminal: a prompt there would scramble it.
-    if NO_TERMINAL_PROMPTS.load(std::sync::atomic::Ordering::Relaxed) {
-        return None;
+    if let Ok(p) = PASSPHRASE_PROVIDER.lock()
+        && let Some(ask) = p.as_ref()
+    {
+        return ask(path);
     }
     rpassword::prompt_password(format!("Passphrase for {}: ", path.display())).ok()
 }

@@ -275,6 +275,21 @@ pub enum Msg {
     Applied(std::result::Result<String, String>),
     View(Box<ProjectView>),
     HostKey(Box<HostPrompt>),
+    /// An encrypted key needs its passphrase: the answer goes back on
+    /// `reply` (None: the user declined).
+    Passphrase {
+        key: PathBuf,
+        retry: bool,
+        reply: std::sync::mpsc::Sender<Option<String>>,
+    },
+}
+
+/// The passphrase dialog: typed masked, sent back once.
+pub struct PassphrasePrompt {
+    pub key: PathBuf,
+    pub retry: bool,
+    pub input: TextArea<'static>,
+    reply: std::sync::mpsc::Sender<Option<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -347,6 +362,7 @@ pub struct App {
     pub wizard: Option<Wizard>,
     pub env: Option<EnvView>,
     pub host_prompt: Option<HostPrompt>,
+    pub passphrase: Option<PassphrasePrompt>,
     pub mouse: bool,
     pub message: Option<String>,
     pub quit: bool,
@@ -377,6 +393,7 @@ impl App {
             wizard: None,
             env: None,
             host_prompt: None,
+            passphrase: None,
             mouse: false,
             message: None,
             quit: false,
@@ -535,6 +552,24 @@ impl App {
         }
         // A note lasts until the next key.
         self.message = None;
+        if let Some(p) = self.passphrase.as_mut() {
+            match k.code {
+                KeyCode::Enter => {
+                    let text = p.input.lines().first().cloned().unwrap_or_default();
+                    let _ = p.reply.send(Some(text));
+                    self.passphrase = None;
+                }
+                KeyCode::Esc => {
+                    let _ = p.reply.send(None);
+                    self.message = Some(format!("{}: no passphrase given", p.key.display()));
+                    self.passphrase = None;
+                }
+                _ => {
+                    p.input.input(k);
+                }
+            }
+            return None;
+        }
         if let Some(p) = &self.host_prompt {
             return match k.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
@@ -1110,6 +1145,20 @@ impl App {
                 }
             }
             Msg::HostKey(p) => self.host_prompt = Some(*p),
+            Msg::Passphrase { key, retry, reply } => {
+                let mut input = TextArea::default();
+                input.set_mask_char('•');
+                // A dialog already open is answered "none"; this one asks.
+                if let Some(old) = self.passphrase.take() {
+                    let _ = old.reply.send(None);
+                }
+                self.passphrase = Some(PassphrasePrompt {
+                    key,
+                    retry,
+                    input,
+                    reply,
+                });
+            }
         }
     }
 

@@ -109,7 +109,6 @@ pub fn run(ws: Workspace, project: Option<String>, config_dir: Option<PathBuf>) 
     let mut app = App::new(Theme::dark(), projects.clone(), view);
     settings.apply(&mut app, config_dir.as_deref())?;
     app.project = projects.iter().position(|n| *n == p.name).unwrap_or(0);
-    crate::deploy::target::NO_TERMINAL_PROMPTS.store(true, std::sync::atomic::Ordering::Relaxed);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -148,6 +147,7 @@ const FRAME: Duration = Duration::from_millis(33);
 
 async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
+    crate::deploy::target::set_passphrase_provider(passphrase_dialog(tx.clone()));
     let dockers: Dockers = Arc::default();
     let mut watchers = spawn_watchers(&ws, &project, &tx, &dockers);
     let mut terminal = ratatui::init();
@@ -290,7 +290,9 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                 }
                 ratatui::restore();
                 println!("sdtui: shell in {label} on VM {vm}; `exit` comes back to the console");
+                STEPPED_ASIDE.store(true, std::sync::atomic::Ordering::Relaxed);
                 let result = shell::run(&ws, &project, &vm_config, &container).await;
+                STEPPED_ASIDE.store(false, std::sync::atomic::Ordering::Relaxed);
                 terminal = ratatui::init();
                 if app.mouse {
                     let _ = crossterm::execute!(stdout, EnableMouseCapture);
@@ -346,6 +348,47 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
     }
     ratatui::restore();
     result
+}
+
+/// Set while a shell has the terminal and the event loop waits for it.
+static STEPPED_ASIDE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Encrypted keys are unlocked in a dialog, not on the terminal the console
+/// draws on: the connecting task waits for the answer (off the async
+/// workers' hands), checks it against the key, asks again when wrong, and
+/// keeps a right one for the session.
+fn passphrase_dialog(tx: mpsc::Sender<Msg>) -> crate::deploy::target::PassphraseProvider {
+    let known: Mutex<HashMap<PathBuf, String>> = Mutex::default();
+    Box::new(move |key: &Path| {
+        if let Some(p) = known.lock().ok().and_then(|k| k.get(key).cloned()) {
+            return Some(p);
+        }
+        // While a shell has the terminal, no dialog can be answered.
+        if STEPPED_ASIDE.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        for attempt in 0..3 {
+            let (reply, answer) = std::sync::mpsc::channel();
+            let asked = tx.try_send(Msg::Passphrase {
+                key: key.to_path_buf(),
+                retry: attempt > 0,
+                reply,
+            });
+            asked.ok()?;
+            let wait = || answer.recv_timeout(Duration::from_secs(600)).ok().flatten();
+            let given = match tokio::runtime::Handle::try_current() {
+                Ok(_) => tokio::task::block_in_place(wait),
+                Err(_) => wait(),
+            }?;
+            if russh::keys::load_secret_key(key, Some(&given)).is_ok() {
+                if let Ok(mut k) = known.lock() {
+                    k.insert(key.to_path_buf(), given.clone());
+                }
+                return Some(given);
+            }
+        }
+        None
+    })
 }
 
 fn spawn_watchers(

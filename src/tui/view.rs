@@ -298,6 +298,40 @@ pub fn draw(f: &mut Frame, app: &App) {
             area,
         );
     }
+    if let Some(p) = &app.passphrase {
+        let area = centered(f.area(), 76, 8);
+        f.render_widget(Clear, area);
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .title(" Passphrase ")
+            .border_style(Style::default().fg(t.warn));
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        let [what, _, input, _, keys] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(inner);
+        f.render_widget(
+            Paragraph::new(format!(
+                "{}the key {} is encrypted:",
+                if p.retry { "Wrong passphrase. " } else { "" },
+                p.key.display()
+            )),
+            what,
+        );
+        f.render_widget(&p.input, input);
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                "Enter unlocks it for this session · Esc: do not connect",
+                Style::default().fg(t.dim),
+            )),
+            keys,
+        );
+    }
     if app.help {
         draw_help(f, app);
     }
