@@ -1132,16 +1132,21 @@ impl App {
             }
             Msg::View(v) => {
                 self.view = *v;
-                for (i, pane) in PANES.iter().enumerate() {
-                    let _ = pane;
-                    let n = match i {
-                        0 => self.projects.len(),
-                        1 => self.view.addons.len(),
-                        2 => self.view.attachments.len(),
-                        3 => self.view.environments.len(),
-                        _ => usize::MAX,
+                // Keep each list's cursor on a row that still exists.
+                for pane in [
+                    Pane::Projects,
+                    Pane::Addons,
+                    Pane::Attachments,
+                    Pane::Environments,
+                ] {
+                    let rows = match pane {
+                        Pane::Projects => self.projects.len(),
+                        Pane::Addons => self.view.addons.len(),
+                        Pane::Attachments => self.view.attachments.len(),
+                        _ => self.view.environments.len(),
                     };
-                    self.selected[i] = self.selected[i].min(n.saturating_sub(1));
+                    let sel = &mut self.selected[pane.index()];
+                    *sel = (*sel).min(rows.saturating_sub(1));
                 }
             }
             Msg::HostKey(p) => self.host_prompt = Some(*p),
