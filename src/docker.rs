@@ -23,6 +23,35 @@ fn docker_error(what: &str, e: bollard::errors::Error) -> UserError {
         .hint("is the Docker engine running and its socket readable?")
 }
 
+/// A compose project's container events that can change what its
+/// containers show: health checks' own `exec_*` events (one per check) are
+/// left out. Subscribe before the first look so no change is missed.
+pub fn project_events<'a>(
+    docker: &'a Docker,
+    compose_project: &str,
+) -> impl futures_util::Stream<
+    Item = std::result::Result<bollard::models::EventMessage, bollard::errors::Error>,
+> + 'a {
+    let filters = HashMap::from([
+        ("type".to_string(), vec!["container".to_string()]),
+        (
+            "label".to_string(),
+            vec![format!("{COMPOSE_PROJECT}={compose_project}")],
+        ),
+    ]);
+    docker
+        .events(Some(
+            bollard::query_parameters::EventsOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .filter(|ev| {
+            let health_check =
+                matches!(ev, Ok(e) if e.action.as_deref().is_some_and(|a| a.starts_with("exec_")));
+            std::future::ready(!health_check)
+        })
+}
+
 /// The local engine, through its Unix socket.
 pub async fn connect_local() -> Result<Docker> {
     let d = Docker::connect_with_local_defaults().map_err(|e| docker_error("connect", e))?;

@@ -183,20 +183,7 @@ async fn wait_healthy(
     report: &(dyn Fn(String) + Sync),
 ) -> Result<(Vec<ServiceState>, Vec<String>)> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let filters = std::collections::HashMap::from([
-        ("type".to_string(), vec!["container".to_string()]),
-        (
-            "label".to_string(),
-            vec![format!("com.docker.compose.project={compose_project}")],
-        ),
-    ]);
-    let mut events = std::pin::pin!(
-        docker.events(Some(
-            bollard::query_parameters::EventsOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
-    );
+    let mut events = std::pin::pin!(docker::project_events(docker, compose_project));
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     loop {
         let states = docker::project_containers(docker, compose_project).await?;
@@ -232,24 +219,11 @@ async fn wait_healthy(
                 .collect();
             return Ok((states, slow));
         }
-        // The next event that can change the answer (health checks' own
-        // exec_* events cannot), or the deadline.
-        loop {
-            match tokio::time::timeout_at(deadline, futures_util::StreamExt::next(&mut events))
-                .await
-            {
-                Err(_) => break,
-                Ok(Some(Ok(ev))) => {
-                    if !ev.action.as_deref().is_some_and(|a| a.starts_with("exec_")) {
-                        break;
-                    }
-                }
-                // The stream broke: look again shortly, as before.
-                Ok(Some(Err(_)) | None) => {
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                    break;
-                }
-            }
+        // The next event (or the deadline, looked at above).
+        match tokio::time::timeout_at(deadline, futures_util::StreamExt::next(&mut events)).await {
+            Err(_) | Ok(Some(Ok(_))) => {}
+            // The stream broke: look again shortly.
+            Ok(Some(Err(_)) | None) => tokio::time::sleep(Duration::from_millis(300)).await,
         }
     }
 }
@@ -775,6 +749,18 @@ pub struct StatusRow {
     pub state: ServiceState,
 }
 
+/// Live state of every service on one VM, through its engine.
+pub async fn vm_status(docker: &Docker, project: &Project, vm: &str) -> Result<Vec<StatusRow>> {
+    let states = docker::project_containers(docker, &compose_project(&project.name, vm)).await?;
+    Ok(states
+        .into_iter()
+        .map(|state| StatusRow {
+            vm: vm.to_string(),
+            state,
+        })
+        .collect())
+}
+
 /// Live state of every service on the project's VMs.
 pub async fn status(
     ws: &Workspace,
@@ -786,18 +772,7 @@ pub async fn status(
     // Every VM at once; one engine call per container, no polling.
     let per_vm = join_all(vms.iter().map(|vm| async move {
         let conn = Connected::open(ws, project, vm).await?;
-        let states =
-            docker::project_containers(&conn.docker, &compose_project(&project.name, &vm.name))
-                .await?;
-        Ok::<_, UserError>(
-            states
-                .into_iter()
-                .map(|s| StatusRow {
-                    vm: vm.name.clone(),
-                    state: s,
-                })
-                .collect::<Vec<_>>(),
-        )
+        vm_status(&conn.docker, project, &vm.name).await
     }))
     .await;
     let mut rows = Vec::new();

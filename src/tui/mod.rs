@@ -469,15 +469,8 @@ async fn watch_vm(
         }
         let cp = crate::deploy::compose_project(&project.name, &vm.name);
         let refresh = || async {
-            match crate::docker::project_containers(&conn.docker, &cp).await {
-                Ok(states) => {
-                    let rows = states
-                        .into_iter()
-                        .map(|state| crate::deploy::StatusRow {
-                            vm: vm.name.clone(),
-                            state,
-                        })
-                        .collect();
+            match crate::deploy::vm_status(&conn.docker, &project, &vm.name).await {
+                Ok(rows) => {
                     let _ = tx.send(Msg::VmStatus(vm.name.clone(), rows)).await;
                 }
                 Err(e) => {
@@ -488,23 +481,10 @@ async fn watch_vm(
             }
         };
         refresh().await;
-        let filters = HashMap::from([
-            ("type".to_string(), vec!["container".to_string()]),
-            (
-                "label".to_string(),
-                vec![format!("com.docker.compose.project={cp}")],
-            ),
-        ]);
-        let mut events = conn.docker.events(Some(
-            bollard::query_parameters::EventsOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ));
+        let mut events = std::pin::pin!(crate::docker::project_events(&conn.docker, &cp));
         while let Some(ev) = events.next().await {
-            let Ok(ev) = ev else { break };
-            // Health checks flood the stream with exec_* events.
-            if ev.action.as_deref().is_some_and(|a| a.starts_with("exec_")) {
-                continue;
+            if ev.is_err() {
+                break;
             }
             // Throttle: gather the burst, then one refresh.
             tokio::time::sleep(Duration::from_millis(150)).await;
