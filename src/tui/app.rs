@@ -263,8 +263,6 @@ pub struct PlanView {
 /// Messages from background tasks.
 #[derive(Debug)]
 pub enum Msg {
-    /// Every VM's rows at once.
-    Status(Vec<StatusRow>),
     /// One VM's rows (each VM is watched on its own).
     VmStatus(String, Vec<StatusRow>),
     /// stderr, engine timestamp, text.
@@ -682,24 +680,19 @@ impl App {
                 self.message = Some(format!("mouse {}", if self.mouse { "on" } else { "off" }));
                 return Some(Request::Mouse(self.mouse));
             }
-            Action::Shell => {
+            Action::Shell | Action::Restart | Action::StopStart => {
                 let Some((vm, container, label)) = self.selected_container() else {
                     self.message =
                         Some("no container on this row (Addons or Containers pane)".into());
                     return None;
                 };
-                return Some(Request::Shell {
-                    vm,
-                    container,
-                    label,
-                });
-            }
-            Action::Restart | Action::StopStart => {
-                let Some((vm, container, label)) = self.selected_container() else {
-                    self.message =
-                        Some("no container on this row (Addons or Containers pane)".into());
-                    return None;
-                };
+                if action == Action::Shell {
+                    return Some(Request::Shell {
+                        vm,
+                        container,
+                        label,
+                    });
+                }
                 let running = self
                     .status
                     .iter()
@@ -1061,13 +1054,6 @@ impl App {
     /// A background task's report.
     pub fn apply(&mut self, msg: Msg) {
         match msg {
-            Msg::Status(rows) => {
-                self.vm_status.clear();
-                for r in rows {
-                    self.vm_status.entry(r.vm.clone()).or_default().push(r);
-                }
-                self.flatten_status();
-            }
             Msg::VmStatus(vm, rows) => {
                 self.vm_status.insert(vm, rows);
                 self.flatten_status();
@@ -1165,6 +1151,12 @@ impl App {
                 });
             }
         }
+    }
+
+    /// Another project: none of the old rows apply.
+    pub fn clear_status(&mut self) {
+        self.vm_status.clear();
+        self.status.clear();
     }
 
     fn flatten_status(&mut self) {

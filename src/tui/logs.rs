@@ -152,12 +152,8 @@ impl Logs {
             return Ok(0);
         }
         let re = Regex::new(text).map_err(|e| format!("not a regex: {e}"))?;
-        let count = self
-            .lines
-            .iter()
-            .filter(|l| self.keeps(l) && re.is_match(&l.text))
-            .count();
         self.search = Some(re);
+        let count = self.match_count();
         self.current = None;
         self.jump(true, height);
         Ok(count)

@@ -320,7 +320,7 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                         project = p;
                         app.view = v;
                         app.project = app.projects.iter().position(|n| *n == name).unwrap_or(0);
-                        app.apply(Msg::Status(Vec::new()));
+                        app.clear_status();
                         app.logs.restart(String::new());
                         app.logs.of = None;
                         app.selected = [app.project, 0, 0, 0, 0, 0];
@@ -605,8 +605,21 @@ fn spawn_plan(ws: Arc<Workspace>, project: Project, op: Operation, tx: mpsc::Sen
     });
 }
 
-/// Applies under the engine's lock (planning again, so a change made
-/// meanwhile is not overwritten), then re-reads the project.
+/// An engine refusal, said with the fact that nothing was written.
+fn refused(e: &UserError) -> String {
+    format!("nothing was changed: {}", error_text(e))
+}
+
+/// The project as it is now, for the panes after a change.
+fn reread(ws: &Workspace, project: &Project) -> Msg {
+    match ProjectView::read(ws, project) {
+        Ok(v) => Msg::View(Box::new(v)),
+        Err(e) => Msg::Note(e.message),
+    }
+}
+
+/// Applies under the engine's lock (planning again, and writing only if
+/// the plan is still the one reviewed), then re-reads the project.
 fn spawn_apply(
     ws: Arc<Workspace>,
     project: Project,
@@ -615,25 +628,18 @@ fn spawn_apply(
     tx: mpsc::Sender<Msg>,
 ) {
     tokio::task::spawn_blocking(move || {
-        let result = ws.run_reviewed(&project, &op, false, Some(&reviewed));
-        let msg = match &result {
+        let msg = match ws.run_reviewed(&project, &op, false, Some(&reviewed)) {
             Ok(plan) => Ok(format!(
                 "applied `{}`: {} file(s) written",
                 op.describe(),
                 plan.changes.len()
             )),
-            Err(e) => Err(format!("nothing was changed: {}", error_text(e))),
+            Err(e) => Err(refused(&e)),
         };
+        let applied = msg.is_ok();
         let _ = tx.blocking_send(Msg::Applied(msg));
-        if result.is_ok() {
-            match ProjectView::read(&ws, &project) {
-                Ok(v) => {
-                    let _ = tx.blocking_send(Msg::View(Box::new(v)));
-                }
-                Err(e) => {
-                    let _ = tx.blocking_send(Msg::Note(e.message));
-                }
-            }
+        if applied {
+            let _ = tx.blocking_send(reread(&ws, &project));
         }
     });
 }
@@ -648,48 +654,29 @@ fn spawn_remove_and_purge(
     tx: mpsc::Sender<Msg>,
 ) {
     tokio::spawn(async move {
-        let before = ws.load(&project).and_then(|l| {
-            crate::engine::require_addon(&l.config, &id)
-                .cloned()
-                .map(|a| (l.config, a))
-        });
-        let (config, addon) = match before {
-            Ok(x) => x,
-            Err(e) => {
-                let _ = tx
-                    .send(Msg::Applied(Err(format!(
-                        "nothing was changed: {}",
-                        error_text(&e)
-                    ))))
-                    .await;
-                return;
-            }
-        };
-        let op = Operation::Remove { id: id.clone() };
+        // Which VM and volumes, read before the config forgets them.
         let removed = {
-            let ws = ws.clone();
-            let project = project.clone();
+            let (ws, project, id) = (ws.clone(), project.clone(), id.clone());
             tokio::task::spawn_blocking(move || {
-                ws.run_reviewed(&project, &op, false, Some(&reviewed))
+                let loaded = ws.load(&project)?;
+                let addon = crate::engine::require_addon(&loaded.config, &id)?.clone();
+                let op = Operation::Remove { id };
+                ws.run_reviewed(&project, &op, false, Some(&reviewed))?;
+                Ok::<_, UserError>((loaded.config, addon))
             })
             .await
         };
-        match removed {
-            Ok(Ok(_)) => {}
+        let (config, addon) = match removed {
+            Ok(Ok(before)) => before,
             Ok(Err(e)) => {
-                let _ = tx
-                    .send(Msg::Applied(Err(format!(
-                        "nothing was changed: {}",
-                        error_text(&e)
-                    ))))
-                    .await;
+                let _ = tx.send(Msg::Applied(Err(refused(&e)))).await;
                 return;
             }
             Err(e) => {
                 let _ = tx.send(Msg::Applied(Err(e.to_string()))).await;
                 return;
             }
-        }
+        };
         let msg = match crate::deploy::purge_addon(&ws, &project, &config, &addon).await {
             Ok(volumes) => Ok(format!(
                 "removed {id} from config.yml; deleted its container and volumes: {}",
@@ -705,9 +692,7 @@ fn spawn_remove_and_purge(
             )),
         };
         let _ = tx.send(Msg::Applied(msg)).await;
-        if let Ok(v) = ProjectView::read(&ws, &project) {
-            let _ = tx.send(Msg::View(Box::new(v))).await;
-        }
+        let _ = tx.send(reread(&ws, &project)).await;
     });
 }
 
