@@ -4,11 +4,11 @@
 
 mod common;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use common::tui::{buffer, key, render, row_with};
+
+use crossterm::event::KeyCode;
 use sdtui::engine::{Operation, Workspace};
-use sdtui::tui::{App, PANES, ProjectView, draw, theme::Theme};
+use sdtui::tui::{App, PANES, ProjectView, theme::Theme};
 
 fn app() -> (tempfile::TempDir, App) {
     let root = common::root_with("cheapa");
@@ -18,24 +18,6 @@ fn app() -> (tempfile::TempDir, App) {
     ws.run(&p, &Operation::Sync, false).unwrap();
     let view = ProjectView::read(&ws, &p).unwrap();
     (root, App::new(Theme::dark(), vec!["cheapa".into()], view))
-}
-
-fn render(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| draw(f, app)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..h {
-        for x in 0..w {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
-}
-
-fn key(c: KeyCode) -> KeyEvent {
-    KeyEvent::new(c, KeyModifiers::NONE)
 }
 
 #[test]
@@ -148,16 +130,9 @@ fn the_logs_pane_filters_lines_and_tells_stderr_apart() {
     assert_eq!(screen.matches("ERROR at step").count(), 5, "{screen}");
     assert!(!screen.contains("ok step"), "{screen}");
     // stderr lines carry the theme's warn colour, stdout the text colour.
-    let mut t = ratatui::Terminal::new(TestBackend::new(80, 24)).unwrap();
-    t.draw(|f| draw(f, &app)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let row = (0..24)
-        .find(|y| {
-            (0..80)
-                .map(|x| buf[(x, *y)].symbol())
-                .collect::<String>()
-                .contains("ERROR at step 0")
-        })
-        .unwrap();
-    assert_eq!(buf[(1, row)].fg, app.theme.warn);
+    let buf = buffer(&app, 80, 24);
+    assert_eq!(
+        buf[(1, row_with(&buf, "ERROR at step 0"))].fg,
+        app.theme.warn
+    );
 }

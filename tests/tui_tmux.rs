@@ -64,44 +64,36 @@ impl Tmux {
             .unwrap();
         assert!(status.success());
     }
-    /// Waits until the screen passes `check`; the screen is in the panic.
-    fn wait_until(&self, what: &str, check: impl Fn(&str) -> bool, within: Duration) -> String {
+    /// Polls the screen until it passes `check`; the screen is in the
+    /// panic. Returns it and how long that took.
+    fn poll(
+        &self,
+        what: &str,
+        check: impl Fn(&str) -> bool,
+        within: Duration,
+    ) -> (String, Duration) {
         let start = Instant::now();
         loop {
             let s = self.screen();
             if check(&s) {
-                return s;
+                return (s, start.elapsed());
             }
             assert!(start.elapsed() < within, "screen never got {what}:\n{s}");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+    /// Waits until the screen passes `check`.
+    fn wait_until(&self, what: &str, check: impl Fn(&str) -> bool, within: Duration) -> String {
+        self.poll(what, check, within).0
+    }
     /// Waits until the screen no longer shows `what`.
     fn wait_gone(&self, what: &str, within: Duration) {
-        let start = Instant::now();
-        while self.screen().contains(what) {
-            assert!(
-                start.elapsed() < within,
-                "screen kept showing {what:?}:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.poll(&format!("rid of {what:?}"), |s| !s.contains(what), within);
     }
-    /// Waits until the screen shows `what`; the screen is in the panic.
+    /// Waits until the screen shows `what`.
     fn wait_for(&self, what: &str, within: Duration) -> Duration {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if s.contains(what) {
-                return start.elapsed();
-            }
-            assert!(
-                start.elapsed() < within,
-                "screen never showed {what:?}:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.poll(&format!("{what:?}"), |s| s.contains(what), within)
+            .1
     }
 }
 
@@ -129,26 +121,13 @@ fn console_follows_the_engine_live() {
     .unwrap();
     ok(&sdtui(r, &["-p", &name, "up", "--timeout", "120"]));
 
-    let cmd = format!(
-        "SDTUI_ROOT={} SDTUI_ADDONS={} SDTUI_CONFIG={} {} -p {name}",
-        r.display(),
-        r.join(".none").display(),
-        r.join(".config").display(),
-        env!("CARGO_BIN_EXE_sdtui")
-    );
-    let tmux = Tmux::start(&name, &cmd);
+    let tmux = Tmux::start(&name, &console_cmd(r, &name, ""));
     tmux.wait_for("databases.main", Duration::from_secs(10));
     tmux.wait_for("healthy", Duration::from_secs(10));
 
     // Stopped by hand, outside sdtui: the pane follows from the events stream.
     let pg = container(&cp, "postgres-main");
-    assert!(docker(&["stop", "-t", "1", &pg]).0);
-    let seen = tmux.wait_for("exited", Duration::from_secs(5));
-    eprintln!(
-        "console showed the stop {} ms after docker stop returned",
-        seen.as_millis()
-    );
-    assert!(seen < Duration::from_secs(2), "took {seen:?}");
+    stop_by_hand_shows_exited(&tmux, &pg, "local engine");
     assert!(docker(&["start", &pg]).0);
     tmux.wait_for("healthy", Duration::from_secs(20));
 
@@ -429,13 +408,7 @@ fn unknown_host_key_prompt_then_remote_events() {
     tmux.keys(&["5"]);
     tmux.wait_for("(1 running)", Duration::from_secs(15));
     let memo = container(&cp, "memcached-memo");
-    assert!(docker(&["stop", "-t", "1", &memo]).0);
-    let seen = tmux.wait_for("exited", Duration::from_secs(5));
-    eprintln!(
-        "remote VM: console showed the stop {} ms after docker stop returned",
-        seen.as_millis()
-    );
-    assert!(seen < Duration::from_secs(2), "took {seen:?}");
+    stop_by_hand_shows_exited(&tmux, &memo, "SSH VM");
     // S on the row starts it again, through the same SSH session.
     tmux.keys(&["S"]);
     tmux.wait_for("memcached-memo: start done", Duration::from_secs(10));
@@ -485,4 +458,16 @@ fn shell_round_trip(tmux: &Tmux, service: &str) {
         "the console redrew:\n{screen}"
     );
     assert!(screen.contains("1 Projects"), "{screen}");
+}
+
+/// A container stopped outside sdtui shows as exited within 2 s: the
+/// console follows the engine's events, it does not poll.
+fn stop_by_hand_shows_exited(tmux: &Tmux, container: &str, engine: &str) {
+    assert!(docker(&["stop", "-t", "1", container]).0);
+    let seen = tmux.wait_for("exited", Duration::from_secs(5));
+    eprintln!(
+        "{engine}: console showed the stop {} ms after docker stop returned",
+        seen.as_millis()
+    );
+    assert!(seen < Duration::from_secs(2), "took {seen:?}");
 }

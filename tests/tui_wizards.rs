@@ -5,11 +5,11 @@
 
 mod common;
 
+use common::tui::{buffer, key, render, row_with};
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use sdtui::engine::{Operation, Project, Workspace};
-use sdtui::tui::{App, Msg, Pane, PlanView, ProjectView, Request, draw, theme::Theme};
+use sdtui::tui::{App, Msg, Pane, PlanView, ProjectView, Request, theme::Theme};
 
 struct Fixture {
     _root: tempfile::TempDir,
@@ -32,24 +32,6 @@ fn fixture() -> Fixture {
         project,
         app,
     }
-}
-
-fn render(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| draw(f, app)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..h {
-        for x in 0..w {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
-}
-
-fn key(c: KeyCode) -> KeyEvent {
-    KeyEvent::new(c, KeyModifiers::NONE)
 }
 
 fn typed(app: &mut App, s: &str) -> Option<Request> {
@@ -413,18 +395,11 @@ fn log_search_highlights_and_n_jumps() {
     assert!(screen.contains("PAUSED"), "{screen}");
     insta::assert_snapshot!("logs_search", screen);
     // The current match is drawn in the accent colour.
-    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    t.draw(|fr| draw(fr, &f.app)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let y = (0..24)
-        .find(|y| {
-            (0..80)
-                .map(|x| buf[(x, *y)].symbol())
-                .collect::<String>()
-                .contains("checkpoint 350")
-        })
-        .unwrap();
-    assert_eq!(buf[(1, y)].bg, f.app.theme.accent);
+    let buf = buffer(&f.app, 80, 24);
+    assert_eq!(
+        buf[(1, row_with(&buf, "checkpoint 350"))].bg,
+        f.app.theme.accent
+    );
     // n: older; the view moves to checkpoint 100 after three.
     for _ in 0..5 {
         f.app.key(key(KeyCode::Char('n')));

@@ -3,6 +3,7 @@
 
 pub mod docker;
 pub mod sshd;
+pub mod tui;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
