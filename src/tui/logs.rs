@@ -36,6 +36,9 @@ pub struct Logs {
     pub filter: Option<(bool, Regex)>,
     pub filter_text: String,
     pub search_text: String,
+    /// Kept lines the search matches, counted as lines come and go so a
+    /// frame does not scan the ring for its title.
+    matches: usize,
     pub timestamps: bool,
     pub wrap: bool,
 }
@@ -54,6 +57,7 @@ impl Logs {
             filter: None,
             filter_text: String::new(),
             search_text: String::new(),
+            matches: 0,
             timestamps: false,
             wrap: true,
         }
@@ -62,6 +66,7 @@ impl Logs {
     /// Forgets the lines of the old stream; the toggles stay.
     pub fn restart(&mut self, of: String) {
         self.lines.clear();
+        self.matches = 0;
         self.of = Some(of);
         self.paused_at = None;
         self.scroll = 0;
@@ -69,16 +74,34 @@ impl Logs {
     }
 
     pub fn push(&mut self, stderr: bool, time: String, text: String) {
-        if self.lines.len() >= self.cap {
-            self.lines.pop_front();
+        if self.lines.len() >= self.cap
+            && let Some(gone) = self.lines.pop_front()
+            && self.counts(&gone)
+        {
+            self.matches -= 1;
         }
-        self.lines.push_back(LogLine {
+        let line = LogLine {
             seq: self.next_seq,
             stderr,
             time,
             text,
-        });
+        };
+        if self.counts(&line) {
+            self.matches += 1;
+        }
+        self.lines.push_back(line);
         self.next_seq += 1;
+    }
+
+    /// Whether a line is a kept match of the search.
+    fn counts(&self, l: &LogLine) -> bool {
+        self.search
+            .as_ref()
+            .is_some_and(|re| self.keeps(l) && re.is_match(&l.text))
+    }
+
+    fn recount(&mut self) {
+        self.matches = self.lines.iter().filter(|l| self.counts(l)).count();
     }
 
     pub fn received(&self) -> u64 {
@@ -131,6 +154,7 @@ impl Logs {
         self.filter_text = text.to_string();
         if text.is_empty() || text == "!" {
             self.filter = None;
+            self.recount();
             return Ok(());
         }
         let (invert, pattern) = match text.strip_prefix('!') {
@@ -140,6 +164,7 @@ impl Logs {
         let re = Regex::new(pattern).map_err(|e| format!("not a regex: {e}"))?;
         self.filter = Some((invert, re));
         self.scroll = 0;
+        self.recount();
         Ok(())
     }
 
@@ -149,11 +174,13 @@ impl Logs {
         if text.is_empty() {
             self.search = None;
             self.current = None;
+            self.matches = 0;
             return Ok(0);
         }
         let re = Regex::new(text).map_err(|e| format!("not a regex: {e}"))?;
         self.search = Some(re);
-        let count = self.match_count();
+        self.recount();
+        let count = self.matches;
         self.current = None;
         self.jump(true, height);
         Ok(count)
@@ -192,14 +219,7 @@ impl Logs {
 
     /// How many matches the search has among the kept lines.
     pub fn match_count(&self) -> usize {
-        match &self.search {
-            None => 0,
-            Some(re) => self
-                .lines
-                .iter()
-                .filter(|l| self.keeps(l) && re.is_match(&l.text))
-                .count(),
-        }
+        self.matches
     }
 
     /// The kept lines as a file: full timestamps when the engine gave them.
@@ -277,5 +297,31 @@ mod tests {
         assert_eq!(l.export().lines().count(), 5);
         assert!(l.export().starts_with("2026-11-25T10:00:"));
         assert_eq!(short_time("2026-11-25T16:40:00.123456789Z"), "16:40:00.123");
+    }
+    #[test]
+    fn the_match_count_follows_the_ring() {
+        let mut l = filled(12_000, 5000);
+        assert_eq!(l.set_search(r"line 1199\d", 10).unwrap(), 10);
+        for i in 0..4991 {
+            l.push(false, String::new(), format!("filler {i}"));
+        }
+        assert_eq!(l.match_count(), 9, "line 11990 left the ring first");
+        // line 11991 leaves as a new match arrives.
+        l.push(false, String::new(), "line 11990 again".into());
+        assert_eq!(l.match_count(), 9);
+        l.push(false, String::new(), "no match".into());
+        assert_eq!(l.match_count(), 8);
+        let counted = |l: &Logs| {
+            l.lines
+                .iter()
+                .filter(|x| x.text.starts_with("line 1199"))
+                .count()
+        };
+        assert_eq!(l.match_count(), counted(&l));
+        // A filter recounts among the kept lines.
+        l.set_filter("again").unwrap();
+        assert_eq!(l.match_count(), 1);
+        l.set_filter("").unwrap();
+        assert_eq!(l.match_count(), counted(&l));
     }
 }
