@@ -341,10 +341,12 @@ impl Wizard {
                 let name = self.value("name");
                 if name.is_empty() {
                     out.push(("name", "a name is needed".to_string()));
-                } else if !is_dns_label(&name) {
+                } else if !crate::config::is_dns_label(&name) {
+                    // The engine's own rule, so the form agrees with it.
                     out.push((
                         "name",
-                        "lowercase letters, digits and -, starting with a letter".to_string(),
+                        "a DNS label: lowercase letters, digits, '-' (not first or last)"
+                            .to_string(),
                     ));
                 } else if let Some(t) = self.type_of(&self.value("type")) {
                     let id = format!("{}.{name}", t.category);
@@ -363,7 +365,7 @@ impl Wizard {
             }
             WizardKind::Attach => {
                 let prefix = self.value("as");
-                if !prefix.is_empty() && !is_env_prefix(&prefix) {
+                if !prefix.is_empty() && !crate::config::is_env_name(&prefix) {
                     out.push((
                         "as",
                         "upper-case letters, digits and _, starting with a letter".to_string(),
@@ -559,18 +561,4 @@ pub fn parse_options(
         out.push((name.to_string(), value.to_string()));
     }
     Ok(out)
-}
-
-fn is_dns_label(s: &str) -> bool {
-    s.len() <= 63
-        && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && !s.ends_with('-')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-fn is_env_prefix(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_uppercase())
-        && s.chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
