@@ -303,11 +303,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Addons(cmd) => addons(&ws, &project()?, cmd),
         Command::Up { vm, timeout, json } => {
             let p = project()?;
-            let reports = runtime()?.block_on(crate::deploy::up(
+            let reports = runtime()?.block_on(crate::deploy::up_reporting(
                 &ws,
                 &p,
                 vm.as_deref(),
                 std::time::Duration::from_secs(timeout),
+                &progress,
             ));
             match reports {
                 Ok(r) => {
@@ -319,7 +320,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Down { vm } => {
             let p = project()?;
-            let r = runtime()?.block_on(crate::deploy::down(&ws, &p, vm.as_deref()))?;
+            let r = runtime()?.block_on(crate::deploy::down(&ws, &p, vm.as_deref(), &progress))?;
             print_reports(&r, false);
             Ok(())
         }
@@ -366,6 +367,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 &app,
                 &tag,
                 std::time::Duration::from_secs(timeout),
+                &progress,
             ))?;
             println!("{app}: release v{} ({}) deployed", r.version, r.tag);
             Ok(())
@@ -378,6 +380,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 &app,
                 to.as_deref(),
                 std::time::Duration::from_secs(timeout),
+                &progress,
             ))?;
             println!(
                 "{app}: release v{} ({}) deployed, {}",
@@ -450,6 +453,12 @@ fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
+}
+
+/// A long operation's steps, as they happen, on stderr (stdout stays the
+/// result, for pipes and `--json`).
+fn progress(line: String) {
+    eprintln!("{line}");
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -596,8 +605,13 @@ fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> {
                 );
                 return Ok(());
             }
-            let removed =
-                runtime()?.block_on(crate::deploy::purge_addon(ws, p, &loaded.config, &target))?;
+            let removed = runtime()?.block_on(crate::deploy::purge_addon(
+                ws,
+                p,
+                &loaded.config,
+                &target,
+                &progress,
+            ))?;
             for v in removed {
                 println!("deleted volume {v}");
             }

@@ -341,7 +341,42 @@ fn dry_run_writes_nothing_and_history_records_applied_operations() {
         .map(|e| e["operation"].as_str().unwrap())
         .collect();
     assert_eq!(ops, ["sync", "addons add redis jobs --vm app"]);
-    assert_eq!(hist[1]["user"], "tester");
+    let host = String::from_utf8(
+        std::process::Command::new("hostname")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(hist[1]["user"], format!("tester@{}", host.trim()));
+    // With no $USER (cron, CI, a root shell): the system's account name.
+    let account = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sdtui"))
+        .args(["-p", "cheapa", "addons", "add", "redis", "nouser", "--vm", "app"])
+        .env("SDTUI_ROOT", r)
+        .env("SDTUI_ADDONS", r.join(".no-user-addons"))
+        .env_remove("SDTUI_USER")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .env("SUDO_USER", "alice")
+        .output()
+        .unwrap();
+    ok(&out);
+    let hist: serde_json::Value =
+        serde_json::from_str(&ok(&sdtui(r, &["-p", "cheapa", "history", "--json"]))).unwrap();
+    let last = hist.as_array().unwrap().last().unwrap();
+    assert_eq!(
+        last["user"],
+        format!("{} (sudo by alice)@{}", account.trim(), host.trim()),
+        "{last}"
+    );
     assert_eq!(hist[1]["outcome"], "applied");
     let audit = std::fs::read_to_string(r.join("cheapa/.sdtui/audit.jsonl")).unwrap();
     assert!(!audit.contains(&secret_value(&secrets(r), "jobs", "PASSWORD")));

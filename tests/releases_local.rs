@@ -35,8 +35,18 @@ fn deploy_hooks_releases_and_rollback() {
 
     // A release recreates the app alone and runs its hook (the test app's
     // check, which connects with the injected DATABASE_* variables).
+    // What `up` started is the first release: a rollback reaches it.
     let out = ok(&sdtui(r, &["-p", &name, "deploy", "web", "--tag", "rel-b"]));
-    assert!(out.contains("web: release v1 (rel-b) deployed"), "{out}");
+    assert!(out.contains("web: release v2 (rel-b) deployed"), "{out}");
+    let out = ok(&sdtui(r, &["-p", &name, "rollback", "web"]));
+    assert!(
+        out.contains("release v3 (rel-a) deployed, rollback from v2 (rel-b)"),
+        "{out}"
+    );
+    let (_, image) = docker(&["inspect", "-f", "{{.Config.Image}}", &container(&cp, "web")]);
+    assert_eq!(image.trim(), "sdtui-testapp:rel-a");
+    let out = ok(&sdtui(r, &["-p", &name, "deploy", "web", "--tag", "rel-b"]));
+    assert!(out.contains("web: release v4 (rel-b) deployed"), "{out}");
     assert_eq!(
         container(&cp, "postgres-main"),
         pg,
@@ -100,7 +110,7 @@ fn deploy_hooks_releases_and_rollback() {
     ok(&sdtui(r, &["-p", &name, "deploy", "web", "--tag", "rel-a"]));
     let out = ok(&sdtui(r, &["-p", &name, "rollback", "web"]));
     assert!(
-        out.contains("release v4 (rel-b) deployed, rollback from v3 (rel-a)"),
+        out.contains("release v7 (rel-b) deployed, rollback from v6 (rel-a)"),
         "{out}"
     );
     let (_, image) = docker(&["inspect", "-f", "{{.Config.Image}}", &container(&cp, "web")]);
@@ -108,6 +118,10 @@ fn deploy_hooks_releases_and_rollback() {
 
     let list: serde_json::Value =
         serde_json::from_str(&ok(&sdtui(r, &["-p", &name, "releases", "web", "--json"]))).unwrap();
+    for rel in list.as_array().unwrap() {
+        let user = rel["user"].as_str().unwrap();
+        assert!(user.starts_with("tester@"), "who, with the host: {user}");
+    }
     let summary: Vec<(u64, &str, &str)> = list
         .as_array()
         .unwrap()
@@ -120,11 +134,15 @@ fn deploy_hooks_releases_and_rollback() {
             )
         })
         .collect();
-    assert_eq!(summary[0], (1, "rel-b", "deployed"));
-    assert_eq!((summary[1].0, summary[1].1), (2, "rel-a"));
-    assert!(summary[1].2.starts_with("failed: after_deploy hook"));
+    assert_eq!(summary[0], (1, "rel-a", "deployed"));
+    assert_eq!(summary[1], (2, "rel-b", "deployed"));
     assert_eq!(summary[2], (3, "rel-a", "deployed"));
     assert_eq!(summary[3], (4, "rel-b", "deployed"));
+    assert_eq!((summary[4].0, summary[4].1), (5, "rel-a"));
+    assert!(summary[4].2.starts_with("failed: after_deploy hook"));
+    assert_eq!(summary[5], (6, "rel-a", "deployed"));
+    assert_eq!(summary[6], (7, "rel-b", "deployed"));
+    assert_eq!(summary.len(), 7);
     let hist = ok(&sdtui(r, &["-p", &name, "history"]));
     assert!(
         hist.contains("deploy web --tag rel-b") && hist.contains("up"),
@@ -132,4 +150,30 @@ fn deploy_hooks_releases_and_rollback() {
     );
     // With the database left where it was all along.
     assert_eq!(container(&cp, "postgres-main"), pg);
+
+    // A deploy that cannot start (its database is down) is a failure in
+    // the audit trail, not a release number.
+    assert!(docker(&["stop", &pg]).0);
+    let err = fails(&sdtui(r, &["-p", &name, "deploy", "web", "--tag", "rel-a"]));
+    assert!(err.contains("is not running healthy"), "{err}");
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&sdtui(r, &["-p", &name, "releases", "web", "--json"]))).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 7, "{list}");
+    let hist: serde_json::Value =
+        serde_json::from_str(&ok(&sdtui(r, &["-p", &name, "history", "--json"]))).unwrap();
+    let last = hist.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["operation"], "deploy web --tag rel-a");
+    assert!(
+        last["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed before starting:"),
+        "{last}"
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("config.yml"))
+            .unwrap()
+            .contains("    tag: rel-b\n"),
+        "config.yml untouched"
+    );
 }

@@ -19,6 +19,8 @@ use crate::engine::{Operation, Project, Workspace, audit};
 use crate::error::{Result, UserError, io_error};
 use crate::template;
 
+pub mod container;
+pub mod lock;
 pub mod target;
 
 use target::Connected;
@@ -350,6 +352,14 @@ pub async fn up_reporting(
     timeout: Duration,
     report: &(dyn Fn(String) + Sync),
 ) -> Result<Vec<ServiceReport>> {
+    // The VMs' deploy locks before the sync: a second `up` waits here, then
+    // deploys the state the first one left, never beside it.
+    let wanted: Vec<String> = select_vms(&ws.load(project)?.config, vm_filter)?
+        .iter()
+        .map(|vm| vm.name.clone())
+        .collect();
+    let mut locks = lock::acquire_all(project, &wanted, "up", report).await?;
+    let started = audit::now();
     ws.run(project, &Operation::Sync, false)?;
     let loaded = ws.load(project)?;
     let vms: Vec<&Vm> = select_vms(&loaded.config, vm_filter)?
@@ -362,6 +372,13 @@ pub async fn up_reporting(
                 .exists()
         })
         .collect();
+    // A VM added to config.yml while this one waited.
+    let unlocked: Vec<String> = vms
+        .iter()
+        .filter(|vm| !locks.iter().any(|l| l.vm == vm.name))
+        .map(|vm| vm.name.clone())
+        .collect();
+    locks.extend(lock::acquire_all(project, &unlocked, "up", report).await?);
     // Every VM at once: connect, stage, compose up, wait, provision.
     let runs = vms.iter().map(|vm| {
         let loaded = &loaded;
@@ -402,16 +419,20 @@ pub async fn up_reporting(
     audit::append(
         &project.audit_path(),
         &audit::Entry {
-            time: audit::now(),
-            user: audit::current_user(),
-            operation: format!(
-                "up{}",
-                vm_filter.map(|v| format!(" --vm {v}")).unwrap_or_default()
-            ),
-            outcome,
-            files: summary,
+            started: Some(started),
+            ..audit::Entry::new(
+                format!(
+                    "up{}",
+                    vm_filter.map(|v| format!(" --vm {v}")).unwrap_or_default()
+                ),
+                outcome,
+                summary,
+            )
         },
     )?;
+    // Held until the audit entry is written, so entries of one VM's deploys
+    // never overlap in time.
+    drop(locks);
     match failure {
         Some(e) => Err(e),
         None => Ok(reports),
@@ -467,6 +488,9 @@ async fn up_vm(
             })
             .collect());
     }
+    // Only a release that came up healthy is one to go back to: a first
+    // deploy that failed leaves `current` behind, but nothing to restore.
+    let previous_healthy = deployed_marker(project, &vm.name).exists();
     let _ = std::fs::remove_file(deployed_marker(project, &vm.name));
     let has_previous = conn
         .target
@@ -579,6 +603,7 @@ async fn up_vm(
         }
         crate::engine::apply::write_atomic(&marker, digest.as_bytes(), 0o600)
             .map_err(|e| (reports.clone(), e))?;
+        record_up_releases(project, &loaded.config, &vm.name).map_err(|e| (reports.clone(), e))?;
         return Ok(reports);
     }
     // Health failed: keep the evidence, then go back to what ran before.
@@ -606,7 +631,7 @@ async fn up_vm(
             bad.join(", ")
         ),
     };
-    let unstaged = if has_previous {
+    let unstaged = if has_previous && previous_healthy {
         Some(conn.target.unstage(project, &vm.name).await)
     } else {
         None
@@ -629,13 +654,30 @@ async fn up_vm(
                 .unwrap_or(false),
             Err(_) => false,
         };
+        if rolled {
+            // What runs is a healthy release again: the next failure may go
+            // back to it. Its digest is not the generated files', so the next
+            // `up` still runs compose.
+            let _ = crate::engine::apply::write_atomic(
+                &deployed_marker(project, &vm.name),
+                b"rolled back",
+                0o600,
+            );
+        }
         message.push_str(if rolled {
             "; rolled back to the previous release, which is healthy"
         } else {
             "; rolling back to the previous release did not come up healthy either"
         });
+    } else if has_previous {
+        message.push_str(
+            "; the release before this one never came up healthy either, so there is nothing to roll back to",
+        );
     } else {
-        message.push_str("; there is no previous release to roll back to");
+        message.push_str(&format!(
+            "; this was the first deploy to VM {}: there is no previous release to roll back to",
+            vm.name
+        ));
     }
     Err((
         reports,
@@ -706,10 +748,20 @@ pub async fn down(
     ws: &Workspace,
     project: &Project,
     vm_filter: Option<&str>,
+    report: &(dyn Fn(String) + Sync),
 ) -> Result<Vec<ServiceReport>> {
+    let wanted: Vec<String> = select_vms(&ws.load(project)?.config, vm_filter)?
+        .iter()
+        .map(|vm| vm.name.clone())
+        .collect();
+    let locks = lock::acquire_all(project, &wanted, "down", report).await?;
+    let started = audit::now();
     let loaded = ws.load(project)?;
     let mut reports = Vec::new();
-    for vm in select_vms(&loaded.config, vm_filter)? {
+    for vm in select_vms(&loaded.config, vm_filter)?
+        .into_iter()
+        .filter(|vm| wanted.contains(&vm.name))
+    {
         let conn = Connected::open(ws, project, vm).await?;
         if !conn.target.has_current() {
             continue;
@@ -719,7 +771,6 @@ pub async fn down(
         conn.target
             .compose(&name, &["down", "--remove-orphans"])
             .await?;
-        let _ = std::fs::remove_file(deployed_marker(project, &vm.name));
         reports.extend(before.into_iter().map(|s| ServiceReport {
             vm: vm.name.clone(),
             service: s.service,
@@ -732,13 +783,11 @@ pub async fn down(
     audit::append(
         &project.audit_path(),
         &audit::Entry {
-            time: audit::now(),
-            user: audit::current_user(),
-            operation: "down".into(),
-            outcome: "applied".into(),
-            files: vec![],
+            started: Some(started),
+            ..audit::Entry::new("down", "applied", vec![])
         },
     )?;
+    drop(locks);
     Ok(reports)
 }
 
@@ -903,8 +952,16 @@ pub async fn deploy_app(
     app: &str,
     tag: &str,
     timeout: Duration,
+    report: &(dyn Fn(String) + Sync),
 ) -> Result<Release> {
+    let vm = app_vm(ws, project, app)?;
+    let _lock = lock::acquire(project, &vm, &format!("deploy {app}"), report).await?;
     deploy_release(ws, project, app, tag, timeout, "").await
+}
+
+fn app_vm(ws: &Workspace, project: &Project, app: &str) -> Result<String> {
+    let loaded = ws.load(project)?;
+    Ok(crate::engine::require_app(&loaded.config, app)?.vm.clone())
 }
 
 async fn deploy_release(
@@ -915,8 +972,51 @@ async fn deploy_release(
     timeout: Duration,
     description: &str,
 ) -> Result<Release> {
+    let started = audit::now();
+    let operation = format!("deploy {app} --tag {tag}");
     let before = ws.load(project)?;
-    let previous_tag = crate::engine::require_app(&before.config, app)?.tag.clone();
+    let a = crate::engine::require_app(&before.config, app)?.clone();
+    let previous_tag = a.tag.clone();
+    // Nothing is started, and no release number taken, unless the app's
+    // VM answers and its attachments there are healthy.
+    let ready = match Connected::open(ws, project, &before.config.vms[&a.vm]).await {
+        Ok(conn) => attachments_ready(project, &before.config, &a, &conn)
+            .await
+            .map(|()| conn),
+        Err(e) => Err(e),
+    };
+    let conn = match ready {
+        Ok(conn) => conn,
+        Err(e) => {
+            let first = e.message.lines().next().unwrap_or_default().to_string();
+            audit::append(
+                &project.audit_path(),
+                &audit::Entry {
+                    started: Some(started),
+                    ..audit::Entry::new(
+                        &operation,
+                        format!("failed before starting: {first}"),
+                        vec![],
+                    )
+                },
+            )?;
+            return Err(e);
+        }
+    };
+    // What ran before the first deploy is a release too, so `rollback`
+    // can reach it (projects deployed before `up` recorded releases).
+    if !releases(project, app)?
+        .iter()
+        .any(|r| r.status == "deployed")
+    {
+        record_release(
+            project,
+            app,
+            &previous_tag,
+            "deployed",
+            "what ran before the first deploy",
+        )?;
+    }
     ws.run(
         project,
         &Operation::SetTag {
@@ -925,7 +1025,7 @@ async fn deploy_release(
         },
         false,
     )?;
-    match release_app(ws, project, app, timeout, true).await {
+    match release_app(ws, project, &conn, app, timeout, true).await {
         Ok(()) => {
             let desc = if description.is_empty() {
                 format!("from {previous_tag}")
@@ -936,11 +1036,12 @@ async fn deploy_release(
             audit::append(
                 &project.audit_path(),
                 &audit::Entry {
-                    time: audit::now(),
-                    user: audit::current_user(),
-                    operation: format!("deploy {app} --tag {tag}"),
-                    outcome: "applied".into(),
-                    files: vec![format!("release v{}", r.version)],
+                    started: Some(started),
+                    ..audit::Entry::new(
+                        &operation,
+                        "applied",
+                        vec![format!("release v{}", r.version)],
+                    )
                 },
             )?;
             Ok(r)
@@ -951,15 +1052,12 @@ async fn deploy_release(
             // Back to what ran: the old tag in config.yml and in the container.
             let restored = ws.run(project, &Operation::SetTag { app: app.into(), tag: previous_tag.clone() }, false).is_ok()
                 // Its hooks already ran when it was released.
-                && release_app(ws, project, app, timeout, false).await.is_ok();
+                && release_app(ws, project, &conn, app, timeout, false).await.is_ok();
             audit::append(
                 &project.audit_path(),
                 &audit::Entry {
-                    time: audit::now(),
-                    user: audit::current_user(),
-                    operation: format!("deploy {app} --tag {tag}"),
-                    outcome: format!("failed: {first}"),
-                    files: vec![],
+                    started: Some(started),
+                    ..audit::Entry::new(&operation, format!("failed: {first}"), vec![])
                 },
             )?;
             let tail = if restored {
@@ -975,26 +1073,19 @@ async fn deploy_release(
     }
 }
 
-/// Recreates one app from the generated files and waits for it; then runs
-/// its hooks.
-async fn release_app(
-    ws: &Workspace,
+/// An app's attachments on its own VM must be up and healthy before it is
+/// (re)started.
+async fn attachments_ready(
     project: &Project,
-    app: &str,
-    timeout: Duration,
-    run_hooks: bool,
+    config: &Config,
+    app: &crate::config::App,
+    conn: &Connected,
 ) -> Result<()> {
-    let loaded = ws.load(project)?;
-    let a = crate::engine::require_app(&loaded.config, app)?.clone();
-    let vm = &loaded.config.vms[&a.vm];
-    let conn = Connected::open(ws, project, vm).await?;
-    let docker = &conn.docker;
-    let name = compose_project(&project.name, &vm.name);
-    // Its attachments on this VM must be up and healthy first.
-    let states = docker::project_containers(docker, &name).await?;
-    for att in &a.attachments {
-        let addon = loaded.config.addon(&att.addon).expect("validated");
-        if addon.vm == vm.name
+    let name = compose_project(&project.name, &app.vm);
+    let states = docker::project_containers(&conn.docker, &name).await?;
+    for att in &app.attachments {
+        let addon = config.addon(&att.addon).expect("validated");
+        if addon.vm == app.vm
             && !states
                 .iter()
                 .any(|s| s.service == addon.service() && s.health.as_deref() == Some("healthy"))
@@ -1003,15 +1094,53 @@ async fn release_app(
                 "{} ({}) is not running healthy on VM {}",
                 att.addon,
                 addon.service(),
-                vm.name
+                app.vm
             ))
             .hint(format!(
                 "bring the addons up first: sdtui -p {} up --vm {}",
-                project.name, vm.name
+                project.name, app.vm
             )));
         }
     }
-    conn.target.stage(project, &vm.name).await?;
+    Ok(())
+}
+
+/// Records, after a healthy `up`, a release for each app on the VM whose
+/// tag is not the one its last release deployed: the first state is a
+/// release (as on Heroku), and so is a tag changed by hand in config.yml.
+fn record_up_releases(project: &Project, config: &Config, vm: &str) -> Result<()> {
+    for a in config.apps.values().filter(|a| a.vm == vm) {
+        let history = releases(project, &a.name)?;
+        let last = history.iter().rev().find(|r| r.status == "deployed");
+        match last {
+            Some(r) if r.tag == a.tag => {}
+            Some(r) => {
+                let from = format!("by up, from {}", r.tag);
+                record_release(project, &a.name, &a.tag, "deployed", &from)?;
+            }
+            None => {
+                record_release(project, &a.name, &a.tag, "deployed", "first release, by up")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Recreates one app from the generated files and waits for it; then runs
+/// its hooks.
+async fn release_app(
+    ws: &Workspace,
+    project: &Project,
+    conn: &Connected,
+    app: &str,
+    timeout: Duration,
+    run_hooks: bool,
+) -> Result<()> {
+    let loaded = ws.load(project)?;
+    let a = crate::engine::require_app(&loaded.config, app)?.clone();
+    let docker = &conn.docker;
+    let name = compose_project(&project.name, &a.vm);
+    conn.target.stage(project, &a.vm).await?;
     conn.target
         .compose(&name, &["up", "-d", "--no-deps", app])
         .await?;
@@ -1082,7 +1211,10 @@ pub async fn rollback_app(
     app: &str,
     to: Option<&str>,
     timeout: Duration,
+    report: &(dyn Fn(String) + Sync),
 ) -> Result<Release> {
+    let vm = app_vm(ws, project, app)?;
+    let _lock = lock::acquire(project, &vm, &format!("rollback {app}"), report).await?;
     let history = releases(project, app)?;
     let deployed: Vec<&Release> = history.iter().filter(|r| r.status == "deployed").collect();
     let target = match to {
@@ -1119,8 +1251,12 @@ pub async fn purge_addon(
     project: &Project,
     old_config: &Config,
     addon: &crate::config::Addon,
+    report: &(dyn Fn(String) + Sync),
 ) -> Result<Vec<String>> {
     let vm = &old_config.vms[&addon.vm];
+    let started = audit::now();
+    let operation = format!("addons remove {} --purge", addon.id());
+    let _lock = lock::acquire(project, &vm.name, &operation, report).await?;
     let conn = Connected::open(ws, project, vm).await?;
     let name = compose_project(&project.name, &vm.name);
     let service = addon.service();
@@ -1181,14 +1317,15 @@ pub async fn purge_addon(
     audit::append(
         &project.audit_path(),
         &audit::Entry {
-            time: audit::now(),
-            user: audit::current_user(),
-            operation: format!("addons remove {} --purge", addon.id()),
-            outcome: "applied".into(),
-            files: removed
-                .iter()
-                .map(|v| format!("delete volume {v}"))
-                .collect(),
+            started: Some(started),
+            ..audit::Entry::new(
+                operation,
+                "applied",
+                removed
+                    .iter()
+                    .map(|v| format!("delete volume {v}"))
+                    .collect(),
+            )
         },
     )?;
     Ok(removed)

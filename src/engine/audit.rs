@@ -13,20 +13,58 @@ pub struct Entry {
     pub time: String,
     pub user: String,
     pub operation: String,
+    /// When the operation began (after any wait for another one); `time` is
+    /// when it ended. Only long operations (deploys) record it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
     pub outcome: String,
     #[serde(default)]
     pub files: Vec<String>,
 }
 
-pub fn current_user() -> String {
-    std::env::var("SDTUI_USER")
-        .or_else(|_| std::env::var("USER"))
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+/// Who runs this process, for audit and release entries: the system's name
+/// of the effective account (not `$USER`, which cron, CI and root shells
+/// leave unset or stale), who it was before `sudo`, and this machine:
+/// `alice@laptop`, `root (sudo by alice)@laptop`. `$SDTUI_USER` overrides
+/// the name, for tests.
+impl Entry {
+    /// An entry for an operation that ends now, by this process's user.
+    pub fn new(
+        operation: impl Into<String>,
+        outcome: impl Into<String>,
+        files: Vec<String>,
+    ) -> Self {
+        Entry {
+            time: now(),
+            user: current_user(),
+            operation: operation.into(),
+            started: None,
+            outcome: outcome.into(),
+            files,
+        }
+    }
 }
 
+pub fn current_user() -> String {
+    let name = std::env::var("SDTUI_USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| whoami::username().ok())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let sudo = std::env::var("SUDO_USER")
+        .ok()
+        .filter(|s| !s.is_empty() && *s != name)
+        .map(|s| format!(" (sudo by {s})"))
+        .unwrap_or_default();
+    let host = whoami::hostname().unwrap_or_else(|_| "unknown-host".into());
+    format!("{name}{sudo}@{host}")
+}
+
+/// UTC, to the millisecond: entries of operations that must not overlap
+/// (two deploys of one VM) can be told apart by their times.
 pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Appends one line with a single write, so concurrent readers never see half

@@ -324,16 +324,14 @@ impl Workspace {
             .map(|c| format!("{} {}", c.action, c.path))
             .collect();
         let result = apply::apply(&project.dir, &project.state_dir(), &plan);
-        let entry = audit::Entry {
-            time: audit::now(),
-            user: audit::current_user(),
-            operation: op.describe(),
-            outcome: match &result {
+        let entry = audit::Entry::new(
+            op.describe(),
+            match &result {
                 Ok(()) => "applied".into(),
                 Err(e) => format!("failed: {}", e.message),
             },
             files,
-        };
+        );
         audit::append(&project.audit_path(), &entry)?;
         result.map(|()| plan)
     }

@@ -235,22 +235,7 @@ pub enum Request {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContainerAction {
-    Start,
-    Stop,
-    Restart,
-}
-
-impl ContainerAction {
-    pub fn verb(self) -> &'static str {
-        match self {
-            ContainerAction::Start => "start",
-            ContainerAction::Stop => "stop",
-            ContainerAction::Restart => "restart",
-        }
-    }
-}
+pub use crate::deploy::container::ContainerAction;
 
 /// A plan as the review step shows it.
 #[derive(Debug, Clone)]
@@ -269,6 +254,8 @@ pub enum Msg {
     Logs(Vec<(bool, String, String)>),
     /// A line for the footer: an error, or how a background task ended.
     Note(String),
+    /// The console's deploy ended, with the line that says how.
+    DeployDone(String),
     Planned(std::result::Result<PlanView, String>),
     Applied(std::result::Result<String, String>),
     View(Box<ProjectView>),
@@ -363,6 +350,9 @@ pub struct App {
     pub passphrase: Option<PassphrasePrompt>,
     pub mouse: bool,
     pub message: Option<String>,
+    /// The deploy this console started and has not heard the end of (one
+    /// at a time: `u` during it says so instead of starting another).
+    pub deploying: Option<std::time::Instant>,
     pub quit: bool,
     /// Geometry of the last frame, for the mouse.
     pub body: Cell<Rect>,
@@ -394,11 +384,28 @@ impl App {
             passphrase: None,
             mouse: false,
             message: None,
+            deploying: None,
             quit: false,
             body: Cell::new(Rect::default()),
             table_offset: Cell::new(0),
             log_height: Cell::new(20),
         }
+    }
+
+    /// `u` / `:up`: starts a deploy unless this console's last one is still
+    /// running (another process's deploy is waited for by the task, which
+    /// says whose it is on the footer).
+    fn start_deploy(&mut self) -> Option<Request> {
+        if let Some(since) = self.deploying {
+            self.message = Some(format!(
+                "up is already in progress (started {} s ago); its steps show here",
+                since.elapsed().as_secs()
+            ));
+            return None;
+        }
+        self.deploying = Some(std::time::Instant::now());
+        self.message = Some("up: syncing, starting addons, waiting for health ...".into());
+        Some(Request::Up)
     }
 
     /// Whether a row's text passes the current pane's filter.
@@ -621,10 +628,7 @@ impl App {
                 self.prompt = Some(Prompt::new(PromptKind::Filter, &current));
             }
             Action::Palette => self.prompt = Some(Prompt::new(PromptKind::Palette, "")),
-            Action::Deploy => {
-                self.message = Some("up: syncing, starting addons, waiting for health ...".into());
-                return Some(Request::Up);
-            }
+            Action::Deploy => return self.start_deploy(),
             Action::NextPane => self.pane = PANES[(self.pane.index() + 1) % PANES.len()],
             Action::PrevPane => {
                 self.pane = PANES[(self.pane.index() + PANES.len() - 1) % PANES.len()]
@@ -874,10 +878,7 @@ impl App {
                 w.focus = 1;
                 self.wizard = Some(w);
             }
-            C::Up => {
-                self.message = Some("up: syncing, starting addons, waiting for health ...".into());
-                return Some(Request::Up);
-            }
+            C::Up => return self.start_deploy(),
             C::Logs(name) => {
                 let service = self
                     .view
@@ -1064,6 +1065,10 @@ impl App {
                 }
             }
             Msg::Note(e) => self.message = Some(e),
+            Msg::DeployDone(e) => {
+                self.deploying = None;
+                self.message = Some(e);
+            }
             Msg::Planned(result) => {
                 let Some(w) = self.wizard.as_mut() else {
                     return;

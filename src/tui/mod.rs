@@ -266,7 +266,15 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
             }) => {
                 let docker = dockers.lock().ok().and_then(|d| d.get(&vm).cloned());
                 match docker {
-                    Some(d) => spawn_container_action(d, container, label, action, tx.clone()),
+                    Some(d) => spawn_container_action(
+                        project.clone(),
+                        vm,
+                        d,
+                        container,
+                        label,
+                        action,
+                        tx.clone(),
+                    ),
                     None => app.message = Some(format!("VM {vm} is not connected yet")),
                 }
             }
@@ -533,7 +541,7 @@ fn spawn_up(ws: Arc<Workspace>, project: Project, tx: mpsc::Sender<Msg>) {
                 e.message.lines().next().unwrap_or_default()
             ),
         };
-        let _ = tx.send(Msg::Note(msg)).await;
+        let _ = tx.send(Msg::DeployDone(msg)).await;
     });
 }
 
@@ -544,9 +552,11 @@ fn error_text(e: &UserError) -> String {
     }
 }
 
-/// Start, stop or restart through the VM's engine; the pane follows from
-/// the events this causes.
+/// Start, stop or restart through the engine (deploy lock, audit); the
+/// pane follows from the events this causes.
 fn spawn_container_action(
+    project: Project,
+    vm: String,
     docker: Docker,
     container: String,
     label: String,
@@ -554,36 +564,17 @@ fn spawn_container_action(
     tx: mpsc::Sender<Msg>,
 ) {
     tokio::spawn(async move {
-        let r = match action {
-            ContainerAction::Start => docker.start_container(&container, None).await,
-            ContainerAction::Stop => {
-                docker
-                    .stop_container(
-                        &container,
-                        Some(
-                            bollard::query_parameters::StopContainerOptionsBuilder::default()
-                                .t(10)
-                                .build(),
-                        ),
-                    )
-                    .await
-            }
-            ContainerAction::Restart => {
-                docker
-                    .restart_container(
-                        &container,
-                        Some(
-                            bollard::query_parameters::RestartContainerOptionsBuilder::default()
-                                .t(10)
-                                .build(),
-                        ),
-                    )
-                    .await
-            }
+        let (progress, who) = (tx.clone(), label.clone());
+        let report = move |line: String| {
+            let _ = progress.try_send(Msg::Note(format!("{who}: {line}")));
         };
+        let r = crate::deploy::container::act(
+            &project, &vm, &docker, &container, &label, action, &report,
+        )
+        .await;
         let note = match r {
             Ok(()) => format!("{label}: {} done", action.verb()),
-            Err(e) => format!("{label}: {} failed: {e}", action.verb()),
+            Err(e) => e.message,
         };
         let _ = tx.send(Msg::Note(note)).await;
     });
@@ -677,7 +668,11 @@ fn spawn_remove_and_purge(
                 return;
             }
         };
-        let msg = match crate::deploy::purge_addon(&ws, &project, &config, &addon).await {
+        let msg = match crate::deploy::purge_addon(&ws, &project, &config, &addon, &|line| {
+            let _ = tx.try_send(Msg::Note(format!("remove {id}: {line}")));
+        })
+        .await
+        {
             Ok(volumes) => Ok(format!(
                 "removed {id} from config.yml; deleted its container and volumes: {}",
                 if volumes.is_empty() {

@@ -508,7 +508,13 @@ fn draw_footer(f: &mut Frame, app: &App, footer: Rect) {
     let filter = &app.filter[app.pane.index()];
     let km = &app.keymap;
     let hint = if let Some(m) = &app.message {
-        m.clone()
+        match app.deploying {
+            // The footer's note may be another task's: the deploy still shows.
+            Some(_) if !m.starts_with("up") => format!("[deploying] {m}"),
+            _ => m.clone(),
+        }
+    } else if app.deploying.is_some() {
+        "[deploying] up is running".to_string()
     } else if !filter.is_empty() && app.pane != Pane::Logs {
         format!("/{filter} · {} clears", km.first(Action::Back))
     } else if app.pane == Pane::Logs {
