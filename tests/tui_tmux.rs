@@ -471,3 +471,69 @@ fn stop_by_hand_shows_exited(tmux: &Tmux, container: &str, engine: &str) {
     );
     assert!(seen < Duration::from_secs(2), "took {seen:?}");
 }
+
+/// One deploy at a time from the console too: `u` during its own deploy
+/// says so instead of starting another, the footer shows it in progress,
+/// and a CLI `up` started meanwhile waits for it, naming it, then runs.
+#[test]
+fn console_deploy_in_progress_and_a_cli_up_waits_for_it() {
+    require_images(&["memcached:1.6"]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("td{}", std::process::id());
+    let _cleanup = Cleanup(format!("{name}-local"));
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        "vms:\n  local:\n    host: local\n    private_ip: 127.0.13.3\naddons:\n  caches:\n    cache:\n      type: memcached\n      plan: small\n",
+    )
+    .unwrap();
+    // The console's deploy holds the VM's lock 6 s before it starts.
+    let tmux = Tmux::start(
+        &name,
+        &console_cmd(r, &name, "SDTUI_FAULT_PAUSE_HOLDING_DEPLOY_LOCK=6"),
+    );
+    tmux.wait_for("caches.cache", Duration::from_secs(10));
+    tmux.keys(&["u"]);
+    tmux.wait_for("up: syncing", Duration::from_secs(5));
+    tmux.keys(&["u"]);
+    tmux.wait_for("up is already in progress", Duration::from_secs(5));
+    // A later note keeps the deploy in sight.
+    tmux.keys(&["?"]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("[deploying]", Duration::from_secs(5));
+
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_sdtui"))
+        .args(["-p", &name, "up", "--timeout", "60"])
+        .env("SDTUI_ROOT", r)
+        .env("SDTUI_ADDONS", r.join(".none"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tmux.wait_for("all healthy", Duration::from_secs(60));
+    let out = cli.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("waiting for up by pid"), "{err}");
+
+    // Done: `u` deploys again (nothing changed).
+    tmux.keys(&["u"]);
+    tmux.wait_for("0 created or recreated", Duration::from_secs(30));
+    assert!(!tmux.screen().contains("already in progress"));
+    let audit = std::fs::read_to_string(dir.join(".sdtui/audit.jsonl")).unwrap();
+    let ups: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["operation"] == "up")
+        .collect();
+    assert_eq!(ups.len(), 3, "{audit}");
+    for pair in ups.windows(2) {
+        assert!(
+            pair[0]["time"].as_str().unwrap() <= pair[1]["started"].as_str().unwrap(),
+            "deploys never overlap: {audit}"
+        );
+    }
+    tmux.keys(&["q"]);
+}

@@ -176,10 +176,11 @@ async fn acquire_within(
     file.write_all(serde_json::to_string(&me).unwrap_or_default().as_bytes())
         .and_then(|_| file.flush())
         .map_err(|e| io_error(&path, "write", e))?;
-    // Tests: a holder that stays put, to be waited for and killed.
+    // Tests: a holder that stays put (for the given seconds, else an hour),
+    // to be waited for and killed.
     #[cfg(debug_assertions)]
-    if std::env::var_os("SDTUI_FAULT_PAUSE_HOLDING_DEPLOY_LOCK").is_some() {
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+    if let Ok(v) = std::env::var("SDTUI_FAULT_PAUSE_HOLDING_DEPLOY_LOCK") {
+        tokio::time::sleep(Duration::from_secs(v.parse().unwrap_or(3600))).await;
     }
     Ok(DeployLock {
         file,
