@@ -359,7 +359,9 @@ fn dry_run_writes_nothing_and_history_records_applied_operations() {
     )
     .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sdtui"))
-        .args(["-p", "cheapa", "addons", "add", "redis", "nouser", "--vm", "app"])
+        .args([
+            "-p", "cheapa", "addons", "add", "redis", "nouser", "--vm", "app",
+        ])
         .env("SDTUI_ROOT", r)
         .env("SDTUI_ADDONS", r.join(".no-user-addons"))
         .env_remove("SDTUI_USER")
