@@ -779,19 +779,13 @@ fn addons_info(ws: &Workspace, p: &Project, id: &str, reveal: bool, json: bool) 
     let a = crate::engine::require_addon(&l.config, id)?;
     let t = ws.catalog.require(&a.type_name)?;
     let creds = &l.generated.secrets[&a.type_name][&a.name];
-    let secret_keys: Vec<&String> = t
-        .credentials
-        .iter()
-        .filter(|(_, s)| s.generate.is_some())
-        .map(|(k, _)| k)
-        .collect();
     let mut masker = crate::engine::plan::Masker::default();
     let shown: Vec<(String, String)> = creds
         .iter()
         .map(|(k, v)| {
             (
                 k.clone(),
-                if !reveal && secret_keys.contains(&k) {
+                if !reveal && t.is_secret_credential(k) {
                     masker.label(v)
                 } else {
                     v.clone()

@@ -479,3 +479,75 @@ fn init_makes_a_working_project_and_user_types_extend_the_catalog() {
     let compose = std::fs::read_to_string(r.join("shop/compose/local/docker-compose.yml")).unwrap();
     assert!(compose.contains("image: \"valkey/valkey:7\""), "{compose}");
 }
+
+/// One rule, from the catalog, decides what is secret: a credential marked
+/// `secret: true` (a generated one unless `secret: false`) and every value
+/// rendered from it are masked in `info`, an app's env and the plan's diff;
+/// anything else shows.
+#[test]
+fn the_catalog_alone_decides_what_is_secret() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    ok(&sdtui(r, &["init", "shop"]));
+    let user = r.join(".no-user-addons/tokensvc");
+    std::fs::create_dir_all(&user).unwrap();
+    let memcached =
+        std::fs::read_to_string(common::fixture("../../addons/memcached/addon.yml")).unwrap();
+    let env_at = memcached.find("env:\n").unwrap();
+    std::fs::write(
+        user.join("addon.yml"),
+        format!(
+            "{}credentials:\n  TOKEN: {{value: \"hand-set-token-4711\", secret: true}}\n  LABEL: {{value: \"plain-label-0815\"}}\n  NONCE: {{generate: 20, secret: false}}\n  KEY: {{generate: 24}}\nenv:\n  - {{name: URL, value: \"svc://{{TOKEN}}@{{HOST}}:{{PORT}}\"}}\n  - {{name: LABEL, value: \"{{LABEL}}\"}}\n  - {{name: NONCE, value: \"{{NONCE}}\"}}\n  - {{name: KEY, value: \"{{KEY}}\"}}\n",
+            memcached[..env_at]
+                .replace("name: memcached", "name: tokensvc")
+                .replace("category: caches", "category: services")
+        ),
+    )
+    .unwrap();
+    ok(&sdtui(
+        r,
+        &["-p", "shop", "addons", "add", "tokensvc", "api"],
+    ));
+    let info = ok(&sdtui(r, &["-p", "shop", "addons", "info", "services.api"]));
+    assert!(!info.contains("hand-set-token-4711"), "{info}");
+    assert!(info.contains("plain-label-0815"), "{info}");
+    let secrets = std::fs::read_to_string(r.join("shop/secrets.yml")).unwrap();
+    let value = |k: &str| {
+        secrets
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{k}: ")))
+            .unwrap()
+            .trim_matches(|c| c == '\'' || c == '"')
+            .to_string()
+    };
+    let (nonce, key) = (value("NONCE"), value("KEY"));
+    assert!(info.contains(&nonce), "secret: false shows: {info}");
+    assert!(
+        !info.contains(&key),
+        "generated is secret by default: {info}"
+    );
+
+    let cfg = r.join("shop/config.yml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "apps: {}",
+            "apps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - services.api\n",
+        ),
+    )
+    .unwrap();
+    let plan = ok(&sdtui(r, &["-p", "shop", "sync", "--dry-run"]));
+    let env = ok(&sdtui(r, &["-p", "shop", "config", "web"]));
+    for shown in [&plan, &env] {
+        assert!(!shown.contains("hand-set-token-4711"), "{shown}");
+        assert!(!shown.contains(&key), "{shown}");
+        assert!(shown.contains("SERVICE_LABEL=plain-label-0815"), "{shown}");
+        assert!(shown.contains(&format!("SERVICE_NONCE={nonce}")), "{shown}");
+    }
+    let revealed = ok(&sdtui(r, &["-p", "shop", "config", "web", "--reveal"]));
+    assert!(
+        revealed.contains("SERVICE_URL=svc://hand-set-token-4711@"),
+        "{revealed}"
+    );
+}

@@ -133,6 +133,16 @@ pub struct CredentialSpec {
     pub generate: Option<usize>,
     /// Take the value from this instance option when it is set.
     pub from_option: Option<String>,
+    /// Masked wherever it could be shown (plans, `info`, errors, the
+    /// console) unless revealed. A generated credential is secret unless
+    /// this says `false`.
+    pub secret: Option<bool>,
+}
+
+impl CredentialSpec {
+    pub fn is_secret(&self) -> bool {
+        self.secret.unwrap_or(self.generate.is_some())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -174,6 +184,8 @@ pub struct VolumeSpec {
 pub struct EnvSpec {
     pub name: String,
     pub value: String,
+    /// Forces masking of a value the rule would not mask by itself; a value
+    /// that uses a secret credential is secret whatever this says.
     #[serde(default)]
     pub secret: bool,
 }
@@ -214,6 +226,18 @@ impl AddonType {
     }
     pub fn supports_readonly(&self) -> bool {
         self.readonly.is_some()
+    }
+    /// The one rule for what is secret: a credential the catalog marks
+    /// `secret` (see [`CredentialSpec::is_secret`]).
+    pub fn is_secret_credential(&self, name: &str) -> bool {
+        self.credentials.get(name).is_some_and(|c| c.is_secret())
+    }
+    /// A value rendered from `template` is secret when the template uses a
+    /// secret credential (`{PASSWORD}`, a URL that embeds it).
+    pub fn template_is_secret(&self, template: &str) -> bool {
+        crate::template::variables(template)
+            .iter()
+            .any(|v| self.is_secret_credential(v))
     }
     /// Names of template variables an attachment can use.
     fn attachment_vars(&self) -> Vec<String> {

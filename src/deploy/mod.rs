@@ -296,7 +296,7 @@ async fn provision(
                 return Err(UserError::new(format!(
                     "provisioning {} failed (exit {code}): {}",
                     addon.id(),
-                    mask(out.trim(), &vars)
+                    mask(out.trim(), t, &vars)
                 ))
                 .hint("the container's logs may say more: sdtui logs SERVICE"));
             }
@@ -305,11 +305,12 @@ async fn provision(
     Ok(())
 }
 
-/// Hides every credential value in text that may reach the screen.
-fn mask(text: &str, vars: &BTreeMap<String, String>) -> String {
+/// Hides every secret credential's value (the catalog says which) in text
+/// that may reach the screen.
+fn mask(text: &str, t: &crate::catalog::AddonType, vars: &BTreeMap<String, String>) -> String {
     let mut out = text.to_string();
     for (k, v) in vars {
-        if k.contains("PASSWORD") && v.len() >= 8 {
+        if t.is_secret_credential(k) && !v.is_empty() {
             out = out.replace(v.as_str(), "••••••••");
         }
     }

@@ -110,15 +110,18 @@ pub fn generate(
             let t = catalog.require(&addon.type_name)?;
             let creds = &secrets[&addon.type_name][&addon.name];
             let mut vars = Vec::new();
+            let mut secret_keys = BTreeSet::new();
             let tvars = template_vars(project, addon, creds);
             for (k, tpl) in &t.container_env {
                 let v = template::render(tpl, &tvars).map_err(|m| unknown_var(&t.name, k, &m))?;
                 vars.push((k.clone(), v));
+                if t.template_is_secret(tpl) {
+                    secret_keys.insert(k.clone());
+                }
             }
             if vars.is_empty() {
                 continue;
             }
-            let secret_keys = vars.iter().map(|(k, _)| k.clone()).collect();
             files.push(env_file(
                 &dir,
                 &addon.service(),
@@ -279,7 +282,8 @@ pub fn attachment_env(
         .map(|spec| {
             let value = template::render(&spec.value, &vars)
                 .map_err(|m| unknown_var(&t.name, &spec.name, &m))?;
-            Ok((format!("{prefix}_{}", spec.name), value, spec.secret))
+            let secret = spec.secret || t.template_is_secret(&spec.value);
+            Ok((format!("{prefix}_{}", spec.name), value, secret))
         })
         .collect()
 }
