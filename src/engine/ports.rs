@@ -1,13 +1,132 @@
 //! Published ports, per VM: from each type's base port upward, never two
 //! alike on one VM, and never moving once given (the last allocation is read
 //! back from secrets.yml) when other instances come and go.
+//!
+//! A new port also steers clear of what the same machine already publishes
+//! on an overlapping address: the other projects under the root (their
+//! pinned ports, the ports their secrets.yml remembers, their apps') and
+//! this project's other VMs on that machine. Those never move a port this
+//! project already holds; a real clash between two held ports is found by
+//! `up`'s check against the engine (src/deploy/ports_check.rs).
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
 use super::secrets::Secrets;
-use crate::catalog::{Catalog, port_var};
-use crate::config::Config;
+use crate::catalog::{Catalog, Publish, port_var};
+use crate::config::{Config, LOCAL_VM, Vm};
 use crate::error::{Result, UserError};
+
+/// Which machine a VM is. `local`, `host: local` and loopback hosts
+/// (`localhost`, 127.0.0.0/8, `::1`) are all this machine's own engine: an
+/// SSH login to 127.0.0.1 on a laptop reaches the same Docker as its
+/// socket. Any other host is compared as written, case-insensitively (an
+/// `~/.ssh/config` alias and the address it names are not matched here; the
+/// check before `up` still sees their clashes).
+pub fn machine(vm: &Vm) -> String {
+    let host = vm.host.trim().to_ascii_lowercase();
+    let loopback = host == LOCAL_VM
+        || host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback { LOCAL_VM.to_string() } else { host }
+}
+
+/// The address a port is published on; `0.0.0.0` (every address) for
+/// apps and `publish: public` addons.
+pub const ALL_ADDRESSES: &str = "0.0.0.0";
+
+fn is_every_address(address: &str) -> bool {
+    address.is_empty()
+        || address
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_unspecified())
+}
+
+/// Whether two bindings of the same port on one machine collide: a port on
+/// every address collides with any; one on 127.0.5.1 only with the same
+/// address.
+pub fn addresses_overlap(a: &str, b: &str) -> bool {
+    is_every_address(a) || is_every_address(b) || a == b
+}
+
+/// A port some project publishes on a machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub project: String,
+    pub vm: String,
+    pub machine: String,
+    pub address: String,
+    pub port: u16,
+}
+
+/// What the other projects under the root publish, read with the project
+/// (part of its snapshot, so planning stays pure).
+#[derive(Debug, Default, Clone)]
+pub struct Neighbours {
+    pub held: Vec<Held>,
+    /// Projects that could not be read, with why; they are left out.
+    pub skipped: Vec<String>,
+}
+
+/// The ports a project publishes as its files stand: apps' ports, pinned
+/// addon ports, and the ports secrets.yml remembers for addons still on
+/// the VM it remembers them for. Addons with `publish: none` hold none.
+pub fn published(
+    project: &str,
+    config: &Config,
+    catalog: &Catalog,
+    secrets: &Secrets,
+) -> Vec<Held> {
+    let mut out = Vec::new();
+    for vm in config.vms.values() {
+        let mut hold = |address: &str, port: u16| {
+            out.push(Held {
+                project: project.to_string(),
+                vm: vm.name.clone(),
+                machine: machine(vm),
+                address: address.to_string(),
+                port,
+            })
+        };
+        for app in config.apps.values().filter(|a| a.vm == vm.name) {
+            if let Some(p) = app.port {
+                hold(ALL_ADDRESSES, p);
+            }
+        }
+        for a in config.addons.iter().filter(|a| a.vm == vm.name) {
+            let address = match a.publish {
+                Publish::None => continue,
+                Publish::Public => ALL_ADDRESSES,
+                Publish::Private => vm.private_ip.as_str(),
+            };
+            let Some(t) = catalog.get(&a.type_name) else {
+                continue;
+            };
+            let old = secrets
+                .instance(&a.type_name, &a.name)
+                .filter(|o| o.get("HOST") == Some(&vm.private_ip));
+            for (i, p) in t.ports.iter().enumerate() {
+                let var = if i == 0 {
+                    "PORT".to_string()
+                } else {
+                    port_var(&p.name)
+                };
+                let pinned = if i == 0 { a.port } else { None };
+                let remembered = old
+                    .and_then(|o| o.get(&var))
+                    .and_then(|v| v.parse::<u16>().ok());
+                if let Some(port) = pinned.or(remembered) {
+                    hold(address, port);
+                }
+            }
+        }
+    }
+    out
+}
 
 #[derive(Debug, Default, Clone)]
 pub struct Allocation {
@@ -21,9 +140,25 @@ impl Allocation {
     }
 }
 
-pub fn allocate(config: &Config, catalog: &Catalog, existing: &Secrets) -> Result<Allocation> {
+pub fn allocate(
+    config: &Config,
+    catalog: &Catalog,
+    existing: &Secrets,
+    neighbours: &Neighbours,
+) -> Result<Allocation> {
     let mut alloc = Allocation::default();
+    // What this project's VMs already hold, so a VM sharing a machine with
+    // another of them keeps clear of its ports too.
+    let mut own = published("", config, catalog, existing);
     for vm in config.vms.values() {
+        let here = machine(vm);
+        let foreign: Vec<&Held> = neighbours
+            .held
+            .iter()
+            .chain(own.iter().filter(|h| h.vm != vm.name))
+            .filter(|h| h.machine == here)
+            .collect();
+        let mut fresh = Vec::new();
         // port → who holds it, for clash messages.
         let mut taken: BTreeMap<u16, String> = BTreeMap::new();
         let claim = |taken: &mut BTreeMap<u16, String>, port: u16, who: String| -> Result<()> {
@@ -101,10 +236,26 @@ pub fn allocate(config: &Config, catalog: &Catalog, existing: &Secrets) -> Resul
                 }
             }
         }
-        // New instances: from the base upward, in config order.
+        // New instances: from the base upward, in config order, past what
+        // other projects and VMs publish on this machine's same address.
         for (id, p) in pending {
+            let address = addons
+                .iter()
+                .find(|a| a.id() == id)
+                .and_then(|a| match a.publish {
+                    Publish::None => None,
+                    Publish::Public => Some(ALL_ADDRESSES),
+                    Publish::Private => Some(vm.private_ip.as_str()),
+                });
+            let held_elsewhere = |port: u16| {
+                address.is_some_and(|address| {
+                    foreign
+                        .iter()
+                        .any(|h| h.port == port && addresses_overlap(&h.address, address))
+                })
+            };
             let mut port = p.base;
-            while taken.contains_key(&port) {
+            while taken.contains_key(&port) || held_elsewhere(port) {
                 port = port.checked_add(p.increment.max(1)).ok_or_else(|| {
                     UserError::new(format!(
                         "no free port above {} on VM {} for {id}",
@@ -114,8 +265,18 @@ pub fn allocate(config: &Config, catalog: &Catalog, existing: &Secrets) -> Resul
                 })?;
             }
             taken.insert(port, id.clone());
+            if let Some(address) = address {
+                fresh.push(Held {
+                    project: String::new(),
+                    vm: vm.name.clone(),
+                    machine: here.clone(),
+                    address: address.to_string(),
+                    port,
+                });
+            }
             alloc.ports.insert((id, p.name.clone()), port);
         }
+        own.extend(fresh);
     }
     Ok(alloc)
 }
