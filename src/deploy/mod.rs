@@ -19,6 +19,7 @@ use crate::engine::{Operation, Project, Workspace, audit};
 use crate::error::{Result, UserError, io_error};
 use crate::template;
 
+pub mod ports_check;
 pub mod target;
 
 use target::Connected;
@@ -467,6 +468,9 @@ async fn up_vm(
             })
             .collect());
     }
+    ports_check::refuse_held_ports(docker, project, loaded, vm)
+        .await
+        .map_err(|e| (vec![], e))?;
     let _ = std::fs::remove_file(deployed_marker(project, &vm.name));
     let has_previous = conn
         .target
