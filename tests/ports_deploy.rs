@@ -1,13 +1,17 @@
 //! Two projects on one machine, on the real engine: both come up on
-//! different ports, and `up` refuses a port a running container already
-//! holds (another project's, or one started by hand) before it touches
-//! anything, naming the port, the holder and the fix.
+//! different ports (the local engine's socket, and an sshd "VM" on a
+//! loopback address, which is the same machine), and `up` refuses a port a
+//! running container already holds (another project's, or one started by
+//! hand) before it touches anything, naming the port, the holder and the
+//! fix.
 
 mod common;
 
 use common::docker::{Cleanup, container, docker, require_images, results};
+use common::sshd::TestVm;
 use common::{fails, ok, sdtui};
 use std::path::Path;
+use std::process::{Command, Output};
 
 /// A project with a memcached `caches.cache` on VM `vm`, which is
 /// the local engine publishing on `ip`; `pin` sets its port.
@@ -172,4 +176,72 @@ fn up_refuses_a_port_another_container_holds_before_touching_anything() {
     ok(&sdtui(r, &["-p", &wiki, "up", "--timeout", "90"]));
     let wiki_ports = bindings(&container(&format!("{wiki}-core"), "memcached-cache"));
     assert!(wiki_ports.contains("127.0.61.4:11299"), "{wiki_ports}");
+}
+
+/// The binary with an SSH VM's known_hosts and no agent.
+fn sdtui_ssh(root: &Path, vm: &TestVm, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sdtui"))
+        .args(args)
+        .env("SDTUI_ROOT", root)
+        .env("SDTUI_ADDONS", root.join(".none"))
+        .env("SDTUI_KNOWN_HOSTS", vm.trusted_known_hosts())
+        .env_remove("SSH_AUTH_SOCK")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_vm_over_ssh_to_a_loopback_address_shares_the_local_machine() {
+    require_images(&["memcached:1.6"]);
+    let vm = TestVm::start("127.0.61.11", 2261);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let pid = std::process::id();
+    let (shop, blog) = (format!("sshop{pid}"), format!("sblog{pid}"));
+    let _c1 = Cleanup(format!("{shop}-local"));
+    let _c2 = Cleanup(format!("{blog}-core"));
+    // shop on the local socket, blog over SSH to 127.0.61.11 (whose
+    // private_ip defaults to that address): the same machine and address.
+    project(r, &shop, "local", "127.0.61.11", None);
+    let blog_config = |pin: &str| {
+        format!(
+            "vms:\n  core:\n    host: {}\n    port: {}\n    user: root\n    identity: {}\naddons:\n  caches:\n    cache:\n      type: memcached\n      plan: small\n{pin}",
+            vm.addr,
+            vm.port,
+            vm.client_key().display()
+        )
+    };
+    std::fs::create_dir_all(r.join(&blog)).unwrap();
+    std::fs::write(r.join(&blog).join("config.yml"), blog_config("")).unwrap();
+
+    ok(&sdtui(r, &["-p", &shop, "up", "--timeout", "90"]));
+    let out = ok(&sdtui_ssh(r, &vm, &["-p", &blog, "up", "--timeout", "90"]));
+    assert_eq!(
+        results(&out),
+        [("memcached-cache".to_string(), "created".to_string())],
+        "{out}"
+    );
+    let ports = bindings(&container(&format!("{blog}-core"), "memcached-cache"));
+    assert!(ports.contains("127.0.61.11:11212"), "{ports}");
+
+    // Pinned onto shop's port, blog is refused through its SSH connection.
+    let pinned = blog_config("      port: 11211\n");
+    std::fs::write(r.join(&blog).join("config.yml"), &pinned).unwrap();
+    let blog_id = container(&format!("{blog}-core"), "memcached-cache");
+    let err = fails(&sdtui_ssh(r, &vm, &["-p", &blog, "up", "--timeout", "90"]));
+    assert!(
+        err.contains(&format!(
+            "port 11211 on VM core (127.0.61.11) is held by project {shop}, service memcached-cache"
+        )),
+        "{err}"
+    );
+    // blog's running container was left as it was.
+    assert_eq!(
+        container(&format!("{blog}-core"), "memcached-cache"),
+        blog_id
+    );
+    assert_eq!(
+        std::fs::read_to_string(r.join(&blog).join("config.yml")).unwrap(),
+        pinned
+    );
 }
