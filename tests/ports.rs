@@ -133,7 +133,10 @@ fn two_vms_of_one_project_on_one_machine_and_address_do_not_share_a_port() {
     project(
         r,
         "shop",
-        &[("core", "local", "127.0.5.5"), ("edge", "localhost", "127.0.5.5")],
+        &[
+            ("core", "local", "127.0.5.5"),
+            ("edge", "localhost", "127.0.5.5"),
+        ],
         "    edge:\n      type: memcached\n      plan: small\n      vm: edge\n",
     );
     sync(r, "shop");

@@ -18,7 +18,9 @@ use std::process::{Command, Output};
 fn project(root: &Path, name: &str, vm: &str, ip: &str, pin: Option<u16>) {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    let pin = pin.map(|p| format!("      port: {p}\n")).unwrap_or_default();
+    let pin = pin
+        .map(|p| format!("      port: {p}\n"))
+        .unwrap_or_default();
     std::fs::write(
         dir.join("config.yml"),
         format!(

@@ -126,7 +126,11 @@ pub async fn held_ports(docker: &Docker, own_compose_project: &str) -> Result<Ve
 
 fn holder_name(labels: &HashMap<String, String>, container: &str) -> String {
     let service = labels.get(COMPOSE_SERVICE);
-    match (labels.get(SDTUI_PROJECT), labels.get(COMPOSE_PROJECT), service) {
+    match (
+        labels.get(SDTUI_PROJECT),
+        labels.get(COMPOSE_PROJECT),
+        service,
+    ) {
         (Some(project), _, Some(service)) => {
             format!("project {project}, service {service} (container {container})")
         }

@@ -275,16 +275,13 @@ impl Workspace {
                 continue;
             }
             let dir = self.root.join(&name);
-            let read = config::load(&dir.join(CONFIG_FILE), &self.catalog).and_then(|config| {
-                Ok((config, Secrets::load(&dir.join(SECRETS_FILE))?))
-            });
+            let read = config::load(&dir.join(CONFIG_FILE), &self.catalog)
+                .and_then(|config| Ok((config, Secrets::load(&dir.join(SECRETS_FILE))?)));
             match read {
-                Ok((config, secrets)) => out.held.extend(ports::published(
-                    &name,
-                    &config,
-                    &self.catalog,
-                    &secrets,
-                )),
+                Ok((config, secrets)) => {
+                    out.held
+                        .extend(ports::published(&name, &config, &self.catalog, &secrets))
+                }
                 Err(e) => out.skipped.push(format!(
                     "project {name} was left out of port allocation: {}",
                     e.message
