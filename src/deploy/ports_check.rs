@@ -11,7 +11,7 @@ use bollard::query_parameters::ListContainersOptionsBuilder;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use crate::config::{Config, Vm};
+use crate::config::Vm;
 use crate::docker::{COMPOSE_PROJECT, COMPOSE_SERVICE};
 use crate::engine::generate::{self, COMPOSE_FILE};
 use crate::engine::ports::addresses_overlap;
@@ -153,21 +153,31 @@ pub fn clashes<'a>(wanted: &'a [Wanted], held: &'a [Holder]) -> Vec<(&'a Wanted,
         .collect()
 }
 
-/// Where in config.yml a service's published port is chosen.
-fn config_key(config: &Config, service: &str) -> Option<String> {
-    if let Some(a) = config.addons.iter().find(|a| a.service() == service) {
-        return Some(format!("addons.{}.{}.port", a.category, a.name));
+/// Where in config.yml a published port is chosen: an app's `port:`, or an
+/// addon's `port:`, which pins its main port only (the one secrets.yml
+/// keeps as `PORT`); other ports of an addon have no key.
+fn config_key(loaded: &Loaded, w: &Wanted) -> Option<String> {
+    let config = &loaded.config;
+    if let Some(a) = config.addons.iter().find(|a| a.service() == w.service) {
+        let main = loaded
+            .generated
+            .secrets
+            .get(&a.type_name)
+            .and_then(|i| i.get(&a.name))
+            .and_then(|c| c.get("PORT"))
+            .and_then(|p| p.parse::<u16>().ok());
+        return (main == Some(w.port)).then(|| format!("addons.{}.{}.port", a.category, a.name));
     }
     config
         .apps
-        .get(service)
+        .get(&w.service)
         .map(|a| format!("apps.{}.port", a.name))
 }
 
 /// The refusal for `clashes` on `vm`: every clash named, one hint.
 pub fn refusal(
     vm: &Vm,
-    config: &Config,
+    loaded: &Loaded,
     clashes: &[(&Wanted, &Holder)],
     wanted: &[Wanted],
     held: &[Holder],
@@ -189,7 +199,7 @@ pub fn refusal(
     let keys: Vec<String> = clashes
         .iter()
         .filter_map(|(w, _)| {
-            config_key(config, &w.service).map(|k| {
+            config_key(loaded, w).map(|k| {
                 let free = first_free(w, wanted, held);
                 format!("{k}: {free} is free")
             })
@@ -244,7 +254,7 @@ pub async fn refuse_held_ports(
     if found.is_empty() {
         return Ok(());
     }
-    Err(refusal(vm, &loaded.config, &found, &wanted, &held))
+    Err(refusal(vm, loaded, &found, &wanted, &held))
 }
 
 #[cfg(test)]
