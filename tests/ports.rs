@@ -190,10 +190,24 @@ fn a_broken_neighbour_is_left_out_with_a_note() {
     project(r, "shop", &[("core", "local", "127.0.5.7")], "");
     std::fs::create_dir_all(r.join("bad")).unwrap();
     std::fs::write(r.join("bad/config.yml"), "vms: [oops\n").unwrap();
+    // A secrets.yml that cannot be read is named by place, never quoted.
+    project(r, "leaky", &[("core", "local", "127.0.5.7")], "");
+    std::fs::write(
+        r.join("leaky/secrets.yml"),
+        "addons:\n  memcached:\n    cache: hunter2-not-for-screens\n",
+    )
+    .unwrap();
     let out = sync(r, "shop");
     assert!(
-        out.contains("note: project bad was left out of port allocation"),
+        out.contains("note: project bad was left out of port allocation: ")
+            && out.contains("bad/config.yml:1:"),
         "{out}"
     );
+    assert!(
+        out.contains("note: project leaky was left out of port allocation: ")
+            && out.contains("leaky/secrets.yml:3:"),
+        "{out}"
+    );
+    assert!(!out.contains("hunter2"), "{out}");
     assert_eq!(port_of(r, "shop", "caches.cache"), 11211);
 }

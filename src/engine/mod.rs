@@ -280,11 +280,15 @@ impl Workspace {
             match read {
                 Ok((config, secrets)) => {
                     out.held
-                        .extend(ports::published(&name, &config, &self.catalog, &secrets))
+                        .extend(ports::published(&config, &self.catalog, &secrets))
                 }
+                // Where, not what: a broken secrets.yml's message could
+                // quote a value.
                 Err(e) => out.skipped.push(format!(
-                    "project {name} was left out of port allocation: {}",
-                    e.message
+                    "project {name} was left out of port allocation: {} cannot be read (`sdtui -p {name} sync` says why)",
+                    e.spot
+                        .map(|s| format!("{}:{}:{}", s.file.display(), s.line, s.column))
+                        .unwrap_or_else(|| format!("{name}/{CONFIG_FILE} or {SECRETS_FILE}"))
                 )),
             }
         }

@@ -56,7 +56,6 @@ pub fn addresses_overlap(a: &str, b: &str) -> bool {
 /// A port some project publishes on a machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
-    pub project: String,
     pub vm: String,
     pub machine: String,
     pub address: String,
@@ -75,17 +74,11 @@ pub struct Neighbours {
 /// The ports a project publishes as its files stand: apps' ports, pinned
 /// addon ports, and the ports secrets.yml remembers for addons still on
 /// the VM it remembers them for. Addons with `publish: none` hold none.
-pub fn published(
-    project: &str,
-    config: &Config,
-    catalog: &Catalog,
-    secrets: &Secrets,
-) -> Vec<Held> {
+pub fn published(config: &Config, catalog: &Catalog, secrets: &Secrets) -> Vec<Held> {
     let mut out = Vec::new();
     for vm in config.vms.values() {
         let mut hold = |address: &str, port: u16| {
             out.push(Held {
-                project: project.to_string(),
                 vm: vm.name.clone(),
                 machine: machine(vm),
                 address: address.to_string(),
@@ -149,7 +142,7 @@ pub fn allocate(
     let mut alloc = Allocation::default();
     // What this project's VMs already hold, so a VM sharing a machine with
     // another of them keeps clear of its ports too.
-    let mut own = published("", config, catalog, existing);
+    let mut own = published(config, catalog, existing);
     for vm in config.vms.values() {
         let here = machine(vm);
         let foreign: Vec<&Held> = neighbours
@@ -267,7 +260,6 @@ pub fn allocate(
             taken.insert(port, id.clone());
             if let Some(address) = address {
                 fresh.push(Held {
-                    project: String::new(),
                     vm: vm.name.clone(),
                     machine: here.clone(),
                     address: address.to_string(),
