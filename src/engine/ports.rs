@@ -53,6 +53,16 @@ pub fn addresses_overlap(a: &str, b: &str) -> bool {
     is_every_address(a) || is_every_address(b) || a == b
 }
 
+/// Where an addon on `vm` publishes: its private address, every address
+/// (`publish: public`), or nowhere.
+fn publish_address(publish: Publish, vm: &Vm) -> Option<&str> {
+    match publish {
+        Publish::None => None,
+        Publish::Public => Some(ALL_ADDRESSES),
+        Publish::Private => Some(vm.private_ip.as_str()),
+    }
+}
+
 /// A port some project publishes on a machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
@@ -91,10 +101,8 @@ pub fn published(config: &Config, catalog: &Catalog, secrets: &Secrets) -> Vec<H
             }
         }
         for a in config.addons.iter().filter(|a| a.vm == vm.name) {
-            let address = match a.publish {
-                Publish::None => continue,
-                Publish::Public => ALL_ADDRESSES,
-                Publish::Private => vm.private_ip.as_str(),
+            let Some(address) = publish_address(a.publish, vm) else {
+                continue;
             };
             let Some(t) = catalog.get(&a.type_name) else {
                 continue;
@@ -121,6 +129,10 @@ pub fn published(config: &Config, catalog: &Catalog, secrets: &Secrets) -> Vec<H
     out
 }
 
+/// Who publishes a port on a machine, for [`allocate`]: this project's VM
+/// (None for another project's), and the address.
+type Holder = (Option<String>, String);
+
 #[derive(Debug, Default, Clone)]
 pub struct Allocation {
     /// (addon id, port name) → host port.
@@ -140,18 +152,23 @@ pub fn allocate(
     neighbours: &Neighbours,
 ) -> Result<Allocation> {
     let mut alloc = Allocation::default();
-    // What this project's VMs already hold, so a VM sharing a machine with
-    // another of them keeps clear of its ports too.
-    let mut own = published(config, catalog, existing);
+    // What new ports keep clear of. This project's own VMs are in it too,
+    // so a VM sharing a machine with another of them does.
+    let mut elsewhere: HashMap<(String, u16), Vec<Holder>> = HashMap::new();
+    let mut index = |h: Held, own: bool| {
+        elsewhere
+            .entry((h.machine, h.port))
+            .or_default()
+            .push((own.then_some(h.vm), h.address));
+    };
+    for h in neighbours.held.iter().cloned() {
+        index(h, false);
+    }
+    for h in published(config, catalog, existing) {
+        index(h, true);
+    }
     for vm in config.vms.values() {
         let here = machine(vm);
-        let foreign: Vec<&Held> = neighbours
-            .held
-            .iter()
-            .chain(own.iter().filter(|h| h.vm != vm.name))
-            .filter(|h| h.machine == here)
-            .collect();
-        let mut fresh = Vec::new();
         // port → who holds it, for clash messages.
         let mut taken: BTreeMap<u16, String> = BTreeMap::new();
         let claim = |taken: &mut BTreeMap<u16, String>, port: u16, who: String| -> Result<()> {
@@ -217,7 +234,7 @@ pub fn allocate(
                         }
                         match taken.entry(port) {
                             std::collections::btree_map::Entry::Occupied(_) => {
-                                pending.push((a.id(), p.clone()))
+                                pending.push((a.id(), p.clone(), a.publish))
                             }
                             std::collections::btree_map::Entry::Vacant(slot) => {
                                 slot.insert(a.id());
@@ -225,26 +242,21 @@ pub fn allocate(
                             }
                         }
                     }
-                    None => pending.push((a.id(), p.clone())),
+                    None => pending.push((a.id(), p.clone(), a.publish)),
                 }
             }
         }
         // New instances: from the base upward, in config order, past what
         // other projects and VMs publish on this machine's same address.
-        for (id, p) in pending {
-            let address = addons
-                .iter()
-                .find(|a| a.id() == id)
-                .and_then(|a| match a.publish {
-                    Publish::None => None,
-                    Publish::Public => Some(ALL_ADDRESSES),
-                    Publish::Private => Some(vm.private_ip.as_str()),
-                });
+        for (id, p, publish) in pending {
+            let address = publish_address(publish, vm);
             let held_elsewhere = |port: u16| {
                 address.is_some_and(|address| {
-                    foreign
-                        .iter()
-                        .any(|h| h.port == port && addresses_overlap(&h.address, address))
+                    elsewhere.get(&(here.clone(), port)).is_some_and(|holders| {
+                        holders.iter().any(|(own_vm, held_at)| {
+                            own_vm.as_ref() != Some(&vm.name) && addresses_overlap(held_at, address)
+                        })
+                    })
                 })
             };
             let mut port = p.base;
@@ -259,16 +271,13 @@ pub fn allocate(
             }
             taken.insert(port, id.clone());
             if let Some(address) = address {
-                fresh.push(Held {
-                    vm: vm.name.clone(),
-                    machine: here.clone(),
-                    address: address.to_string(),
-                    port,
-                });
+                elsewhere
+                    .entry((here.clone(), port))
+                    .or_default()
+                    .push((Some(vm.name.clone()), address.to_string()));
             }
             alloc.ports.insert((id, p.name.clone()), port);
         }
-        own.extend(fresh);
     }
     Ok(alloc)
 }
