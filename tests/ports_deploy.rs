@@ -195,7 +195,7 @@ fn sdtui_ssh(root: &Path, vm: &TestVm, args: &[&str]) -> Output {
 #[test]
 fn a_vm_over_ssh_to_a_loopback_address_shares_the_local_machine() {
     require_images(&["memcached:1.6"]);
-    let vm = TestVm::start("127.0.61.11", 2261);
+    let vm = TestVm::start("127.0.61.11", 2271);
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     let pid = std::process::id();
