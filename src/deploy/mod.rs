@@ -21,6 +21,7 @@ use crate::template;
 
 pub mod container;
 pub mod lock;
+pub mod ports_check;
 pub mod target;
 
 use target::Connected;
@@ -489,6 +490,9 @@ async fn up_vm(
             })
             .collect());
     }
+    ports_check::refuse_held_ports(docker, project, loaded, vm)
+        .await
+        .map_err(|e| (vec![], e))?;
     // Only a release that came up healthy is one to go back to: a first
     // deploy that failed leaves `current` behind, but nothing to restore.
     let previous_healthy = deployed_marker(project, &vm.name).exists();

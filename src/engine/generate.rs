@@ -85,9 +85,10 @@ pub fn generate(
     config: &Config,
     catalog: &Catalog,
     existing: &Secrets,
+    neighbours: &ports::Neighbours,
     rng: &mut dyn rand::Rng,
 ) -> Result<Generated> {
-    let allocation = ports::allocate(config, catalog, existing)?;
+    let allocation = ports::allocate(config, catalog, existing, neighbours)?;
     let secrets = addon_secrets(project, config, catalog, existing, &allocation, rng)?;
     let mut files = Vec::new();
     let mut app_env = IndexMap::new();

@@ -265,6 +265,36 @@ impl Workspace {
         })
     }
 
+    /// What every other project under the root publishes, for port
+    /// allocation on machines they share with `project`. A project that
+    /// cannot be read is left out with a note, never blocking this one.
+    pub fn neighbours(&self, project: &Project) -> ports::Neighbours {
+        let mut out = ports::Neighbours::default();
+        for name in self.projects() {
+            if name == project.name {
+                continue;
+            }
+            let dir = self.root.join(&name);
+            let read = config::load(&dir.join(CONFIG_FILE), &self.catalog)
+                .and_then(|config| Ok((config, Secrets::load(&dir.join(SECRETS_FILE))?)));
+            match read {
+                Ok((config, secrets)) => {
+                    out.held
+                        .extend(ports::published(&config, &self.catalog, &secrets))
+                }
+                // Where, not what: a broken secrets.yml's message could
+                // quote a value.
+                Err(e) => out.skipped.push(format!(
+                    "project {name} was left out of port allocation: {} cannot be read (`sdtui -p {name} sync` says why)",
+                    e.spot
+                        .map(|s| format!("{}:{}:{}", s.file.display(), s.line, s.column))
+                        .unwrap_or_else(|| format!("{name}/{CONFIG_FILE} or {SECRETS_FILE}"))
+                )),
+            }
+        }
+        out
+    }
+
     pub fn load(&self, project: &Project) -> Result<Loaded> {
         // A transaction cut short by a crash: finish it before reading, so
         // readers never see half of it.
@@ -278,6 +308,7 @@ impl Workspace {
             &config,
             &self.catalog,
             &secrets,
+            &self.neighbours(project),
             &mut *self.rng(),
         )?;
         let out_of_sync = generated.secrets != secrets.addons;
@@ -392,14 +423,19 @@ impl Workspace {
         secrets: &Secrets,
         old_secrets_text: Option<String>,
     ) -> Result<Plan> {
+        let neighbours = self.neighbours(project);
         let generated = generate::generate(
             &project.name,
             config,
             &self.catalog,
             secrets,
+            &neighbours,
             &mut *self.rng(),
         )?;
-        let mut plan = Plan::default();
+        let mut plan = Plan {
+            notes: neighbours.skipped,
+            ..Plan::default()
+        };
         let secrets_text = Secrets::render(&generated.secrets, &secrets.user_text);
         let mut desired = vec![GenFile {
             rel: SECRETS_FILE.into(),
