@@ -55,9 +55,7 @@ fn legacy_project_migrates_keeping_credentials_and_variable_names() {
     assert!(!secrets.contains("env_aliases") && !secrets.contains("secrets:"));
 
     // Every old variable name an app used still arrives, with its old value.
-    let env = |app: &str| {
-        std::fs::read_to_string(r.join(format!("legacy/compose/app/env/{app}.env"))).unwrap()
-    };
+    let env = |app: &str| common::read_env(&r.join(format!("legacy/compose/app/env/{app}.env")));
     let api = env("api");
     for line in [
         "DB_DATABASE=cheapa_db",

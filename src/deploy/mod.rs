@@ -673,10 +673,13 @@ fn deployed_marker(project: &Project, vm: &str) -> PathBuf {
 /// A digest of every generated file for a VM (paths and bytes), to tell a
 /// no-change `up` without asking compose.
 fn release_digest(project: &Project, vm: &str) -> Result<String> {
-    use std::hash::{Hash, Hasher};
-    let dir = project.dir.join(generate::compose_dir(vm));
+    tree_digest(&project.dir.join(generate::compose_dir(vm)))
+}
+
+/// SHA-256 over every file under `dir`: its relative path and bytes.
+fn tree_digest(dir: &Path) -> Result<String> {
     let mut files = Vec::new();
-    let mut stack = vec![dir.clone()];
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d)
             .map_err(|e| io_error(&d, "read", e))?
@@ -690,15 +693,24 @@ fn release_digest(project: &Project, vm: &str) -> Result<String> {
         }
     }
     files.sort();
-    // Not a security boundary: it only decides whether compose must run.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    // SHA-256, not DefaultHasher: its algorithm may change between Rust
+    // releases, and a new sdtui build must still see an unchanged release.
+    // Each path and content is length-prefixed so no two trees collide by
+    // moving bytes between a name and a body.
+    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
     for f in files {
-        f.strip_prefix(&dir).unwrap_or(&f).hash(&mut h);
-        std::fs::read(&f)
-            .map_err(|e| io_error(&f, "read", e))?
-            .hash(&mut h);
+        let rel = f
+            .strip_prefix(dir)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .into_owned();
+        let bytes = std::fs::read(&f).map_err(|e| io_error(&f, "read", e))?;
+        for part in [rel.as_bytes(), bytes.as_slice()] {
+            h.update(&(part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
     }
-    Ok(format!("{:016x}", h.finish()))
+    Ok(data_encoding::HEXLOWER.encode(h.finish().as_ref()))
 }
 
 /// `down`: stops and removes containers; volumes (the data) stay.
@@ -1192,4 +1204,29 @@ pub async fn purge_addon(
         },
     )?;
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The digest is SHA-256 over length-prefixed paths and bytes: the value
+    /// below was computed independently (Python's hashlib), so a change of
+    /// algorithm or layout fails here instead of redeploying every VM.
+    #[test]
+    fn tree_digest_is_stable_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("env")).unwrap();
+        std::fs::write(dir.path().join("docker-compose.yml"), "services: {}\n").unwrap();
+        std::fs::write(dir.path().join("env/a.env"), "A='1'\n").unwrap();
+        assert_eq!(
+            tree_digest(dir.path()).unwrap(),
+            "776ec6a4fe24f37433caf6097f0f7061f01b1541857d61846936e12eee13b51e"
+        );
+        std::fs::write(dir.path().join("env/a.env"), "A='2'\n").unwrap();
+        assert_ne!(
+            tree_digest(dir.path()).unwrap(),
+            "776ec6a4fe24f37433caf6097f0f7061f01b1541857d61846936e12eee13b51e"
+        );
+    }
 }
