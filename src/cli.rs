@@ -473,6 +473,15 @@ fn print_reports(reports: &[crate::deploy::ServiceReport], json: bool) {
         print_json(&reports);
         return;
     }
+    // Which Compose ran on each VM, once per VM.
+    let mut told = std::collections::BTreeSet::new();
+    for r in reports {
+        if let Some(compose) = &r.compose
+            && told.insert(&r.vm)
+        {
+            println!("VM {}: {compose}", r.vm);
+        }
+    }
     let rows: Vec<Vec<String>> = reports
         .iter()
         .map(|r| {

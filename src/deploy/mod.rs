@@ -32,19 +32,49 @@ pub struct Command {
     pub dir: PathBuf,
 }
 
-/// `docker compose` (v2) when the plugin exists, else `docker-compose`.
-pub fn compose_program() -> Vec<String> {
-    let v2 = std::process::Command::new("docker")
-        .args(["compose", "version"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if v2 {
+/// The Compose command a VM's settings name: config.yml's
+/// `vms.<vm>.compose`, else `$SDTUI_COMPOSE` (`docker compose`,
+/// `docker-compose` or a path); `None` leaves the choice to [`detect`].
+pub fn configured_compose(vm: &Vm) -> Option<Vec<String>> {
+    vm.compose.clone().or_else(|| {
+        std::env::var("SDTUI_COMPOSE")
+            .ok()
+            .and_then(|s| shlex::split(&s))
+            .filter(|w| !w.is_empty())
+    })
+}
+
+/// `docker compose` (v2) when `docker compose version` runs, else
+/// `docker-compose` (v1, or v2 installed standalone).
+pub fn detect(v2_runs: bool) -> Vec<String> {
+    if v2_runs {
         vec!["docker".into(), "compose".into()]
     } else {
         vec!["docker-compose".into()]
     }
+}
+
+/// The local engine's Compose.
+pub fn compose_program(vm: &Vm) -> Vec<String> {
+    configured_compose(vm).unwrap_or_else(|| {
+        detect(
+            std::process::Command::new("docker")
+                .args(["compose", "version"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success()),
+        )
+    })
+}
+
+/// How `up` names the Compose it ran: `compose v2.26.1 (docker compose)`.
+pub fn compose_label(program: &[String], version_output: &str) -> String {
+    let version = version_output.trim();
+    let version = version.strip_prefix('v').unwrap_or(version);
+    let command = shlex::try_join(program.iter().map(String::as_str))
+        .unwrap_or_else(|_| program.join(" "));
+    format!("compose v{version} ({command})")
 }
 
 /// Compose project name for a project's VM: containers are found by it.
@@ -118,6 +148,10 @@ pub struct ServiceReport {
     pub container_id: String,
     /// For a failure: what went wrong and the container's last log lines.
     pub detail: Option<String>,
+    /// The Compose that ran (`compose v2.26.1 (docker compose)`); none when
+    /// nothing had to run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compose: Option<String>,
 }
 
 /// Where a VM's deployed files live: `current` is what runs, `previous` what
@@ -464,10 +498,18 @@ async fn up_vm(
                 health: s.health.clone().unwrap_or_else(|| s.state.clone()),
                 container_id: s.container_id.chars().take(12).collect(),
                 detail: None,
+                compose: None,
             })
             .collect());
     }
     let _ = std::fs::remove_file(deployed_marker(project, &vm.name));
+    // Which Compose runs here, in its own words, before it runs.
+    let compose = conn
+        .target
+        .compose_label()
+        .await
+        .map_err(|e| (vec![], e))?;
+    report(compose.clone());
     let has_previous = conn
         .target
         .stage(project, &vm.name)
@@ -568,6 +610,7 @@ async fn up_vm(
             health: s.health.clone().unwrap_or_else(|| s.state.clone()),
             container_id: s.container_id.chars().take(12).collect(),
             detail: None,
+            compose: Some(compose.clone()),
         })
         .collect();
     if bad.is_empty() && compose_error.is_none() {
@@ -739,6 +782,7 @@ pub async fn down(
             health: "stopped".into(),
             container_id: s.container_id.chars().take(12).collect(),
             detail: None,
+            compose: None,
         }));
     }
     audit::append(
