@@ -422,7 +422,10 @@ fn init_makes_a_working_project_and_user_types_extend_the_catalog() {
         "comments kept:\n{cfg2}"
     );
     let compose = std::fs::read_to_string(r.join("shop/compose/local/docker-compose.yml")).unwrap();
-    assert!(compose.contains("\n      - 127.0.0.1:5432:5432\n"), "{compose}");
+    assert!(
+        compose.contains("\n      - 127.0.0.1:5432:5432\n"),
+        "{compose}"
+    );
     fails(&sdtui(r, &["init", "shop"]));
 
     // A user folder adds a type without recompiling.

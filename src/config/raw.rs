@@ -211,17 +211,19 @@ pub(super) fn validate(
         };
         let compose = match &vm.compose {
             None => None,
-            Some(c) => match shlex::split(&c.value) {
-                Some(words) if !words.is_empty() => Some(words),
-                _ => {
-                    return Err(UserError::new(format!(
+            Some(c) => {
+                match shlex::split(&c.value) {
+                    Some(words) if !words.is_empty() => Some(words),
+                    _ => {
+                        return Err(UserError::new(format!(
                         "compose \"{}\" of VM {} is not a command",
                         c.value, name.value
                     ))
                     .at(at(&c.referenced))
                     .hint("write `compose: docker compose` (v2) or `compose: docker-compose` (v1)"));
+                    }
                 }
-            },
+            }
         };
         vms.insert(
             name.value.clone(),

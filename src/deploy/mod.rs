@@ -72,8 +72,8 @@ pub fn compose_program(vm: &Vm) -> Vec<String> {
 pub fn compose_label(program: &[String], version_output: &str) -> String {
     let version = version_output.trim();
     let version = version.strip_prefix('v').unwrap_or(version);
-    let command = shlex::try_join(program.iter().map(String::as_str))
-        .unwrap_or_else(|_| program.join(" "));
+    let command =
+        shlex::try_join(program.iter().map(String::as_str)).unwrap_or_else(|_| program.join(" "));
     format!("compose v{version} ({command})")
 }
 
@@ -504,11 +504,7 @@ async fn up_vm(
     }
     let _ = std::fs::remove_file(deployed_marker(project, &vm.name));
     // Which Compose runs here, in its own words, before it runs.
-    let compose = conn
-        .target
-        .compose_label()
-        .await
-        .map_err(|e| (vec![], e))?;
+    let compose = conn.target.compose_label().await.map_err(|e| (vec![], e))?;
     report(compose.clone());
     let has_previous = conn
         .target

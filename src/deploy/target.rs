@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 
-use super::{Command, compose_label, compose_program, configured_compose, detect, release_dir, run};
+use super::{
+    Command, compose_label, compose_program, configured_compose, detect, release_dir, run,
+};
 use crate::config::Vm;
 use crate::engine::generate::{self, COMPOSE_FILE};
 use crate::engine::{Project, Workspace};

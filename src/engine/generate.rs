@@ -401,13 +401,17 @@ fn env_file(
 /// v2 (compose-go) to read the same bytes; measured with `config` of each:
 /// - single quotes keep `$`, ` #`, spaces, `"`, `=` literal in both; both
 ///   read `\'` as `'`, but only v1 reads `\\` as `\`, so a value with two
-///   backslashes in a row, a backslash before a quote or at the end cannot
-///   be single-quoted;
+///   backslashes in a row, a backslash before a quote or at the end is not
+///   single-quoted;
+/// - unquoted, backslashes are literal in both, but `$` (v2 expands it),
+///   ` #` (a comment), edge spaces (trimmed) and a leading quote are not;
 /// - double quotes (`\\`, `\"` escaped) read the same in both unless the
-///   value holds `$` (v2 expands `$X` and `$$`, v1 does not);
+///   value holds `$` (v2 expands it) or ends with a backslash (v1's pattern
+///   then runs on into the next line);
 /// - v1 expands `${NAME}` and `${NAME:-default}` however the value is
-///   quoted, and v2 does inside double quotes: such a value cannot be
-///   written, and is refused.
+///   quoted, and v2 does inside double quotes.
+///
+/// A value none of these carries is refused.
 pub fn env_value(v: &str) -> std::result::Result<String, String> {
     if v.contains(['\n', '\r', '\0']) {
         return Err("spans several lines; env files hold one line per variable".into());
@@ -422,16 +426,17 @@ pub fn env_value(v: &str) -> std::result::Result<String, String> {
     if single_quotable {
         return Ok(format!("'{}'", v.replace('\'', "\\'")));
     }
-    if !v.contains('$') {
+    let bare = !v.contains(['$', '#']) && !v.starts_with(['\'', '"']) && v.trim() == v;
+    if bare {
+        return Ok(v.to_string());
+    }
+    if !v.contains('$') && !v.ends_with('\\') {
         return Ok(format!(
             "\"{}\"",
             v.replace('\\', "\\\\").replace('"', "\\\"")
         ));
     }
-    Err(
-        "mixes `$` with backslashes that Compose v1 and v2 read differently in every quoting"
-            .into(),
-    )
+    Err("mixes backslashes with `$`, `#` or edge spaces in a way Compose v1 and v2 read differently however it is quoted".into())
 }
 
 /// python-dotenv's `${NAME}` / `${NAME:-default}` pattern (Compose v1).
@@ -636,13 +641,22 @@ mod tests {
             ("say \"hi\"", "'say \"hi\"'"),
             ("back\\slash", "'back\\slash'"),
             ("", "''"),
-            ("a\\\\b", "\"a\\\\\\\\b\""),
-            ("end\\", "\"end\\\\\""),
-            ("a\\'b", "\"a\\\\'b\""),
+            ("a\\\\b", "a\\\\b"),
+            ("end\\", "end\\"),
+            ("a\\'b", "a\\'b"),
+            (" a\\\\b", "\" a\\\\\\\\b\""),
+            ("'\\'", "\"'\\\\'\""),
         ] {
             assert_eq!(env_value(value).as_deref(), Ok(written), "{value}");
         }
-        for refused in ["${X}", "a${X:-d}b", "${}", "$a\\\\b", "two\nlines"] {
+        for refused in [
+            "${X}",
+            "a${X:-d}b",
+            "${}",
+            "$a\\\\b",
+            " end\\",
+            "two\nlines",
+        ] {
             assert!(env_value(refused).is_err(), "{refused}");
         }
         // Not v1's pattern: written as is.

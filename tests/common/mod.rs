@@ -133,3 +133,15 @@ pub fn read_env(path: &Path) -> String {
         })
         .collect()
 }
+
+/// [`sdtui`] with extra environment (a Compose version's, for instance).
+pub fn sdtui_env(root: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sdtui"))
+        .args(args)
+        .env("SDTUI_ROOT", root)
+        .env("SDTUI_ADDONS", root.join(".no-user-addons"))
+        .env("SDTUI_USER", "tester")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap()
+}
