@@ -33,12 +33,14 @@ pub struct Command {
 }
 
 /// The Compose command a VM's settings name: config.yml's
-/// `vms.<vm>.compose`, else `$SDTUI_COMPOSE` (`docker compose`,
-/// `docker-compose` or a path); `None` leaves the choice to [`detect`].
+/// `vms.<vm>.compose`, else, for the local engine only, `$SDTUI_COMPOSE`
+/// (`docker compose`, `docker-compose` or a path: this machine's setting,
+/// not a remote VM's); `None` leaves the choice to [`detect`].
 pub fn configured_compose(vm: &Vm) -> Option<Vec<String>> {
     vm.compose.clone().or_else(|| {
         std::env::var("SDTUI_COMPOSE")
             .ok()
+            .filter(|_| vm.is_local())
             .and_then(|s| shlex::split(&s))
             .filter(|w| !w.is_empty())
     })
