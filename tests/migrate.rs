@@ -87,7 +87,9 @@ fn legacy_project_migrates_keeping_credentials_and_variable_names() {
     let compose =
         std::fs::read_to_string(r.join("legacy/compose/core/docker-compose.yml")).unwrap();
     assert!(
-        compose.contains("\"127.0.2.3:5432:5432\"") && compose.contains("\"127.0.2.3:5672:5672\"")
+        compose.contains("\n      - 127.0.2.3:5432:5432\n")
+            && compose.contains("\n      - 127.0.2.3:5672:5672\n"),
+        "{compose}"
     );
 
     // The old files, byte for byte, in a backup.
