@@ -1252,6 +1252,20 @@ pub async fn purge_addon(
 mod tests {
     use super::*;
 
+    #[test]
+    fn compose_label_names_version_and_command() {
+        let v2 = ["docker".to_string(), "compose".to_string()];
+        assert_eq!(
+            compose_label(&v2, "2.26.1-4\n"),
+            "compose v2.26.1-4 (docker compose)"
+        );
+        let path = ["/opt/compose v2/docker-compose".to_string()];
+        assert_eq!(
+            compose_label(&path, "v2.26.1"),
+            "compose v2.26.1 ('/opt/compose v2/docker-compose')"
+        );
+    }
+
     /// The digest is SHA-256 over length-prefixed paths and bytes: the value
     /// below was computed independently (Python's hashlib), so a change of
     /// algorithm or layout fails here instead of redeploying every VM.
