@@ -495,6 +495,18 @@ fn print_reports(reports: &[crate::deploy::ServiceReport], json: bool) {
         })
         .collect();
     table(&["VM", "SERVICE", "RESULT", "HEALTH", "CONTAINER"], &rows);
+    // Which Compose ran on each VM, once per VM, below the table.
+    let mut told = std::collections::BTreeSet::new();
+    for r in reports {
+        if let Some(compose) = &r.compose
+            && told.insert(&r.vm)
+        {
+            if told.len() == 1 {
+                println!();
+            }
+            println!("VM {}: {compose}", r.vm);
+        }
+    }
 }
 
 fn mutate(ws: &Workspace, p: &Project, op: &Operation, flags: &ApplyFlags) -> Result<()> {

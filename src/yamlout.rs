@@ -1,5 +1,6 @@
-//! A tiny, deterministic YAML writer for the files sdtui generates. Strings
-//! are written plain when that is unambiguous, else JSON-quoted (valid YAML).
+//! Scalars for the few YAML lines sdtui writes by hand (secrets.yml, a
+//! migrated config.yml), read back only by sdtui's typed reader. Compose
+//! files go through serde-saphyr's emitter instead (engine/compose_yaml.rs).
 
 pub fn scalar(s: &str) -> String {
     if is_plain_safe(s) {
@@ -7,16 +8,6 @@ pub fn scalar(s: &str) -> String {
     } else {
         serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
     }
-}
-
-/// Always quoted: for values whose type must stay a string (versions, cpus).
-pub fn quoted(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
-}
-
-pub fn flow_list(items: &[String]) -> String {
-    let inner: Vec<String> = items.iter().map(|s| quoted(s)).collect();
-    format!("[{}]", inner.join(", "))
 }
 
 fn is_plain_safe(s: &str) -> bool {

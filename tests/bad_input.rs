@@ -329,3 +329,24 @@ fn adding_to_a_project_of_several_vms_needs_a_vm() {
         &["which VM should caches.jobs run on?", "VMs: core, app"],
     );
 }
+
+#[test]
+fn a_vm_compose_command_that_is_not_a_command() {
+    for bad in ["\"\"", "\"docker 'compose\""] {
+        rejects(
+            |c| {
+                c.replacen(
+                    "    port: 2222\n",
+                    &format!("    port: 2222\n    compose: {bad}\n"),
+                    1,
+                )
+            },
+            SYNC,
+            &[
+                "config.yml:12:14",
+                "of VM core is not a command",
+                "compose: docker compose",
+            ],
+        );
+    }
+}

@@ -73,7 +73,7 @@ fn attach_edits_only_its_lines_and_updates_the_env_file() {
     // Comments and layout elsewhere untouched.
     assert!(after.contains("      version: \"14\"  # Different version!\n"));
     assert!(after.contains("        access: readonly          # Storefront only reads\n"));
-    let env = std::fs::read_to_string(r.join("cheapa/compose/app/env/services.env")).unwrap();
+    let env = common::read_env(&r.join("cheapa/compose/app/env/services.env"));
     assert!(
         env.contains("\nANALYTICS_USER=cheapa_analytics_readonly\n"),
         "{env}"
@@ -98,7 +98,7 @@ fn attach_edits_only_its_lines_and_updates_the_env_file() {
         ],
     ));
     assert_eq!(config(r), before);
-    let env = std::fs::read_to_string(r.join("cheapa/compose/app/env/services.env")).unwrap();
+    let env = common::read_env(&r.join("cheapa/compose/app/env/services.env"));
     assert!(!env.contains("ANALYTICS_"));
 }
 
@@ -283,7 +283,7 @@ fn user_sections_of_secrets_survive_and_reach_the_apps() {
             .ends_with("# my notes\napi:\n  API_SECRET_KEY: api-secret-xyz  # rotate yearly\n")
     );
     assert!(secrets(r).contains("shared:\n  DOCKER_TOKEN: dckr-pat-123\n"));
-    let env = std::fs::read_to_string(r.join("cheapa/compose/app/env/api.env")).unwrap();
+    let env = common::read_env(&r.join("cheapa/compose/app/env/api.env"));
     assert!(
         env.contains("\nAPI_SECRET_KEY=api-secret-xyz\n")
             && env.contains("\nDOCKER_TOKEN=dckr-pat-123\n")
@@ -459,7 +459,10 @@ fn init_makes_a_working_project_and_user_types_extend_the_catalog() {
         "comments kept:\n{cfg2}"
     );
     let compose = std::fs::read_to_string(r.join("shop/compose/local/docker-compose.yml")).unwrap();
-    assert!(compose.contains("\"127.0.0.1:5432:5432\""));
+    assert!(
+        compose.contains("\n      - 127.0.0.1:5432:5432\n"),
+        "{compose}"
+    );
     fails(&sdtui(r, &["init", "shop"]));
 
     // A user folder adds a type without recompiling.
@@ -477,7 +480,7 @@ fn init_makes_a_working_project_and_user_types_extend_the_catalog() {
     assert!(cat.contains("valkey"), "{cat}");
     ok(&sdtui(r, &["addons", "add", "valkey", "fast"]));
     let compose = std::fs::read_to_string(r.join("shop/compose/local/docker-compose.yml")).unwrap();
-    assert!(compose.contains("image: \"valkey/valkey:7\""), "{compose}");
+    assert!(compose.contains("image: valkey/valkey:7\n"), "{compose}");
 }
 
 /// One rule, from the catalog, decides what is secret: a credential marked

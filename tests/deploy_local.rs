@@ -2,12 +2,16 @@
 //! (tests/images/build.sh): health, provisioning that makes readonly real,
 //! the test app using exactly the injected variables, no-change redeploys,
 //! one-service recreation, rollback on a bad tag, and down keeping data.
+//! The whole story runs once under Compose v1 and once under v2, side by
+//! side (their own project names and addresses).
 
 mod common;
 
+use common::compose::Compose;
 use common::docker::{Cleanup, container, docker, require_images, results};
-use common::{fails, ok, sdtui};
+use common::{fails, ok};
 use std::path::Path;
+use std::process::Output;
 
 fn project(root: &Path, name: &str, ip: &str) {
     let dir = root.join(name);
@@ -22,17 +26,32 @@ fn project(root: &Path, name: &str, ip: &str) {
 }
 
 #[test]
-fn up_provisions_redeploys_nothing_rolls_back_and_keeps_data() {
+fn up_provisions_redeploys_nothing_rolls_back_and_keeps_data_v1() {
+    up_provisions_redeploys_nothing_rolls_back_and_keeps_data(Compose::V1, "127.0.3.21");
+}
+
+#[test]
+fn up_provisions_redeploys_nothing_rolls_back_and_keeps_data_v2() {
+    up_provisions_redeploys_nothing_rolls_back_and_keeps_data(Compose::V2, "127.0.3.22");
+}
+
+fn up_provisions_redeploys_nothing_rolls_back_and_keeps_data(compose: Compose, ip: &str) {
     require_images(&["postgres:15", "redis:7", "sdtui-testapp:latest"]);
+    let env = compose.sdtui_env();
+    let sdtui = |root: &Path, args: &[&str]| -> Output { common::sdtui_env(root, args, &env) };
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    let name = format!("dl{}", std::process::id());
+    let name = format!("dl{}{}", std::process::id(), compose.tag());
     let compose_project = format!("{name}-local");
     let _cleanup = Cleanup(compose_project.clone());
-    project(r, &name, "127.0.3.21");
+    project(r, &name, ip);
 
-    // First up: everything created and healthy.
+    // First up: everything created and healthy, by the Compose asked for.
     let out = ok(&sdtui(r, &["-p", &name, "up", "--timeout", "120"]));
+    assert!(
+        out.contains(&format!("VM local: {}", compose.reported())),
+        "up names the Compose it ran: {out}"
+    );
     let res = results(&out);
     assert_eq!(
         res,
@@ -114,7 +133,7 @@ fn up_provisions_redeploys_nothing_rolls_back_and_keeps_data() {
         status[0]["ports"][0]
             .as_str()
             .unwrap()
-            .starts_with("127.0.3.21:5432->5432"),
+            .starts_with(&format!("{ip}:5432->5432")),
         "{status}"
     );
 
@@ -148,8 +167,26 @@ fn up_provisions_redeploys_nothing_rolls_back_and_keeps_data() {
             "standard",
         ],
     ));
-    let out = ok(&sdtui(r, &["-p", &name, "up"]));
-    let res = results(&out);
+    let out = ok(&sdtui(r, &["-p", &name, "up", "--json"]));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let res: Vec<(String, String)> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            assert!(
+                s["compose"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(compose.reported()),
+                "{out}"
+            );
+            (
+                s["service"].as_str().unwrap().to_string(),
+                s["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
     assert!(
         res.contains(&("redis-session".into(), "recreated".into())),
         "{out}"

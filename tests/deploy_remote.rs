@@ -3,45 +3,69 @@
 //! there, health and provisioning through the remote docker.sock over the
 //! SSH session, status and logs the same way; an unknown host key refused
 //! with its fingerprint; sshd killed mid-up gives a clear error and the
-//! next up completes.
+//! next up completes. Once with Compose v1 on both VMs (the SSH VM's found
+//! by looking: `docker compose` does not run there), once with v2 (the SSH
+//! VM's named in config.yml's `vms.core.compose`, as sshd passes no
+//! DOCKER_CONFIG), side by side.
 
 mod common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::compose::{Compose, v2_binary};
 use common::docker::{Cleanup, container, docker, require_images, results};
 use common::sshd::TestVm;
 use common::{fails, ok};
 
-fn sdtui(
+fn sdtui_cmd(
     root: &std::path::Path,
     known_hosts: &std::path::Path,
+    compose: Compose,
     args: &[&str],
-) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sdtui"))
-        .args(args)
+) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sdtui"));
+    cmd.args(args)
         .env("SDTUI_ROOT", root)
         .env("SDTUI_ADDONS", root.join(".none"))
         .env("SDTUI_KNOWN_HOSTS", known_hosts)
-        .env_remove("SSH_AUTH_SOCK")
-        .output()
-        .unwrap()
+        .envs(compose.sdtui_env())
+        .env_remove("SSH_AUTH_SOCK");
+    cmd
 }
 
 #[test]
-fn up_status_logs_over_ssh_with_host_key_policy_and_a_dying_sshd() {
+fn up_status_logs_over_ssh_with_host_key_policy_and_a_dying_sshd_v1() {
+    up_status_logs_over_ssh(Compose::V1, "127.0.4.41", 2241, "127.0.3.41");
+}
+
+#[test]
+fn up_status_logs_over_ssh_with_host_key_policy_and_a_dying_sshd_v2() {
+    up_status_logs_over_ssh(Compose::V2, "127.0.4.42", 2242, "127.0.3.42");
+}
+
+fn up_status_logs_over_ssh(compose: Compose, ssh_addr: &str, ssh_port: u16, local_ip: &str) {
+    let sdtui = |root: &std::path::Path, known_hosts: &std::path::Path, args: &[&str]| {
+        sdtui_cmd(root, known_hosts, compose, args)
+            .output()
+            .unwrap()
+    };
     require_images(&[
         "postgres:15",
         "redis:7",
         "rabbitmq:3-management",
         "sdtui-testapp:latest",
     ]);
-    let vm = TestVm::start("127.0.4.41", 2241);
+    let vm = TestVm::start(ssh_addr, ssh_port);
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     let known_hosts = r.join("known_hosts");
-    let name = format!("dr{}", std::process::id());
+    let name = format!("dr{}{}", std::process::id(), compose.tag());
+    // v1: whatever the VM has; v2: the binary named, as a user would.
+    let remote_compose = match compose {
+        Compose::V1 => String::new(),
+        Compose::V2 => format!("    compose: {}\n", v2_binary().display()),
+    };
     let _cleanup = (
         Cleanup(format!("{name}-core")),
         Cleanup(format!("{name}-local")),
@@ -54,7 +78,7 @@ fn up_status_logs_over_ssh_with_host_key_policy_and_a_dying_sshd() {
     std::fs::write(
         dir.join("config.yml"),
         format!(
-            "vms:\n  core:\n    host: {}\n    port: {}\n    user: root\n    identity: {}\n  local:\n    host: local\n    private_ip: 127.0.3.41\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\n      vm: core\n  caches:\n    session:\n      type: redis\n      plan: small\n      vm: core\n    side:\n      type: redis\n      plan: small\n      vm: local\n  queues:\n    main:\n      type: rabbitmq\n      plan: small\n      vm: core\napps:\n  web:\n    image: sdtui-testapp\n    vm: core\n    addons:\n      - databases.main\n      - addon: databases.main\n        as: REPORTS\n        access: readonly\n      - caches.session\n      - queues.main\n    env:\n      CHECK_PREFIXES: DATABASE,REPORTS,CACHE,QUEUE\n",
+            "vms:\n  core:\n    host: {}\n    port: {}\n    user: root\n    identity: {}\n{remote_compose}  local:\n    host: local\n    private_ip: {local_ip}\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\n      vm: core\n  caches:\n    session:\n      type: redis\n      plan: small\n      vm: core\n    side:\n      type: redis\n      plan: small\n      vm: local\n  queues:\n    main:\n      type: rabbitmq\n      plan: small\n      vm: core\napps:\n  web:\n    image: sdtui-testapp\n    vm: core\n    addons:\n      - databases.main\n      - addon: databases.main\n        as: REPORTS\n        access: readonly\n      - caches.session\n      - queues.main\n    env:\n      CHECK_PREFIXES: DATABASE,REPORTS,CACHE,QUEUE\n",
             vm.addr,
             vm.port,
             vm.client_key().display()
@@ -85,6 +109,12 @@ fn up_status_logs_over_ssh_with_host_key_policy_and_a_dying_sshd() {
         &known_hosts,
         &["-p", &name, "--accept-new-host", "up", "--timeout", "120"],
     ));
+    for vm in ["core", "local"] {
+        assert!(
+            out.contains(&format!("VM {vm}: {}", compose.reported())),
+            "up names each VM's Compose: {out}"
+        );
+    }
     let res = results(&out);
     for service in [
         "postgres-main",
@@ -153,16 +183,16 @@ fn up_status_logs_over_ssh_with_host_key_policy_and_a_dying_sshd() {
             "standard",
         ],
     ));
-    let child = Command::new(env!("CARGO_BIN_EXE_sdtui"))
-        .args(["-p", &name, "up", "--vm", "core", "--timeout", "60"])
-        .env("SDTUI_ROOT", r)
-        .env("SDTUI_ADDONS", r.join(".none"))
-        .env("SDTUI_KNOWN_HOSTS", &known_hosts)
-        .env_remove("SSH_AUTH_SOCK")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = sdtui_cmd(
+        r,
+        &known_hosts,
+        compose,
+        &["-p", &name, "up", "--vm", "core", "--timeout", "60"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     // Once the new release is on the VM, pull the plug.
     let compose = remote_dir.join("core/current/docker-compose.yml");
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -76,11 +76,11 @@ fn cheapa_matches_golden_files() {
 fn env_vars_per_attachment_follow_seed_000() {
     let root = synced_cheapa();
     let env = |app: &str| {
-        std::fs::read_to_string(
-            root.path()
+        common::read_env(
+            &root
+                .path()
                 .join(format!("cheapa/compose/app/env/{app}.env")),
         )
-        .unwrap()
     };
     let api = env("api");
     for name in [
@@ -158,13 +158,26 @@ fn no_secret_in_any_compose_file_and_addons_publish_on_the_private_address() {
             assert!(!compose.contains(pw), "a password leaked into compose/{vm}");
         }
     }
-    let core = std::fs::read_to_string(project.join("compose/core/docker-compose.yml")).unwrap();
-    assert!(
-        core.contains("\"127.0.2.3:5432:5432\"")
-            && core.contains("\"127.0.2.3:5433:5432\"")
-            && core.contains("\"127.0.2.3:15672:15672\"")
-    );
-    assert!(core.contains("\"127.0.2.3:5673:5672\"") && core.contains("\"127.0.2.3:15673:15672\""));
+    let core: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(project.join("compose/core/docker-compose.yml")).unwrap(),
+    )
+    .unwrap();
+    let published: Vec<&str> = core["services"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|s| s["ports"].as_array().into_iter().flatten())
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    for port in [
+        "127.0.2.3:5432:5432",
+        "127.0.2.3:5433:5432",
+        "127.0.2.3:15672:15672",
+        "127.0.2.3:5673:5672",
+        "127.0.2.3:15673:15672",
+    ] {
+        assert!(published.contains(&port), "{port} not in {published:?}");
+    }
 }
 
 #[test]
@@ -209,18 +222,21 @@ fn compose_files_validate_against_the_compose_spec_schema() {
 }
 
 #[test]
-fn docker_compose_accepts_the_generated_files() {
+fn compose_v1_and_v2_accept_the_generated_files() {
     let root = synced_cheapa();
-    for file in compose_files(root.path()) {
-        let out = std::process::Command::new("docker-compose")
-            .args(["-f", file.to_str().unwrap(), "-p", "cheapa", "config", "-q"])
-            .output()
-            .expect("docker-compose must be installed (run .ci/setup)");
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            file.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for compose in common::compose::Compose::BOTH {
+        for file in compose_files(root.path()) {
+            let out = compose
+                .command()
+                .args(["-f", file.to_str().unwrap(), "-p", "cheapa", "config", "-q"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{compose:?} {}: {}",
+                file.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 }

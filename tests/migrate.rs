@@ -55,9 +55,7 @@ fn legacy_project_migrates_keeping_credentials_and_variable_names() {
     assert!(!secrets.contains("env_aliases") && !secrets.contains("secrets:"));
 
     // Every old variable name an app used still arrives, with its old value.
-    let env = |app: &str| {
-        std::fs::read_to_string(r.join(format!("legacy/compose/app/env/{app}.env"))).unwrap()
-    };
+    let env = |app: &str| common::read_env(&r.join(format!("legacy/compose/app/env/{app}.env")));
     let api = env("api");
     for line in [
         "DB_DATABASE=cheapa_db",
@@ -89,7 +87,9 @@ fn legacy_project_migrates_keeping_credentials_and_variable_names() {
     let compose =
         std::fs::read_to_string(r.join("legacy/compose/core/docker-compose.yml")).unwrap();
     assert!(
-        compose.contains("\"127.0.2.3:5432:5432\"") && compose.contains("\"127.0.2.3:5672:5672\"")
+        compose.contains("\n      - 127.0.2.3:5432:5432\n")
+            && compose.contains("\n      - 127.0.2.3:5672:5672\n"),
+        "{compose}"
     );
 
     // The old files, byte for byte, in a backup.

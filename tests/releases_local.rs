@@ -5,12 +5,26 @@
 
 mod common;
 
+use common::compose::Compose;
 use common::docker::{Cleanup, container, docker, require_images};
-use common::{fails, ok, sdtui};
+use common::{fails, ok};
+use std::path::Path;
+use std::process::Output;
 
 #[test]
-fn deploy_hooks_releases_and_rollback() {
+fn deploy_hooks_releases_and_rollback_v1() {
+    deploy_hooks_releases_and_rollback(Compose::V1, "127.0.3.31");
+}
+
+#[test]
+fn deploy_hooks_releases_and_rollback_v2() {
+    deploy_hooks_releases_and_rollback(Compose::V2, "127.0.3.32");
+}
+
+fn deploy_hooks_releases_and_rollback(compose: Compose, ip: &str) {
     require_images(&["postgres:15", "sdtui-testapp:latest"]);
+    let env = compose.sdtui_env();
+    let sdtui = |root: &Path, args: &[&str]| -> Output { common::sdtui_env(root, args, &env) };
     for tag in ["rel-a", "rel-b"] {
         assert!(
             docker(&[
@@ -23,12 +37,14 @@ fn deploy_hooks_releases_and_rollback() {
     }
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    let name = format!("rl{}", std::process::id());
+    let name = format!("rl{}{}", std::process::id(), compose.tag());
     let cp = format!("{name}-local");
     let _cleanup = Cleanup(cp.clone());
     let dir = r.join(&name);
     std::fs::create_dir_all(&dir).unwrap();
-    let config = "vms:\n  local:\n    host: local\n    private_ip: 127.0.3.31\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    tag: rel-a\n    addons:\n      - databases.main\n    hooks:\n      after_deploy:\n        - check\n";
+    let config = &format!(
+        "vms:\n  local:\n    host: local\n    private_ip: {ip}\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    tag: rel-a\n    addons:\n      - databases.main\n    hooks:\n      after_deploy:\n        - check\n"
+    );
     std::fs::write(dir.join("config.yml"), config).unwrap();
     ok(&sdtui(r, &["-p", &name, "up", "--timeout", "120"]));
     let pg = container(&cp, "postgres-main");

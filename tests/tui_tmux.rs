@@ -232,7 +232,7 @@ fn attach_wizard_end_to_end_and_resize() {
         ],
         "{config}"
     );
-    let env = std::fs::read_to_string(dir.join("compose/local/env/web.env")).unwrap();
+    let env = common::read_env(&dir.join("compose/local/env/web.env"));
     // The file holds passwords: a failure names the variables only.
     let names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
     assert!(

@@ -41,6 +41,10 @@ pub struct Vm {
     pub identity: Option<String>,
     /// Where addon ports are published and other VMs reach them.
     pub private_ip: String,
+    /// The Compose command run on this VM (`docker compose`,
+    /// `docker-compose`, a path), as words; `None`: `$SDTUI_COMPOSE`, else
+    /// whichever the VM has.
+    pub compose: Option<Vec<String>>,
 }
 
 impl Vm {

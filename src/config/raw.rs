@@ -37,6 +37,7 @@ struct RawVm {
     port: Option<u16>,
     identity: Option<String>,
     private_ip: Option<Spanned<String>>,
+    compose: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +209,22 @@ pub(super) fn validate(
                 .hint("add `private_ip: ADDRESS`: addon ports are published there"));
             }
         };
+        let compose = match &vm.compose {
+            None => None,
+            Some(c) => {
+                match shlex::split(&c.value) {
+                    Some(words) if !words.is_empty() => Some(words),
+                    _ => {
+                        return Err(UserError::new(format!(
+                        "compose \"{}\" of VM {} is not a command",
+                        c.value, name.value
+                    ))
+                    .at(at(&c.referenced))
+                    .hint("write `compose: docker compose` (v2) or `compose: docker-compose` (v1)"));
+                    }
+                }
+            }
+        };
         vms.insert(
             name.value.clone(),
             Vm {
@@ -217,6 +234,7 @@ pub(super) fn validate(
                 port: vm.port.unwrap_or(22),
                 identity: vm.identity,
                 private_ip,
+                compose,
             },
         );
     }
@@ -230,6 +248,7 @@ pub(super) fn validate(
                 port: 22,
                 identity: None,
                 private_ip: "127.0.0.1".into(),
+                compose: None,
             },
         );
     }

@@ -35,19 +35,51 @@ pub struct Command {
     pub dir: PathBuf,
 }
 
-/// `docker compose` (v2) when the plugin exists, else `docker-compose`.
-pub fn compose_program() -> Vec<String> {
-    let v2 = std::process::Command::new("docker")
-        .args(["compose", "version"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if v2 {
+/// The Compose command a VM's settings name: config.yml's
+/// `vms.<vm>.compose`, else, for the local engine only, `$SDTUI_COMPOSE`
+/// (`docker compose`, `docker-compose` or a path: this machine's setting,
+/// not a remote VM's); `None` leaves the choice to [`detect`].
+pub fn configured_compose(vm: &Vm) -> Option<Vec<String>> {
+    vm.compose.clone().or_else(|| {
+        std::env::var("SDTUI_COMPOSE")
+            .ok()
+            .filter(|_| vm.is_local())
+            .and_then(|s| shlex::split(&s))
+            .filter(|w| !w.is_empty())
+    })
+}
+
+/// `docker compose` (v2) when `docker compose version` runs, else
+/// `docker-compose` (v1, or v2 installed standalone).
+pub fn detect(v2_runs: bool) -> Vec<String> {
+    if v2_runs {
         vec!["docker".into(), "compose".into()]
     } else {
         vec!["docker-compose".into()]
     }
+}
+
+/// The local engine's Compose.
+pub fn compose_program(vm: &Vm) -> Vec<String> {
+    configured_compose(vm).unwrap_or_else(|| {
+        detect(
+            std::process::Command::new("docker")
+                .args(["compose", "version"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success()),
+        )
+    })
+}
+
+/// How `up` names the Compose it ran: `compose v2.26.1 (docker compose)`.
+pub fn compose_label(program: &[String], version_output: &str) -> String {
+    let version = version_output.trim();
+    let version = version.strip_prefix('v').unwrap_or(version);
+    let command =
+        shlex::try_join(program.iter().map(String::as_str)).unwrap_or_else(|_| program.join(" "));
+    format!("compose v{version} ({command})")
 }
 
 /// Compose project name for a project's VM: containers are found by it.
@@ -121,6 +153,10 @@ pub struct ServiceReport {
     pub container_id: String,
     /// For a failure: what went wrong and the container's last log lines.
     pub detail: Option<String>,
+    /// The Compose that ran (`compose v2.26.1 (docker compose)`); none when
+    /// nothing had to run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compose: Option<String>,
 }
 
 /// Where a VM's deployed files live: `current` is what runs, `previous` what
@@ -487,6 +523,7 @@ async fn up_vm(
                 health: s.health.clone().unwrap_or_else(|| s.state.clone()),
                 container_id: s.container_id.chars().take(12).collect(),
                 detail: None,
+                compose: None,
             })
             .collect());
     }
@@ -497,6 +534,9 @@ async fn up_vm(
     // deploy that failed leaves `current` behind, but nothing to restore.
     let previous_healthy = deployed_marker(project, &vm.name).exists();
     let _ = std::fs::remove_file(deployed_marker(project, &vm.name));
+    // Which Compose runs here, in its own words, before it runs.
+    let compose = conn.target.compose_label().await.map_err(|e| (vec![], e))?;
+    report(compose.clone());
     let has_previous = conn
         .target
         .stage(project, &vm.name)
@@ -597,6 +637,7 @@ async fn up_vm(
             health: s.health.clone().unwrap_or_else(|| s.state.clone()),
             container_id: s.container_id.chars().take(12).collect(),
             detail: None,
+            compose: Some(compose.clone()),
         })
         .collect();
     if bad.is_empty() && compose_error.is_none() {
@@ -720,10 +761,13 @@ fn deployed_marker(project: &Project, vm: &str) -> PathBuf {
 /// A digest of every generated file for a VM (paths and bytes), to tell a
 /// no-change `up` without asking compose.
 fn release_digest(project: &Project, vm: &str) -> Result<String> {
-    use std::hash::{Hash, Hasher};
-    let dir = project.dir.join(generate::compose_dir(vm));
+    tree_digest(&project.dir.join(generate::compose_dir(vm)))
+}
+
+/// SHA-256 over every file under `dir`: its relative path and bytes.
+fn tree_digest(dir: &Path) -> Result<String> {
     let mut files = Vec::new();
-    let mut stack = vec![dir.clone()];
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d)
             .map_err(|e| io_error(&d, "read", e))?
@@ -737,15 +781,24 @@ fn release_digest(project: &Project, vm: &str) -> Result<String> {
         }
     }
     files.sort();
-    // Not a security boundary: it only decides whether compose must run.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    // SHA-256, not DefaultHasher: its algorithm may change between Rust
+    // releases, and a new sdtui build must still see an unchanged release.
+    // Each path and content is length-prefixed so no two trees collide by
+    // moving bytes between a name and a body.
+    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
     for f in files {
-        f.strip_prefix(&dir).unwrap_or(&f).hash(&mut h);
-        std::fs::read(&f)
-            .map_err(|e| io_error(&f, "read", e))?
-            .hash(&mut h);
+        let rel = f
+            .strip_prefix(dir)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .into_owned();
+        let bytes = std::fs::read(&f).map_err(|e| io_error(&f, "read", e))?;
+        for part in [rel.as_bytes(), bytes.as_slice()] {
+            h.update(&(part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
     }
-    Ok(format!("{:016x}", h.finish()))
+    Ok(data_encoding::HEXLOWER.encode(h.finish().as_ref()))
 }
 
 /// `down`: stops and removes containers; volumes (the data) stay.
@@ -783,6 +836,7 @@ pub async fn down(
             health: "stopped".into(),
             container_id: s.container_id.chars().take(12).collect(),
             detail: None,
+            compose: None,
         }));
     }
     audit::append(
@@ -1334,4 +1388,43 @@ pub async fn purge_addon(
         },
     )?;
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compose_label_names_version_and_command() {
+        let v2 = ["docker".to_string(), "compose".to_string()];
+        assert_eq!(
+            compose_label(&v2, "2.26.1-4\n"),
+            "compose v2.26.1-4 (docker compose)"
+        );
+        let path = ["/opt/compose v2/docker-compose".to_string()];
+        assert_eq!(
+            compose_label(&path, "v2.26.1"),
+            "compose v2.26.1 ('/opt/compose v2/docker-compose')"
+        );
+    }
+
+    /// The digest is SHA-256 over length-prefixed paths and bytes: the value
+    /// below was computed independently (Python's hashlib), so a change of
+    /// algorithm or layout fails here instead of redeploying every VM.
+    #[test]
+    fn tree_digest_is_stable_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("env")).unwrap();
+        std::fs::write(dir.path().join("docker-compose.yml"), "services: {}\n").unwrap();
+        std::fs::write(dir.path().join("env/a.env"), "A='1'\n").unwrap();
+        assert_eq!(
+            tree_digest(dir.path()).unwrap(),
+            "776ec6a4fe24f37433caf6097f0f7061f01b1541857d61846936e12eee13b51e"
+        );
+        std::fs::write(dir.path().join("env/a.env"), "A='2'\n").unwrap();
+        assert_ne!(
+            tree_digest(dir.path()).unwrap(),
+            "776ec6a4fe24f37433caf6097f0f7061f01b1541857d61846936e12eee13b51e"
+        );
+    }
 }

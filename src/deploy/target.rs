@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 
-use super::{Command, compose_program, release_dir, run};
+use super::{
+    Command, compose_label, compose_program, configured_compose, detect, release_dir, run,
+};
 use crate::config::Vm;
 use crate::engine::generate::{self, COMPOSE_FILE};
 use crate::engine::{Project, Workspace};
@@ -110,7 +112,7 @@ impl Connected {
             return Ok(Connected {
                 target: Target::Local {
                     base: release_dir(project, &vm.name),
-                    program: compose_program(),
+                    program: compose_program(vm),
                 },
                 docker: crate::docker::connect_local().await?,
             });
@@ -126,15 +128,15 @@ impl Connected {
             message: format!("VM {}: {}", vm.name, e.message),
             ..e
         })?;
-        let v2 = session
-            .exec(&RemoteCommand::new("docker", ["compose", "version"]))
-            .await
-            .map(|o| o.success())
-            .unwrap_or(false);
-        let program = if v2 {
-            vec!["docker".into(), "compose".into()]
-        } else {
-            vec!["docker-compose".into()]
+        // The VM's own Compose: its PATH and DOCKER_CONFIG, not ours.
+        let program = match configured_compose(vm) {
+            Some(p) => p,
+            None => detect(
+                session
+                    .exec(&RemoteCommand::new("docker", ["compose", "version"]))
+                    .await
+                    .is_ok_and(|o| o.success()),
+            ),
         };
         Ok(Connected {
             target: Target::Remote {
@@ -241,6 +243,45 @@ impl Target {
                 remote(session, cmd).await
             }
         }
+    }
+
+    /// `compose v2.26.1 (docker compose)`: the version the VM's Compose
+    /// reports; an error that says how to choose one when it does not run.
+    pub async fn compose_label(&self) -> Result<String> {
+        let (program, vm) = match self {
+            Target::Local { program, .. } => (program, "the local engine".to_string()),
+            Target::Remote {
+                program, session, ..
+            } => (program, session.label().to_string()),
+        };
+        let output = match self {
+            Target::Local { program, .. } => {
+                let mut args: Vec<String> = program[1..].to_vec();
+                args.extend(["version".into(), "--short".into()]);
+                run(&Command {
+                    program: program[0].clone(),
+                    args,
+                    dir: std::env::temp_dir(),
+                })
+                .await
+            }
+            Target::Remote {
+                session, program, ..
+            } => {
+                let mut args: Vec<String> = program[1..].to_vec();
+                args.extend(["version".into(), "--short".into()]);
+                remote(session, RemoteCommand::new(program[0].clone(), args)).await
+            }
+        };
+        output
+            .map(|out| compose_label(program, out.lines().last().unwrap_or_default()))
+            .map_err(|e| {
+                UserError::new(format!(
+                    "Compose does not run on {vm}: {}",
+                    e.message
+                ))
+                .hint("install Compose v2 (`docker compose`) or v1 (`docker-compose`), or name the command in config.yml: `vms.<vm>.compose: docker compose`")
+            })
     }
 
     /// What `compose` would run, for plans and tests.

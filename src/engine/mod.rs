@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod compose_yaml;
 pub mod generate;
 pub mod plan;
 pub mod ports;

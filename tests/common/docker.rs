@@ -72,10 +72,12 @@ pub fn container(compose_project: &str, service: &str) -> String {
     out.trim().to_string()
 }
 
-/// (service, result) rows of an `up` report table.
+/// (service, result) rows of an `up` report table (which ends at the
+/// blank line before the Compose lines).
 pub fn results(out: &str) -> Vec<(String, String)> {
     out.lines()
         .skip(2)
+        .take_while(|l| !l.is_empty())
         .filter_map(|l| {
             let cols: Vec<&str> = l.split_whitespace().collect();
             (cols.len() >= 3).then(|| (cols[1].to_string(), cols[2].to_string()))

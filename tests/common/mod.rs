@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod compose;
 pub mod docker;
 pub mod sshd;
 pub mod tui;
@@ -107,4 +108,40 @@ pub fn changed_lines(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
         }
     }
     (removed, added)
+}
+
+/// An env file's text with each value as Compose reads it (the quotes sdtui
+/// writes taken off), so tests can look for `NAME=value` lines.
+pub fn read_env(path: &Path) -> String {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .map(|line| match line.split_once('=') {
+            Some((k, v)) if !line.starts_with('#') => {
+                let value = if let Some(inner) =
+                    v.strip_prefix('\'').and_then(|v| v.strip_suffix('\''))
+                {
+                    inner.replace("\\'", "'")
+                } else if let Some(inner) = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                    inner.replace("\\\"", "\"").replace("\\\\", "\\")
+                } else {
+                    v.to_string()
+                };
+                format!("{k}={value}\n")
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect()
+}
+
+/// [`sdtui`] with extra environment (a Compose version's, for instance).
+pub fn sdtui_env(root: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sdtui"))
+        .args(args)
+        .env("SDTUI_ROOT", root)
+        .env("SDTUI_ADDONS", root.join(".no-user-addons"))
+        .env("SDTUI_USER", "tester")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap()
 }
