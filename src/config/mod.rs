@@ -1,6 +1,6 @@
 //! config.yml: the typed model, parsing with line:column errors, and
 //! validation against the catalog. Edits that keep the user's file live in
-//! `edit`, the legacy migration in `legacy`.
+//! `edit`, recognising the legacy format in `legacy`.
 
 pub mod edit;
 pub mod legacy;

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod audit;
 pub mod generate;
+pub mod migrate;
 pub mod plan;
 pub mod ports;
 pub mod secrets;
@@ -343,7 +344,7 @@ impl Workspace {
     pub fn plan(&self, project: &Project, op: &Operation) -> Result<Plan> {
         let config_path = project.config_path();
         if let Operation::Migrate = op {
-            return crate::config::legacy::plan(self, project);
+            return migrate::plan(self, project);
         }
         let old_text = match op {
             Operation::Init => None,
