@@ -1173,17 +1173,23 @@ pub fn alias_for_address(address: &str, config_file: &Path) -> Option<String> {
             ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
         )
         .ok()?;
-    config.get_hosts().iter().find_map(|h| match h.pattern.as_slice() {
-        [clause]
-            if !clause.negated
-                && !clause.pattern.contains(['*', '?'])
-                && h.params.host_name.as_deref().map(|n| expand_percent_h(n, &clause.pattern))
-                    == Some(address.to_string()) =>
-        {
-            Some(clause.pattern.clone())
-        }
-        _ => None,
-    })
+    config
+        .get_hosts()
+        .iter()
+        .find_map(|h| match h.pattern.as_slice() {
+            [clause]
+                if !clause.negated
+                    && !clause.pattern.contains(['*', '?'])
+                    && h.params
+                        .host_name
+                        .as_deref()
+                        .map(|n| expand_percent_h(n, &clause.pattern))
+                        == Some(address.to_string()) =>
+            {
+                Some(clause.pattern.clone())
+            }
+            _ => None,
+        })
 }
 
 /// `%h` is the alias and `%%` a percent sign, as ssh_config(5) says.

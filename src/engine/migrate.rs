@@ -15,8 +15,8 @@ use super::plan::{FileChange, Plan};
 use super::secrets::{AddonSecrets, Secrets};
 use super::{CONFIG_FILE, Project, SECRETS_FILE, Workspace};
 use crate::config::{self, LOCAL_VM, legacy};
-use crate::ssh::{alias_for_address, default_ssh_config, resolve_alias};
 use crate::error::{Result, UserError, io_error};
+use crate::ssh::{alias_for_address, default_ssh_config, resolve_alias};
 
 #[derive(Deserialize)]
 struct LegacyConfig {
@@ -147,7 +147,7 @@ pub fn plan(ws: &Workspace, project: &Project) -> Result<Plan> {
                 .entry(t.name.clone())
                 .or_default()
                 .insert(name.to_string(), creds);
-        } else {
+        } else if !t.credentials.is_empty() {
             notes.push(format!("{type_name}: no {type_prefix}_* credentials in secrets.shared; new ones will be generated"));
         }
         instances.push((
@@ -531,7 +531,11 @@ impl Machines {
                 ))),
             };
         };
-        if let Some(m) = self.list.iter_mut().find(|m| m.addresses.iter().any(|a| a == host)) {
+        if let Some(m) = self
+            .list
+            .iter_mut()
+            .find(|m| m.addresses.iter().any(|a| a == host))
+        {
             m.used = true;
             return Ok(m.name.clone());
         }
@@ -566,7 +570,7 @@ impl Machines {
                         "{type_name} ran on \"{host}\" ({var} in secrets.yml), which is no VM's address"
                     ))
                     .hint(format!(
-                        "set {var} to the address of one of the VMs ({}), or declare a VM with `host: {host}` and `private_ip: ADDRESS` in config.yml; then migrate again",
+                        "VMs: {}; set {var} to one of their addresses, or declare a VM with `host: {host}` and `private_ip: ADDRESS` in config.yml; then migrate again",
                         self.choices()
                     )));
                 }
@@ -607,7 +611,13 @@ impl Machines {
     fn free_name(&self, address: &str) -> String {
         let base: String = format!("vm-{address}")
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
             .collect();
         let base = base.trim_end_matches('-').to_string();
         if !self.has(&base) {
@@ -633,10 +643,13 @@ impl Machines {
 
     /// VMs config.yml will declare.
     fn declared_count(&self) -> usize {
-        let implicit_local_only = self.list.len() == 1
-            && self.list[0].name == LOCAL_VM
-            && !self.list[0].declared;
-        if implicit_local_only { 0 } else { self.list.len() }
+        let implicit_local_only =
+            self.list.len() == 1 && self.list[0].name == LOCAL_VM && !self.list[0].declared;
+        if implicit_local_only {
+            0
+        } else {
+            self.list.len()
+        }
     }
 
     /// Adds the VMs the migration declared to `vms:`, and `vm: local` to
