@@ -496,7 +496,13 @@ async fn up_vm(
         .collect();
     let mut phases: Vec<(Vec<String>, usize)> = Vec::new();
     if !addon_services.is_empty() {
-        let mut args = vec!["up".to_string(), "-d".to_string()];
+        // Orphans go first: a renamed addon's old container still holds its
+        // port and its volume, which the new one needs.
+        let mut args = vec![
+            "up".to_string(),
+            "-d".to_string(),
+            "--remove-orphans".to_string(),
+        ];
         args.extend(addon_services.iter().cloned());
         phases.push((args, addon_services.len()));
     }
