@@ -402,7 +402,10 @@ fn rename_keeps_the_data_the_password_and_the_apps_prefix() {
     let after = env();
     assert_eq!(password_line(&after), before);
     // On the addon's own VM the app reaches it by service name: the new one.
-    assert!(after.contains("\nDATABASE_HOST=postgres-primary\n"), "{after}");
+    assert!(
+        after.contains("\nDATABASE_HOST=postgres-primary\n"),
+        "{after}"
+    );
     let (passed, report) = docker(&["exec", &container(&compose_project, "web"), "check"]);
     assert!(passed, "the test app's checks failed:\n{report}");
 
