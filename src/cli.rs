@@ -663,7 +663,7 @@ fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> {
                 return Ok(());
             }
             let removed =
-                runtime()?.block_on(crate::deploy::purge_addon(ws, p, &loaded.config, &target))?;
+                runtime()?.block_on(crate::deploy::purge_addon(ws, p, &loaded, &target))?;
             for v in removed {
                 println!("deleted volume {v}");
             }

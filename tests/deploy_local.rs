@@ -421,4 +421,60 @@ fn rename_keeps_the_data_the_password_and_the_apps_prefix() {
         vols.contains("postgres-main-data") && !vols.contains("postgres-primary-data"),
         "{vols}"
     );
+
+    // A newcomer under the old name has volumes of its own: purging it
+    // leaves the renamed instance's data alone.
+    ok(&sdtui(
+        r,
+        &["-p", &name, "addons", "add", "postgres", "--name", "main"],
+    ));
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "remove",
+            "databases.main",
+            "--purge",
+            "--confirm",
+            "databases.main",
+        ],
+    ));
+    let (read, o) = psql("postgres-primary", "SELECT x FROM kept");
+    assert!(read && o.trim() == "row", "{o}");
+    // Purging the renamed one finds its volume under the old name.
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "detach",
+            "databases.primary",
+            "--app",
+            "web",
+        ],
+    ));
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "remove",
+            "databases.primary",
+            "--purge",
+            "--confirm",
+            "databases.primary",
+        ],
+    ));
+    let (_, vols) = docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={compose_project}"),
+    ]);
+    assert!(!vols.contains("postgres-main-data"), "{vols}");
 }

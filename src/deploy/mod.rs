@@ -1123,10 +1123,10 @@ pub async fn rollback_app(
 pub async fn purge_addon(
     ws: &Workspace,
     project: &Project,
-    old_config: &Config,
+    old: &crate::engine::Loaded,
     addon: &crate::config::Addon,
 ) -> Result<Vec<String>> {
-    let vm = &old_config.vms[&addon.vm];
+    let vm = &old.config.vms[&addon.vm];
     let conn = Connected::open(ws, project, vm).await?;
     let name = compose_project(&project.name, &vm.name);
     let service = addon.service();
@@ -1148,10 +1148,19 @@ pub async fn purge_addon(
             .map_err(|e| UserError::new(format!("cannot remove {service}'s container: {e}")))?;
     }
     let t = ws.catalog.require(&addon.type_name)?;
+    // A renamed instance's volumes carry the name it had when they were
+    // made (secrets.yml records it); another instance may have that name now.
+    let no_creds = indexmap::IndexMap::new();
+    let creds = old
+        .generated
+        .secrets
+        .get(&addon.type_name)
+        .and_then(|i| i.get(&addon.name))
+        .unwrap_or(&no_creds);
     let wanted: Vec<String> = t
         .volumes
         .iter()
-        .map(|v| format!("{service}-{}", v.name))
+        .map(|v| generate::volume_key(addon, creds, &v.name))
         .collect();
     // Found by compose's labels, not by how a compose version spells names.
     let filters = std::collections::HashMap::from([(

@@ -662,11 +662,11 @@ fn spawn_remove_and_purge(
                 let addon = crate::engine::require_addon(&loaded.config, &id)?.clone();
                 let op = Operation::Remove { id };
                 ws.run_reviewed(&project, &op, false, Some(&reviewed))?;
-                Ok::<_, UserError>((loaded.config, addon))
+                Ok::<_, UserError>((loaded, addon))
             })
             .await
         };
-        let (config, addon) = match removed {
+        let (loaded, addon) = match removed {
             Ok(Ok(before)) => before,
             Ok(Err(e)) => {
                 let _ = tx.send(Msg::Applied(Err(refused(&e)))).await;
@@ -677,7 +677,7 @@ fn spawn_remove_and_purge(
                 return;
             }
         };
-        let msg = match crate::deploy::purge_addon(&ws, &project, &config, &addon).await {
+        let msg = match crate::deploy::purge_addon(&ws, &project, &loaded, &addon).await {
             Ok(volumes) => Ok(format!(
                 "removed {id} from config.yml; deleted its container and volumes: {}",
                 if volumes.is_empty() {
