@@ -167,8 +167,10 @@ pub fn generate(
                 vm,
                 config,
                 catalog,
-                &allocation,
-                &secrets,
+                Derived {
+                    allocation: &allocation,
+                    secrets: &secrets,
+                },
                 &addons,
                 &apps,
             )?,
@@ -478,13 +480,22 @@ fn command(t: &AddonType, addon: &Addon) -> Vec<String> {
     out
 }
 
+/// What generation derived before writing compose files: ports and
+/// credentials (with each instance's volume name).
+struct Derived<'a> {
+    allocation: &'a ports::Allocation,
+    secrets: &'a AddonSecrets,
+}
+
 fn compose_file(
     project: &str,
     vm: &Vm,
     config: &Config,
     catalog: &Catalog,
-    allocation: &ports::Allocation,
-    secrets: &AddonSecrets,
+    Derived {
+        allocation,
+        secrets,
+    }: Derived,
     addons: &[&Addon],
     apps: &[&App],
 ) -> Result<String> {
