@@ -666,7 +666,7 @@ impl Machines {
                 addresses: vec![],
                 declared: false,
                 used: true,
-                why: "the local Docker engine".into(),
+                why: "declared for the apps that named no VM: the local Docker engine".into(),
             });
         }
         if !self.apps_without_vm.is_empty() {
