@@ -91,6 +91,15 @@ fn legacy_project_migrates_keeping_credentials_and_variable_names() {
     assert!(
         compose.contains("\"127.0.2.3:5432:5432\"") && compose.contains("\"127.0.2.3:5672:5672\"")
     );
+    // Each addon where its *_HOST said it ran, not on the apps' VM.
+    let app_compose =
+        std::fs::read_to_string(r.join("legacy/compose/app/docker-compose.yml")).unwrap();
+    assert!(
+        !app_compose.contains("postgres-primary:")
+            && !app_compose.contains("rabbitmq-main:")
+            && app_compose.contains("\"127.0.2.4:6379:6379\""),
+        "{app_compose}"
+    );
 
     // The old files, byte for byte, in a backup.
     let backups: Vec<_> = std::fs::read_dir(r.join("legacy/.sdtui/backups"))
