@@ -40,17 +40,20 @@ pub struct Cli {
 enum Command {
     /// Create a project with a `local` VM and a commented config.yml.
     Init {
+        /// The project's name: its folder under the projects root.
         name: String,
         #[command(flatten)]
         apply: ApplyFlags,
     },
     /// List addon types and their plans.
     Catalog {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// List the projects under the root.
     Projects {
+        /// Print JSON instead of a list.
         #[arg(long)]
         json: bool,
     },
@@ -59,9 +62,12 @@ enum Command {
     Addons(AddonsCmd),
     /// An app's environment (secrets masked unless --reveal).
     Config {
+        /// The app's name, as under `apps:` in config.yml.
         app: String,
+        /// Show secret values instead of masking them.
         #[arg(long)]
         reveal: bool,
+        /// Print JSON instead of KEY=value lines.
         #[arg(long)]
         json: bool,
     },
@@ -78,58 +84,75 @@ enum Command {
     /// Deploy: sync, compose up per VM, wait for health, provision; a failed
     /// health check rolls back to the previous release.
     Up {
+        /// Only this VM (default: every VM, in parallel).
         #[arg(long)]
         vm: Option<String>,
         /// Seconds to wait for health checks.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Print the per-service report as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Stop and remove the containers; volumes (the data) stay.
     Down {
+        /// Only this VM (default: every VM).
         #[arg(long)]
         vm: Option<String>,
     },
     /// Live state of every service: state, health, uptime, image, ports.
     Status {
+        /// Only this VM (default: every VM).
         #[arg(long)]
         vm: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// A service's logs (`postgres-primary`, `api` ...).
     Logs {
+        /// Compose service name: `postgres-primary`, `api` ...
         service: String,
+        /// Keep printing new lines as they come.
         #[arg(short, long)]
         follow: bool,
+        /// How many of the last lines to start with.
         #[arg(long, default_value_t = 100)]
         tail: usize,
     },
     /// Release an app: set its image tag, recreate it alone, run its hooks.
     Deploy {
+        /// The app's name, as under `apps:` in config.yml.
         app: String,
+        /// Image tag to release (letters, digits, '.', '_', '-').
         #[arg(long)]
         tag: String,
+        /// Seconds to wait for the app's health check.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
     /// An app's releases.
     Releases {
+        /// The app's name, as under `apps:` in config.yml.
         app: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Redeploy an app's previous release (or --to TAG).
     Rollback {
+        /// The app's name, as under `apps:` in config.yml.
         app: String,
+        /// The release's tag to go back to (default: the previous release).
         #[arg(long)]
         to: Option<String>,
+        /// Seconds to wait for the app's health check.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
     /// The audit trail of applied operations.
     History {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
         /// Only the last N entries.
@@ -155,28 +178,43 @@ struct ApplyFlags {
 enum AddonsCmd {
     /// Addon instances with type, version, plan, VM, port and attached apps.
     List {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// One instance: connection details (masked) and attachments.
     Info {
+        /// The instance: category.name, e.g. databases.primary.
         addon: String,
+        /// Show secret values instead of masking them.
         #[arg(long)]
         reveal: bool,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Add an instance: `addons add postgres analytics --plan large`.
+    /// Add an instance: `addons add postgres analytics --plan large`, or
+    /// `addons add postgres --name analytics --plan large`.
     Add {
+        /// Addon type: postgres, redis, rabbitmq ... (see `sdtui catalog`).
         #[arg(value_name = "TYPE")]
         type_name: String,
-        name: String,
+        /// Instance name, e.g. primary or analytics (or give it with --name).
+        #[arg(value_name = "NAME", conflicts_with = "name_flag")]
+        name: Option<String>,
+        /// Instance name, e.g. primary or analytics (the same as NAME).
+        #[arg(long = "name", short = 'n', value_name = "NAME")]
+        name_flag: Option<String>,
+        /// Category to file it under (default: the type's, e.g. databases).
         #[arg(long)]
         category: Option<String>,
+        /// Resource plan: small, standard, large, xlarge (default: the type's).
         #[arg(long)]
         plan: Option<String>,
+        /// Image version (default: the type's; see `sdtui catalog`).
         #[arg(long)]
         version: Option<String>,
+        /// VM to run it on (needed when the project has several).
         #[arg(long)]
         vm: Option<String>,
         /// KEY=VALUE, repeatable.
@@ -187,6 +225,7 @@ enum AddonsCmd {
     },
     /// Remove an instance (refused while attached).
     Remove {
+        /// The instance: category.name, e.g. databases.analytics.
         addon: String,
         /// Also stop its container and delete its volumes (its data) on
         /// the VM; needs --confirm with the instance name typed back.
@@ -200,17 +239,33 @@ enum AddonsCmd {
     },
     /// Change an instance's plan and/or version.
     Upgrade {
+        /// The instance: category.name, e.g. databases.primary.
         addon: String,
+        /// The new resource plan: small, standard, large, xlarge.
         #[arg(long)]
         plan: Option<String>,
+        /// The new image version.
         #[arg(long)]
         version: Option<String>,
         #[command(flatten)]
         apply: ApplyFlags,
     },
+    /// Rename an instance, keeping its data (the same volume), its
+    /// credentials and port, and every attachment's prefix.
+    Rename {
+        /// The instance now: category.name, e.g. databases.analytics.
+        old: String,
+        /// Its new name: `reports`, or category.name to move it to another
+        /// category too.
+        new: String,
+        #[command(flatten)]
+        apply: ApplyFlags,
+    },
     /// Attach an instance to an app.
     Attach {
+        /// The instance: category.name, e.g. databases.primary.
         addon: String,
+        /// The app to give the variables to.
         #[arg(long)]
         app: String,
         /// Env prefix (default from the category: DATABASE, CACHE, QUEUE ...).
@@ -224,9 +279,12 @@ enum AddonsCmd {
     },
     /// Detach an instance from an app.
     Detach {
+        /// The instance: category.name, e.g. databases.primary.
         addon: String,
+        /// The app to take the variables from.
         #[arg(long)]
         app: String,
+        /// Which attachment, when the app has the instance under several prefixes.
         #[arg(long = "as")]
         prefix: Option<String>,
         #[command(flatten)]
@@ -234,8 +292,10 @@ enum AddonsCmd {
     },
     /// Every attachment: app, addon, prefix, access.
     Attachments {
+        /// Only this app's attachments.
         #[arg(long)]
         app: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -556,6 +616,7 @@ fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> {
         AddonsCmd::Add {
             type_name,
             name,
+            name_flag,
             category,
             plan,
             version,
@@ -574,6 +635,11 @@ fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> {
                         })
                 })
                 .collect::<Result<Vec<_>>>()?;
+            let Some(name) = name_flag.or(name) else {
+                return Err(UserError::new(format!("addons add {type_name}: which name?")).hint(
+                    format!("give the instance a name: `sdtui addons add {type_name} --name NAME` (or NAME after the type), e.g. primary or analytics"),
+                ));
+            };
             mutate(
                 ws,
                 p,
@@ -620,7 +686,7 @@ fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> {
             let removed = runtime()?.block_on(crate::deploy::purge_addon(
                 ws,
                 p,
-                &loaded.config,
+                &loaded,
                 &target,
                 &progress,
             ))?;
@@ -628,6 +694,9 @@ fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> {
                 println!("deleted volume {v}");
             }
             Ok(())
+        }
+        AddonsCmd::Rename { old, new, apply } => {
+            mutate(ws, p, &Operation::Rename { id: old, new }, &apply)
         }
         AddonsCmd::Upgrade {
             addon,

@@ -1161,6 +1161,37 @@ pub fn resolve_alias(alias: &str, config_file: &Path) -> Option<ResolvedAlias> {
     Some((host, params.port, params.user, identity))
 }
 
+/// The first plain Host alias (no wildcard, no negation) whose HostName is
+/// `address`: what the user calls that machine.
+pub fn alias_for_address(address: &str, config_file: &Path) -> Option<String> {
+    use ssh2_config::{ParseRule, SshConfig};
+    let file = fs::File::open(config_file).ok()?;
+    let mut reader = io::BufReader::new(file);
+    let config = SshConfig::default()
+        .parse(
+            &mut reader,
+            ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
+        )
+        .ok()?;
+    config
+        .get_hosts()
+        .iter()
+        .find_map(|h| match h.pattern.as_slice() {
+            [clause]
+                if !clause.negated
+                    && !clause.pattern.contains(['*', '?'])
+                    && h.params
+                        .host_name
+                        .as_deref()
+                        .map(|n| expand_percent_h(n, &clause.pattern))
+                        == Some(address.to_string()) =>
+            {
+                Some(clause.pattern.clone())
+            }
+            _ => None,
+        })
+}
+
 /// `%h` is the alias and `%%` a percent sign, as ssh_config(5) says.
 fn expand_percent_h(value: &str, alias: &str) -> String {
     let mut out = String::new();

@@ -350,3 +350,40 @@ fn a_vm_compose_command_that_is_not_a_command() {
         );
     }
 }
+
+#[test]
+fn names_yaml_reads_as_null_bool_or_number_say_quote_it() {
+    // `reports:` is line 41, column 5, in cheapa's config.yml.
+    for (key, kind) in [
+        ("null", "null"),
+        ("~", "null"),
+        ("yes", "a boolean"),
+        ("off", "a boolean"),
+        ("1.10", "a number"),
+    ] {
+        rejects(
+            |c| c.replacen("    reports:\n", &format!("    {key}:\n"), 1),
+            SYNC,
+            &[
+                "config.yml:41:5",
+                &format!("the name `{key}` in config.yml is read by YAML as {kind}"),
+                &format!("hint: quote it: \"{key}\":"),
+            ],
+        );
+    }
+    // The parser's own words never reach the user.
+    let root = common::root_with("cheapa");
+    let r = root.path();
+    let cfg = r.join("cheapa/config.yml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replacen("  api:\n", "  null:\n", 1)).unwrap();
+    let err = fails(&sdtui(r, &["-p", "cheapa", "sync"]));
+    assert!(
+        err.contains("the name `null`") && !err.contains("deserialize") && !err.contains("Option<"),
+        "{err}"
+    );
+    // Quoted, `yes` is a name like any other.
+    std::fs::write(&cfg, text.replacen("    reports:\n", "    \"yes\":\n", 1)).unwrap();
+    ok(&sdtui(r, &["-p", "cheapa", "sync"]));
+    assert!(ok(&sdtui(r, &["-p", "cheapa", "addons", "list"])).contains("databases.yes"));
+}

@@ -554,3 +554,233 @@ fn the_catalog_alone_decides_what_is_secret() {
         "{revealed}"
     );
 }
+
+#[test]
+fn rename_keeps_data_credentials_port_and_prefixes() {
+    let root = common::root_with("cheapa");
+    let r = root.path();
+    ok(&sdtui(r, &["-p", "cheapa", "sync"]));
+    let pw = secret_value(&secrets(r), "analytics", "PASSWORD");
+    // api has it readonly: the readonly role's password.
+    let ro_pw = secret_value(&secrets(r), "analytics", "READONLY_PASSWORD");
+    let api_env = || std::fs::read_to_string(r.join("cheapa/compose/app/env/api.env")).unwrap();
+    assert!(api_env().contains(&format!("\nANALYTICS_PASSWORD={ro_pw}\n")));
+
+    // The plan first: a diff, nothing written.
+    let before = snapshot(&r.join("cheapa"));
+    let dry = ok(&sdtui(
+        r,
+        &[
+            "-p",
+            "cheapa",
+            "addons",
+            "rename",
+            "databases.analytics",
+            "warehouse",
+            "--dry-run",
+        ],
+    ));
+    assert!(
+        dry.contains("-    analytics:\n+    warehouse:")
+            && dry.contains("+      - addon: databases.warehouse"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains(
+            "databases.warehouse keeps databases.analytics's data (postgres-analytics-* volumes)"
+        ),
+        "{dry}"
+    );
+    assert!(!dry.contains(&pw), "the plan leaks a password");
+    assert_eq!(snapshot(&r.join("cheapa")), before);
+
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            "cheapa",
+            "addons",
+            "rename",
+            "databases.analytics",
+            "warehouse",
+        ],
+    ));
+    let cfg = config(r);
+    assert!(
+        cfg.contains(
+            "    warehouse:\n      type: postgres\n      version: \"15\"\n      plan: large\n"
+        ) && !cfg.contains("databases.analytics"),
+        "{cfg}"
+    );
+    // Same credentials and port under the new name; the volumes recorded.
+    let s = secrets(r);
+    assert_eq!(secret_value(&s, "warehouse", "PASSWORD"), pw);
+    assert_eq!(secret_value(&s, "warehouse", "READONLY_PASSWORD"), ro_pw);
+    assert_eq!(secret_value(&s, "warehouse", "PORT"), "5433");
+    assert_eq!(
+        secret_value(&s, "warehouse", "VOLUMES"),
+        "postgres-analytics"
+    );
+    let compose =
+        || std::fs::read_to_string(r.join("cheapa/compose/core/docker-compose.yml")).unwrap();
+    let c = compose();
+    assert!(
+        c.contains("  postgres-warehouse:\n")
+            && c.contains("\"postgres-analytics-data:/var/lib/postgresql/data\"")
+            && c.contains("\"127.0.2.3:5433:5432\"")
+            && !c.contains("postgres-warehouse-data"),
+        "{c}"
+    );
+    // The app keeps its prefix and the password.
+    let env = api_env();
+    assert!(
+        env.contains(&format!("\nANALYTICS_PASSWORD={ro_pw}\n"))
+            && env.contains("\nANALYTICS_PORT=5433\n"),
+        "{env}"
+    );
+    assert!(ok(&sdtui(r, &["-p", "cheapa", "sync"])).contains("nothing to change"));
+
+    // A new instance under the old name gets volumes of its own.
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            "cheapa",
+            "addons",
+            "add",
+            "postgres",
+            "--name",
+            "analytics",
+            "--vm",
+            "core",
+        ],
+    ));
+    let c = compose();
+    assert!(
+        c.contains("\"postgres-analytics_2-data:/var/lib/postgresql/data\""),
+        "{c}"
+    );
+    assert_eq!(
+        secret_value(&secrets(r), "warehouse", "VOLUMES"),
+        "postgres-analytics"
+    );
+
+    // Taken names and non-labels are refused, naming the choices.
+    let err = fails(&sdtui(
+        r,
+        &[
+            "-p",
+            "cheapa",
+            "addons",
+            "rename",
+            "databases.warehouse",
+            "primary",
+        ],
+    ));
+    assert!(
+        err.contains("addon databases.primary already exists") && err.contains("addons: "),
+        "{err}"
+    );
+    let err = fails(&sdtui(
+        r,
+        &[
+            "-p",
+            "cheapa",
+            "addons",
+            "rename",
+            "databases.warehouse",
+            "Big_DB",
+        ],
+    ));
+    assert!(
+        err.contains("\"Big_DB\"") && err.contains("DNS label"),
+        "{err}"
+    );
+
+    let hist = ok(&sdtui(r, &["-p", "cheapa", "history"]));
+    assert!(
+        hist.contains("addons rename databases.analytics warehouse"),
+        "{hist}"
+    );
+}
+
+#[test]
+fn add_takes_the_name_as_a_flag_and_every_flag_has_help() {
+    let root = common::root_with("cheapa");
+    let r = root.path();
+    ok(&sdtui(
+        r,
+        &[
+            "-p", "cheapa", "addons", "add", "postgres", "--name", "extra", "--plan", "large",
+            "--vm", "core",
+        ],
+    ));
+    assert!(
+        config(r).contains("    extra:\n      type: postgres\n"),
+        "{}",
+        config(r)
+    );
+    let err = fails(&sdtui(
+        r,
+        &[
+            "-p", "cheapa", "addons", "add", "postgres", "one", "--name", "two", "--vm", "core",
+        ],
+    ));
+    assert!(err.contains("--name"), "{err}");
+    let err = fails(&sdtui(r, &["-p", "cheapa", "addons", "add", "postgres"]));
+    assert!(err.contains("--name"), "{err}");
+
+    // Every option and argument of every command says what it is for.
+    let help = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sdtui"))
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let top = help(&[]);
+    let mut commands: Vec<Vec<String>> = Vec::new();
+    let subcommands = |text: &str| -> Vec<String> {
+        text.split("Commands:")
+            .nth(1)
+            .map(|s| s.split("\n\n").next().unwrap_or(""))
+            .unwrap_or("")
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .filter(|c| c != "help")
+            .collect()
+    };
+    for c in subcommands(&top) {
+        let text = help(&[&c]);
+        let subs = subcommands(&text);
+        if subs.is_empty() {
+            commands.push(vec![c]);
+        } else {
+            commands.extend(subs.into_iter().map(|s| vec![c.clone(), s]));
+        }
+    }
+    assert!(commands.len() > 20, "{commands:?}");
+    for cmd in commands {
+        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let text = help(&args);
+        for section in ["Arguments:", "Options:"] {
+            let Some(body) = text.split(section).nth(1) else {
+                continue;
+            };
+            let body = body.split("\n\n").next().unwrap_or("");
+            for line in body
+                .lines()
+                .filter(|l| l.trim_start().starts_with(['-', '<', '[']))
+            {
+                let trimmed = line.trim();
+                // `  --plan <PLAN>  Resource plan ...`: a name, then two spaces and words.
+                assert!(
+                    trimmed.contains("  "),
+                    "`sdtui {}`: {trimmed:?} has no help line",
+                    cmd.join(" ")
+                );
+            }
+        }
+    }
+}

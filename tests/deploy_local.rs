@@ -9,7 +9,7 @@ mod common;
 
 use common::compose::Compose;
 use common::docker::{Cleanup, container, docker, require_images, results};
-use common::{fails, ok};
+use common::{fails, ok, sdtui};
 use std::path::Path;
 use std::process::Output;
 
@@ -367,4 +367,151 @@ fn up_provisions_redeploys_nothing_rolls_back_and_keeps_data(compose: Compose, i
         !vols.contains("redis-session-data") && vols.contains("postgres-main-data"),
         "{vols}"
     );
+}
+
+/// `addons rename` on a deployed instance: the next `up` replaces the
+/// container under its new name on the same volume, so the data, the
+/// password and the app's variable names are all still there.
+#[test]
+fn rename_keeps_the_data_the_password_and_the_apps_prefix() {
+    require_images(&["postgres:15", "sdtui-testapp:latest"]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("rn{}", std::process::id());
+    let compose_project = format!("{name}-local");
+    let _cleanup = Cleanup(compose_project.clone());
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        "vms:\n  local:\n    host: local\n    private_ip: 127.0.3.77\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - databases.main as DATABASE\n    env:\n      CHECK_PREFIXES: DATABASE\n",
+    )
+    .unwrap();
+    ok(&sdtui(r, &["-p", &name, "up", "--timeout", "120"]));
+    let env = || std::fs::read_to_string(dir.join("compose/local/env/web.env")).unwrap();
+    let password_line = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("DATABASE_PASSWORD="))
+            .unwrap()
+            .to_string()
+    };
+    let before = password_line(&env());
+    let (user, db) = (format!("{name}_main_user"), format!("{name}_main"));
+    let psql = |service: &str, sql: &str| {
+        docker(&[
+            "exec",
+            &container(&compose_project, service),
+            "psql",
+            "-U",
+            &user,
+            "-d",
+            &db,
+            "-tAc",
+            sql,
+        ])
+    };
+    let (wrote, o) = psql(
+        "postgres-main",
+        "CREATE TABLE kept (x text); INSERT INTO kept VALUES ('row')",
+    );
+    assert!(wrote, "{o}");
+
+    ok(&sdtui(
+        r,
+        &["-p", &name, "addons", "rename", "databases.main", "primary"],
+    ));
+    let out = ok(&sdtui(r, &["-p", &name, "up", "--timeout", "120"]));
+    assert!(
+        results(&out).contains(&("postgres-primary".into(), "created".into())),
+        "{out}"
+    );
+    assert!(
+        container(&compose_project, "postgres-main").is_empty(),
+        "the old container is gone: {out}"
+    );
+    let (read, o) = psql("postgres-primary", "SELECT x FROM kept");
+    assert!(
+        read && o.trim() == "row",
+        "the row survives the rename: {o}"
+    );
+
+    // The app: same prefix, same password, and it still connects.
+    let after = env();
+    assert_eq!(password_line(&after), before);
+    // On the addon's own VM the app reaches it by service name: the new one.
+    assert!(
+        after.contains("\nDATABASE_HOST=postgres-primary\n"),
+        "{after}"
+    );
+    let (passed, report) = docker(&["exec", &container(&compose_project, "web"), "check"]);
+    assert!(passed, "the test app's checks failed:\n{report}");
+
+    // One volume, the original one; none under the new name.
+    let (_, vols) = docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={compose_project}"),
+    ]);
+    assert!(
+        vols.contains("postgres-main-data") && !vols.contains("postgres-primary-data"),
+        "{vols}"
+    );
+
+    // A newcomer under the old name has volumes of its own: purging it
+    // leaves the renamed instance's data alone.
+    ok(&sdtui(
+        r,
+        &["-p", &name, "addons", "add", "postgres", "--name", "main"],
+    ));
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "remove",
+            "databases.main",
+            "--purge",
+            "--confirm",
+            "databases.main",
+        ],
+    ));
+    let (read, o) = psql("postgres-primary", "SELECT x FROM kept");
+    assert!(read && o.trim() == "row", "{o}");
+    // Purging the renamed one finds its volume under the old name.
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "detach",
+            "databases.primary",
+            "--app",
+            "web",
+        ],
+    ));
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "remove",
+            "databases.primary",
+            "--purge",
+            "--confirm",
+            "databases.primary",
+        ],
+    ));
+    let (_, vols) = docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={compose_project}"),
+    ]);
+    assert!(!vols.contains("postgres-main-data"), "{vols}");
 }

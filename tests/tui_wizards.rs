@@ -339,6 +339,48 @@ fn palette_completes_and_runs_the_issue_example() {
 }
 
 #[test]
+fn palette_rename_goes_through_the_plan_review() {
+    let mut f = fixture();
+    f.app.key(key(KeyCode::Char(':')));
+    typed(&mut f.app, "ren");
+    f.app.key(key(KeyCode::Tab));
+    assert_eq!(f.app.prompt.as_ref().unwrap().text(), "rename ");
+    typed(&mut f.app, "databases.an");
+    f.app.key(key(KeyCode::Tab));
+    assert_eq!(
+        f.app.prompt.as_ref().unwrap().text(),
+        "rename databases.analytics "
+    );
+    typed(&mut f.app, "warehouse");
+    let op = match f.app.key(key(KeyCode::Enter)) {
+        Some(Request::Plan(op)) => op,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(op.describe(), "addons rename databases.analytics warehouse");
+    f.app.apply(planned(&f, &op));
+    let screen = render(&f.app, 120, 40);
+    assert!(
+        screen.contains("-    analytics:") && screen.contains("+    warehouse:"),
+        "{screen}"
+    );
+    // Nothing is written before the user applies what was reviewed.
+    let config = std::fs::read_to_string(f.project.config_path()).unwrap();
+    assert!(!config.contains("warehouse"));
+    let (op, reviewed) = match f.app.key(key(KeyCode::Enter)) {
+        Some(Request::Apply(op, reviewed)) => (op, reviewed),
+        other => panic!("{other:?}"),
+    };
+    // What the event loop does with it: the engine applies the reviewed plan.
+    f.ws.run_reviewed(&f.project, &op, false, Some(&reviewed))
+        .unwrap();
+    let config = std::fs::read_to_string(f.project.config_path()).unwrap();
+    assert!(
+        config.contains("    warehouse:\n") && config.contains("addon: databases.warehouse"),
+        "{config}"
+    );
+}
+
+#[test]
 fn env_view_masks_secrets_and_reveals_one() {
     let mut f = fixture();
     f.app.key(key(KeyCode::Char('3')));

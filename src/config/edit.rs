@@ -76,6 +76,82 @@ pub fn remove_addon(text: &str, category: &str, name: &str) -> Result<String> {
     Ok(d.to_string())
 }
 
+/// Renames `category.name` to `new_category.new_name`, fields and comments
+/// kept, and points every attachment at the new id. `keep_prefix`: the old
+/// category's default prefix, written as `as:` where an attachment relied
+/// on the default, so a category change keeps every app's variable names.
+pub fn rename_addon(
+    text: &str,
+    (category, name): (&str, &str),
+    (new_category, new_name): (&str, &str),
+    keep_prefix: Option<&str>,
+) -> Result<String> {
+    let d = doc(text)?;
+    let r = root(&d)?;
+    let missing = || UserError::new(format!("no addon {category}.{name} in config.yml"));
+    let addons = r.get_mapping("addons").ok_or_else(missing)?;
+    let cat = addons.get_mapping(category).ok_or_else(missing)?;
+    if category == new_category {
+        if !cat.rename_key(name, new_name) {
+            return Err(missing());
+        }
+    } else {
+        let node = cat.get(name).ok_or_else(missing)?;
+        let target = child_mapping(&addons, new_category);
+        target.set(new_name, &node);
+        cat.remove(name);
+        if cat.is_empty() {
+            addons.remove(category);
+        }
+    }
+    let (old_id, new_id) = (
+        format!("{category}.{name}"),
+        format!("{new_category}.{new_name}"),
+    );
+    let Some(apps) = r.get_mapping("apps") else {
+        return Ok(d.to_string());
+    };
+    for app in apps.values() {
+        let Some(seq) = app.as_mapping().and_then(|a| a.get_sequence("addons")) else {
+            continue;
+        };
+        for i in 0..seq.len() {
+            let Some(item) = seq.get(i) else { continue };
+            if let Some(m) = item.as_mapping() {
+                let points_here = m
+                    .get("addon")
+                    .and_then(|v| v.as_scalar().map(|s| s.as_string()))
+                    .is_some_and(|v| v == old_id);
+                if points_here {
+                    m.set("addon", new_id.as_str());
+                    if let Some(p) = keep_prefix
+                        && !m.contains_key("as")
+                    {
+                        m.set("as", p);
+                    }
+                }
+            } else if let Some(s) = item.as_scalar() {
+                // The short forms: `category.name` and `category.name as P`.
+                let short = s.as_string();
+                let mut words = short.split_whitespace();
+                if words.next() != Some(old_id.as_str()) {
+                    continue;
+                }
+                let rest: Vec<&str> = words.collect();
+                let new_short = match (rest.as_slice(), keep_prefix) {
+                    ([], Some(p)) => format!("{new_id} as {p}"),
+                    _ => std::iter::once(new_id.as_str())
+                        .chain(rest.iter().copied())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                };
+                seq.set(i, new_short.as_str());
+            }
+        }
+    }
+    Ok(d.to_string())
+}
+
 /// Sets one scalar field of an addon instance (plan, version ...).
 pub fn set_addon_field(
     text: &str,
@@ -174,5 +250,34 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("type: postgres   # main"));
+    }
+
+    #[test]
+    fn rename_keeps_fields_comments_and_prefixes() {
+        let out = rename_addon(SRC, ("databases", "primary"), ("databases", "main"), None).unwrap();
+        assert_eq!(
+            out,
+            SRC.replace("    primary:", "    main:")
+                .replace("- databases.primary as DB", "- databases.main as DB")
+        );
+        let src = "addons:\n  databases:\n    primary:\n      type: postgres\napps:\n  api:\n    addons:\n      - databases.primary\n      - addon: databases.primary\n        as: DB\n      - addon: databases.primary\n";
+        let out = rename_addon(
+            src,
+            ("databases", "primary"),
+            ("sql", "main"),
+            Some("DATABASE"),
+        )
+        .unwrap();
+        assert!(
+            out.contains("  sql:\n    main:\n      type: postgres\n"),
+            "{out}"
+        );
+        assert!(!out.contains("databases"), "{out}");
+        assert!(out.contains("- sql.main as DATABASE\n"), "{out}");
+        assert!(out.contains("- addon: sql.main\n        as: DB\n"), "{out}");
+        assert!(
+            out.contains("- addon: sql.main\n        as: DATABASE\n"),
+            "{out}"
+        );
     }
 }

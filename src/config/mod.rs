@@ -1,6 +1,6 @@
 //! config.yml: the typed model, parsing with line:column errors, and
 //! validation against the catalog. Edits that keep the user's file live in
-//! `edit`, the legacy migration in `legacy`.
+//! `edit`, recognising the legacy format in `legacy`.
 
 pub mod edit;
 pub mod legacy;
@@ -225,6 +225,14 @@ pub fn load(path: &Path, catalog: &Catalog) -> Result<Config> {
 
 pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Config> {
     let raw: raw::RawConfig = parse_yaml(path, text).map_err(|e| {
+        // A name YAML reads as null fails the typed parse with the
+        // parser's words; say it in the user's.
+        if let Some(spot) = &e.spot
+            && e.message.contains("null")
+            && let Some(err) = non_text_key(path, text, spot.line, spot.column)
+        {
+            return err;
+        }
         // The legacy shape fails the typed parse; say so rather than report
         // the first field that does not fit.
         match legacy::detect(path, text) {
@@ -238,6 +246,52 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Config> {
         }
     })?;
     raw::validate(raw, path, text, catalog)
+}
+
+/// What a plain (unquoted) scalar is to YAML when it is not text: null,
+/// a boolean (YAML 1.1's yes/no/on/off too, as compose v1 reads them) or
+/// a number.
+fn plain_scalar_kind(s: &str) -> Option<&'static str> {
+    match s {
+        "~" | "null" | "Null" | "NULL" => return Some("null"),
+        "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "yes" | "Yes" | "YES" | "no"
+        | "No" | "NO" | "on" | "On" | "ON" | "off" | "Off" | "OFF" => {
+            return Some("a boolean");
+        }
+        _ => {}
+    }
+    let digits = s.trim_start_matches(['-', '+']);
+    let number = !digits.is_empty()
+        && (digits.parse::<f64>().is_ok()
+            || [("0x", 16), ("0o", 8), ("0b", 2)].iter().any(|(p, radix)| {
+                digits
+                    .strip_prefix(p)
+                    .is_some_and(|d| u64::from_str_radix(d, *radix).is_ok())
+            }));
+    number.then_some("a number")
+}
+
+/// The mapping key written at `line:column` (1-based), when it is a plain
+/// scalar YAML reads as something other than text: the error to give.
+pub(crate) fn non_text_key(path: &Path, text: &str, line: u64, column: u64) -> Option<UserError> {
+    let source = text.lines().nth(line.checked_sub(1)? as usize)?;
+    let rest: String = source
+        .chars()
+        .skip(column.checked_sub(1)? as usize)
+        .collect();
+    let key = rest.split_once(':')?.0.trim_end();
+    let kind = plain_scalar_kind(key)?;
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_else(|| "config.yml".into());
+    Some(
+        UserError::new(format!(
+            "the name `{key}` in {file} is read by YAML as {kind}, not as a name"
+        ))
+        .at(Some(SourceSpot::new(path, Some(text), line, column)))
+        .hint(format!("quote it: \"{key}\":")),
+    )
 }
 
 /// The project a config.yml belongs to: its folder's name.

@@ -164,6 +164,32 @@ pub(super) fn validate(
     catalog: &Catalog,
 ) -> Result<Config> {
     let at = |loc: &serde_saphyr::Location| spot(path, text, loc);
+    // Names written as `yes:` or `1.10:` parse as text here but mean
+    // something else to YAML 1.1 readers (and to the user's eye).
+    let plain_name = |name: &Name| -> Result<()> {
+        let loc = &name.referenced;
+        if *loc == serde_saphyr::Location::UNKNOWN {
+            return Ok(());
+        }
+        match non_text_key(path, text, loc.line(), loc.column()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    };
+    for name in raw
+        .vms
+        .keys()
+        .chain(raw.apps.keys())
+        .chain(raw.environments.keys())
+    {
+        plain_name(name)?;
+    }
+    for (category, instances) in &raw.addons {
+        plain_name(category)?;
+        for name in instances.keys() {
+            plain_name(name)?;
+        }
+    }
 
     // VMs.
     let mut vms = IndexMap::new();

@@ -565,7 +565,13 @@ async fn up_vm(
         .collect();
     let mut phases: Vec<(Vec<String>, usize)> = Vec::new();
     if !addon_services.is_empty() {
-        let mut args = vec!["up".to_string(), "-d".to_string()];
+        // Orphans go first: a renamed addon's old container still holds its
+        // port and its volume, which the new one needs.
+        let mut args = vec![
+            "up".to_string(),
+            "-d".to_string(),
+            "--remove-orphans".to_string(),
+        ];
         args.extend(addon_services.iter().cloned());
         phases.push((args, addon_services.len()));
     }
@@ -1308,11 +1314,11 @@ pub async fn rollback_app(
 pub async fn purge_addon(
     ws: &Workspace,
     project: &Project,
-    old_config: &Config,
+    old: &crate::engine::Loaded,
     addon: &crate::config::Addon,
     report: &(dyn Fn(String) + Sync),
 ) -> Result<Vec<String>> {
-    let vm = &old_config.vms[&addon.vm];
+    let vm = &old.config.vms[&addon.vm];
     let started = audit::now();
     let operation = format!("addons remove {} --purge", addon.id());
     let _lock = lock::acquire(project, &vm.name, &operation, report).await?;
@@ -1337,10 +1343,19 @@ pub async fn purge_addon(
             .map_err(|e| UserError::new(format!("cannot remove {service}'s container: {e}")))?;
     }
     let t = ws.catalog.require(&addon.type_name)?;
+    // A renamed instance's volumes carry the name it had when they were
+    // made (secrets.yml records it); another instance may have that name now.
+    let no_creds = indexmap::IndexMap::new();
+    let creds = old
+        .generated
+        .secrets
+        .get(&addon.type_name)
+        .and_then(|i| i.get(&addon.name))
+        .unwrap_or(&no_creds);
     let wanted: Vec<String> = t
         .volumes
         .iter()
-        .map(|v| format!("{service}-{}", v.name))
+        .map(|v| generate::volume_key(addon, creds, &v.name))
         .collect();
     // Found by compose's labels, not by how a compose version spells names.
     let filters = std::collections::HashMap::from([(

@@ -54,6 +54,20 @@ pub struct Generated {
 }
 
 pub const ENV_DIR: &str = "env";
+
+/// In secrets.yml, an instance's entry: the service name its volumes were
+/// created under, when that is not its own (it was renamed). Compose names
+/// volumes after their key, so keeping the key keeps the data.
+pub const VOLUMES_KEY: &str = "VOLUMES";
+
+/// The compose volume key of an instance's volume `name`.
+pub fn volume_key(addon: &Addon, creds: &IndexMap<String, String>, name: &str) -> String {
+    let base = creds
+        .get(VOLUMES_KEY)
+        .cloned()
+        .unwrap_or_else(|| addon.service());
+    format!("{base}-{name}")
+}
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
 
 pub fn compose_dir(vm: &str) -> PathBuf {
@@ -155,7 +169,18 @@ pub fn generate(
         }
         files.push(GenFile {
             rel: dir.join(COMPOSE_FILE),
-            content: compose_file(project, vm, config, catalog, &allocation, &addons, &apps)?,
+            content: compose_file(
+                project,
+                vm,
+                config,
+                catalog,
+                Derived {
+                    allocation: &allocation,
+                    secrets: &secrets,
+                },
+                &addons,
+                &apps,
+            )?,
             mode: 0o644,
             kind: FileKind::Plain,
         });
@@ -202,12 +227,38 @@ fn addon_secrets(
     rng: &mut dyn rand::Rng,
 ) -> Result<AddonSecrets> {
     let mut out = AddonSecrets::new();
+    // Volume names a renamed instance still uses: a new instance with the
+    // old name must not mount them. It gets `service_N`: '_' is in no
+    // instance name, so no other instance's volumes are called that.
+    let mut volumes_taken: BTreeSet<String> = config
+        .addons
+        .iter()
+        .filter_map(|a| {
+            existing
+                .instance(&a.type_name, &a.name)
+                .and_then(|o| o.get(VOLUMES_KEY))
+                .cloned()
+        })
+        .collect();
     for addon in &config.addons {
         let t = catalog.require(&addon.type_name)?;
         let vm = &config.vms[&addon.vm];
         let old = existing.instance(&addon.type_name, &addon.name);
         let mut kv = IndexMap::new();
         kv.insert("HOST".to_string(), vm.private_ip.clone());
+        let service = addon.service();
+        let volumes = match old.and_then(|o| o.get(VOLUMES_KEY)) {
+            Some(v) => Some(v.clone()),
+            None if volumes_taken.contains(&service) => {
+                let fresh = (2..)
+                    .map(|n| format!("{service}_{n}"))
+                    .find(|v| !volumes_taken.contains(v))
+                    .unwrap_or_default();
+                volumes_taken.insert(fresh.clone());
+                Some(fresh)
+            }
+            None => None,
+        };
         for (i, p) in t.ports.iter().enumerate() {
             let key = if i == 0 {
                 "PORT".to_string()
@@ -230,6 +281,9 @@ fn addon_secrets(
                 template::render(&tpl, &base_vars).map_err(|m| unknown_var(&t.name, key, &m))?
             };
             kv.insert(key.clone(), value);
+        }
+        if let Some(v) = volumes.filter(|v| *v != service) {
+            kv.insert(VOLUMES_KEY.to_string(), v);
         }
         out.entry(addon.type_name.clone())
             .or_default()
@@ -487,12 +541,22 @@ fn command(t: &AddonType, addon: &Addon) -> Vec<String> {
     out
 }
 
+/// What generation derived before writing compose files: ports and
+/// credentials (with each instance's volume name).
+struct Derived<'a> {
+    allocation: &'a ports::Allocation,
+    secrets: &'a AddonSecrets,
+}
+
 fn compose_file(
     project: &str,
     vm: &Vm,
     config: &Config,
     catalog: &Catalog,
-    allocation: &ports::Allocation,
+    Derived {
+        allocation,
+        secrets,
+    }: Derived,
     addons: &[&Addon],
     apps: &[&App],
 ) -> Result<String> {
@@ -518,8 +582,9 @@ fn compose_file(
             }
         }
         let mut volumes = Vec::new();
+        let creds = &secrets[&addon.type_name][&addon.name];
         for v in &t.volumes {
-            let vol = format!("{service}-{}", v.name);
+            let vol = volume_key(addon, creds, &v.name);
             volumes.push(format!("{vol}:{}", v.path));
             file.volumes.insert(vol, Empty {});
         }

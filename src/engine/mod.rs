@@ -5,8 +5,10 @@ pub mod apply;
 pub mod audit;
 pub mod compose_yaml;
 pub mod generate;
+pub mod migrate;
 pub mod plan;
 pub mod ports;
+mod rename;
 pub mod secrets;
 
 use std::collections::BTreeSet;
@@ -79,6 +81,11 @@ pub enum Operation {
         plan: Option<String>,
         version: Option<String>,
     },
+    /// `new` is a name (same category) or `category.name`.
+    Rename {
+        id: String,
+        new: String,
+    },
     Attach {
         id: String,
         app: String,
@@ -139,6 +146,7 @@ impl Operation {
                 }
                 s
             }
+            Operation::Rename { id, new } => format!("addons rename {id} {new}"),
             Operation::Attach {
                 id,
                 app,
@@ -372,8 +380,10 @@ impl Workspace {
     /// generated from it.
     pub fn plan(&self, project: &Project, op: &Operation) -> Result<Plan> {
         let config_path = project.config_path();
-        if let Operation::Migrate = op {
-            return crate::config::legacy::plan(self, project);
+        match op {
+            Operation::Migrate => return migrate::plan(self, project),
+            Operation::Rename { id, new } => return self.plan_rename(project, id, new),
+            _ => {}
         }
         let old_text = match op {
             Operation::Init => None,
@@ -489,7 +499,7 @@ impl Workspace {
         let config = config::parse(&project.config_path(), text, &self.catalog)?;
         let cat = &self.catalog;
         match op {
-            Operation::Init | Operation::Migrate => unreachable!(),
+            Operation::Init | Operation::Migrate | Operation::Rename { .. } => unreachable!(),
             Operation::Sync => Ok(text.to_string()),
             Operation::SetTag { app, tag } => {
                 require_app(&config, app)?;

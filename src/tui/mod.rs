@@ -653,11 +653,11 @@ fn spawn_remove_and_purge(
                 let addon = crate::engine::require_addon(&loaded.config, &id)?.clone();
                 let op = Operation::Remove { id };
                 ws.run_reviewed(&project, &op, false, Some(&reviewed))?;
-                Ok::<_, UserError>((loaded.config, addon))
+                Ok::<_, UserError>((loaded, addon))
             })
             .await
         };
-        let (config, addon) = match removed {
+        let (loaded, addon) = match removed {
             Ok(Ok(before)) => before,
             Ok(Err(e)) => {
                 let _ = tx.send(Msg::Applied(Err(refused(&e)))).await;
@@ -668,7 +668,7 @@ fn spawn_remove_and_purge(
                 return;
             }
         };
-        let msg = match crate::deploy::purge_addon(&ws, &project, &config, &addon, &|line| {
+        let msg = match crate::deploy::purge_addon(&ws, &project, &loaded, &addon, &|line| {
             let _ = tx.try_send(Msg::Note(format!("remove {id}: {line}")));
         })
         .await

@@ -34,6 +34,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("detach", "detach ADDON APP [as PREFIX]"),
     ("upgrade", "upgrade ADDON [plan P] [version V]"),
+    (
+        "rename",
+        "rename ADDON NEW-NAME: keeps its data, credentials and prefixes",
+    ),
     ("remove", "remove ADDON"),
     ("sync", "sync: regenerate every file from config.yml"),
     ("up", "up: deploy the project"),
@@ -155,6 +159,20 @@ pub fn parse(line: &str) -> Result<Command, String> {
                 version: get(&p, "version"),
             })
         }
+        "rename" => {
+            need(2)?;
+            if rest.len() > 2 {
+                return Err(format!(
+                    "rename: unexpected \"{}\"; {}",
+                    rest[2],
+                    usage(cmd)
+                ));
+            }
+            Command::Operation(Operation::Rename {
+                id: rest[0].clone(),
+                new: rest[1].clone(),
+            })
+        }
         "remove" => {
             need(1)?;
             Command::Remove(rest[0].clone())
@@ -240,7 +258,7 @@ pub fn candidates(line: &str, view: &ProjectView, projects: &[String]) -> Vec<St
             ("attach" | "detach", _) if previous == "as" => vec![],
             ("attach", _) => vec!["as".into(), "readonly".into(), "readwrite".into()],
             ("detach", _) => vec!["as".into()],
-            ("upgrade" | "remove" | "logs", 1) => addons(),
+            ("upgrade" | "remove" | "logs" | "rename", 1) => addons(),
             ("upgrade", _) => {
                 let t = type_of_addon(words[1]).and_then(|t| info(&t));
                 match previous {
@@ -307,5 +325,22 @@ mod tests {
         let e = parse("upgrade databases.primary plan").unwrap_err();
         assert!(e.contains("plan needs a value"), "{e}");
         assert!(parse("frobnicate").unwrap_err().contains("unknown command"));
+    }
+
+    #[test]
+    fn rename_takes_the_instance_and_its_new_name() {
+        match parse("rename databases.analytics warehouse").unwrap() {
+            Command::Operation(Operation::Rename { id, new }) => {
+                assert_eq!(
+                    (id.as_str(), new.as_str()),
+                    ("databases.analytics", "warehouse")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = parse("rename databases.analytics").unwrap_err();
+        assert!(e.contains("usage: rename ADDON NEW-NAME"), "{e}");
+        let e = parse("rename databases.analytics a b").unwrap_err();
+        assert!(e.contains("unexpected \"b\""), "{e}");
     }
 }
