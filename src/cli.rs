@@ -684,11 +684,7 @@ fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> {
                 return Ok(());
             }
             let removed = runtime()?.block_on(crate::deploy::purge_addon(
-                ws,
-                p,
-                &loaded,
-                &target,
-                &progress,
+                ws, p, &loaded, &target, &progress,
             ))?;
             for v in removed {
                 println!("deleted volume {v}");

@@ -164,10 +164,11 @@ fn names_yaml_11_reads_as_numbers_or_bools_stay_strings_in_v1_and_v2() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     // An instance `0b101` (5 in YAML 1.1), `1e3`, and an app named `on`
+    // (quoted in config.yml, as sdtui asks)
     // (true in YAML 1.1), whose name is a service key.
     write_project(
         r,
-        "addons:\n  caches:\n    0b101:\n      type: redis\n    1e3:\n      type: memcached\napps:\n  \"on\":\n    image: sdtui-testapp\n    addons:\n      - caches.0b101\n",
+        "addons:\n  caches:\n    \"0b101\":\n      type: redis\n    \"1e3\":\n      type: memcached\napps:\n  \"on\":\n    image: sdtui-testapp\n    addons:\n      - caches.0b101\n",
     );
     ok(&sdtui(r, &["-p", "cv", "sync"]));
     let dir = r.join("cv/compose/local");

@@ -97,7 +97,7 @@ fn legacy_project_migrates_keeping_credentials_and_variable_names() {
     assert!(
         !app_compose.contains("postgres-primary:")
             && !app_compose.contains("rabbitmq-main:")
-            && app_compose.contains("\"127.0.2.4:6379:6379\""),
+            && app_compose.contains("- 127.0.2.4:6379:6379\n"),
         "{app_compose}"
     );
 
@@ -210,7 +210,7 @@ fn seed_legacy_example_migrates_with_its_vms_and_addon_hosts() {
     };
     let core = compose("vm-127-0-3-3");
     assert!(
-        core.contains("\"127.0.3.3:5432:5432\"") && core.contains("\"127.0.3.3:5672:5672\""),
+        core.contains("- 127.0.3.3:5432:5432\n") && core.contains("- 127.0.3.3:5672:5672\n"),
         "{core}"
     );
     let app = compose("app");
@@ -220,9 +220,8 @@ fn seed_legacy_example_migrates_with_its_vms_and_addon_hosts() {
     }
 
     // Every credential kept, every old name still arrives in the apps.
-    let env = |app: &str| {
-        std::fs::read_to_string(r.join(format!("legacy-seed/compose/app/env/{app}.env"))).unwrap()
-    };
+    let env =
+        |app: &str| common::read_env(&r.join(format!("legacy-seed/compose/app/env/{app}.env")));
     let api = env("api");
     for line in [
         "DB_HOST=127.0.3.3",

@@ -71,7 +71,7 @@ fn a_second_project_on_the_same_machine_and_address_gets_the_next_port() {
     assert_eq!(port_of(r, "wiki", "caches.cache"), 11213);
     // The generated compose file publishes exactly that.
     let compose = std::fs::read_to_string(r.join("blog/compose/edge/docker-compose.yml")).unwrap();
-    assert!(compose.contains("\"127.0.5.1:11212:11211\""), "{compose}");
+    assert!(compose.contains("- 127.0.5.1:11212:11211\n"), "{compose}");
     // Re-syncing any of them moves nothing (each sees the others' ports,
     // never its own, as taken).
     for name in ["shop", "blog", "wiki"] {
