@@ -53,8 +53,12 @@ pub struct Generated {
 pub const ENV_DIR: &str = "env";
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
 
+/// The generated tree's stable path in a project: a symlink to the current
+/// generation (see `apply`).
+pub const GENERATED_DIR: &str = "compose";
+
 pub fn compose_dir(vm: &str) -> PathBuf {
-    PathBuf::from("compose").join(vm)
+    PathBuf::from(GENERATED_DIR).join(vm)
 }
 
 /// Postgres and friends want identifiers: `my-app` → `my_app`.
