@@ -146,7 +146,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 /// `previous`. Returns whether a previous release exists.
 fn stage(project: &Project, vm: &str) -> Result<bool> {
     let base = release_dir(project, vm);
-    let generated = project.dir.join(generate::compose_dir(vm));
+    let generated = crate::engine::apply::generated_vm_dir(&project.dir, vm)?;
     let next = base.join("next");
     let current = base.join("current");
     let previous = base.join("previous");
@@ -674,7 +674,7 @@ fn deployed_marker(project: &Project, vm: &str) -> PathBuf {
 /// no-change `up` without asking compose.
 fn release_digest(project: &Project, vm: &str) -> Result<String> {
     use std::hash::{Hash, Hasher};
-    let dir = project.dir.join(generate::compose_dir(vm));
+    let dir = crate::engine::apply::generated_vm_dir(&project.dir, vm)?;
     let mut files = Vec::new();
     let mut stack = vec![dir.clone()];
     while let Some(d) = stack.pop() {

@@ -9,7 +9,7 @@ use bollard::Docker;
 
 use super::{Command, compose_program, release_dir, run};
 use crate::config::Vm;
-use crate::engine::generate::{self, COMPOSE_FILE};
+use crate::engine::generate::COMPOSE_FILE;
 use crate::engine::{Project, Workspace};
 use crate::error::{Result, UserError, io_error};
 use crate::ssh::{RemoteCommand, Session, SshTarget};
@@ -154,7 +154,7 @@ impl Target {
         match self {
             Target::Local { .. } => super::stage(project, vm),
             Target::Remote { session, base, .. } => {
-                let generated = project.dir.join(generate::compose_dir(vm));
+                let generated = crate::engine::apply::generated_vm_dir(&project.dir, vm)?;
                 let next = format!("{base}/next");
                 remote(
                     session,

@@ -272,6 +272,14 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// `compose/<vm>` resolved once to the folder inside the current generation:
+/// a reader that then reads only below it sees one generation throughout,
+/// even if a sync switches `compose` meanwhile.
+pub fn generated_vm_dir(project_dir: &Path, vm: &str) -> Result<PathBuf> {
+    let path = project_dir.join(super::generate::compose_dir(vm));
+    fs::canonicalize(&path).map_err(|e| io_error(&path, "read", e))
+}
+
 fn generation_ids(generations: &Path) -> Vec<u64> {
     fs::read_dir(generations)
         .map(|rd| {

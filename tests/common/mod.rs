@@ -67,7 +67,8 @@ pub fn fails(out: &Output) -> String {
 }
 
 /// Every file under `dir` but sdtui's own state folder (.sdtui: lock,
-/// audit): relative path → (content, mode).
+/// audit, generations), read through symlinks as any reader would:
+/// relative path → (content, mode).
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (String, u32)> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -75,7 +76,8 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (String, u32)> {
         for e in std::fs::read_dir(&d).unwrap() {
             let e = e.unwrap();
             let p = e.path();
-            if e.file_type().unwrap().is_dir() {
+            // Follows symlinks: `compose` points at the current generation.
+            if p.is_dir() {
                 if e.file_name() != ".sdtui" {
                     stack.push(p);
                 }
