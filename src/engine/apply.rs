@@ -16,7 +16,8 @@
 //! 3. Switch, one rename per stable path: a migration's backups, then
 //!    secrets.yml, then the generated tree (a symlink made under a temporary
 //!    name and renamed over `compose`; a real `compose/` folder from before
-//!    generations is swapped with it by `renameat2(RENAME_EXCHANGE)`), then
+//!    generations is swapped with it by `renameat2(RENAME_EXCHANGE)` and
+//!    kept as the generation before), then
 //!    config.yml last. Credentials land before any env file uses them, and
 //!    config.yml, the user's statement of intent, shows the change only once
 //!    everything derived from it is in place.
@@ -53,8 +54,6 @@ use super::{CONFIG_FILE, STATE_DIR};
 use crate::error::{Result, UserError, io_error};
 
 const TMP_SUFFIX: &str = ".sdtui-new";
-/// A real `compose/` folder moved aside on a filesystem that cannot exchange.
-const ASIDE_SUFFIX: &str = ".sdtui-old";
 const JOURNAL: &str = "journal.json";
 const GENERATIONS: &str = "generations";
 
@@ -323,18 +322,30 @@ fn remove_old_generations(project_dir: &Path) {
 /// the old tree or the new one.
 fn switch_generation(link: &Path, generation: u64) -> Result<()> {
     let target = generation_target(generation);
+    let tmp = tmp_path(link);
+    // A real folder from before generations becomes the generation before
+    // this one, kept like any previous generation for readers inside it.
+    let retired = link
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(generation_target(generation.saturating_sub(1)));
     // Already switched by an earlier, interrupted run.
     if fs::read_link(link).is_ok_and(|t| t == target) {
+        if fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_dir()) {
+            // Cut short between the exchange and the retirement below.
+            let _ = fs::rename(&tmp, &retired);
+        }
         return Ok(());
     }
-    let tmp = tmp_path(link);
     remove_any(&tmp).map_err(|e| io_error(&tmp, "remove", e))?;
     std::os::unix::fs::symlink(&target, &tmp).map_err(|e| io_error(&tmp, "create", e))?;
     if fs::symlink_metadata(link).is_ok_and(|m| m.is_dir()) {
-        // A real folder from before generations: swapped with the symlink in
-        // one step, then removed from where the symlink was.
+        remove_any(&retired).map_err(|e| io_error(&retired, "remove", e))?;
+        // Swapped with the symlink in one step, so compose/ never goes missing.
         match exchange(&tmp, link) {
-            Ok(()) => return remove_any(&tmp).map_err(|e| io_error(&tmp, "remove", e)),
+            Ok(()) => {
+                return fs::rename(&tmp, &retired).map_err(|e| io_error(&tmp, "move", e));
+            }
             Err(e)
                 if matches!(
                     e.raw_os_error(),
@@ -342,12 +353,8 @@ fn switch_generation(link: &Path, generation: u64) -> Result<()> {
                 ) =>
             {
                 // This filesystem cannot exchange: compose/ is missing for
-                // the moment between the two renames (never a mix).
-                let aside = suffixed(link, ASIDE_SUFFIX);
-                remove_any(&aside).map_err(|e| io_error(&aside, "remove", e))?;
-                fs::rename(link, &aside).map_err(|e| io_error(link, "move", e))?;
-                fs::rename(&tmp, link).map_err(|e| io_error(link, "replace", e))?;
-                return remove_any(&aside).map_err(|e| io_error(&aside, "remove", e));
+                // the moment between the two renames (still never a mix).
+                fs::rename(link, &retired).map_err(|e| io_error(link, "move", e))?;
             }
             Err(e) => return Err(io_error(link, "replace", e)),
         }
@@ -445,8 +452,7 @@ pub fn recover(state_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Removes temporaries: files, the symlink made for a switch, and a real
-/// `compose/` folder left beside it by a switch cut short.
+/// Removes temporaries: files, and the symlink made for a switch.
 fn sweep(dir: &Path, depth: usize) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -454,7 +460,7 @@ fn sweep(dir: &Path, depth: usize) {
     for e in entries.flatten() {
         let p = e.path();
         let name = e.file_name().to_string_lossy().to_string();
-        if name.ends_with(TMP_SUFFIX) || name.ends_with(ASIDE_SUFFIX) {
+        if name.ends_with(TMP_SUFFIX) {
             let _ = remove_any(&p);
         } else if depth < 4 && e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
             sweep(&p, depth + 1);
