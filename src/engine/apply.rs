@@ -39,6 +39,7 @@
 //! - in 4: everything new; generations left over are removed at the next
 //!   lock.
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -210,17 +211,14 @@ fn build_generation(current: &Path, new: &Path, changes: &[&FileChange]) -> Resu
             .unwrap_or(&c.rel)
             .to_path_buf()
     };
-    let changed: std::collections::HashSet<PathBuf> = changes.iter().map(|c| within(c)).collect();
-    for rel in files_under(current) {
+    let changed: HashSet<PathBuf> = changes.iter().map(|c| within(c)).collect();
+    let mut made = HashSet::new();
+    for (rel, mode) in files_under(current) {
         if changed.contains(&rel) {
             continue;
         }
         let (from, to) = (current.join(&rel), new.join(&rel));
-        let mode = fs::symlink_metadata(&from)
-            .map_err(|e| io_error(&from, "read", e))?
-            .permissions()
-            .mode();
-        create_dir(to.parent().unwrap_or(new), mode & 0o077 == 0)?;
+        ensure_dir(&mut made, to.parent().unwrap_or(new), mode & 0o077 == 0)?;
         slow_fs();
         fs::hard_link(&from, &to)
             .or_else(|_| fs::copy(&from, &to).map(drop))
@@ -229,11 +227,22 @@ fn build_generation(current: &Path, new: &Path, changes: &[&FileChange]) -> Resu
     for c in changes {
         if let Some(content) = &c.new {
             let to = new.join(within(c));
-            create_dir(to.parent().unwrap_or(new), c.mode & 0o077 == 0)?;
+            ensure_dir(&mut made, to.parent().unwrap_or(new), c.mode & 0o077 == 0)?;
             slow_fs();
             write_file(&to, content.as_bytes(), c.mode)?;
         }
     }
+    Ok(())
+}
+
+/// [`create_dir`] once per folder of a generation (`made` remembers which,
+/// and whether it is private already): thousands of files share a few.
+fn ensure_dir(made: &mut HashSet<(PathBuf, bool)>, dir: &Path, private: bool) -> Result<()> {
+    if made.contains(&(dir.to_path_buf(), private)) || made.contains(&(dir.to_path_buf(), true)) {
+        return Ok(());
+    }
+    create_dir(dir, private)?;
+    made.insert((dir.to_path_buf(), private));
     Ok(())
 }
 
@@ -247,9 +256,9 @@ fn create_dir(dir: &Path, private: bool) -> Result<()> {
     Ok(())
 }
 
-/// Every file below `dir` (which may be a symlink), relative to it; our own
-/// temporaries left out.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
+/// Every file below `dir` (which may be a symlink), relative to it, with its
+/// mode; our own temporaries left out.
+fn files_under(dir: &Path) -> Vec<(PathBuf, u32)> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
@@ -261,10 +270,11 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
             if name.to_string_lossy().ends_with(TMP_SUFFIX) {
                 continue;
             }
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
                 stack.push(rel.join(&name));
             } else {
-                out.push(rel.join(&name));
+                out.push((rel.join(&name), meta.permissions().mode()));
             }
         }
     }
