@@ -70,7 +70,14 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 fn main() {
     println!(
         "{:>9} {:>6} {:>7} {:>12} {:>12} {:>12} {:>12} {:>8}",
-        "instances", "apps", "files", "first sync", "plan only", "no-op sync", "one change", "ms/1000"
+        "instances",
+        "apps",
+        "files",
+        "first sync",
+        "plan only",
+        "no-op sync",
+        "one change",
+        "ms/1000"
     );
     let mut baseline: Option<f64> = None;
     let sizes: Vec<usize> = std::env::var("BENCH_SIZES")

@@ -218,7 +218,10 @@ fn read_entered(project: &std::path::Path) -> Option<Tree> {
                 stack.push(r);
                 continue;
             }
-            match (std::fs::read(base.join(&r)), std::fs::metadata(base.join(&r))) {
+            match (
+                std::fs::read(base.join(&r)),
+                std::fs::metadata(base.join(&r)),
+            ) {
                 (Ok(bytes), Ok(meta)) => {
                     let text = String::from_utf8_lossy(&bytes).to_string();
                     tree.insert(r, (text, meta.permissions().mode() & 0o777));
@@ -329,7 +332,8 @@ fn kill_9_inside_the_file_switch_of_a_large_sync_never_shows_a_mix() {
     let layout = Arc::new(RwLock::new(()));
     let reads = Arc::new(AtomicUsize::new(0));
     let reader = {
-        let (stop, layout, reads, sets) = (stop.clone(), layout.clone(), reads.clone(), sets.clone());
+        let (stop, layout, reads, sets) =
+            (stop.clone(), layout.clone(), reads.clone(), sets.clone());
         let project = project.clone();
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
@@ -405,7 +409,9 @@ fn kill_9_inside_the_file_switch_of_a_large_sync_never_shows_a_mix() {
             .filter(|p| p.ends_with(".sdtui-new") || p.ends_with("journal.json"))
             .collect();
         assert!(stray.is_empty(), "left behind: {stray:?}");
-        let generations = std::fs::read_dir(state.join("generations")).unwrap().count();
+        let generations = std::fs::read_dir(state.join("generations"))
+            .unwrap()
+            .count();
         assert!(generations <= 2, "{generations} generations kept");
         assert!(
             std::fs::symlink_metadata(project.join("compose"))
@@ -421,8 +427,14 @@ fn kill_9_inside_the_file_switch_of_a_large_sync_never_shows_a_mix() {
     );
 
     // The kills landed on both sides of the switch and inside it.
-    assert!(left_old > 0 && left_new > 0, "old {left_old}, new {left_new}");
-    assert!(inside >= 10, "only {inside} of {KILLS} kills landed inside the switch");
+    assert!(
+        left_old > 0 && left_new > 0,
+        "old {left_old}, new {left_new}"
+    );
+    assert!(
+        inside >= 10,
+        "only {inside} of {KILLS} kills landed inside the switch"
+    );
     assert!(reads.load(Ordering::Relaxed) > 100, "the reader ran");
     // Secret files stay private in generations.
     use std::os::unix::fs::PermissionsExt;

@@ -119,10 +119,18 @@ struct Journal {
 
 #[derive(Serialize, Deserialize)]
 enum Step {
-    Replace { tmp: PathBuf, target: PathBuf },
-    Delete { target: PathBuf },
+    Replace {
+        tmp: PathBuf,
+        target: PathBuf,
+    },
+    Delete {
+        target: PathBuf,
+    },
     /// Points the generated tree's symlink `link` at generation `generation`.
-    Switch { link: PathBuf, generation: u64 },
+    Switch {
+        link: PathBuf,
+        generation: u64,
+    },
 }
 
 fn tmp_path(target: &Path) -> PathBuf {
@@ -173,11 +181,7 @@ pub fn apply(project_dir: &Path, state_dir: &Path, plan: &Plan) -> Result<()> {
             .into_iter()
             .max()
             .map_or(1, |n| n + 1);
-        build_generation(
-            &link,
-            &generations.join(generation.to_string()),
-            &generated,
-        )?;
+        build_generation(&link, &generations.join(generation.to_string()), &generated)?;
         steps.push(Step::Switch { link, generation });
     }
     steps.extend(config_step);
