@@ -17,10 +17,10 @@
 //!    secrets.yml, then the generated tree (a symlink made under a temporary
 //!    name and renamed over `compose`; a real `compose/` folder from before
 //!    generations is swapped with it by `renameat2(RENAME_EXCHANGE)` and
-//!    kept as the generation before), then
-//!    config.yml last. Credentials land before any env file uses them, and
-//!    config.yml, the user's statement of intent, shows the change only once
-//!    everything derived from it is in place.
+//!    kept as the generation before), then config.yml last. Credentials
+//!    land before any env file uses them, and config.yml, the user's
+//!    statement of intent, shows the change only once everything derived
+//!    from it is in place.
 //! 4. `syncfs`, the journal removed, then every generation but the current
 //!    one and the one before it removed. The one before stays for readers
 //!    that entered it just before the switch (a shell `cd`'d into
@@ -217,7 +217,7 @@ fn build_generation(current: &Path, new: &Path, changes: &[&FileChange]) -> Resu
     };
     let changed: HashSet<PathBuf> = changes.iter().map(|c| within(c)).collect();
     let mut made = HashSet::new();
-    for (rel, mode) in files_under(current) {
+    for (rel, mode) in files_under(current)? {
         if changed.contains(&rel) {
             continue;
         }
@@ -261,20 +261,30 @@ fn create_dir(dir: &Path, private: bool) -> Result<()> {
 }
 
 /// Every file below `dir` (which may be a symlink), relative to it, with its
-/// mode; our own temporaries left out.
-fn files_under(dir: &Path) -> Vec<(PathBuf, u32)> {
+/// mode; our own temporaries left out. A file that cannot be looked at
+/// fails the apply: a generation without it would be a mix.
+fn files_under(dir: &Path) -> Result<Vec<(PathBuf, u32)>> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
-        let Ok(entries) = fs::read_dir(dir.join(&rel)) else {
-            continue;
+        let abs = dir.join(&rel);
+        let entries = match fs::read_dir(&abs) {
+            Ok(entries) => entries,
+            // No generated tree yet.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && rel.as_os_str().is_empty() => {
+                continue;
+            }
+            Err(e) => return Err(io_error(&abs, "read", e)),
         };
-        for e in entries.flatten() {
+        for e in entries {
+            let e = e.map_err(|e| io_error(&abs, "read", e))?;
             let name = e.file_name();
             if name.to_string_lossy().ends_with(TMP_SUFFIX) {
                 continue;
             }
-            let Ok(meta) = e.metadata() else { continue };
+            let meta = e
+                .metadata()
+                .map_err(|err| io_error(&e.path(), "read", err))?;
             if meta.is_dir() {
                 stack.push(rel.join(&name));
             } else {
@@ -282,7 +292,7 @@ fn files_under(dir: &Path) -> Vec<(PathBuf, u32)> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// `compose/<vm>` resolved once to the folder inside the current generation:
