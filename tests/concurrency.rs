@@ -278,6 +278,16 @@ fn all_paths(dir: &std::path::Path) -> Vec<String> {
     out
 }
 
+fn generation_ids(project: &std::path::Path) -> Vec<u64> {
+    std::fs::read_dir(project.join(".sdtui/generations"))
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Turns `compose` back into a real folder holding the same files: how a
 /// project written before generations looks.
 fn make_real_compose_folder(project: &std::path::Path) {
@@ -313,14 +323,30 @@ fn kill_9_inside_the_file_switch_of_a_large_sync_never_shows_a_mix() {
         cmd
     };
 
-    // The two sets, and how long a slowed-down sync takes.
+    // A slowed-down sync, once it says its file operations have begun.
+    let start_slow_sync = || {
+        let mut child = sync(true).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.contains("file operations slowed"),
+            "child said: {line}"
+        );
+        child
+    };
+
+    // The two sets, and how long the file operations of a slowed-down sync
+    // take.
     std::fs::write(&config, ten_vm_config(0)).unwrap();
     ok(&sync(false).output().unwrap());
     let set0 = read_stable(&project);
     std::fs::write(&config, ten_vm_config(1)).unwrap();
+    let mut writer = start_slow_sync();
     let started = Instant::now();
-    ok(&sync(true).output().unwrap());
-    let slow_sync = started.elapsed();
+    assert!(writer.wait().unwrap().success());
+    let file_switch = started.elapsed();
     let set1 = read_stable(&project);
     assert_eq!(set0.len(), 40, "{:?}", set0.keys());
     let rewritten = set0.iter().filter(|(p, v)| set1.get(*p) != Some(v)).count();
@@ -359,31 +385,26 @@ fn kill_9_inside_the_file_switch_of_a_large_sync_never_shows_a_mix() {
             make_real_compose_folder(&project);
         }
         std::fs::write(&config, ten_vm_config(next as u8)).unwrap();
-        let mut writer = sync(true).spawn().unwrap();
-        // Spread over the whole slowed-down sync, start to end and a little
-        // beyond (the reader and the builds around slow it down).
-        std::thread::sleep(slow_sync.mul_f64(1.3 * f64::from(kill) / f64::from(KILLS - 1)));
+        let newest_before = generation_ids(&project).into_iter().max().unwrap_or(0);
+        let mut writer = start_slow_sync();
+        // Spread over the file operations, start to end, and a little beyond
+        // (the last kills may find it finished).
+        let delay = file_switch.mul_f64(1.3 * f64::from(kill) / f64::from(KILLS - 1));
+        std::thread::sleep(delay);
         writer.kill().unwrap(); // SIGKILL
         writer.wait().unwrap();
 
-        // Nothing has recovered anything yet: the stable paths as left.
+        // Nothing has recovered anything yet: the stable paths as left. A
+        // generation newer than any before this sync that `compose` does not
+        // point at (being built), or a journal (committed, not finished):
+        // the kill landed inside the switch.
         let state = project.join(".sdtui");
-        let current_gen = std::fs::read_link(project.join("compose")).ok();
-        let unfinished = std::fs::read_dir(state.join("generations"))
-            .map(|rd| {
-                rd.flatten()
-                    .filter(|e| {
-                        current_gen.as_deref().and_then(|t| t.file_name()) != Some(&e.file_name())
-                    })
-                    .filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok())
-                    .any(|n| {
-                        current_gen
-                            .as_deref()
-                            .and_then(|t| t.file_name()?.to_str()?.parse::<u64>().ok())
-                            .is_none_or(|c| n > c)
-                    })
-            })
-            .unwrap_or(false);
+        let pointed: Option<u64> = std::fs::read_link(project.join("compose"))
+            .ok()
+            .and_then(|t| t.file_name()?.to_str()?.parse().ok());
+        let unfinished = generation_ids(&project)
+            .into_iter()
+            .any(|n| n > newest_before && Some(n) != pointed);
         if unfinished || state.join("journal.json").exists() {
             inside += 1;
         }
@@ -409,10 +430,8 @@ fn kill_9_inside_the_file_switch_of_a_large_sync_never_shows_a_mix() {
             .filter(|p| p.ends_with(".sdtui-new") || p.ends_with("journal.json"))
             .collect();
         assert!(stray.is_empty(), "left behind: {stray:?}");
-        let generations = std::fs::read_dir(state.join("generations"))
-            .unwrap()
-            .count();
-        assert!(generations <= 2, "{generations} generations kept");
+        let generations = generation_ids(&project);
+        assert!(generations.len() <= 2, "generations kept: {generations:?}");
         assert!(
             std::fs::symlink_metadata(project.join("compose"))
                 .unwrap()

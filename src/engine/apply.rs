@@ -503,6 +503,10 @@ fn slow_fs() {
             .map(Duration::from_millis)
     });
     if let Some(delay) = delay {
+        // Tells the test when the file operations begin, so its kills can be
+        // spread over them rather than over the process's start.
+        static ANNOUNCED: std::sync::Once = std::sync::Once::new();
+        ANNOUNCED.call_once(|| eprintln!("sdtui: file operations slowed (SDTUI_FAULT_SLOW_FS_MS)"));
         std::thread::sleep(*delay);
     }
 }
