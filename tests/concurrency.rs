@@ -1,6 +1,8 @@
 //! Two processes on one project, and a kill -9 in the middle of an apply:
 //! the second waits briefly then fails clearly; the crash leaves the old
-//! files or the new ones once anyone looks, never a mix.
+//! files or the new ones once anyone looks, never a mix. And the generated
+//! tree, read by anyone at any instant (during a sync, or after a kill
+//! before anything recovered), is always the old set or the new set.
 
 mod common;
 
