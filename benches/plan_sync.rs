@@ -69,8 +69,15 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 
 fn main() {
     println!(
-        "{:>9} {:>6} {:>7} {:>12} {:>12} {:>12} {:>8}",
-        "instances", "apps", "files", "first sync", "plan only", "no-op sync", "ms/1000"
+        "{:>9} {:>6} {:>7} {:>12} {:>12} {:>12} {:>12} {:>8}",
+        "instances",
+        "apps",
+        "files",
+        "first sync",
+        "plan only",
+        "no-op sync",
+        "one change",
+        "ms/1000"
     );
     let mut baseline: Option<f64> = None;
     let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
@@ -90,14 +97,22 @@ fn main() {
         let (again, plan_only) = time(|| ws.plan(&p, &Operation::Sync).unwrap());
         assert!(again.is_empty(), "a second plan must be empty");
         let (_, noop) = time(|| ws.run(&p, &Operation::Sync, false).unwrap());
+        // One app's tag: one compose file changes, yet the whole generated
+        // tree switches (unchanged files hard-linked into the new generation).
+        let retag = Operation::SetTag {
+            app: "app-0".into(),
+            tag: "v2".into(),
+        };
+        let (_, one_change) = time(|| ws.run(&p, &retag, false).unwrap());
         let per_k = plan_only.as_secs_f64() * 1000.0 / (n as f64 / 1000.0);
         baseline.get_or_insert(per_k);
         println!(
-            "{n:>9} {:>6} {files:>7} {:>9.1} ms {:>9.1} ms {:>9.1} ms {per_k:>8.1}",
+            "{n:>9} {:>6} {files:>7} {:>9.1} ms {:>9.1} ms {:>9.1} ms {:>9.1} ms {per_k:>8.1}",
             n / 2,
             first.as_secs_f64() * 1000.0,
             plan_only.as_secs_f64() * 1000.0,
             noop.as_secs_f64() * 1000.0,
+            one_change.as_secs_f64() * 1000.0,
         );
     }
     println!(

@@ -226,9 +226,13 @@ fn compose_v1_and_v2_accept_the_generated_files() {
     let root = synced_cheapa();
     for compose in common::compose::Compose::BOTH {
         for file in compose_files(root.path()) {
+            // As a user would: `cd compose/<vm> && docker-compose config`,
+            // through the symlink to the current generation, env files found
+            // beside it.
             let out = compose
                 .command()
-                .args(["-f", file.to_str().unwrap(), "-p", "cheapa", "config", "-q"])
+                .args(["-p", "cheapa", "config", "-q"])
+                .current_dir(file.parent().unwrap())
                 .output()
                 .unwrap();
             assert!(

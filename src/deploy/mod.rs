@@ -185,7 +185,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 /// `previous`. Returns whether a previous release exists.
 fn stage(project: &Project, vm: &str) -> Result<bool> {
     let base = release_dir(project, vm);
-    let generated = project.dir.join(generate::compose_dir(vm));
+    let generated = crate::engine::apply::generated_vm_dir(&project.dir, vm)?;
     let next = base.join("next");
     let current = base.join("current");
     let previous = base.join("previous");
@@ -767,7 +767,7 @@ fn deployed_marker(project: &Project, vm: &str) -> PathBuf {
 /// A digest of every generated file for a VM (paths and bytes), to tell a
 /// no-change `up` without asking compose.
 fn release_digest(project: &Project, vm: &str) -> Result<String> {
-    tree_digest(&project.dir.join(generate::compose_dir(vm)))
+    tree_digest(&crate::engine::apply::generated_vm_dir(&project.dir, vm)?)
 }
 
 /// SHA-256 over every file under `dir`: its relative path and bytes.

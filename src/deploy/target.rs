@@ -11,7 +11,7 @@ use super::{
     Command, compose_label, compose_program, configured_compose, detect, release_dir, run,
 };
 use crate::config::Vm;
-use crate::engine::generate::{self, COMPOSE_FILE};
+use crate::engine::generate::COMPOSE_FILE;
 use crate::engine::{Project, Workspace};
 use crate::error::{Result, UserError, io_error};
 use crate::ssh::{RemoteCommand, Session, SshTarget};
@@ -156,7 +156,7 @@ impl Target {
         match self {
             Target::Local { .. } => super::stage(project, vm),
             Target::Remote { session, base, .. } => {
-                let generated = project.dir.join(generate::compose_dir(vm));
+                let generated = crate::engine::apply::generated_vm_dir(&project.dir, vm)?;
                 let next = format!("{base}/next");
                 remote(
                     session,

@@ -70,8 +70,12 @@ pub fn volume_key(addon: &Addon, creds: &IndexMap<String, String>, name: &str) -
 }
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
 
+/// The generated tree's stable path in a project: a symlink to the current
+/// generation (see `apply`).
+pub const GENERATED_DIR: &str = "compose";
+
 pub fn compose_dir(vm: &str) -> PathBuf {
-    PathBuf::from("compose").join(vm)
+    PathBuf::from(GENERATED_DIR).join(vm)
 }
 
 /// Postgres and friends want identifiers: `my-app` → `my_app`.

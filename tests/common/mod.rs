@@ -29,7 +29,11 @@ pub fn copy_dir(from: &Path, to: &Path) {
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
+        let kind = e.file_type().unwrap();
+        if kind.is_symlink() {
+            // `compose` points at the current generation, relatively.
+            std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &target).unwrap();
+        } else if kind.is_dir() {
             copy_dir(&e.path(), &target);
         } else {
             std::fs::copy(e.path(), &target).unwrap();
@@ -68,7 +72,8 @@ pub fn fails(out: &Output) -> String {
 }
 
 /// Every file under `dir` but sdtui's own state folder (.sdtui: lock,
-/// audit): relative path → (content, mode).
+/// audit, generations), read through symlinks as any reader would:
+/// relative path → (content, mode).
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (String, u32)> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -76,7 +81,8 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (String, u32)> {
         for e in std::fs::read_dir(&d).unwrap() {
             let e = e.unwrap();
             let p = e.path();
-            if e.file_type().unwrap().is_dir() {
+            // Follows symlinks: `compose` points at the current generation.
+            if p.is_dir() {
                 if e.file_name() != ".sdtui" {
                     stack.push(p);
                 }
