@@ -395,13 +395,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let table_rows: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| {
-                    let up = chrono::DateTime::parse_from_rfc3339(&r.state.started_at)
-                        .ok()
-                        .filter(|_| r.state.state == "running")
-                        .map(|t| {
-                            human_duration((now - t.with_timezone(&chrono::Utc)).num_seconds())
-                        })
-                        .unwrap_or_else(|| "-".into());
+                    let up = r.state.uptime(now);
                     vec![
                         r.vm.clone(),
                         r.state.service.clone(),
@@ -528,15 +522,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| UserError::new(format!("cannot start the async runtime: {e}")))
 }
 
-fn human_duration(secs: i64) -> String {
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
-        s => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
-    }
-}
-
 fn print_reports(reports: &[crate::deploy::ServiceReport], json: bool) {
     if json {
         print_json(&reports);
@@ -627,12 +612,8 @@ fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> {
             let options = options
                 .iter()
                 .map(|o| {
-                    o.split_once('=')
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .ok_or_else(|| {
-                            UserError::new(format!("--option {o} is not KEY=VALUE"))
-                                .hint("for example --option max_connections=200")
-                        })
+                    crate::config::parse_option(o)
+                        .map_err(|e| UserError::new(format!("--option {e}")))
                 })
                 .collect::<Result<Vec<_>>>()?;
             let Some(name) = name_flag.or(name) else {

@@ -75,6 +75,25 @@ pub struct ServiceState {
     pub exit_code: Option<i64>,
 }
 
+impl ServiceState {
+    /// How long it has run (`45s`, `12m`, `5h3m`, `2d4h`), or `-` when it
+    /// is not running: one form for `status` and the console.
+    pub fn uptime(&self, now: chrono::DateTime<chrono::Utc>) -> String {
+        let started = chrono::DateTime::parse_from_rfc3339(&self.started_at);
+        match started {
+            Ok(t) if self.state == "running" => {
+                match (now - t.with_timezone(&chrono::Utc)).num_seconds().max(0) {
+                    s if s < 60 => format!("{s}s"),
+                    s if s < 3600 => format!("{}m", s / 60),
+                    s if s < 86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+                    s => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
+                }
+            }
+            _ => "-".into(),
+        }
+    }
+}
+
 /// Every container of a compose project, with health from inspect (Engine
 /// 1.41 leaves it out of the list).
 pub async fn project_containers(
@@ -247,4 +266,37 @@ pub async fn follow_logs(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod uptime_tests {
+    use super::ServiceState;
+
+    fn state(state: &str, started_at: &str) -> ServiceState {
+        ServiceState {
+            service: "s".into(),
+            container_id: "c".into(),
+            container: "c".into(),
+            state: state.into(),
+            health: None,
+            image: "i".into(),
+            started_at: started_at.into(),
+            ports: vec![],
+            exit_code: None,
+        }
+    }
+
+    #[test]
+    fn one_form_for_every_face() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-30T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let up = |started: &str| state("running", started).uptime(now);
+        assert_eq!(up("2026-11-30T11:59:15.5Z"), "44s");
+        assert_eq!(up("2026-11-30T11:48:00Z"), "12m");
+        assert_eq!(up("2026-11-30T06:57:00Z"), "5h3m");
+        assert_eq!(up("2026-11-28T08:00:00Z"), "2d4h");
+        assert_eq!(state("exited", "2026-11-30T11:00:00Z").uptime(now), "-");
+        assert_eq!(up("0001-01-01T00:00:00"), "-");
+    }
 }

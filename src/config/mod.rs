@@ -6,7 +6,7 @@ pub mod edit;
 pub mod legacy;
 mod raw;
 
-pub use raw::{option_matches, suggest_prefix};
+pub use raw::{option_matches, parse_option, suggest_prefix};
 
 use std::path::Path;
 

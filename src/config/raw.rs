@@ -586,6 +586,17 @@ pub fn suggest_prefix(instance: &str, taken: &BTreeMap<String, String>) -> Strin
         .unwrap_or(base)
 }
 
+/// `max_connections=200` → (`max_connections`, `200`): how every face
+/// takes an option it is typed (`--option`, the palette, the wizard).
+pub fn parse_option(word: &str) -> std::result::Result<(String, String), String> {
+    match word.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!(
+            "\"{word}\": write name=value, e.g. max_connections=200"
+        )),
+    }
+}
+
 pub fn option_matches(pattern: &str, value: &str) -> bool {
     regex::Regex::new(&format!("^(?:{pattern})$"))
         .map(|r| r.is_match(value))

@@ -101,10 +101,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
             let p = pairs(cmd, &rest[2..], &["plan", "version", "vm", "option"])?;
             let mut options = Vec::new();
             for (k, v) in p.iter().filter(|(k, _)| *k == "option") {
-                let (name, value) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("add: {k} {v}: write option NAME=VALUE"))?;
-                options.push((name.to_string(), value.to_string()));
+                options.push(crate::config::parse_option(v).map_err(|e| format!("add: {k} {e}"))?);
             }
             Command::Operation(Operation::Add {
                 type_name: rest[0].clone(),

@@ -221,11 +221,7 @@ pub fn draw(f: &mut Frame, app: &App) {
                 .into_iter()
                 .map(|s| {
                     let (h, style) = health(&s.state.service);
-                    let uptime = if s.state.state == "running" {
-                        uptime(&s.state.started_at, now)
-                    } else {
-                        "-".into()
-                    };
+                    let uptime = s.state.uptime(now);
                     Row::new(vec![
                         Cell::from(s.vm.clone()),
                         Cell::from(s.state.service.clone()),
@@ -334,22 +330,6 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     if app.help {
         draw_help(f, app);
-    }
-}
-
-/// `2026-11-25T16:40:00.1Z` → `3m`, `5h`, `2d`.
-fn uptime(started_at: &str, now: chrono::DateTime<chrono::Utc>) -> String {
-    let Ok(start) = chrono::DateTime::parse_from_rfc3339(started_at) else {
-        return "-".into();
-    };
-    let secs = (now - start.with_timezone(&chrono::Utc))
-        .num_seconds()
-        .max(0);
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86400 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86400),
     }
 }
 

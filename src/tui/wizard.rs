@@ -534,9 +534,8 @@ pub fn parse_options(
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter(|w| !w.is_empty())
     {
-        let Some((name, value)) = word.split_once('=') else {
-            return Err(format!("\"{word}\": write name=value"));
-        };
+        let (name, value) = crate::config::parse_option(word)?;
+        let (name, value) = (name.as_str(), value.as_str());
         let Some((_, _, pattern)) = t.options.iter().find(|o| o.0 == name) else {
             return Err(format!(
                 "{} has no option \"{name}\"{}",
