@@ -388,7 +388,7 @@ fn rename_keeps_the_data_the_password_and_the_apps_prefix() {
     )
     .unwrap();
     ok(&sdtui(r, &["-p", &name, "up", "--timeout", "120"]));
-    let env = || std::fs::read_to_string(dir.join("compose/local/env/web.env")).unwrap();
+    let env = || common::read_env(&dir.join("compose/local/env/web.env"));
     let password_line = |text: &str| {
         text.lines()
             .find(|l| l.starts_with("DATABASE_PASSWORD="))
