@@ -4,9 +4,16 @@
 //! plain data and a pure function, tested with ratatui's TestBackend.
 
 pub mod app;
+pub mod env_view;
+pub mod host_prompt;
 pub mod keymap;
+mod keys;
 pub mod logs;
+pub mod msg;
 pub mod palette;
+pub mod passphrase;
+pub mod project_view;
+pub mod prompt;
 pub mod shell;
 pub mod theme;
 pub mod view;
@@ -26,10 +33,10 @@ use tokio::task::JoinHandle;
 use crate::config::Vm;
 use crate::engine::{Operation, Project, Workspace};
 use crate::error::{Result, UserError};
-pub use app::{
-    AddonRow, App, ContainerAction, HostPrompt, LOG_LINES, Msg, PANES, Pane, PlanView, ProjectView,
-    Request,
-};
+pub use app::{App, LOG_LINES, PANES, Pane};
+pub use host_prompt::HostPrompt;
+pub use msg::{ContainerAction, Msg, PlanView, Request};
+pub use project_view::{AddonRow, ProjectView};
 use theme::Theme;
 pub use view::draw;
 

@@ -5,7 +5,7 @@
 use crate::config::Access;
 use crate::engine::Operation;
 
-use super::app::ProjectView;
+use super::project_view::ProjectView;
 
 /// What a palette line asks for.
 #[derive(Debug, Clone)]

@@ -9,10 +9,11 @@ use ratatui::widgets::{
     Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Tabs, Wrap,
 };
 
-use super::app::{App, PANES, Pane, PromptKind};
+use super::app::{App, PANES, Pane};
 use super::keymap::Action;
 use super::logs::short_time;
 use super::palette;
+use super::prompt::PromptKind;
 use super::wizard::{FieldKind, Step};
 
 const MASK: &str = "••••••••";
@@ -527,7 +528,7 @@ fn draw_footer(f: &mut Frame, app: &App, footer: Rect) {
     );
 }
 
-fn draw_env(f: &mut Frame, app: &App, env: &super::app::EnvView) {
+fn draw_env(f: &mut Frame, app: &App, env: &super::env_view::EnvView) {
     let t = &app.theme;
     let vars = app.view.env.get(&env.app).cloned().unwrap_or_default();
     let area = centered(f.area(), 100, vars.len() as u16 + 4);

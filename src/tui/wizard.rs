@@ -8,7 +8,7 @@ use ratatui_textarea::TextArea;
 use crate::config::Access;
 use crate::engine::Operation;
 
-use super::app::ProjectView;
+use super::project_view::ProjectView;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WizardKind {
@@ -102,7 +102,7 @@ pub struct Wizard {
 struct WizardData {
     addons: Vec<(String, String, String, String)>, // id, type, plan, version
     attachments: Vec<[String; 4]>,
-    types: Vec<super::app::TypeInfo>,
+    types: Vec<super::project_view::TypeInfo>,
 }
 
 impl Wizard {
@@ -248,7 +248,7 @@ impl Wizard {
         }
     }
 
-    fn type_of(&self, name: &str) -> Option<&super::app::TypeInfo> {
+    fn type_of(&self, name: &str) -> Option<&super::project_view::TypeInfo> {
         self.view.types.iter().find(|t| t.name == name)
     }
 
@@ -307,7 +307,7 @@ impl Wizard {
 
     fn rebuild_choices(
         &mut self,
-        t: &super::app::TypeInfo,
+        t: &super::project_view::TypeInfo,
         current_plan: Option<String>,
         current_version: Option<String>,
     ) {
@@ -527,7 +527,7 @@ impl Wizard {
 /// name one of the type's options and each value matching its pattern.
 pub fn parse_options(
     text: &str,
-    t: &super::app::TypeInfo,
+    t: &super::project_view::TypeInfo,
 ) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for word in text
@@ -560,4 +560,74 @@ pub fn parse_options(
         out.push((name.to_string(), value.to_string()));
     }
     Ok(out)
+}
+
+impl super::app::App {
+    pub(super) fn wizard_key(
+        &mut self,
+        k: crossterm::event::KeyEvent,
+    ) -> Option<super::msg::Request> {
+        let w = self.wizard.as_mut()?;
+        match &mut w.step {
+            Step::Form => {
+                if k.code == crossterm::event::KeyCode::Esc {
+                    self.wizard = None;
+                    return None;
+                }
+                let op = w.form_key(k)?;
+                w.step = Step::Planning;
+                w.op = Some(op.clone());
+                Some(super::msg::Request::Plan(op))
+            }
+            Step::Planning | Step::Applying => {
+                if k.code == crossterm::event::KeyCode::Esc && matches!(w.step, Step::Planning) {
+                    self.wizard = None;
+                }
+                None
+            }
+            Step::Review { scroll, diff, .. } => match k.code {
+                crossterm::event::KeyCode::Char('j') | crossterm::event::KeyCode::Down => {
+                    *scroll = scroll.saturating_add(1);
+                    None
+                }
+                crossterm::event::KeyCode::Char('k') | crossterm::event::KeyCode::Up => {
+                    *scroll = scroll.saturating_sub(1);
+                    None
+                }
+                crossterm::event::KeyCode::PageDown | crossterm::event::KeyCode::Char(' ') => {
+                    *scroll = scroll.saturating_add(10);
+                    None
+                }
+                crossterm::event::KeyCode::PageUp => {
+                    *scroll = scroll.saturating_sub(10);
+                    None
+                }
+                crossterm::event::KeyCode::Enter | crossterm::event::KeyCode::Char('y') => {
+                    let reviewed = std::mem::take(diff);
+                    let op = w.op.clone()?;
+                    let purge = w.purges();
+                    w.step = Step::Applying;
+                    match op {
+                        Operation::Remove { id } if purge => {
+                            Some(super::msg::Request::RemoveAndPurge(id, reviewed))
+                        }
+                        op => Some(super::msg::Request::Apply(op, reviewed)),
+                    }
+                }
+                crossterm::event::KeyCode::Esc | crossterm::event::KeyCode::Char('b') => {
+                    if w.kind == WizardKind::Command {
+                        self.wizard = None;
+                    } else {
+                        w.step = Step::Form;
+                    }
+                    None
+                }
+                _ => None,
+            },
+            Step::Done(_) => {
+                self.wizard = None;
+                None
+            }
+        }
+    }
 }

@@ -1,0 +1,191 @@
+//! What the console asks of its event loop ([`Request`]) and what
+//! background tasks report back ([`Msg`]), and how a report changes the
+//! state.
+
+use std::path::PathBuf;
+
+use ratatui_textarea::TextArea;
+
+use crate::deploy::StatusRow;
+use crate::engine::Operation;
+
+use super::app::{App, Pane};
+use super::host_prompt::HostPrompt;
+use super::passphrase::PassphrasePrompt;
+use super::project_view::ProjectView;
+use super::wizard::{Step, WizardKind};
+
+/// Work a key asks for, run as a task so the frame never waits.
+#[derive(Debug, Clone)]
+pub enum Request {
+    FollowLogs {
+        vm: String,
+        container: String,
+        label: String,
+    },
+    Up,
+    Plan(Operation),
+    /// The operation and the diff the user reviewed.
+    Apply(Operation, String),
+    /// Remove from config.yml, then delete the container and volumes.
+    RemoveAndPurge(String, String),
+    SaveLogs(PathBuf),
+    Mouse(bool),
+    TrustHost(Box<HostPrompt>),
+    SwitchProject(String),
+    /// A shell in a container; the console steps aside meanwhile.
+    Shell {
+        vm: String,
+        container: String,
+        label: String,
+    },
+    /// start, stop or restart a container on a VM.
+    Container {
+        vm: String,
+        container: String,
+        label: String,
+        action: ContainerAction,
+    },
+}
+
+pub use crate::deploy::container::ContainerAction;
+
+/// A plan as the review step shows it.
+#[derive(Debug, Clone)]
+pub struct PlanView {
+    pub diff: String,
+    pub files: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Messages from background tasks.
+#[derive(Debug)]
+pub enum Msg {
+    /// One VM's rows (each VM is watched on its own).
+    VmStatus(String, Vec<StatusRow>),
+    /// stderr, engine timestamp, text.
+    Logs(Vec<(bool, String, String)>),
+    /// A line for the footer: an error, or how a background task ended.
+    Note(String),
+    /// The console's deploy ended, with the line that says how.
+    DeployDone(String),
+    Planned(std::result::Result<PlanView, String>),
+    Applied(std::result::Result<String, String>),
+    View(Box<ProjectView>),
+    HostKey(Box<HostPrompt>),
+    /// An encrypted key needs its passphrase: the answer goes back on
+    /// `reply` (None: the user declined).
+    Passphrase {
+        key: PathBuf,
+        retry: bool,
+        reply: std::sync::mpsc::Sender<Option<String>>,
+    },
+}
+
+impl App {
+    /// A background task's report.
+    pub fn apply(&mut self, msg: Msg) {
+        match msg {
+            Msg::VmStatus(vm, rows) => {
+                self.vm_status.insert(vm, rows);
+                self.flatten_status();
+            }
+            Msg::Logs(batch) => {
+                for (err, time, text) in batch {
+                    self.logs.push(err, time, text);
+                }
+            }
+            Msg::Note(e) => self.message = Some(e),
+            Msg::DeployDone(e) => {
+                self.deploying = None;
+                self.message = Some(e);
+            }
+            Msg::Planned(result) => {
+                let Some(w) = self.wizard.as_mut() else {
+                    return;
+                };
+                if !matches!(w.step, Step::Planning) {
+                    return;
+                }
+                match result {
+                    Ok(p) if p.files.is_empty() => {
+                        w.step = Step::Done(
+                            "nothing to change: config.yml and every file are up to date".into(),
+                        )
+                    }
+                    Ok(mut p) => {
+                        if w.purges() {
+                            p.notes.push(format!(
+                                "then {} container and volumes are DELETED for good",
+                                w.value("addon")
+                            ));
+                        }
+                        w.step = Step::Review {
+                            diff: p.diff,
+                            files: p.files,
+                            notes: p.notes,
+                            scroll: 0,
+                        }
+                    }
+                    Err(e) if w.kind == WizardKind::Command => {
+                        w.step = Step::Done(format!("refused: {e}"))
+                    }
+                    Err(e) => {
+                        w.error = Some(e);
+                        w.step = Step::Form;
+                    }
+                }
+            }
+            Msg::Applied(result) => {
+                if let Some(w) = self.wizard.as_mut() {
+                    match result {
+                        Ok(s) => w.step = Step::Done(s),
+                        // The task says what was and was not changed.
+                        Err(e) => {
+                            w.error = Some(e.clone());
+                            w.step = if w.kind == WizardKind::Command {
+                                Step::Done(format!("failed: {e}"))
+                            } else {
+                                Step::Form
+                            };
+                        }
+                    }
+                }
+            }
+            Msg::View(v) => {
+                self.view = *v;
+                // Keep each list's cursor on a row that still exists.
+                for pane in [
+                    Pane::Projects,
+                    Pane::Addons,
+                    Pane::Attachments,
+                    Pane::Environments,
+                ] {
+                    let rows = match pane {
+                        Pane::Projects => self.projects.len(),
+                        Pane::Addons => self.view.addons.len(),
+                        Pane::Attachments => self.view.attachments.len(),
+                        _ => self.view.environments.len(),
+                    };
+                    let sel = &mut self.selected[pane.index()];
+                    *sel = (*sel).min(rows.saturating_sub(1));
+                }
+            }
+            Msg::HostKey(p) => self.host_prompt = Some(*p),
+            Msg::Passphrase { key, retry, reply } => {
+                let mut input = TextArea::default();
+                input.set_mask_char('•');
+                // A dialog already open is answered "none"; this one asks.
+                if let Some(old) = self.passphrase.take() {
+                    let _ = old.reply.send(None);
+                }
+                self.passphrase = Some(PassphrasePrompt {
+                    key,
+                    retry,
+                    input,
+                    reply,
+                });
+            }
+        }
+    }
+}
