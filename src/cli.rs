@@ -242,7 +242,25 @@ enum AddonsCmd {
 }
 
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    crate::crash::install();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    // The report names the subcommand only: argument values may be secrets.
+    let mut face = String::from("sdtui");
+    let mut sub = matches.subcommand();
+    while let Some((name, m)) = sub {
+        face.push(' ');
+        face.push_str(name);
+        sub = m.subcommand();
+    }
+    crate::crash::set_face(if face == "sdtui" {
+        "console".to_string()
+    } else {
+        format!("command `{face}`")
+    });
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
@@ -267,7 +285,11 @@ pub fn run(cli: Cli) -> Result<()> {
     let addons_dir = cli.addons_dir.clone().or_else(default_addons_dir);
     let mut ws = Workspace::open(root, addons_dir.as_deref())?;
     ws.accept_new_host = cli.accept_new_host;
-    let project = || ws.project(cli.project.as_deref());
+    let project = || {
+        let p = ws.project(cli.project.as_deref())?;
+        crate::crash::set_project(&p);
+        Ok::<_, UserError>(p)
+    };
     let Some(command) = cli.command else {
         let config_dir =
             directories::ProjectDirs::from("", "", "sdtui").map(|d| d.config_dir().to_path_buf());
