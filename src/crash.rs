@@ -75,6 +75,7 @@ fn read_crumbs() -> (String, PathBuf) {
     let (text, dir) = match CRUMBS.try_lock() {
         Ok(c) => {
             let mut t = String::new();
+            let _ = writeln!(t, "  time:        {} UTC", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
             let _ = writeln!(t, "  face:        {}", c.face.as_deref().unwrap_or("-"));
             let _ = writeln!(t, "  project:     {}", c.project.as_deref().unwrap_or("-"));
             if let Some(p) = &c.pane {
@@ -145,7 +146,19 @@ pub fn install() {
         let report = panic_hook.panic_report(info).to_string();
         let (crumbs, dir) = read_crumbs();
         let version = env!("CARGO_PKG_VERSION");
-        let head = format!("sdtui {version} crashed. What it was doing:\n{crumbs}");
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let head = format!(
+            "sdtui {version} crashed: {message}{at}\nWhat it was doing:\n{crumbs}"
+        );
         let file = dir.join(format!(
             "crash-{}-{}.txt",
             chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
@@ -166,7 +179,9 @@ pub fn install() {
             Ok(()) => format!("The report was saved to {}", file.display()),
             Err(e) => format!("The report could not be saved: {e}"),
         };
-        eprintln!("{head}\n{report}\n\n{whereto}");
+        // The breadcrumb and the file last, where a long backtrace (with
+        // RUST_BACKTRACE set) cannot scroll them away.
+        eprintln!("{report}\n\n{head}{whereto}");
         std::process::exit(CRASH_EXIT);
     }));
 }
@@ -194,6 +209,7 @@ fn strip_ansi(s: &str) -> String {
 /// Debug builds only: `SDTUI_TEST_PANIC=SITE` panics at that site, so the
 /// tests can prove the fatal path from the draw loop and from a task.
 #[cfg(debug_assertions)]
+#[track_caller]
 pub fn test_panic(site: &str) {
     if std::env::var("SDTUI_TEST_PANIC").is_ok_and(|v| v == site) {
         panic!("SDTUI_TEST_PANIC={site}: a panic the tests asked for");

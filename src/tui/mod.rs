@@ -500,13 +500,15 @@ async fn watch_vm(
             }
         };
         refresh().await;
-        #[cfg(debug_assertions)]
-        crate::crash::test_panic("task");
         let mut events = std::pin::pin!(crate::docker::project_events(&conn.docker, &cp));
         while let Some(ev) = events.next().await {
             if ev.is_err() {
                 break;
             }
+            // On a Docker event, so a test can make it happen once the
+            // console has the terminal.
+            #[cfg(debug_assertions)]
+            crate::crash::test_panic("task");
             // Throttle: gather the burst, then one refresh.
             tokio::time::sleep(Duration::from_millis(150)).await;
             refresh().await;
