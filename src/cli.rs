@@ -1,6 +1,8 @@
 //! The headless face: `sdtui <command>`. Each command is one engine call;
 //! listings take `--json`, mutating commands `--dry-run`.
 
+mod logs;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -98,13 +100,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// A service's logs (`postgres-primary`, `api` ...).
+    /// A service's logs (`postgres-primary`, `api` ...); with no service,
+    /// every service of the project (or of --vm), each line prefixed.
     Logs {
-        service: String,
+        service: Option<String>,
         #[arg(short, long)]
         follow: bool,
+        /// Lines to show first, per service.
         #[arg(long, default_value_t = 100)]
         tail: usize,
+        /// Only the services on this VM (with no SERVICE).
+        #[arg(long, conflicts_with = "service")]
+        vm: Option<String>,
+        /// No colours in the prefixes (they are off anyway when stdout is
+        /// not a terminal).
+        #[arg(long)]
+        no_color: bool,
     },
     /// Release an app: set its image tag, recreate it alone, run its hooks.
     Deploy {
@@ -438,29 +449,28 @@ pub fn run(cli: Cli) -> Result<()> {
             service,
             follow,
             tail,
+            vm,
+            no_color,
         } => {
             let p = project()?;
             runtime()?.block_on(async {
-                let (docker, c) = crate::deploy::service_container(&ws, &p, &service).await?;
-                if follow {
-                    crate::docker::follow_logs(&docker, &c.container_id, tail, |err, l| {
-                        if err {
-                            eprintln!("{l}")
-                        } else {
-                            println!("{l}")
-                        }
-                    })
-                    .await
-                } else {
-                    for (err, l) in crate::docker::tail_logs(&docker, &c.container_id, tail).await?
-                    {
-                        if err {
-                            eprintln!("{l}")
-                        } else {
-                            println!("{l}")
-                        }
+                match service {
+                    Some(service) => {
+                        let (docker, c) =
+                            crate::deploy::service_container(&ws, &p, &service).await?;
+                        let source = crate::deploy::LogSource {
+                            vm: String::new(),
+                            service,
+                            container_id: c.container_id,
+                            docker,
+                        };
+                        logs::one(&source, tail, follow).await
                     }
-                    Ok(())
+                    None => {
+                        let sources = crate::deploy::log_sources(&ws, &p, vm.as_deref()).await?;
+                        let colour = !no_color && std::io::IsTerminal::is_terminal(&std::io::stdout());
+                        logs::all(sources, tail, follow, colour).await
+                    }
                 }
             })
         }
