@@ -464,7 +464,7 @@ pub fn run(cli: Cli) -> Result<()> {
                             container_id: c.container_id,
                             docker,
                         };
-                        logs::one(&source, tail, follow).await
+                        logs::one(source, tail, follow).await
                     }
                     None => {
                         let sources = crate::deploy::log_sources(&ws, &p, vm.as_deref()).await?;

@@ -6,7 +6,7 @@
 
 use std::io::{self, BufWriter, Write};
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::deploy::LogSource;
@@ -50,27 +50,8 @@ fn written(r: io::Result<()>) -> Result<bool> {
 }
 
 /// One container's logs, bytes as the engine sends them.
-pub async fn one(source: &LogSource, tail: usize, follow: bool) -> Result<()> {
-    let mut out = Out::new();
-    let mut stream =
-        std::pin::pin!(crate::docker::log_chunks(&source.docker, &source.container_id, tail, follow));
-    loop {
-        let next = match stream.next().now_or_never() {
-            Some(next) => next,
-            None => {
-                if !written(out.flush())? {
-                    return Ok(());
-                }
-                stream.next().await
-            }
-        };
-        let Some(item) = next else { break };
-        let (stderr, bytes) = item?;
-        if !written(out.to(stderr).write_all(&bytes))? {
-            return Ok(());
-        }
-    }
-    written(out.flush()).map(|_| ())
+pub async fn one(source: LogSource, tail: usize, follow: bool) -> Result<()> {
+    pump(vec![source], tail, follow, None).await
 }
 
 /// How each service's lines are introduced: `name  | `, padded to the
@@ -113,6 +94,18 @@ pub async fn all(sources: Vec<LogSource>, tail: usize, follow: bool, colour: boo
         })
         .collect();
     let prefixes = prefixes(&names, colour);
+    pump(sources, tail, follow, Some(prefixes)).await
+}
+
+/// Reads every source in a task of its own and writes on this thread:
+/// reading and writing overlap, and the reading is woken by the runtime's
+/// I/O driver directly rather than through `block_on`'s thread.
+async fn pump(
+    sources: Vec<LogSource>,
+    tail: usize,
+    follow: bool,
+    prefixes: Option<Vec<String>>,
+) -> Result<()> {
     // Whether each source's stdout and stderr are at the start of a line.
     let mut at_start = vec![[true, true]; sources.len()];
     let (tx, mut rx) = mpsc::channel::<Chunk>(1024);
@@ -150,6 +143,9 @@ pub async fn all(sources: Vec<LogSource>, tail: usize, follow: bool, colour: boo
         let (stderr, bytes) = match item {
             Ok(chunk) => chunk,
             Err(e) => {
+                let Some(prefixes) = &prefixes else {
+                    return Err(e);
+                };
                 // One service's stream failing leaves the others going.
                 let line = format!("{}{}\n", prefixes[i], e.message);
                 if !written(out.to(true).write_all(line.as_bytes()))? {
@@ -158,16 +154,22 @@ pub async fn all(sources: Vec<LogSource>, tail: usize, follow: bool, colour: boo
                 continue;
             }
         };
-        let start = &mut at_start[i][usize::from(stderr)];
         let w = out.to(stderr);
-        let mut r = Ok(());
-        for line in bytes.split_inclusive(|b| *b == b'\n') {
-            if *start {
-                r = r.and_then(|()| w.write_all(prefixes[i].as_bytes()));
+        let r = match &prefixes {
+            None => w.write_all(&bytes),
+            Some(prefixes) => {
+                let start = &mut at_start[i][usize::from(stderr)];
+                let mut r = Ok(());
+                for line in bytes.split_inclusive(|b| *b == b'\n') {
+                    if *start {
+                        r = r.and_then(|()| w.write_all(prefixes[i].as_bytes()));
+                    }
+                    r = r.and_then(|()| w.write_all(line));
+                    *start = line.ends_with(b"\n");
+                }
+                r
             }
-            r = r.and_then(|()| w.write_all(line));
-            *start = line.ends_with(b"\n");
-        }
+        };
         if !written(r)? {
             return Ok(());
         }
