@@ -468,7 +468,8 @@ pub fn run(cli: Cli) -> Result<()> {
                     }
                     None => {
                         let sources = crate::deploy::log_sources(&ws, &p, vm.as_deref()).await?;
-                        let colour = !no_color && std::io::IsTerminal::is_terminal(&std::io::stdout());
+                        let colour =
+                            !no_color && std::io::IsTerminal::is_terminal(&std::io::stdout());
                         logs::all(sources, tail, follow, colour).await
                     }
                 }

@@ -75,7 +75,11 @@ fn read_crumbs() -> (String, PathBuf) {
     let (text, dir) = match CRUMBS.try_lock() {
         Ok(c) => {
             let mut t = String::new();
-            let _ = writeln!(t, "  time:        {} UTC", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
+            let _ = writeln!(
+                t,
+                "  time:        {} UTC",
+                chrono::Utc::now().format("%Y-%m-%d %H:%M:%S")
+            );
             let _ = writeln!(t, "  face:        {}", c.face.as_deref().unwrap_or("-"));
             let _ = writeln!(t, "  project:     {}", c.project.as_deref().unwrap_or("-"));
             if let Some(p) = &c.pane {
@@ -156,9 +160,7 @@ pub fn install() {
             .location()
             .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
             .unwrap_or_default();
-        let head = format!(
-            "sdtui {version} crashed: {message}{at}\nWhat it was doing:\n{crumbs}"
-        );
+        let head = format!("sdtui {version} crashed: {message}{at}\nWhat it was doing:\n{crumbs}");
         let file = dir.join(format!(
             "crash-{}-{}.txt",
             chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),

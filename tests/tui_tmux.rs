@@ -586,7 +586,10 @@ fn panic_leaves_a_usable_terminal(site: &str) {
     tmux.keys(&["Enter"]);
     let screen = tmux.wait_until(
         "stty's answer",
-        |s| s.lines().any(|l| l.ends_with(":stty") && !l.contains("grep")),
+        |s| {
+            s.lines()
+                .any(|l| l.ends_with(":stty") && !l.contains("grep"))
+        },
         Duration::from_secs(5),
     );
     let modes = screen

@@ -81,11 +81,7 @@ pub async fn all(sources: Vec<LogSource>, tail: usize, follow: bool, colour: boo
     let names: Vec<String> = sources
         .iter()
         .map(|s| {
-            let twice = sources
-                .iter()
-                .filter(|o| o.service == s.service)
-                .count()
-                > 1;
+            let twice = sources.iter().filter(|o| o.service == s.service).count() > 1;
             if twice {
                 format!("{}@{}", s.service, s.vm)
             } else {

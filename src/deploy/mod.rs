@@ -864,9 +864,8 @@ pub async fn log_sources(
     if sources.is_empty() {
         let scope = vm_filter.map(|v| format!(" on VM {v}")).unwrap_or_default();
         return Err(
-            UserError::new(format!("project {} has no containers{scope}", project.name)).hint(
-                format!("deploy it first: sdtui -p {} up", project.name),
-            ),
+            UserError::new(format!("project {} has no containers{scope}", project.name))
+                .hint(format!("deploy it first: sdtui -p {} up", project.name)),
         );
     }
     Ok(sources)

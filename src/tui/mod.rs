@@ -299,7 +299,9 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                 let result = shell::run(&ws, &project, &vm_config, &container).await;
                 STEPPED_ASIDE.store(false, std::sync::atomic::Ordering::Relaxed);
                 if let Err(e) = tui.resume() {
-                    break Err(UserError::new(format!("cannot take the terminal back: {e}")));
+                    break Err(UserError::new(format!(
+                        "cannot take the terminal back: {e}"
+                    )));
                 }
                 events = EventStream::new();
                 app.message = Some(match result {
