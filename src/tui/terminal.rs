@@ -7,7 +7,7 @@
 use std::io::{self, Stdout, stdout};
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
-use crossterm::terminal::{EnterAlternateScreen, enable_raw_mode};
+use crossterm::terminal::{Clear, ClearType, EnterAlternateScreen, enable_raw_mode};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
@@ -39,7 +39,12 @@ impl Tui {
         if self.mouse {
             crossterm::execute!(stdout(), EnableMouseCapture)?;
         }
-        self.terminal.clear()
+        // A fresh Terminal: empty buffers, so the next frame paints every
+        // cell over what the shell left. (`Terminal::clear` would ask the
+        // terminal for the cursor position, which can time out here.)
+        crossterm::execute!(stdout(), Clear(ClearType::All))?;
+        self.terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
+        Ok(())
     }
 
     /// Gives the terminal back for a while (a shell in a container).
