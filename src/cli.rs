@@ -299,6 +299,8 @@ pub fn run(cli: Cli) -> Result<()> {
     let project = || {
         let p = ws.project(cli.project.as_deref())?;
         crate::crash::set_project(&p);
+        #[cfg(debug_assertions)]
+        crate::crash::test_panic("cli");
         Ok::<_, UserError>(p)
     };
     let Some(command) = cli.command else {
