@@ -1,6 +1,8 @@
 //! The headless face: `sdtui <command>`. Each command is one engine call;
 //! listings take `--json`, mutating commands `--dry-run`.
 
+mod logs;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -109,16 +111,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// A service's logs (`postgres-primary`, `api` ...).
+    /// A service's logs (`postgres-primary`, `api` ...); with no service,
+    /// every service of the project (or of --vm), each line prefixed.
     Logs {
-        /// Compose service name: `postgres-primary`, `api` ...
-        service: String,
+        /// Compose service name (`postgres-primary`, `api` ...); none:
+        /// every service, each line prefixed.
+        service: Option<String>,
         /// Keep printing new lines as they come.
         #[arg(short, long)]
         follow: bool,
-        /// How many of the last lines to start with.
+        /// Lines to show first, per service.
         #[arg(long, default_value_t = 100)]
         tail: usize,
+        /// Only the services on this VM (with no SERVICE).
+        #[arg(long, conflicts_with = "service")]
+        vm: Option<String>,
+        /// No colours in the prefixes (they are off anyway when stdout is
+        /// not a terminal).
+        #[arg(long)]
+        no_color: bool,
     },
     /// Release an app: set its image tag, recreate it alone, run its hooks.
     Deploy {
@@ -302,7 +313,25 @@ enum AddonsCmd {
 }
 
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    crate::crash::install();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    // The report names the subcommand only: argument values may be secrets.
+    let mut face = String::from("sdtui");
+    let mut sub = matches.subcommand();
+    while let Some((name, m)) = sub {
+        face.push(' ');
+        face.push_str(name);
+        sub = m.subcommand();
+    }
+    crate::crash::set_face(if face == "sdtui" {
+        "console".to_string()
+    } else {
+        format!("command `{face}`")
+    });
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
@@ -327,7 +356,13 @@ pub fn run(cli: Cli) -> Result<()> {
     let addons_dir = cli.addons_dir.clone().or_else(default_addons_dir);
     let mut ws = Workspace::open(root, addons_dir.as_deref())?;
     ws.accept_new_host = cli.accept_new_host;
-    let project = || ws.project(cli.project.as_deref());
+    let project = || {
+        let p = ws.project(cli.project.as_deref())?;
+        crate::crash::set_project(&p);
+        #[cfg(debug_assertions)]
+        crate::crash::test_panic("cli");
+        Ok::<_, UserError>(p)
+    };
     let Some(command) = cli.command else {
         let config_dir =
             directories::ProjectDirs::from("", "", "sdtui").map(|d| d.config_dir().to_path_buf());
@@ -473,29 +508,29 @@ pub fn run(cli: Cli) -> Result<()> {
             service,
             follow,
             tail,
+            vm,
+            no_color,
         } => {
             let p = project()?;
             runtime()?.block_on(async {
-                let (docker, c) = crate::deploy::service_container(&ws, &p, &service).await?;
-                if follow {
-                    crate::docker::follow_logs(&docker, &c.container_id, tail, |err, l| {
-                        if err {
-                            eprintln!("{l}")
-                        } else {
-                            println!("{l}")
-                        }
-                    })
-                    .await
-                } else {
-                    for (err, l) in crate::docker::tail_logs(&docker, &c.container_id, tail).await?
-                    {
-                        if err {
-                            eprintln!("{l}")
-                        } else {
-                            println!("{l}")
-                        }
+                match service {
+                    Some(service) => {
+                        let (docker, c) =
+                            crate::deploy::service_container(&ws, &p, &service).await?;
+                        let source = crate::deploy::LogSource {
+                            vm: String::new(),
+                            service,
+                            container_id: c.container_id,
+                            docker,
+                        };
+                        logs::one(source, tail, follow).await
                     }
-                    Ok(())
+                    None => {
+                        let sources = crate::deploy::log_sources(&ws, &p, vm.as_deref()).await?;
+                        let colour =
+                            !no_color && std::io::IsTerminal::is_terminal(&std::io::stdout());
+                        logs::all(sources, tail, follow, colour).await
+                    }
                 }
             })
         }

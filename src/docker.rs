@@ -244,28 +244,25 @@ pub async fn tail_logs(
     Ok(lines)
 }
 
-/// Follows a container's logs, calling `line` for each until it ends.
-pub async fn follow_logs(
-    docker: &Docker,
+/// A container's log output as the engine frames it (whole lines, bytes
+/// untouched), stdout and stderr told apart: the last `tail` lines, then,
+/// with `follow`, what comes until the container stops.
+pub fn log_chunks<'a>(
+    docker: &'a Docker,
     container: &str,
     tail: usize,
-    mut line: impl FnMut(bool, &str),
-) -> Result<()> {
+    follow: bool,
+) -> impl futures_util::Stream<Item = Result<(bool, bytes::Bytes)>> + 'a {
     let opts = LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
-        .follow(true)
+        .follow(follow)
         .tail(&tail.to_string())
         .build();
-    let mut stream = docker.logs(container, Some(opts));
-    while let Some(item) = stream.next().await {
+    docker.logs(container, Some(opts)).map(|item| {
         let item = item.map_err(|e| docker_error("logs", e))?;
-        let is_err = matches!(item, LogOutput::StdErr { .. });
-        for l in String::from_utf8_lossy(&item.into_bytes()).lines() {
-            line(is_err, l);
-        }
-    }
-    Ok(())
+        Ok((matches!(item, LogOutput::StdErr { .. }), item.into_bytes()))
+    })
 }
 
 #[cfg(test)]

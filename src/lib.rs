@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod crash;
 pub mod deploy;
 pub mod docker;
 pub mod engine;

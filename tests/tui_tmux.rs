@@ -537,3 +537,166 @@ fn console_deploy_in_progress_and_a_cli_up_waits_for_it() {
     }
     tmux.keys(&["q"]);
 }
+
+/// A panic in the draw loop: the shell gets a usable terminal back, the
+/// report is printed and saved, the exit code is non-zero.
+#[cfg(debug_assertions)]
+#[test]
+fn panic_in_the_draw_loop_leaves_a_usable_terminal_and_a_report() {
+    panic_leaves_a_usable_terminal("draw");
+}
+
+/// The same for a panic in a tokio task (the VM watcher, on a Docker
+/// event), which the runtime would otherwise swallow.
+#[cfg(debug_assertions)]
+#[test]
+fn panic_in_a_task_leaves_a_usable_terminal_and_a_report() {
+    panic_leaves_a_usable_terminal("task");
+}
+
+/// tmux's view of the pane: alternate screen, any mouse tracking, cursor.
+#[cfg(debug_assertions)]
+fn pane_flags(session: &str) -> String {
+    let out = Command::new("tmux")
+        .args([
+            "display-message",
+            "-p",
+            "-t",
+            session,
+            "#{alternate_on} #{mouse_any_flag} #{cursor_flag}",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Runs the console from an interactive shell (dash, which leaves the
+/// terminal as the program left it) with the debug-only trigger, then
+/// checks what the user is left with.
+#[cfg(debug_assertions)]
+fn panic_leaves_a_usable_terminal(site: &str) {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("tp{site}{}", std::process::id());
+    let cp = format!("{name}-local");
+    let _cleanup = Cleanup(cp.clone());
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        "vms:\n  local:\n    host: local\n    private_ip: 127.0.3.64\naddons:\n  caches:\n    main:\n      type: redis\n      plan: small\n",
+    )
+    .unwrap();
+    ok(&sdtui(r, &["-p", &name, "sync"]));
+    let secrets = std::fs::read_to_string(dir.join("secrets.yml")).unwrap();
+    let password = secrets
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("PASSWORD: "))
+        .expect("sync generated the redis password")
+        .trim_matches(['"', '\''])
+        .to_string();
+
+    let tmux = Tmux::start(&name, "env PS1='PROMPT$ ' sh -i");
+    tmux.wait_for("PROMPT$", Duration::from_secs(5));
+    let cmd = console_cmd(r, &name, &format!("SDTUI_TEST_PANIC={site}"));
+    tmux.keys(&["-l", &format!("{cmd}; echo exit=$?")]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("caches.main", Duration::from_secs(10));
+    // The console has the terminal: alternate screen, mouse tracking on,
+    // cursor hidden.
+    let start = Instant::now();
+    while pane_flags(&name) != "1 1 0" {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the console never took the terminal: {}",
+            pane_flags(&name)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Something the user did, for the report: pane 3.
+    tmux.keys(&["3"]);
+    if site == "task" {
+        tmux.wait_for("┌ Attachments", Duration::from_secs(5));
+        // Any event of the project's containers reaches the watcher.
+        let (created, out) = docker(&[
+            "create",
+            "--label",
+            &format!("com.docker.compose.project={cp}"),
+            "memcached:1.6",
+        ]);
+        assert!(created, "{out}");
+    }
+    let screen = tmux.wait_until(
+        "the shell back after the crash",
+        |s| s.contains("exit=") && s.trim_end().ends_with("PROMPT$"),
+        Duration::from_secs(10),
+    );
+    assert!(screen.contains("exit=101"), "{screen}");
+    let version = env!("CARGO_PKG_VERSION");
+    for text in [
+        format!("sdtui {version} crashed"),
+        format!("SDTUI_TEST_PANIC={site}"),
+        format!("project:     {name}"),
+        "pane:        Attachments".to_string(),
+        "The report was saved to".to_string(),
+    ] {
+        assert!(screen.contains(&text), "no {text:?} in:\n{screen}");
+    }
+    // Main screen, no mouse tracking, cursor shown.
+    assert_eq!(pane_flags(&name), "0 0 1");
+    // Raw mode off: the line discipline is canonical and echoes.
+    tmux.keys(&[
+        "-l",
+        "stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo :stty",
+    ]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_until(
+        "stty's answer",
+        |s| {
+            s.lines()
+                .any(|l| l.ends_with(":stty") && !l.contains("grep"))
+        },
+        Duration::from_secs(5),
+    );
+    let modes = screen
+        .lines()
+        .find(|l| l.ends_with(":stty") && !l.contains("grep"))
+        .unwrap();
+    assert_eq!(modes.trim(), "icanon echo :stty", "{screen}");
+
+    // The report in the project's state dir: version, breadcrumb, where
+    // it panicked; never a secret.
+    let reports: Vec<_> = std::fs::read_dir(dir.join(".sdtui"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("crash-")
+        })
+        .collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let report = std::fs::read_to_string(&reports[0]).unwrap();
+    assert!(
+        screen.contains(&reports[0].display().to_string()) || {
+            // A long path wraps on an 100-column screen.
+            let flat: String = screen.lines().collect();
+            flat.contains(&reports[0].display().to_string())
+        },
+        "the screen names the file:\n{screen}"
+    );
+    for text in [
+        format!("sdtui {version} crashed"),
+        "face:        console".to_string(),
+        format!("project:     {name}"),
+        "pane:        Attachments".to_string(),
+        format!("SDTUI_TEST_PANIC={site}"),
+        "Location: src/tui/mod.rs".to_string(),
+        "Backtrace:".to_string(),
+    ] {
+        assert!(report.contains(&text), "no {text:?} in:\n{report}");
+    }
+    assert!(!report.contains(&password), "a secret in the report");
+    assert!(!report.contains('\u{1b}'), "colour codes in the file");
+}

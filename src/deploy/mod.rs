@@ -936,6 +936,55 @@ pub async fn service_container(
     Ok((conn.docker, state))
 }
 
+/// A container whose logs `logs` follows, with the client of its VM.
+pub struct LogSource {
+    pub vm: String,
+    pub service: String,
+    pub container_id: String,
+    pub docker: Docker,
+}
+
+/// Every container of the project (or of one VM), stopped ones too, as
+/// `docker compose logs` reads them: one connection per VM.
+pub async fn log_sources(
+    ws: &Workspace,
+    project: &Project,
+    vm_filter: Option<&str>,
+) -> Result<Vec<LogSource>> {
+    let loaded = ws.load(project)?;
+    let vms = select_vms(&loaded.config, vm_filter)?;
+    let per_vm = join_all(vms.iter().map(|vm| async move {
+        let conn = Connected::open(ws, project, vm).await?;
+        let containers =
+            docker::project_containers(&conn.docker, &compose_project(&project.name, &vm.name))
+                .await?;
+        Ok::<_, UserError>(
+            containers
+                .into_iter()
+                .map(|c| LogSource {
+                    vm: vm.name.clone(),
+                    service: c.service,
+                    container_id: c.container_id,
+                    docker: conn.docker.clone(),
+                })
+                .collect::<Vec<_>>(),
+        )
+    }))
+    .await;
+    let mut sources = Vec::new();
+    for r in per_vm {
+        sources.extend(r?);
+    }
+    if sources.is_empty() {
+        let scope = vm_filter.map(|v| format!(" on VM {v}")).unwrap_or_default();
+        return Err(
+            UserError::new(format!("project {} has no containers{scope}", project.name))
+                .hint(format!("deploy it first: sdtui -p {} up", project.name)),
+        );
+    }
+    Ok(sources)
+}
+
 /// One app release, as `releases APP` lists them.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Release {

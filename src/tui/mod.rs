@@ -15,6 +15,7 @@ pub mod passphrase;
 pub mod project_view;
 pub mod prompt;
 pub mod shell;
+pub mod terminal;
 pub mod theme;
 pub mod view;
 pub mod wizard;
@@ -25,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
+use crossterm::event::{Event, EventStream};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -156,19 +157,29 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
     crate::deploy::target::set_passphrase_provider(passphrase_dialog(tx.clone()));
     let dockers: Dockers = Arc::default();
+    crate::crash::set_face("console");
+    crate::crash::set_project(&project);
+    crate::crash::did(format!("opened the console on project {}", project.name));
     let mut watchers = spawn_watchers(&ws, &project, &tx, &dockers);
-    let mut terminal = ratatui::init();
-    let mut stdout = std::io::stdout();
-    if app.mouse {
-        let _ = crossterm::execute!(stdout, EnableMouseCapture);
-    }
+    let mut tui = terminal::Tui::enter(app.mouse)
+        .map_err(|e| UserError::new(format!("cannot take the terminal: {e}")))?;
     let mut events = EventStream::new();
     let mut log_task: Option<JoinHandle<()>> = None;
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
     let result = loop {
         if dirty && last_draw.elapsed() >= FRAME {
-            if let Err(e) = terminal.draw(|f| draw(f, &app)) {
+            crate::crash::set_pane(app.pane);
+            let drawn = tui.terminal.draw(|f| {
+                draw(f, &app);
+                // After a key moved off the first pane, so the report has
+                // something the user did.
+                #[cfg(debug_assertions)]
+                if app.pane != Pane::Addons {
+                    crate::crash::test_panic("draw");
+                }
+            });
+            if let Err(e) = drawn {
                 break Err(UserError::new(format!("terminal: {e}")));
             }
             last_draw = Instant::now();
@@ -208,6 +219,9 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
             }
             _ = tokio::time::sleep(wait), if dirty => None,
         };
+        if let Some(r) = &request {
+            crate::crash::did(describe(r));
+        }
         match request {
             None => {}
             Some(Request::FollowLogs {
@@ -247,13 +261,7 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                     let _ = tx.blocking_send(Msg::Note(note));
                 });
             }
-            Some(Request::Mouse(on)) => {
-                let _ = if on {
-                    crossterm::execute!(stdout, EnableMouseCapture)
-                } else {
-                    crossterm::execute!(stdout, DisableMouseCapture)
-                };
-            }
+            Some(Request::Mouse(on)) => tui.set_mouse(on),
             Some(Request::TrustHost(p)) => {
                 match crate::ssh::add_known_host(&p.known_hosts, &p.host, p.port, &p.key) {
                     Ok(()) => {
@@ -300,20 +308,17 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                 };
                 // Step aside: nothing may read the terminal but the shell.
                 drop(events);
-                if app.mouse {
-                    let _ = crossterm::execute!(stdout, DisableMouseCapture);
-                }
-                ratatui::restore();
+                tui.suspend();
                 println!("sdtui: shell in {label} on VM {vm}; `exit` comes back to the console");
                 STEPPED_ASIDE.store(true, std::sync::atomic::Ordering::Relaxed);
                 let result = shell::run(&ws, &project, &vm_config, &container).await;
                 STEPPED_ASIDE.store(false, std::sync::atomic::Ordering::Relaxed);
-                terminal = ratatui::init();
-                if app.mouse {
-                    let _ = crossterm::execute!(stdout, EnableMouseCapture);
+                if let Err(e) = tui.resume() {
+                    break Err(UserError::new(format!(
+                        "cannot take the terminal back: {e}"
+                    )));
                 }
                 events = EventStream::new();
-                let _ = terminal.clear();
                 app.message = Some(match result {
                     Ok(code) => format!("shell in {label} ended ({code})"),
                     Err(e) => format!("shell in {label}: {}", e.message),
@@ -333,6 +338,7 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                             t.abort();
                         }
                         project = p;
+                        crate::crash::set_project(&project);
                         app.view = v;
                         app.project = app.projects.iter().position(|n| *n == name).unwrap_or(0);
                         app.clear_status();
@@ -358,11 +364,26 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
     for w in watchers {
         w.abort();
     }
-    if app.mouse {
-        let _ = crossterm::execute!(stdout, DisableMouseCapture);
-    }
-    ratatui::restore();
+    drop(tui);
     result
+}
+
+/// A request as the crash report names it: what, never a secret (an
+/// operation as the audit trail describes it; no reviewed diff).
+fn describe(request: &Request) -> String {
+    match request {
+        Request::FollowLogs { label, .. } => format!("follow the logs of {label}"),
+        Request::Up => "up".into(),
+        Request::Plan(op) => format!("plan `{}`", op.describe()),
+        Request::Apply(op, _) => format!("apply `{}`", op.describe()),
+        Request::RemoveAndPurge(id, _) => format!("remove {id} with its data"),
+        Request::SaveLogs(path) => format!("save the logs to {}", path.display()),
+        Request::Mouse(on) => format!("mouse {}", if *on { "on" } else { "off" }),
+        Request::TrustHost(p) => format!("trust the host key of VM {}", p.vm),
+        Request::SwitchProject(name) => format!("switch to project {name}"),
+        Request::Shell { label, .. } => format!("a shell in {label}"),
+        Request::Container { label, action, .. } => format!("{} {label}", action.verb()),
+    }
 }
 
 /// Set while a shell has the terminal and the event loop waits for it.
@@ -501,6 +522,10 @@ async fn watch_vm(
             if ev.is_err() {
                 break;
             }
+            // On a Docker event, so a test can make it happen once the
+            // console has the terminal.
+            #[cfg(debug_assertions)]
+            crate::crash::test_panic("task");
             // Throttle: gather the burst, then one refresh.
             tokio::time::sleep(Duration::from_millis(150)).await;
             refresh().await;
