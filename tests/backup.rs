@@ -178,6 +178,33 @@ fn backup_drill_alter_restore_read_back_identical() {
     assert_eq!(drill_containers(), "");
 }
 
+/// A small tmpfs mounted over a folder (root only, as the test machine
+/// runs), unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(at).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(at)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs to fill (needs root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk(at.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).output();
+    }
+}
+
 #[test]
 fn redis_backup_drilled_and_a_stopped_addon_refused() {
     require_images(&["redis:7"]);
@@ -193,15 +220,17 @@ fn redis_backup_drilled_and_a_stopped_addon_refused() {
     )
     .unwrap();
     ok(&sdtui(r, &["-p", &name, "up", "--timeout", "120"]));
+    // The backups folder on a 256 KiB file system, to fill it later.
+    let backups = dir.join(".sdtui/backups/caches.session");
+    let _small_disk = SmallDisk::mount(&backups, "256k");
     let redis = container(&format!("{name}-local"), "redis-session");
     let cli = |args: &str| {
         let (done, out) = docker(&["exec", &redis, "sh", "-c", &format!("REDISCLI_AUTH=\"$REDIS_PASSWORD\" redis-cli --no-auth-warning {args}")]);
         assert!(done, "{out}");
         out.trim().to_string()
     };
-    for i in 0..300 {
-        cli(&format!("SET k{i} v{i}"));
-    }
+    let (done, o) = docker(&["exec", &redis, "sh", "-c", "i=0; while [ $i -lt 300 ]; do echo \"SET k$i v$i\"; i=$((i+1)); done | REDISCLI_AUTH=\"$REDIS_PASSWORD\" redis-cli --no-auth-warning >/dev/null"]);
+    assert!(done, "{o}");
     cli("-n 3 SET other 1");
 
     let out = ok(&sdtui(r, &["-p", &name, "db", "backup", "caches.session"]));
@@ -220,11 +249,26 @@ fn redis_backup_drilled_and_a_stopped_addon_refused() {
     let (done, out) = docker(&["exec", &redis, "sh", "-c", "REDISCLI_AUTH=\"$REDIS_PASSWORD\" redis-cli --no-auth-warning DBSIZE"]);
     assert!(done && out.trim() == "300", "{out}");
 
+    // The VM's disk fills up during the dump: the failure is shown, the
+    // partial file removed, the earlier backup kept.
+    let (done, o) = docker(&["exec", &redis, "sh", "-c", "head -c 600000 /dev/urandom | REDISCLI_AUTH=\"$REDIS_PASSWORD\" redis-cli --no-auth-warning -x SET big"]);
+    assert!(done, "{o}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let err = fails(&sdtui(r, &["-p", &name, "db", "backup", "caches.session"]));
+    assert!(err.contains("failed on VM local") && err.contains("partial file was removed"), "{err}");
+    let mut left: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [format!("{id}.json"), format!("{id}.rdb")]);
+    assert_eq!(manifests(r, &name, "caches.session").len(), 1);
+
     // Stopped: refused, nothing written.
     let (stopped, o) = docker(&["stop", &redis]);
     assert!(stopped, "{o}");
     let err = fails(&sdtui(r, &["-p", &name, "db", "backup", "caches.session"]));
     assert!(err.contains("is not running") && err.contains("nothing was backed up") && err.contains("sdtui -p"), "{err}");
-    let files = std::fs::read_dir(dir.join(".sdtui/backups/caches.session")).unwrap().count();
+    let files = std::fs::read_dir(&backups).unwrap().count();
     assert_eq!(files, 2, "one backup and its manifest, nothing more");
 }
