@@ -272,3 +272,41 @@ fn redis_backup_drilled_and_a_stopped_addon_refused() {
     let files = std::fs::read_dir(&backups).unwrap().count();
     assert_eq!(files, 2, "one backup and its manifest, nothing more");
 }
+
+#[test]
+fn mariadb_backup_drilled_and_restored() {
+    require_images(&["mariadb:10.11"]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("bkm{}", std::process::id());
+    let _cleanup = Cleanup(format!("{name}-local"));
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        "vms:\n  local:\n    host: local\n    private_ip: 127.0.3.73\naddons:\n  databases:\n    shop:\n      type: mariadb\n      plan: small\n",
+    )
+    .unwrap();
+    ok(&sdtui(r, &["-p", &name, "up", "--timeout", "180"]));
+    let db = container(&format!("{name}-local"), "mariadb-shop");
+    let sql = |q: &str| {
+        let (done, out) = docker(&["exec", &db, "sh", "-c", "MYSQL_PWD=\"$MARIADB_ROOT_PASSWORD\" mariadb -uroot -h 127.0.0.1 -N -B \"$MARIADB_DATABASE\" -e \"$1\"", "sh", q]);
+        assert!(done, "{q}: {out}");
+        out.trim().to_string()
+    };
+    sql("CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40)); INSERT INTO items (v) SELECT CONCAT('v', seq) FROM seq_1_to_1200; CREATE TABLE `odd name` (x INT); INSERT INTO `odd name` VALUES (1), (2);");
+    let out = ok(&sdtui(r, &["-p", &name, "db", "backup", "databases.shop"]));
+    assert!(out.contains("passed"), "{out}");
+    let list = manifests(r, &name, "databases.shop");
+    assert_eq!(list[0]["inventory"]["table items"], "1200", "{:?}", list[0]);
+    assert_eq!(list[0]["inventory"]["table odd name"], "2", "{:?}", list[0]);
+    sql("DELETE FROM items WHERE id > 10; CREATE TABLE made_later (x INT)");
+    let id = list[0]["id"].as_str().unwrap();
+    ok(&sdtui(r, &["-p", &name, "db", "restore", "databases.shop", id, "--confirm", "databases.shop"]));
+    assert_eq!(sql("SELECT count(*) FROM items"), "1200");
+    assert_eq!(sql("SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'made_later'"), "0");
+    // The application user still gets in.
+    let (done, out) = docker(&["exec", &db, "sh", "-c", "MYSQL_PWD=\"$MARIADB_PASSWORD\" mariadb -u\"$MARIADB_USER\" -h 127.0.0.1 -N -B \"$MARIADB_DATABASE\" -e 'SELECT count(*) FROM `odd name`'"]);
+    assert!(done && out.trim() == "2", "{out}");
+    assert_eq!(drill_containers(), "");
+}
