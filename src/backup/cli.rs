@@ -19,11 +19,15 @@ pub enum DbCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List backups: size, age, checksum, drill result.
+    /// List backups: size, age, checksum, drill result (`pull ADDON ID`
+    /// copies one here).
+    #[command(args_conflicts_with_subcommands = true)]
     Backups {
         addon: Option<String>,
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        pull: Option<PullCmd>,
     },
     /// Restore a backup: stops the attached apps, restores, starts them.
     Restore {
@@ -36,6 +40,18 @@ pub enum DbCmd {
         /// The name of the addon being replaced, instead of the prompt.
         #[arg(long)]
         confirm: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PullCmd {
+    /// Copy a backup from its VM to this machine, verified by its sha256.
+    Pull {
+        addon: String,
+        backup: String,
+        /// A folder or a file name (default: the current folder).
+        #[arg(long, default_value = ".")]
+        to: std::path::PathBuf,
     },
 }
 
@@ -72,7 +88,15 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
                 .hint("the backup is kept and marked failed; do not rely on it (sdtui db backups)"))
             }
         }
-        DbCmd::Backups { addon, json } => {
+        DbCmd::Backups {
+            pull: Some(PullCmd::Pull { addon, backup, to }),
+            ..
+        } => {
+            let path = rt.block_on(super::pull::pull(ws, project, &addon, &backup, &to, &progress))?;
+            println!("{}", path.display());
+            Ok(())
+        }
+        DbCmd::Backups { addon, json, .. } => {
             let all = rt.block_on(super::list(ws, project, addon.as_deref()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());

@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod drill;
+pub mod pull;
 pub mod restore;
 pub mod run;
 pub mod spec;
