@@ -10,7 +10,11 @@ use common::docker::{Cleanup, container, docker, require_images};
 use common::sshd::TestVm;
 use common::{fails, ok};
 
-fn sdtui(root: &std::path::Path, known_hosts: &std::path::Path, args: &[&str]) -> std::process::Output {
+fn sdtui(
+    root: &std::path::Path,
+    known_hosts: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sdtui"))
         .args(args)
         .env("SDTUI_ROOT", root)
@@ -30,7 +34,21 @@ impl Drop for RemoteDir {
 }
 
 fn psql(pg: &str, user: &str, db: &str, sql: &str) -> String {
-    let (done, out) = docker(&["exec", pg, "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", db, "-c", sql]);
+    let (done, out) = docker(&[
+        "exec",
+        pg,
+        "psql",
+        "-X",
+        "-At",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-U",
+        user,
+        "-d",
+        db,
+        "-c",
+        sql,
+    ]);
     assert!(done, "{sql}: {out}");
     out.trim().to_string()
 }
@@ -60,16 +78,33 @@ fn backup_drill_and_restore_over_ssh() {
         ),
     )
     .unwrap();
-    ok(&sdtui(r, &known_hosts, &["-p", &name, "--accept-new-host", "up", "--timeout", "180"]));
+    ok(&sdtui(
+        r,
+        &known_hosts,
+        &["-p", &name, "--accept-new-host", "up", "--timeout", "180"],
+    ));
     let pg = container(&format!("{name}-core"), "postgres-main");
     let (user, db) = (format!("{name}_main_user"), format!("{name}_main"));
-    psql(&pg, &user, &db, "CREATE TABLE t (id serial PRIMARY KEY, v text); INSERT INTO t (v) SELECT md5(g::text) FROM generate_series(1, 3000) g;");
+    psql(
+        &pg,
+        &user,
+        &db,
+        "CREATE TABLE t (id serial PRIMARY KEY, v text); INSERT INTO t (v) SELECT md5(g::text) FROM generate_series(1, 3000) g;",
+    );
     let digest = "SELECT count(*) || ':' || md5(string_agg(id || v, ',' ORDER BY id)) FROM t";
     let original = psql(&pg, &user, &db, digest);
 
-    let out = ok(&sdtui(r, &known_hosts, &["-p", &name, "db", "backup", "databases.main"]));
+    let out = ok(&sdtui(
+        r,
+        &known_hosts,
+        &["-p", &name, "db", "backup", "databases.main"],
+    ));
     assert!(out.contains("passed"), "{out}");
-    let listed = ok(&sdtui(r, &known_hosts, &["-p", &name, "db", "backups", "--json"]));
+    let listed = ok(&sdtui(
+        r,
+        &known_hosts,
+        &["-p", &name, "db", "backups", "--json"],
+    ));
     let list: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
     assert_eq!(list.len(), 1, "{listed}");
     let m = &list[0];
@@ -77,8 +112,13 @@ fn backup_drill_and_restore_over_ssh() {
     assert_eq!(m["drill"]["status"], "passed", "{m}");
     assert_eq!(m["inventory"]["table public.t"], "3000", "{m}");
     // On the VM, not on this side.
-    let file = remote.join("backups/databases.main").join(m["file"].as_str().unwrap());
-    assert_eq!(std::fs::metadata(&file).unwrap().len(), m["size"].as_u64().unwrap());
+    let file = remote
+        .join("backups/databases.main")
+        .join(m["file"].as_str().unwrap());
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().len(),
+        m["size"].as_u64().unwrap()
+    );
     assert!(!dir.join(".sdtui/backups/databases.main").exists());
     let (_, left) = docker(&["ps", "-aq", "--filter", "label=sdtui.drill"]);
     assert_eq!(left.trim(), "");
@@ -86,30 +126,105 @@ fn backup_drill_and_restore_over_ssh() {
     // Pulled to this machine: the same bytes, checked against the manifest.
     let here = tempfile::tempdir().unwrap();
     let id = m["id"].as_str().unwrap();
-    let pulled = ok(&sdtui(r, &known_hosts, &["-p", &name, "db", "backups", "pull", "databases.main", id, "--to", here.path().to_str().unwrap()]));
+    let pulled = ok(&sdtui(
+        r,
+        &known_hosts,
+        &[
+            "-p",
+            &name,
+            "db",
+            "backups",
+            "pull",
+            "databases.main",
+            id,
+            "--to",
+            here.path().to_str().unwrap(),
+        ],
+    ));
     let pulled = std::path::PathBuf::from(pulled.trim());
-    assert_eq!(std::fs::read(&pulled).unwrap(), std::fs::read(&file).unwrap());
-    let err = fails(&sdtui(r, &known_hosts, &["-p", &name, "db", "backups", "pull", "databases.main", id, "--to", here.path().to_str().unwrap()]));
+    assert_eq!(
+        std::fs::read(&pulled).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
+    let err = fails(&sdtui(
+        r,
+        &known_hosts,
+        &[
+            "-p",
+            &name,
+            "db",
+            "backups",
+            "pull",
+            "databases.main",
+            id,
+            "--to",
+            here.path().to_str().unwrap(),
+        ],
+    ));
     assert!(err.contains("exists"), "{err}");
 
     psql(&pg, &user, &db, "DELETE FROM t WHERE id % 2 = 0");
     let id = m["id"].as_str().unwrap();
-    let err = fails(&sdtui(r, &known_hosts, &["-p", &name, "db", "restore", "databases.main", id]));
+    let err = fails(&sdtui(
+        r,
+        &known_hosts,
+        &["-p", &name, "db", "restore", "databases.main", id],
+    ));
     assert!(err.contains("--confirm"), "{err}");
-    ok(&sdtui(r, &known_hosts, &["-p", &name, "db", "restore", "databases.main", id, "--confirm", "databases.main"]));
+    ok(&sdtui(
+        r,
+        &known_hosts,
+        &[
+            "-p",
+            &name,
+            "db",
+            "restore",
+            "databases.main",
+            id,
+            "--confirm",
+            "databases.main",
+        ],
+    ));
     assert_eq!(psql(&pg, &user, &db, digest), original);
 
     // A bigger backup (32 MB that does not compress), pulled while sshd is
     // killed: an error, and no file under the final name nor a partial one.
-    psql(&pg, &user, &db, "CREATE TABLE blob AS SELECT g, decode(string_agg(lpad(to_hex((random() * 2147483647)::int), 8, '0'), ''), 'hex') AS b FROM generate_series(1, 32000) g, generate_series(1, 256) h GROUP BY g");
+    psql(
+        &pg,
+        &user,
+        &db,
+        "CREATE TABLE blob AS SELECT g, decode(string_agg(lpad(to_hex((random() * 2147483647)::int), 8, '0'), ''), 'hex') AS b FROM generate_series(1, 32000) g, generate_series(1, 256) h GROUP BY g",
+    );
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    ok(&sdtui(r, &known_hosts, &["-p", &name, "db", "backup", "databases.main"]));
-    let list: Vec<serde_json::Value> = serde_json::from_str(&ok(&sdtui(r, &known_hosts, &["-p", &name, "db", "backups", "databases.main", "--json"]))).unwrap();
+    ok(&sdtui(
+        r,
+        &known_hosts,
+        &["-p", &name, "db", "backup", "databases.main"],
+    ));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&ok(&sdtui(
+        r,
+        &known_hosts,
+        &["-p", &name, "db", "backups", "databases.main", "--json"],
+    )))
+    .unwrap();
     let big = list[1]["id"].as_str().unwrap().to_string();
-    assert!(list[1]["size"].as_u64().unwrap() > 30_000_000, "{:?}", list[1]);
+    assert!(
+        list[1]["size"].as_u64().unwrap() > 30_000_000,
+        "{:?}",
+        list[1]
+    );
     let dest = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sdtui"))
-        .args(["-p", &name, "db", "backups", "pull", "databases.main", &big, "--to"])
+        .args([
+            "-p",
+            &name,
+            "db",
+            "backups",
+            "pull",
+            "databases.main",
+            &big,
+            "--to",
+        ])
         .arg(dest.path())
         .env("SDTUI_ROOT", r)
         .env("SDTUI_ADDONS", r.join(".none"))
@@ -127,7 +242,10 @@ fn backup_drill_and_restore_over_ssh() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut progress, &mut rest).unwrap();
     let status = child.wait().unwrap();
-    assert!(!status.success(), "the pull cannot finish without its VM: {rest}");
+    assert!(
+        !status.success(),
+        "the pull cannot finish without its VM: {rest}"
+    );
     let left: Vec<_> = std::fs::read_dir(dest.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}; {rest}");
     assert!(rest.contains("error:"), "{rest}");
@@ -135,11 +253,27 @@ fn backup_drill_and_restore_over_ssh() {
 
     // Back up, and the file on the VM altered: refused, nothing kept.
     vm.start_again();
-    let big_file = remote.join("backups/databases.main").join(list[1]["file"].as_str().unwrap());
+    let big_file = remote
+        .join("backups/databases.main")
+        .join(list[1]["file"].as_str().unwrap());
     let mut bytes = std::fs::read(&big_file).unwrap();
     bytes.truncate(bytes.len() - 1000);
     std::fs::write(&big_file, &bytes).unwrap();
-    let err = fails(&sdtui(r, &known_hosts, &["-p", &name, "db", "backups", "pull", "databases.main", &big, "--to", dest.path().to_str().unwrap()]));
+    let err = fails(&sdtui(
+        r,
+        &known_hosts,
+        &[
+            "-p",
+            &name,
+            "db",
+            "backups",
+            "pull",
+            "databases.main",
+            &big,
+            "--to",
+            dest.path().to_str().unwrap(),
+        ],
+    ));
     assert!(err.contains("does not match its manifest"), "{err}");
     assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 0);
 }

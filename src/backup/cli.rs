@@ -92,7 +92,9 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
             pull: Some(PullCmd::Pull { addon, backup, to }),
             ..
         } => {
-            let path = rt.block_on(super::pull::pull(ws, project, &addon, &backup, &to, &progress))?;
+            let path = rt.block_on(super::pull::pull(
+                ws, project, &addon, &backup, &to, &progress,
+            ))?;
             println!("{}", path.display());
             Ok(())
         }

@@ -25,6 +25,50 @@ const HEALTHY_WITHIN: Duration = Duration::from_secs(180);
 /// Label on every drill container, so a leftover (the process killed
 /// mid-drill) can be found.
 pub const DRILL_LABEL: &str = "sdtui.drill";
+/// `<host> <pid>` of the process that made it.
+const OWNER_LABEL: &str = "sdtui.drill.owner";
+
+fn owner() -> String {
+    format!(
+        "{} {}",
+        whoami::hostname().unwrap_or_default(),
+        std::process::id()
+    )
+}
+
+/// Removes the drill containers of this project that a process of this
+/// machine made and that outlived it (killed mid-drill: no destructor ran).
+async fn sweep_leftovers(docker: &Docker, project: &Project) {
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![
+            DRILL_LABEL.to_string(),
+            format!("sdtui.project={}", project.name),
+        ],
+    )]);
+    let Ok(list) = docker
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+    else {
+        return;
+    };
+    let host = whoami::hostname().unwrap_or_default();
+    for c in list {
+        let labels = c.labels.unwrap_or_default();
+        let Some((h, pid)) = labels.get(OWNER_LABEL).and_then(|o| o.rsplit_once(' ')) else {
+            continue;
+        };
+        let gone = h == host && !std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if let (true, Some(id)) = (gone, c.id) {
+            let _ = remove(docker, &id).await;
+        }
+    }
+}
 
 /// Removes the throwaway container and its anonymous volumes when dropped,
 /// also when the drill's future is cancelled or panics.
@@ -116,6 +160,7 @@ async fn restore_and_compare(
     report: Report<'_>,
 ) -> Result<(usize, Option<String>)> {
     let docker = &conn.docker;
+    sweep_leftovers(docker, project).await;
     let inspect = docker
         .inspect_container(&source.container_id, None::<InspectContainerOptions>)
         .await
@@ -130,6 +175,7 @@ async fn restore_and_compare(
     let labels = HashMap::from([
         (DRILL_LABEL.to_string(), manifest.id.clone()),
         ("sdtui.project".to_string(), project.name.clone()),
+        (OWNER_LABEL.to_string(), owner()),
     ]);
     let body = ContainerCreateBody {
         image: config.image.clone().or_else(|| Some(source.image.clone())),
@@ -168,7 +214,10 @@ async fn restore_and_compare(
         if s.spec.restore.file.is_none() {
             restore_stream(conn, s, &created.id, &file).await?;
         }
-        report(format!("{}: drill: comparing with the source", s.addon.id()));
+        report(format!(
+            "{}: drill: comparing with the source",
+            s.addon.id()
+        ));
         let restored = super::inventory(docker, &created.id, s).await?;
         let diff = store::first_difference(
             &manifest.inventory,
@@ -185,7 +234,12 @@ async fn restore_and_compare(
 }
 
 /// Puts the backup file at `path` in a (stopped) container, on the VM.
-pub(crate) async fn copy_in(conn: &Connected, file: &str, container: &str, path: &str) -> Result<()> {
+pub(crate) async fn copy_in(
+    conn: &Connected,
+    file: &str,
+    container: &str,
+    path: &str,
+) -> Result<()> {
     let out = run::vm_sh(
         &conn.target,
         run::COPY_IN_SCRIPT,

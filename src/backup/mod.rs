@@ -22,8 +22,8 @@ use bollard::Docker;
 
 use crate::catalog::AddonType;
 use crate::config::{Addon, Config};
-use crate::deploy::target::Connected;
 use crate::deploy::compose_project;
+use crate::deploy::target::Connected;
 use crate::docker::ServiceState;
 use crate::engine::{Project, Workspace, audit};
 use crate::error::{Result, UserError};
@@ -79,10 +79,11 @@ pub(crate) async fn running_container(
     doing: &str,
 ) -> Result<ServiceState> {
     let service = addon.service();
-    let found = crate::docker::project_containers(docker, &compose_project(&project.name, &addon.vm))
-        .await?
-        .into_iter()
-        .find(|s| s.service == service);
+    let found =
+        crate::docker::project_containers(docker, &compose_project(&project.name, &addon.vm))
+            .await?
+            .into_iter()
+            .find(|s| s.service == service);
     let start_hint = format!("start it: sdtui -p {} up --vm {}", project.name, addon.vm);
     match found {
         Some(s) if s.state == "running" => Ok(s),
@@ -156,7 +157,10 @@ pub async fn backup(
             }
             (Some(session), Some(inv))
         }
-        Some(_) => (None, Some(inventory(&conn.docker, &source.container_id, &s).await?)),
+        Some(_) => (
+            None,
+            Some(inventory(&conn.docker, &source.container_id, &s).await?),
+        ),
         None => (None, None),
     };
 
@@ -247,7 +251,10 @@ pub(crate) fn render_input(s: &Subject, input: Option<&str>) -> Result<String> {
     match input {
         None => Ok(String::new()),
         Some(text) => crate::template::render(text, &s.vars).map_err(|m| {
-            UserError::new(format!("{}: backup.inventory.input uses unknown {{{m}}}", s.kind.name))
+            UserError::new(format!(
+                "{}: backup.inventory.input uses unknown {{{m}}}",
+                s.kind.name
+            ))
         }),
     }
 }
@@ -292,7 +299,11 @@ pub async fn list(
             .config
             .addons
             .iter()
-            .filter(|a| ws.catalog.get(&a.type_name).is_some_and(|t| t.backup.is_some()))
+            .filter(|a| {
+                ws.catalog
+                    .get(&a.type_name)
+                    .is_some_and(|t| t.backup.is_some())
+            })
             .collect(),
     };
     let mut by_vm: BTreeMap<&str, Vec<&Addon>> = BTreeMap::new();
@@ -324,11 +335,12 @@ pub(crate) async fn find(
     let all = store::list(&conn.target, &dir).await?;
     let Some(m) = all.iter().find(|m| m.id == backup_id).cloned() else {
         return Err(
-            UserError::new(format!("{addon_id} has no backup \"{backup_id}\""))
-                .hint(crate::config::hint_choices(
+            UserError::new(format!("{addon_id} has no backup \"{backup_id}\"")).hint(
+                crate::config::hint_choices(
                     "backups",
                     all.iter().rev().take(10).map(|m| m.id.clone()),
-                )),
+                ),
+            ),
         );
     };
     Ok((conn, dir, m))

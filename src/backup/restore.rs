@@ -130,7 +130,8 @@ pub async fn apply(
 
     // The file as recorded, or nothing happens.
     report(format!("checking {} against its manifest", manifest.file));
-    let out = super::run::vm_sh(&conn.target, super::run::CHECK_SCRIPT, &[file.clone()], &[]).await?;
+    let out =
+        super::run::vm_sh(&conn.target, super::run::CHECK_SCRIPT, &[file.clone()], &[]).await?;
     match (out.success(), super::run::parse_size_sum(&out.stdout)) {
         (true, Some((size, sum))) if size == manifest.size && sum == manifest.sha256 => {}
         (true, Some((size, sum))) => {
@@ -231,9 +232,11 @@ pub async fn apply(
     let seconds = t0.elapsed().as_secs_f64();
 
     // Roles and grants the restore leaves out (readonly users), again.
-    let states =
-        crate::docker::project_containers(&conn.docker, &compose_project(&project.name, &plan.target_vm))
-            .await?;
+    let states = crate::docker::project_containers(
+        &conn.docker,
+        &compose_project(&project.name, &plan.target_vm),
+    )
+    .await?;
     crate::deploy::provision(
         ws,
         config,

@@ -46,8 +46,7 @@ set -- $(wc -c < \"$1\") $(sha256sum < \"$1\"); echo \"$1 $2\"";
 pub const COPY_IN_SCRIPT: &str = "docker cp \"$1\" \"$2:$3\"";
 
 /// `$1` folder: every manifest in it, one per line.
-pub const LIST_SCRIPT: &str =
-    "[ -d \"$1\" ] || exit 0; for f in \"$1\"/*.json; do [ -f \"$f\" ] && cat \"$f\" && echo; done; exit 0";
+pub const LIST_SCRIPT: &str = "[ -d \"$1\" ] || exit 0; for f in \"$1\"/*.json; do [ -f \"$f\" ] && cat \"$f\" && echo; done; exit 0";
 
 /// Runs a fixed script on the VM (locally with `sh`, else over the SSH
 /// session) with `env` fed first on its standard input.
@@ -60,7 +59,9 @@ pub async fn vm_sh(
     let mut input = String::new();
     for (k, v) in env {
         if v.contains('\n') {
-            return Err(UserError::new(format!("the value of {k} holds a line break")));
+            return Err(UserError::new(format!(
+                "the value of {k} holds a line break"
+            )));
         }
         input.push_str(&format!("{k}={v}\n"));
     }
@@ -122,7 +123,14 @@ pub async fn exec(
     cmd: &Rendered,
     input: Option<String>,
 ) -> Result<(i64, String)> {
-    crate::docker::exec(docker, container, cmd.argv.clone(), env_list(&cmd.env), input).await
+    crate::docker::exec(
+        docker,
+        container,
+        cmd.argv.clone(),
+        env_list(&cmd.env),
+        input,
+    )
+    .await
 }
 
 /// An inventory session held open while the dump runs (postgres: its
@@ -163,7 +171,10 @@ pub async fn hold(
         )
         .await
         .map_err(|e| fail(e.to_string()))?;
-    let StartExecResults::Attached { output, input: mut stdin } = docker
+    let StartExecResults::Attached {
+        output,
+        input: mut stdin,
+    } = docker
         .start_exec(&created.id, None)
         .await
         .map_err(|e| fail(e.to_string()))?
@@ -175,10 +186,7 @@ pub async fn hold(
         .await
         .map_err(|e| fail(e.to_string()))?;
     stdin.flush().await.map_err(|e| fail(e.to_string()))?;
-    let mut session = HeldSession {
-        stdin,
-        output,
-    };
+    let mut session = HeldSession { stdin, output };
     let mut lines = Vec::new();
     let mut pending = String::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(600);

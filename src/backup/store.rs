@@ -231,15 +231,26 @@ mod tests {
             first_difference(&src, None, &missing).unwrap(),
             "table public.b: 5 in the source at dump time, absent in the restored copy"
         );
-        let extra = inv(&[("schema x", ""), ("table public.a", "10"), ("table public.b", "5")]);
-        assert!(first_difference(&src, None, &extra).unwrap().starts_with("schema x: absent"));
+        let extra = inv(&[
+            ("schema x", ""),
+            ("table public.a", "10"),
+            ("table public.b", "5"),
+        ]);
+        assert!(
+            first_difference(&src, None, &extra)
+                .unwrap()
+                .starts_with("schema x: absent")
+        );
     }
 
     #[test]
     fn a_count_that_moved_during_the_dump_may_lie_between() {
         let before = inv(&[("keys db0", "10")]);
         let after = inv(&[("keys db0", "14")]);
-        assert_eq!(first_difference(&before, Some(&after), &inv(&[("keys db0", "12")])), None);
+        assert_eq!(
+            first_difference(&before, Some(&after), &inv(&[("keys db0", "12")])),
+            None
+        );
         assert!(first_difference(&before, Some(&after), &inv(&[("keys db0", "15")])).is_some());
         // db1 appeared during the dump: absent or a count up to 3 both fit.
         let after = inv(&[("keys db0", "10"), ("keys db1", "3")]);
