@@ -74,7 +74,7 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
             } else {
-                print_table(&[m.clone()]);
+                print_table(std::slice::from_ref(&m));
             }
             if m.drill.passed() {
                 Ok(())

@@ -105,7 +105,10 @@ pub async fn pull(
                     ],
                 );
                 let o = session.exec(&cmd).await.map_err(|e| UserError {
-                    message: format!("pulling {}: {}; nothing kept", m.id, e.message),
+                    message: format!(
+                        "pulling {} from VM {}: {}; nothing kept",
+                        m.id, m.vm, e.message
+                    ),
                     ..e
                 })?;
                 let bytes = data_encoding::BASE64

@@ -130,8 +130,13 @@ pub async fn apply(
 
     // The file as recorded, or nothing happens.
     report(format!("checking {} against its manifest", manifest.file));
-    let out =
-        super::run::vm_sh(&conn.target, super::run::CHECK_SCRIPT, &[file.clone()], &[]).await?;
+    let out = super::run::vm_sh(
+        &conn.target,
+        super::run::CHECK_SCRIPT,
+        std::slice::from_ref(&file),
+        &[],
+    )
+    .await?;
     match (out.success(), super::run::parse_size_sum(&out.stdout)) {
         (true, Some((size, sum))) if size == manifest.size && sum == manifest.sha256 => {}
         (true, Some((size, sum))) => {
