@@ -568,3 +568,43 @@ fn mariadb_backup_drilled_and_restored() {
     assert!(done && out.trim() == "2", "{out}");
     assert_eq!(drill_containers(), "");
 }
+
+#[test]
+fn a_bad_backup_section_in_a_user_type_is_refused_naming_the_file() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("addons/redis/addon.yml"),
+    )
+    .unwrap()
+    .replace("name: redis", "name: myredis");
+    let dir = r.join(".no-user-addons/myredis");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("addon.yml");
+
+    // Two ways to restore: which one is meant is not guessed.
+    let both = shipped.replace(
+        "    file: /data/dump.rdb",
+        "    file: /data/dump.rdb\n    command: [\"redis-cli\"]",
+    );
+    std::fs::write(&file, &both).unwrap();
+    let err = fails(&sdtui(r, &["catalog"]));
+    assert!(
+        err.contains(&file.display().to_string())
+            && err.contains("backup.restore needs exactly one of command: or file:")
+            && err.contains("README.md"),
+        "{err}"
+    );
+
+    // A misspelt field: its line and column.
+    let typo = shipped.replace("  dump:\n", "  dumps:\n");
+    std::fs::write(&file, &typo).unwrap();
+    let err = fails(&sdtui(r, &["catalog"]));
+    let line = typo.lines().position(|l| l == "  dumps:").unwrap() + 1;
+    assert!(
+        err.contains(&file.display().to_string())
+            && err.contains(&format!("{line}:"))
+            && err.contains("dumps"),
+        "{err}"
+    );
+}
