@@ -161,6 +161,9 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
+    /// Backups proven by restore drills; restore.
+    #[command(subcommand)]
+    Db(crate::backup::cli::DbCmd),
     /// The audit trail of applied operations.
     History {
         /// Print JSON instead of a table.
@@ -396,6 +399,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Config { app, reveal, json } => app_config(&ws, &project()?, &app, reveal, json),
         Command::History { json, last } => history(&project()?, json, last),
         Command::Addons(cmd) => addons(&ws, &project()?, cmd),
+        Command::Db(cmd) => crate::backup::cli::run(&ws, &project()?, cmd),
         Command::Up { vm, timeout, json } => {
             let p = project()?;
             let reports = runtime()?.block_on(crate::deploy::up_reporting(

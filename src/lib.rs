@@ -1,6 +1,7 @@
 //! sdtui: Heroku-style addons on your own machines. The engine is a library
 //! so the CLI, the console, the tests and the benchmarks share one code path.
 
+pub mod backup;
 pub mod catalog;
 pub mod cli;
 pub mod config;

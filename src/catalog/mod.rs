@@ -66,6 +66,8 @@ pub struct AddonType {
     pub provision: IndexMap<String, Vec<String>>,
     /// How the steps run inside the container.
     pub provision_with: Option<ProvisionClient>,
+    /// How an instance is dumped, restored and drill-checked (`db backup`).
+    pub backup: Option<crate::backup::spec::BackupSpec>,
     #[serde(default)]
     pub depends: Vec<String>,
     #[serde(default)]
@@ -386,6 +388,11 @@ fn parse_addon(path: &Path, text: &str) -> Result<AddonType> {
                 );
             }
         }
+    }
+    if let Some(b) = &t.backup
+        && let Err(msg) = b.check(&t.name)
+    {
+        return err(msg, "see the catalog's backup: fields in README.md".into());
     }
     Ok(t)
 }

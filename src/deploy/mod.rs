@@ -269,7 +269,7 @@ async fn wait_healthy(
 
 /// Runs each addon type's provisioning (readonly roles, ACL users) inside
 /// its container, after it is healthy.
-async fn provision(
+pub(crate) async fn provision(
     ws: &Workspace,
     config: &Config,
     secrets: &crate::engine::secrets::AddonSecrets,

@@ -1,0 +1,212 @@
+//! `sdtui db ...`: backup, list backups, restore. Each is one engine call
+//! from `backup/`; this file only parses, asks and prints.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::Subcommand;
+
+use super::Manifest;
+use crate::engine::{Project, Workspace};
+use crate::error::{Result, UserError};
+
+#[derive(Subcommand, Debug)]
+pub enum DbCmd {
+    /// Back up an addon on its VM, then prove the backup restores (a drill
+    /// in a throwaway container).
+    Backup {
+        /// `databases.primary`.
+        addon: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List backups: size, age, checksum, drill result (`pull ADDON ID`
+    /// copies one here).
+    #[command(args_conflicts_with_subcommands = true)]
+    Backups {
+        addon: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        pull: Option<PullCmd>,
+    },
+    /// Restore a backup: stops the attached apps, restores, starts them.
+    Restore {
+        addon: String,
+        /// A backup id from `db backups`.
+        backup: String,
+        /// Restore into this instance (same type, same VM) instead.
+        #[arg(long)]
+        into: Option<String>,
+        /// The name of the addon being replaced, instead of the prompt.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PullCmd {
+    /// Copy a backup from its VM to this machine, verified by its sha256.
+    Pull {
+        addon: String,
+        backup: String,
+        /// A folder or a file name (default: the current folder).
+        #[arg(long, default_value = ".")]
+        to: std::path::PathBuf,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UserError::new(format!("cannot start the async runtime: {e}")))
+}
+
+fn progress(line: String) {
+    eprintln!("{line}");
+}
+
+pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
+    let rt = runtime()?;
+    match cmd {
+        DbCmd::Backup { addon, json } => {
+            let m = rt.block_on(super::backup(ws, project, &addon, &progress))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
+            } else {
+                print_table(std::slice::from_ref(&m));
+            }
+            if m.drill.passed() {
+                Ok(())
+            } else {
+                Err(UserError::new(format!(
+                    "backup {} of {} FAILED its restore drill: {}",
+                    m.id,
+                    m.addon,
+                    m.drill.detail.as_deref().unwrap_or("no detail")
+                ))
+                .hint("the backup is kept and marked failed; do not rely on it (sdtui db backups)"))
+            }
+        }
+        DbCmd::Backups {
+            pull: Some(PullCmd::Pull { addon, backup, to }),
+            ..
+        } => {
+            let path = rt.block_on(super::pull::pull(
+                ws, project, &addon, &backup, &to, &progress,
+            ))?;
+            println!("{}", path.display());
+            Ok(())
+        }
+        DbCmd::Backups { addon, json, .. } => {
+            let all = rt.block_on(super::list(ws, project, addon.as_deref()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+            } else {
+                print_table(&all);
+            }
+            Ok(())
+        }
+        DbCmd::Restore {
+            addon,
+            backup,
+            into,
+            confirm,
+        } => {
+            let plan = rt.block_on(super::restore::plan(
+                ws,
+                project,
+                &addon,
+                &backup,
+                into.as_deref(),
+            ))?;
+            eprint!("{}", plan.describe());
+            let typed = match confirm {
+                Some(c) => c,
+                None if std::io::stdin().is_terminal() => {
+                    eprint!("type {} to go on: ", plan.target);
+                    std::io::stderr().flush().ok();
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line).ok();
+                    line.trim().to_string()
+                }
+                None => {
+                    return Err(UserError::new(format!(
+                        "restoring into {} needs its name typed back; nothing was touched",
+                        plan.target
+                    ))
+                    .hint(format!("add --confirm {}", plan.target)));
+                }
+            };
+            rt.block_on(super::restore::apply(ws, project, &plan, &typed, &progress))?;
+            println!("{} restored into {}", plan.backup.id, plan.target);
+            Ok(())
+        }
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n < 1024 => format!("{n} B"),
+        n if n < 1024 * 1024 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n if n < 1024 * 1024 * 1024 => format!("{:.1} MiB", n as f64 / 1048576.0),
+        n => format!("{:.2} GiB", n as f64 / 1073741824.0),
+    }
+}
+
+fn age(created: &str) -> String {
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(created) else {
+        return "-".into();
+    };
+    let s = (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+        .num_seconds()
+        .max(0);
+    match s {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+fn print_table(all: &[Manifest]) {
+    let head = ["ADDON", "ID", "SIZE", "AGE", "SHA256", "DRILL"];
+    let rows: Vec<[String; 6]> = all
+        .iter()
+        .map(|m| {
+            let drill = match &m.drill.detail {
+                Some(d) if !m.drill.passed() => format!("{}: {d}", m.drill.status),
+                _ => format!("{} ({} checked)", m.drill.status, m.drill.checked),
+            };
+            [
+                m.addon.clone(),
+                m.id.clone(),
+                human_bytes(m.size),
+                age(&m.created),
+                m.sha256.chars().take(12).collect(),
+                drill,
+            ]
+        })
+        .collect();
+    let mut widths = head.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(head.to_vec());
+    for r in &rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+}

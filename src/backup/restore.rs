@@ -1,0 +1,273 @@
+//! `db restore`: a backup back into its addon (or `--into` another instance
+//! of the same type on the same VM), with the attached apps stopped around
+//! it, under the VMs' deploy locks. The file's size and sha256 are checked
+//! against its manifest before anything is touched.
+
+use std::time::Instant;
+
+use bollard::query_parameters::StopContainerOptionsBuilder;
+use serde::Serialize;
+
+use super::{Manifest, Report, mask, subject};
+use crate::deploy::target::Connected;
+use crate::deploy::{compose_project, lock};
+use crate::engine::{Project, Workspace, audit};
+use crate::error::{Result, UserError};
+
+/// What a restore will do, shown before it is confirmed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestorePlan {
+    pub backup: Manifest,
+    /// The instance whose data is replaced.
+    pub target: String,
+    pub target_vm: String,
+    /// Attached apps, stopped during the restore and started after:
+    /// (app, VM).
+    pub apps: Vec<(String, String)>,
+}
+
+impl RestorePlan {
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "restore {} ({}, {} bytes, sha256 {}…, drill {}) into {} on VM {}\n",
+            self.backup.id,
+            self.backup.created,
+            self.backup.size,
+            &self.backup.sha256[..12.min(self.backup.sha256.len())],
+            self.backup.drill.status,
+            self.target,
+            self.target_vm
+        );
+        out.push_str(&format!(
+            "  replaced: everything in {} (objects made since the backup are dropped)\n",
+            self.target
+        ));
+        if self.apps.is_empty() {
+            out.push_str("  no app is attached\n");
+        } else {
+            for (app, vm) in &self.apps {
+                out.push_str(&format!(
+                    "  stop {app} (VM {vm}) before, start it after and wait for it\n"
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// The plan of restoring `backup_id` of `addon_id` into `into` (default:
+/// the addon itself). Reads only.
+pub async fn plan(
+    ws: &Workspace,
+    project: &Project,
+    addon_id: &str,
+    backup_id: &str,
+    into: Option<&str>,
+) -> Result<RestorePlan> {
+    let loaded = ws.load(project)?;
+    let config = &loaded.config;
+    let source = crate::engine::require_addon(config, addon_id)?;
+    let target_id = into.unwrap_or(addon_id);
+    let target = crate::engine::require_addon(config, target_id)?;
+    if target.type_name != source.type_name {
+        return Err(UserError::new(format!(
+            "{target_id} is a {}, the backup is of a {}: a restore needs the same type",
+            target.type_name, source.type_name
+        ))
+        .hint(crate::config::hint_choices(
+            &format!("{} instances", source.type_name),
+            config
+                .addons
+                .iter()
+                .filter(|a| a.type_name == source.type_name)
+                .map(|a| a.id()),
+        )));
+    }
+    if target.vm != source.vm {
+        return Err(UserError::new(format!(
+            "{target_id} is on VM {}, the backup on VM {}: restoring across VMs is not supported",
+            target.vm, source.vm
+        ))
+        .hint("copy it with db backups pull, or restore into an instance on the same VM"));
+    }
+    let (_, _, backup) = super::find(ws, project, config, addon_id, backup_id).await?;
+    let apps = config
+        .attachments_of(target_id)
+        .map(|(app, _)| (app.name.clone(), app.vm.clone()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Ok(RestorePlan {
+        backup,
+        target: target_id.to_string(),
+        target_vm: target.vm.clone(),
+        apps,
+    })
+}
+
+/// Carries out a plan. `confirm` must be the target's name, typed back.
+pub async fn apply(
+    ws: &Workspace,
+    project: &Project,
+    plan: &RestorePlan,
+    confirm: &str,
+    report: Report<'_>,
+) -> Result<()> {
+    if confirm != plan.target {
+        return Err(UserError::new(format!(
+            "not confirmed: \"{confirm}\" is not {}; nothing was touched",
+            plan.target
+        ))
+        .hint(format!("type the addon's name: --confirm {}", plan.target)));
+    }
+    let started = audit::now();
+    let operation = format!("db restore {} {}", plan.backup.addon, plan.backup.id);
+    let loaded = ws.load(project)?;
+    let config = &loaded.config;
+    let (conn, dir, manifest) =
+        super::find(ws, project, config, &plan.backup.addon, &plan.backup.id).await?;
+    let file = format!("{dir}/{}", manifest.file);
+
+    // The file as recorded, or nothing happens.
+    report(format!("checking {} against its manifest", manifest.file));
+    let out = super::run::vm_sh(
+        &conn.target,
+        super::run::CHECK_SCRIPT,
+        std::slice::from_ref(&file),
+        &[],
+    )
+    .await?;
+    match (out.success(), super::run::parse_size_sum(&out.stdout)) {
+        (true, Some((size, sum))) if size == manifest.size && sum == manifest.sha256 => {}
+        (true, Some((size, sum))) => {
+            return Err(UserError::new(format!(
+                "backup {} is altered or truncated: {size} bytes, sha256 {sum}; its manifest says {} bytes, sha256 {}; nothing was touched",
+                manifest.id, manifest.size, manifest.sha256
+            ))
+            .hint("restore another backup: sdtui db backups ADDON"));
+        }
+        _ => {
+            return Err(UserError::new(format!(
+                "cannot read backup {} on VM {}: {}; nothing was touched",
+                manifest.id,
+                manifest.vm,
+                out.stderr.trim()
+            )));
+        }
+    }
+
+    let s = subject(ws, config, &loaded.secrets, &plan.target)?;
+    let mut vms: Vec<String> = plan.apps.iter().map(|(_, vm)| vm.clone()).collect();
+    vms.push(plan.target_vm.clone());
+    vms.sort();
+    vms.dedup();
+    let _locks = lock::acquire_all(project, &vms, &operation, report).await?;
+    let target_container =
+        super::running_container(&conn.docker, project, s.addon, "nothing was touched").await?;
+
+    // Apps attached to the target stop first, so nothing writes meanwhile.
+    let mut stopped = Vec::new();
+    for (app, vm) in &plan.apps {
+        let app_conn = if *vm == plan.target_vm {
+            None
+        } else {
+            Some(Connected::open(ws, project, &config.vms[vm]).await?)
+        };
+        let docker = app_conn.as_ref().map_or(&conn.docker, |c| &c.docker);
+        let found = crate::docker::project_containers(docker, &compose_project(&project.name, vm))
+            .await?
+            .into_iter()
+            .find(|c| c.service == *app && c.state == "running");
+        if let Some(c) = found {
+            report(format!("stopping {app}"));
+            docker
+                .stop_container(
+                    &c.container_id,
+                    Some(StopContainerOptionsBuilder::default().t(30).build()),
+                )
+                .await
+                .map_err(|e| UserError::new(format!("cannot stop {app}: {e}")))?;
+            stopped.push((app.clone(), c.container_id.clone(), app_conn));
+        }
+    }
+
+    let t0 = Instant::now();
+    report(format!("restoring {} into {}", manifest.id, plan.target));
+    let restored = async {
+        if let Some(path) = &s.spec.restore.file {
+            conn.docker
+                .stop_container(
+                    &target_container.container_id,
+                    Some(StopContainerOptionsBuilder::default().t(60).build()),
+                )
+                .await
+                .map_err(|e| UserError::new(format!("cannot stop {}: {e}", plan.target)))?;
+            super::drill::copy_in(&conn, &file, &target_container.container_id, path).await?;
+            super::drill::start_healthy(&conn.docker, &target_container.container_id).await
+        } else {
+            super::drill::restore_stream(&conn, &s, &target_container.container_id, &file).await
+        }
+    }
+    .await;
+    if let Err(e) = restored {
+        let names: Vec<&str> = stopped.iter().map(|(a, _, _)| a.as_str()).collect();
+        audit::append(
+            &project.audit_path(),
+            &audit::Entry {
+                started: Some(started),
+                ..audit::Entry::new(operation, "failed", vec![])
+            },
+        )?;
+        return Err(UserError::new(format!(
+            "restoring {} into {} failed: {}",
+            manifest.id,
+            plan.target,
+            mask(&e.message, &s)
+        ))
+        .hint(if names.is_empty() {
+            "restore again, or another backup".to_string()
+        } else {
+            format!(
+                "left stopped so nothing writes to a half-restored {}: {}; restore again, then sdtui up",
+                plan.target,
+                names.join(", ")
+            )
+        }));
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+
+    // Roles and grants the restore leaves out (readonly users), again.
+    let states = crate::docker::project_containers(
+        &conn.docker,
+        &compose_project(&project.name, &plan.target_vm),
+    )
+    .await?;
+    crate::deploy::provision(
+        ws,
+        config,
+        &loaded.secrets.addons,
+        &plan.target_vm,
+        &conn.docker,
+        &states,
+    )
+    .await?;
+
+    for (app, id, app_conn) in &stopped {
+        let docker = app_conn.as_ref().map_or(&conn.docker, |c| &c.docker);
+        report(format!("starting {app}"));
+        super::drill::start_healthy(docker, id)
+            .await
+            .map_err(|e| UserError::new(format!("{app} after the restore: {}", e.message)))?;
+    }
+    report(format!(
+        "{} restored into {} in {seconds:.1} s",
+        manifest.id, plan.target
+    ));
+    audit::append(
+        &project.audit_path(),
+        &audit::Entry {
+            started: Some(started),
+            ..audit::Entry::new(operation, "applied", vec![file])
+        },
+    )
+}
