@@ -3,7 +3,9 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod connect;
 pub mod config;
+pub mod credentials;
 pub mod deploy;
 pub mod docker;
 pub mod engine;
