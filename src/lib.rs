@@ -3,6 +3,8 @@
 
 pub mod catalog;
 pub mod cli;
+mod cli_connect;
+mod cli_credentials;
 pub mod connect;
 pub mod config;
 pub mod credentials;
