@@ -59,7 +59,9 @@ pub fn run(ws: &Workspace, p: &Project, a: ConnectArgs) -> Result<()> {
             if code == 0 {
                 Ok(())
             } else {
-                Err(UserError::new(format!("the client exited with status {code}")))
+                Err(UserError::new(format!(
+                    "the client exited with status {code}"
+                )))
             }
         }
         Some(port) => rt.block_on(async {
@@ -74,7 +76,10 @@ pub fn run(ws: &Workspace, p: &Project, a: ConnectArgs) -> Result<()> {
                 dest.vm.name
             );
             if a.print_url {
-                println!("{}", connect::url(&dest, "127.0.0.1", local.port(), a.reveal)?);
+                println!(
+                    "{}",
+                    connect::url(&dest, "127.0.0.1", local.port(), a.reveal)?
+                );
             }
             tokio::signal::ctrl_c()
                 .await

@@ -58,7 +58,11 @@ fn connect_forwards_psql_through_the_ssh_session() {
         ),
     )
     .unwrap();
-    ok(&sdtui(r, &known_hosts, &["-p", &name, "up", "--timeout", "180"]));
+    ok(&sdtui(
+        r,
+        &known_hosts,
+        &["-p", &name, "up", "--timeout", "180"],
+    ));
     let creds: serde_json::Value = serde_json::from_str(&ok(&sdtui(
         r,
         &known_hosts,
@@ -86,7 +90,11 @@ fn connect_forwards_psql_through_the_ssh_session() {
             .to_string()
     };
     let (password, user, db) = (get("PASSWORD"), get("USER"), get("DATABASE"));
-    assert_eq!(get("HOST"), vm.addr, "published on the VM's private address");
+    assert_eq!(
+        get("HOST"),
+        vm.addr,
+        "published on the VM's private address"
+    );
 
     // A URL through the VM's address is refused without a forward.
     let err = fails(&sdtui(
@@ -101,7 +109,15 @@ fn connect_forwards_psql_through_the_ssh_session() {
         sdtui_cmd(
             r,
             &known_hosts,
-            &["-p", &name, "connect", "databases.main", "--port", "0", "--print-url"],
+            &[
+                "-p",
+                &name,
+                "connect",
+                "databases.main",
+                "--port",
+                "0",
+                "--print-url",
+            ],
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -122,9 +138,24 @@ fn connect_forwards_psql_through_the_ssh_session() {
         format!("postgresql://{user}:••••••••@127.0.0.1:{port}/{db}")
     );
     // Two sessions, one after the other, each on its own channel.
-    for query in ["select 40 + 2", "select count(*) from pg_stat_activity where usename = current_user"] {
+    for query in [
+        "select 40 + 2",
+        "select count(*) from pg_stat_activity where usename = current_user",
+    ] {
         let out = Command::new("psql")
-            .args(["-w", "-h", "127.0.0.1", "-p", &port.to_string(), "-U", &user, "-d", &db, "-tAc", query])
+            .args([
+                "-w",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                &user,
+                "-d",
+                &db,
+                "-tAc",
+                query,
+            ])
             .env("PGPASSWORD", &password)
             .env("PGCONNECT_TIMEOUT", "10")
             .output()
@@ -135,23 +166,43 @@ fn connect_forwards_psql_through_the_ssh_session() {
             "psql through the forward failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(!text.is_empty() && text.parse::<i64>().unwrap() >= 1, "{query}: {text}");
+        assert!(
+            !text.is_empty() && text.parse::<i64>().unwrap() >= 1,
+            "{query}: {text}"
+        );
         if query.starts_with("select 40") {
             assert_eq!(text, "42");
         }
     }
     // Ctrl-C (SIGINT) ends it cleanly and frees the port.
     let pid = child.0.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = child.0.wait().unwrap();
-    assert!(status.success(), "the forward should end cleanly on Ctrl-C: {status}");
+    assert!(
+        status.success(),
+        "the forward should end cleanly on Ctrl-C: {status}"
+    );
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 
     // The type's client (psql), run here with passthrough arguments.
     let out = sdtui(
         r,
         &known_hosts,
-        &["-p", &name, "connect", "databases.main", "--", "-tAc", "select 6 * 7"],
+        &[
+            "-p",
+            &name,
+            "connect",
+            "databases.main",
+            "--",
+            "-tAc",
+            "select 6 * 7",
+        ],
     );
     assert_eq!(ok(&out).trim(), "42");
     let out = sdtui(
@@ -175,7 +226,20 @@ fn connect_forwards_psql_through_the_ssh_session() {
     let err = fails(&sdtui(
         r,
         &known_hosts,
-        &["-p", &name, "connect", "databases.main", "--", "-v", "ON_ERROR_STOP=1", "-c", "select nope"],
+        &[
+            "-p",
+            &name,
+            "connect",
+            "databases.main",
+            "--",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            "select nope",
+        ],
     ));
-    assert!(err.contains("nope") && err.contains("exited with status"), "{err}");
+    assert!(
+        err.contains("nope") && err.contains("exited with status"),
+        "{err}"
+    );
 }

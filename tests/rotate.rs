@@ -54,7 +54,9 @@ fn credential(root: &std::path::Path, name: &str, key: &str) -> String {
 /// psql from this machine to the published port: (accepted, output).
 fn psql(port: &str, user: &str, db: &str, password: &str) -> (bool, String) {
     let out = Command::new("psql")
-        .args(["-w", "-h", ADDR, "-p", port, "-U", user, "-d", db, "-tAc", "select 1"])
+        .args([
+            "-w", "-h", ADDR, "-p", port, "-U", user, "-d", db, "-tAc", "select 1",
+        ])
         .env("PGPASSWORD", password)
         .env("PGCONNECT_TIMEOUT", "5")
         .output()
@@ -95,13 +97,30 @@ fn rotation_changes_the_password_in_the_server_and_the_apps_follow() {
     ));
     let old = credential(r, &name, "PASSWORD");
     let old_ro = credential(r, &name, "READONLY_PASSWORD");
-    assert!(masked.contains("PASSWORD") && masked.contains("••••••••"), "{masked}");
-    assert!(!masked.contains(&old) && !masked.contains(&old_ro), "{masked}");
+    assert!(
+        masked.contains("PASSWORD") && masked.contains("••••••••"),
+        "{masked}"
+    );
+    assert!(
+        !masked.contains(&old) && !masked.contains(&old_ro),
+        "{masked}"
+    );
     let unknown = fails(&sdtui(
         r,
-        &["-p", &name, "addons", "credentials", "databases.main", "--reveal", "PASWORD"],
+        &[
+            "-p",
+            &name,
+            "addons",
+            "credentials",
+            "databases.main",
+            "--reveal",
+            "PASWORD",
+        ],
     ));
-    assert!(unknown.contains("PASWORD") && unknown.contains("READONLY_PASSWORD"), "{unknown}");
+    assert!(
+        unknown.contains("PASWORD") && unknown.contains("READONLY_PASSWORD"),
+        "{unknown}"
+    );
     let port = credential(r, &name, "PORT");
     let user = credential(r, &name, "USER");
     let db = credential(r, &name, "DATABASE");
@@ -116,7 +135,14 @@ fn rotation_changes_the_password_in_the_server_and_the_apps_follow() {
 
     let rotated = sdtui(
         r,
-        &["-p", &name, "addons", "credentials", "rotate", "databases.main"],
+        &[
+            "-p",
+            &name,
+            "addons",
+            "credentials",
+            "rotate",
+            "databases.main",
+        ],
     );
     let stdout = ok(&rotated);
     let stderr = String::from_utf8_lossy(&rotated.stderr).to_string();
@@ -126,7 +152,10 @@ fn rotation_changes_the_password_in_the_server_and_the_apps_follow() {
     assert_ne!(new, old);
     assert_eq!(new.len(), 43);
     let (refused, why) = psql(&port, &user, &db, &old);
-    assert!(!refused && why.contains("password authentication failed"), "{why}");
+    assert!(
+        !refused && why.contains("password authentication failed"),
+        "{why}"
+    );
     let (works, why) = psql(&port, &user, &db, &new);
     assert!(works, "the new password should work: {why}");
     // The readonly login was not touched.
@@ -160,7 +189,10 @@ fn rotation_changes_the_password_in_the_server_and_the_apps_follow() {
         assert!(!text.contains(&old) && !text.contains(&new), "{text}");
     }
     let history = ok(&sdtui(r, &["-p", &name, "history"]));
-    assert!(history.contains("addons credentials rotate databases.main"), "{history}");
+    assert!(
+        history.contains("addons credentials rotate databases.main"),
+        "{history}"
+    );
 
     // The next `up` has nothing left to do.
     let again = ok(&sdtui(r, &["-p", &name, "up", "--timeout", "120"]));
@@ -170,7 +202,15 @@ fn rotation_changes_the_password_in_the_server_and_the_apps_follow() {
     let web_before = container(&compose_project, "web");
     ok(&sdtui(
         r,
-        &["-p", &name, "addons", "credentials", "rotate", "databases.main", "--readonly"],
+        &[
+            "-p",
+            &name,
+            "addons",
+            "credentials",
+            "rotate",
+            "databases.main",
+            "--readonly",
+        ],
     ));
     let new_ro = credential(r, &name, "READONLY_PASSWORD");
     assert_ne!(new_ro, old_ro);
@@ -184,9 +224,19 @@ fn rotation_changes_the_password_in_the_server_and_the_apps_follow() {
     let before = snapshot(&r.join(&name));
     let err = fails(&sdtui(
         r,
-        &["-p", &name, "addons", "credentials", "rotate", "caches.hits"],
+        &[
+            "-p",
+            &name,
+            "addons",
+            "credentials",
+            "rotate",
+            "caches.hits",
+        ],
     ));
-    assert!(err.contains("cannot rotate") && err.contains("memcached"), "{err}");
+    assert!(
+        err.contains("cannot rotate") && err.contains("memcached"),
+        "{err}"
+    );
     assert!(err.contains("hint"), "{err}");
     assert_eq!(before, snapshot(&r.join(&name)));
 }

@@ -34,9 +34,16 @@ pub async fn connect(
         crate::template::render(s, &vars)
             .map_err(|m| UserError::new(format!("{}: connect uses unknown {{{m}}}", dest.t.name)))
     };
-    let argv: Vec<String> = spec.client.iter().map(|a| render(a)).collect::<Result<_>>()?;
+    let argv: Vec<String> = spec
+        .client
+        .iter()
+        .map(|a| render(a))
+        .collect::<Result<_>>()?;
     let Some((program, args)) = argv.split_first() else {
-        return Err(UserError::new(format!("{}: connect.client is empty", dest.t.name)));
+        return Err(UserError::new(format!(
+            "{}: connect.client is empty",
+            dest.t.name
+        )));
     };
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args).args(extra_args);
@@ -51,9 +58,7 @@ pub async fn connect(
         .hint("install it, or keep a forward open with --port N and use another client")
     })?;
     // Ctrl-C is the client's (psql cancels a query with it), not ours.
-    let ignore_interrupts = tokio::spawn(async {
-        while tokio::signal::ctrl_c().await.is_ok() {}
-    });
+    let ignore_interrupts = tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
     let status = child
         .wait()
         .await

@@ -88,10 +88,14 @@ pub async fn open(
         .local_addr()
         .map_err(|e| UserError::new(format!("the local forward has no address: {e}")))?;
     // One connection up front: a refusal is said now, not by the client.
-    drop(dial(&route, &dest.host, dest.port, local).await.map_err(|e| UserError {
-        message: format!("{} on VM {}: {}", dest.addon.id(), dest.vm.name, e.message),
-        ..e
-    })?);
+    drop(
+        dial(&route, &dest.host, dest.port, local)
+            .await
+            .map_err(|e| UserError {
+                message: format!("{} on VM {}: {}", dest.addon.id(), dest.vm.name, e.message),
+                ..e
+            })?,
+    );
     let route = Arc::new(route);
     let (host, port) = (dest.host.clone(), dest.port);
     let accept = tokio::spawn(async move {

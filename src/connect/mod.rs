@@ -40,7 +40,11 @@ pub fn destination(
             "{id} ({}) publishes no port, so nothing outside its VM can reach it",
             t.name
         ))
-        .hint(format!("open a shell in it instead: sdtui -p {} logs {}", project.name, addon.service())));
+        .hint(format!(
+            "open a shell in it instead: sdtui -p {} logs {}",
+            project.name,
+            addon.service()
+        )));
     }
     let mut creds: BTreeMap<String, String> = loaded.generated.secrets[&addon.type_name]
         [&addon.name]

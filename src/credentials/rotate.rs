@@ -57,13 +57,17 @@ fn login<'a>(t: &'a AddonType, addon: &Addon, readonly: bool) -> Result<Login<'a
         ))
         .hint("types that can: postgres, redis, mariadb, rabbitmq; a type of your own adds rotate: (steps, check) to its addon.yml"));
     };
-    let client = spec.with.as_ref().or(t.provision_with.as_ref()).ok_or_else(|| {
-        UserError::new(format!(
-            "{}: rotate: has steps but no client to run them",
-            t.name
-        ))
-        .hint("add rotate.with (command, input) or provision_with to the type's addon.yml")
-    })?;
+    let client = spec
+        .with
+        .as_ref()
+        .or(t.provision_with.as_ref())
+        .ok_or_else(|| {
+            UserError::new(format!(
+                "{}: rotate: has steps but no client to run them",
+                t.name
+            ))
+            .hint("add rotate.with (command, input) or provision_with to the type's addon.yml")
+        })?;
     let (user_key, pass_key, access) = if readonly {
         let ro = t.readonly.as_ref().ok_or_else(|| {
             UserError::new(format!("{id} ({}) has no readonly login to rotate", t.name))
@@ -72,7 +76,11 @@ fn login<'a>(t: &'a AddonType, addon: &Addon, readonly: bool) -> Result<Login<'a
         let pick = |k: &str| ro.credentials.get(k).cloned().unwrap_or_else(|| k.into());
         (pick("USER"), pick("PASSWORD"), Access::Readonly)
     } else {
-        ("USER".to_string(), "PASSWORD".to_string(), Access::Readwrite)
+        (
+            "USER".to_string(),
+            "PASSWORD".to_string(),
+            Access::Readwrite,
+        )
     };
     let length = t
         .credentials
@@ -126,7 +134,11 @@ async fn accepts(
         })
     };
     let check = &login.spec.check;
-    let argv: Vec<String> = check.command.iter().map(|c| render(c)).collect::<Result<_>>()?;
+    let argv: Vec<String> = check
+        .command
+        .iter()
+        .map(|c| render(c))
+        .collect::<Result<_>>()?;
     let env: Vec<String> = check
         .env
         .iter()
@@ -230,7 +242,12 @@ pub async fn rotate(
     let t = ws.catalog.require(&addon.type_name)?;
     login(t, &addon, readonly)?;
     let mut vms = vec![addon.vm.clone()];
-    vms.extend(before.config.attachments_of(id).map(|(app, _)| app.vm.clone()));
+    vms.extend(
+        before
+            .config
+            .attachments_of(id)
+            .map(|(app, _)| app.vm.clone()),
+    );
     let locks = lock::acquire_all(project, &vms, &operation, report).await?;
     let started = audit::now();
     let result = rotate_locked(ws, project, id, readonly, timeout, report).await;
@@ -240,7 +257,11 @@ pub async fn rotate(
             r.restarted
                 .iter()
                 .map(|a| format!("restarted {a}"))
-                .chain(r.on_next_start.iter().map(|a| format!("{a}: on next start")))
+                .chain(
+                    r.on_next_start
+                        .iter()
+                        .map(|a| format!("{a}: on next start")),
+                )
                 .collect(),
         ),
         Err(e) => (
@@ -315,7 +336,9 @@ async fn rotate_locked(
 
     // 1. The server.
     let new = generate::password(&mut rand::rng(), login.length);
-    report(format!("{service}: changing the password of {user} in the server"));
+    report(format!(
+        "{service}: changing the password of {user} in the server"
+    ));
     server_steps(
         docker,
         &cid,
@@ -358,7 +381,10 @@ async fn rotate_locked(
         key: login.pass_key.clone(),
         value: SecretValue::new(value),
     };
-    report(format!("saving the new {} (secrets.yml, env files)", login.pass_key));
+    report(format!(
+        "saving the new {} (secrets.yml, env files)",
+        login.pass_key
+    ));
     if let Err(e) = ws.run(project, &set(&new), false) {
         let undone = undo_server(docker, &cid, t, &login, &creds, &old, &new).await;
         return Err(UserError {
@@ -377,17 +403,41 @@ async fn rotate_locked(
         on_next_start: vec![],
         addon_recreated: false,
     };
-    let restart = restart_apps(ws, project, config, &touched_vms, &users, &conn, timeout, report, &mut out).await;
+    let restart = restart_apps(
+        ws,
+        project,
+        config,
+        &touched_vms,
+        &users,
+        &conn,
+        timeout,
+        report,
+        &mut out,
+    )
+    .await;
     if let Err(e) = restart {
         // Back to the old password everywhere, apps included.
         report("putting the old password back".into());
         let files = ws.run(project, &set(&old), false);
         let server = undo_server(docker, &cid, t, &login, &creds, &old, &new).await;
-        let mut back = Rotated { restarted: vec![], ..out.clone() };
+        let mut back = Rotated {
+            restarted: vec![],
+            ..out.clone()
+        };
         let apps = match (&files, &server) {
             (Ok(_), Ok(())) => {
-                restart_apps(ws, project, config, &touched_vms, &users, &conn, timeout, report, &mut back)
-                    .await
+                restart_apps(
+                    ws,
+                    project,
+                    config,
+                    &touched_vms,
+                    &users,
+                    &conn,
+                    timeout,
+                    report,
+                    &mut back,
+                )
+                .await
             }
             _ => Ok(()),
         };
@@ -406,7 +456,8 @@ async fn rotate_locked(
         });
     }
     report(format!("{service}: recreating it if its files changed"));
-    let recreated = recreate_addon(ws, project, &loaded, &addon, &conn, &cid, timeout, report).await?;
+    let recreated =
+        recreate_addon(ws, project, &loaded, &addon, &conn, &cid, timeout, report).await?;
     out.addon_recreated = recreated.container_id != cid;
     let cid = recreated.container_id;
     if !out.addon_recreated && !login.spec.finish.is_empty() {
@@ -426,12 +477,18 @@ async fn rotate_locked(
     }
     for (vm, was_current) in &current_release {
         if *was_current && let Ok(digest) = release_digest(project, vm) {
-            crate::engine::apply::write_atomic(&deployed_marker(project, vm), digest.as_bytes(), 0o600)?;
+            crate::engine::apply::write_atomic(
+                &deployed_marker(project, vm),
+                digest.as_bytes(),
+                0o600,
+            )?;
         }
     }
 
     // 4. The proof.
-    report(format!("{service}: checking the old password is refused and the new one works"));
+    report(format!(
+        "{service}: checking the old password is refused and the new one works"
+    ));
     let new_creds = {
         let mut c = creds.clone();
         c.insert(login.pass_key.clone(), new.clone());
@@ -444,10 +501,10 @@ async fn rotate_locked(
         .hint("check the type's rotate: steps; the apps already use the new one"));
     }
     if !accepts(docker, &cid, t, &login, &new_creds, &new).await? {
-        return Err(UserError::new(format!(
-            "{service} refuses the new password of {user}"
-        ))
-        .hint("check the type's rotate: steps and the container's logs"));
+        return Err(
+            UserError::new(format!("{service} refuses the new password of {user}"))
+                .hint("check the type's rotate: steps and the container's logs"),
+        );
     }
     Ok(out)
 }
@@ -517,7 +574,10 @@ async fn restart_apps(
             }
         }
         if !stopped.is_empty() {
-            report(format!("VM {vm_name}: recreating {} (left stopped)", stopped.join(", ")));
+            report(format!(
+                "VM {vm_name}: recreating {} (left stopped)",
+                stopped.join(", ")
+            ));
             let mut args = vec!["up", "--no-deps", "--no-start"];
             args.extend(&stopped);
             conn.target.compose(&name, &args).await?;
@@ -560,7 +620,9 @@ async fn recreate_addon(
         .await?;
     let state = wait_up(&conn.docker, &name, &service, timeout).await?;
     if state.container_id != old_container {
-        report(format!("{service}: recreated; provisioning its attachments again"));
+        report(format!(
+            "{service}: recreated; provisioning its attachments again"
+        ));
         let loaded = ws.load(project)?;
         crate::deploy::provision(
             ws,
@@ -576,7 +638,12 @@ async fn recreate_addon(
 }
 
 /// Waits for a service to run (and be healthy, if it has a check).
-async fn wait_up(docker: &Docker, name: &str, service: &str, timeout: Duration) -> Result<ServiceState> {
+async fn wait_up(
+    docker: &Docker,
+    name: &str,
+    service: &str,
+    timeout: Duration,
+) -> Result<ServiceState> {
     let start = Instant::now();
     loop {
         let s = docker::project_containers(docker, name)
