@@ -240,3 +240,112 @@ fn rotation_changes_the_password_in_the_server_and_the_apps_follow() {
     assert!(err.contains("hint"), "{err}");
     assert_eq!(before, snapshot(&r.join(&name)));
 }
+
+/// redis-cli inside the redis container: does it answer PONG to this login?
+fn redis_accepts(compose_project: &str, user: &str, password: &str) -> bool {
+    let id = container(compose_project, "redis-sess");
+    let (_, out) = docker(&[
+        "exec",
+        "-e",
+        &format!("REDISCLI_AUTH={password}"),
+        &id,
+        "redis-cli",
+        "--no-auth-warning",
+        "--user",
+        user,
+        "ping",
+    ]);
+    out.lines().any(|l| l.trim() == "PONG")
+}
+
+#[test]
+fn redis_rotation_through_acl_keeps_the_app_working() {
+    require_images(&["redis:7", "sdtui-testapp:latest"]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("rotr{}", std::process::id());
+    let compose_project = format!("{name}-local");
+    let _cleanup = Cleanup(compose_project.clone());
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        "vms:\n  local:\n    host: local\n    private_ip: 127.0.3.72\naddons:\n  caches:\n    sess:\n      type: redis\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - caches.sess\n      - addon: caches.sess\n        as: RO_CACHE\n        access: readonly\n    env:\n      CHECK_PREFIXES: CACHE,RO_CACHE\n",
+    )
+    .unwrap();
+    ok(&sdtui(r, &["-p", &name, "up", "--timeout", "120"]));
+    check_passes(&compose_project, "web");
+    let cred = |key: &str| {
+        let out = ok(&sdtui(
+            r,
+            &[
+                "-p",
+                &name,
+                "addons",
+                "credentials",
+                "caches.sess",
+                "--reveal",
+                key,
+                "--json",
+            ],
+        ));
+        let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == key)
+            .unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (old, old_ro, ro_user) = (
+        cred("PASSWORD"),
+        cred("READONLY_PASSWORD"),
+        cred("READONLY_USER"),
+    );
+    assert!(redis_accepts(&compose_project, "default", &old));
+
+    // The main password: redis recreated from its new files, the readonly
+    // ACL user provisioned again, the app onto the new password.
+    let out = ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "credentials",
+            "rotate",
+            "caches.sess",
+        ],
+    ));
+    assert!(out.contains("restarted web on local"), "{out}");
+    let new = cred("PASSWORD");
+    assert_ne!(new, old);
+    assert!(!redis_accepts(&compose_project, "default", &old));
+    assert!(redis_accepts(&compose_project, "default", &new));
+    assert!(redis_accepts(&compose_project, &ro_user, &old_ro));
+    check_passes(&compose_project, "web");
+
+    // The readonly login: redis is not recreated, so the old ACL password is
+    // taken away by the finish step.
+    let redis_before = container(&compose_project, "redis-sess");
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "credentials",
+            "rotate",
+            "caches.sess",
+            "--readonly",
+        ],
+    ));
+    let new_ro = cred("READONLY_PASSWORD");
+    assert_eq!(redis_before, container(&compose_project, "redis-sess"));
+    assert!(!redis_accepts(&compose_project, &ro_user, &old_ro));
+    assert!(redis_accepts(&compose_project, &ro_user, &new_ro));
+    assert!(redis_accepts(&compose_project, "default", &new));
+    check_passes(&compose_project, "web");
+}
