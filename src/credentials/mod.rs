@@ -58,3 +58,23 @@ pub fn set_in(
             .hint(format!("credentials: {}", choices(creds.keys())))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Operation;
+
+    #[test]
+    fn a_rotated_value_never_shows_in_debug_or_the_audit_text() {
+        let op = Operation::SetCredential {
+            id: "databases.main".into(),
+            key: "PASSWORD".into(),
+            value: SecretValue::new("s3cr3t-value"),
+        };
+        assert!(!format!("{op:?}").contains("s3cr3t-value"));
+        assert_eq!(
+            op.describe(),
+            "addons credentials rotate databases.main (PASSWORD)"
+        );
+    }
+}
