@@ -456,8 +456,15 @@ async fn rotate_locked(
         });
     }
     report(format!("{service}: recreating it if its files changed"));
-    let recreated =
-        recreate_addon(ws, project, &loaded, &addon, &conn, &cid, timeout, report).await?;
+    let recreated = recreate_addon(ws, project, &loaded, &addon, &conn, &cid, timeout, report)
+        .await
+        .map_err(|e| UserError {
+            message: format!(
+                "{}; the apps already use the new password, which the server accepts",
+                e.message
+            ),
+            ..e
+        })?;
     out.addon_recreated = recreated.container_id != cid;
     let cid = recreated.container_id;
     if !out.addon_recreated && !login.spec.finish.is_empty() {
