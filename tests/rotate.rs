@@ -349,3 +349,83 @@ fn redis_rotation_through_acl_keeps_the_app_working() {
     assert!(redis_accepts(&compose_project, "default", &new));
     check_passes(&compose_project, "web");
 }
+
+#[test]
+fn mariadb_rotation_through_alter_user_keeps_the_app_working() {
+    require_images(&["mariadb:10.11", "sdtui-testapp:latest"]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("rotm{}", std::process::id());
+    let compose_project = format!("{name}-local");
+    let _cleanup = Cleanup(compose_project.clone());
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        "vms:\n  local:\n    host: local\n    private_ip: 127.0.3.73\naddons:\n  databases:\n    main:\n      type: mariadb\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - databases.main\n    env:\n      CHECK_PREFIXES: DATABASE\n",
+    )
+    .unwrap();
+    ok(&sdtui(r, &["-p", &name, "up", "--timeout", "180"]));
+    check_passes(&compose_project, "web");
+    let cred = |key: &str| {
+        let out = ok(&sdtui(
+            r,
+            &[
+                "-p",
+                &name,
+                "addons",
+                "credentials",
+                "databases.main",
+                "--reveal",
+                key,
+                "--json",
+            ],
+        ));
+        let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == key)
+            .unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (old, user) = (cred("PASSWORD"), cred("USER"));
+    let accepts = |password: &str| {
+        let id = container(&compose_project, "mariadb-main");
+        let (ok, out) = docker(&[
+            "exec",
+            "-e",
+            &format!("MYSQL_PWD={password}"),
+            &id,
+            "mariadb",
+            "-h",
+            "127.0.0.1",
+            "-u",
+            &user,
+            "-N",
+            "-e",
+            "select 1",
+        ]);
+        ok && out.trim() == "1"
+    };
+    assert!(accepts(&old));
+    let out = ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "credentials",
+            "rotate",
+            "databases.main",
+        ],
+    ));
+    assert!(out.contains("restarted web on local"), "{out}");
+    let new = cred("PASSWORD");
+    assert_ne!(new, old);
+    assert!(!accepts(&old));
+    assert!(accepts(&new));
+    check_passes(&compose_project, "web");
+}
