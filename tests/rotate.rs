@@ -429,3 +429,80 @@ fn mariadb_rotation_through_alter_user_keeps_the_app_working() {
     assert!(accepts(&new));
     check_passes(&compose_project, "web");
 }
+
+#[test]
+fn rabbitmq_rotation_through_rabbitmqctl_keeps_the_app_working() {
+    require_images(&["rabbitmq:3-management", "sdtui-testapp:latest"]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("rotq{}", std::process::id());
+    let compose_project = format!("{name}-local");
+    let _cleanup = Cleanup(compose_project.clone());
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        "vms:\n  local:\n    host: local\n    private_ip: 127.0.3.74\naddons:\n  queues:\n    main:\n      type: rabbitmq\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - queues.main\n    env:\n      CHECK_PREFIXES: QUEUE\n",
+    )
+    .unwrap();
+    ok(&sdtui(r, &["-p", &name, "up", "--timeout", "240"]));
+    check_passes(&compose_project, "web");
+    let cred = |key: &str| {
+        let out = ok(&sdtui(
+            r,
+            &[
+                "-p",
+                &name,
+                "addons",
+                "credentials",
+                "queues.main",
+                "--reveal",
+                key,
+                "--json",
+            ],
+        ));
+        let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == key)
+            .unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (old, user) = (cred("PASSWORD"), cred("USER"));
+    let accepts = |password: &str| {
+        let id = container(&compose_project, "rabbitmq-main");
+        docker(&[
+            "exec",
+            &id,
+            "rabbitmqctl",
+            "-q",
+            "authenticate_user",
+            &user,
+            password,
+        ])
+        .0
+    };
+    assert!(accepts(&old));
+    let out = ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "credentials",
+            "rotate",
+            "queues.main",
+            "--timeout",
+            "240",
+        ],
+    ));
+    assert!(out.contains("restarted web on local"), "{out}");
+    let new = cred("PASSWORD");
+    assert_ne!(new, old);
+    assert!(!accepts(&old));
+    assert!(accepts(&new));
+    check_passes(&compose_project, "web");
+}
