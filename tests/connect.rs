@@ -242,4 +242,56 @@ fn connect_forwards_psql_through_the_ssh_session() {
         err.contains("nope") && err.contains("exited with status"),
         "{err}"
     );
+
+    // Rotation over SSH: the server changes through the remote engine, and
+    // connect follows the new password while the old one is refused.
+    ok(&sdtui(
+        r,
+        &known_hosts,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "credentials",
+            "rotate",
+            "databases.main",
+        ],
+    ));
+    let out = sdtui(
+        r,
+        &known_hosts,
+        &[
+            "-p",
+            &name,
+            "connect",
+            "databases.main",
+            "--",
+            "-tAc",
+            "select 1",
+        ],
+    );
+    assert_eq!(ok(&out).trim(), "1");
+    let old = Command::new("psql")
+        .args([
+            "-w",
+            "-h",
+            &vm.addr,
+            "-p",
+            &get("PORT"),
+            "-U",
+            &user,
+            "-d",
+            &db,
+            "-tAc",
+            "select 1",
+        ])
+        .env("PGPASSWORD", &password)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&old.stderr).contains("password authentication failed"),
+        "{}",
+        String::from_utf8_lossy(&old.stderr)
+    );
 }
