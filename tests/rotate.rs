@@ -220,6 +220,40 @@ fn rotation_changes_the_password_in_the_server_and_the_apps_follow() {
     assert_ne!(web_before, container(&compose_project, "web"));
     check_passes(&compose_project, "web");
 
+    // Saving fails (another sdtui holds the project): the server goes back
+    // to the password the files and apps still have.
+    let lock = r.join(&name).join(".sdtui/lock");
+    let holder = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&lock)
+        .unwrap();
+    holder.lock().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sdtui"))
+        .args([
+            "-p",
+            &name,
+            "addons",
+            "credentials",
+            "rotate",
+            "databases.main",
+        ])
+        .env("SDTUI_ROOT", r)
+        .env("SDTUI_ADDONS", r.join(".no-user-addons"))
+        .env("SDTUI_LOCK_WAIT_MS", "300")
+        .output()
+        .unwrap();
+    drop(holder);
+    let err = fails(&out);
+    assert!(
+        err.contains("busy") && err.contains("back on the old password"),
+        "{err}"
+    );
+    assert!(!err.contains(&new), "{err}");
+    assert_eq!(credential(r, &name, "PASSWORD"), new);
+    assert!(psql(&port, &user, &db, &new).0);
+    check_passes(&compose_project, "web");
+
     // A type without rotate: is refused, and nothing changes.
     let before = snapshot(&r.join(&name));
     let err = fails(&sdtui(
