@@ -164,6 +164,9 @@ enum Command {
     /// Backups proven by restore drills; restore.
     #[command(subcommand)]
     Db(crate::backup::cli::DbCmd),
+    /// Open the addon's client (psql, redis-cli ...) on this machine through
+    /// a forward to its private address; `--port N` keeps the forward open.
+    Connect(crate::cli_connect::ConnectArgs),
     /// The audit trail of applied operations.
     History {
         /// Print JSON instead of a table.
@@ -304,6 +307,8 @@ enum AddonsCmd {
         #[command(flatten)]
         apply: ApplyFlags,
     },
+    /// An instance's credentials, secrets masked; `rotate` changes a password.
+    Credentials(crate::cli_credentials::CredentialsArgs),
     /// Every attachment: app, addon, prefix, access.
     Attachments {
         /// Only this app's attachments.
@@ -397,6 +402,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sync { apply } => mutate(&ws, &project()?, &Operation::Sync, &apply),
         Command::Migrate { apply } => mutate(&ws, &project()?, &Operation::Migrate, &apply),
         Command::Config { app, reveal, json } => app_config(&ws, &project()?, &app, reveal, json),
+        Command::Connect(args) => crate::cli_connect::run(&ws, &project()?, args),
         Command::History { json, last } => history(&project()?, json, last),
         Command::Addons(cmd) => addons(&ws, &project()?, cmd),
         Command::Db(cmd) => crate::backup::cli::run(&ws, &project()?, cmd),
@@ -541,7 +547,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
+pub(crate) fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
@@ -550,11 +556,11 @@ fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
 
 /// A long operation's steps, as they happen, on stderr (stdout stays the
 /// result, for pipes and `--json`).
-fn progress(line: String) {
+pub(crate) fn progress(line: String) {
     eprintln!("{line}");
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -636,6 +642,7 @@ fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> {
             reveal,
             json,
         } => addons_info(ws, p, &addon, reveal, json),
+        AddonsCmd::Credentials(args) => crate::cli_credentials::run(ws, p, args),
         AddonsCmd::Attachments { app, json } => attachments(ws, p, app.as_deref(), json),
         AddonsCmd::Add {
             type_name,
@@ -775,7 +782,7 @@ fn warn_out_of_sync(l: &Loaded) {
     }
 }
 
-fn table(headers: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {

@@ -68,6 +68,11 @@ pub struct AddonType {
     pub provision_with: Option<ProvisionClient>,
     /// How an instance is dumped, restored and drill-checked (`db backup`).
     pub backup: Option<crate::backup::spec::BackupSpec>,
+    /// How a password is changed inside the running server (`addons
+    /// credentials rotate`); absent: the type cannot rotate.
+    pub rotate: Option<RotateSpec>,
+    /// The client `connect` opens on the laptop.
+    pub connect: Option<ConnectSpec>,
     #[serde(default)]
     pub depends: Vec<String>,
     #[serde(default)]
@@ -202,6 +207,47 @@ pub struct ProvisionClient {
     /// `stdin`: all steps, one per line, on the client's input;
     /// `args`: one run per step, its words appended to the command.
     pub input: ProvisionInput,
+}
+
+/// Rotation, run with `provision_with` inside the addon's container. In
+/// `steps`, `finish` and `check`, `{USER}`/`{PASSWORD}` are the rotated
+/// login's (the readonly one's with `--readonly`); steps also get `{NEW}`
+/// and `{OLD}`. The client itself runs with the owner's current credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSpec {
+    /// The client for the steps when not `provision_with`.
+    pub with: Option<ProvisionClient>,
+    /// Make `{NEW}` the login's password in the server.
+    pub steps: Vec<String>,
+    /// After the apps restarted: end `{OLD}`, where the steps let both work
+    /// meanwhile (Redis ACL). Skipped when the addon's container was
+    /// recreated, as it then starts from its files with `{NEW}` alone.
+    #[serde(default)]
+    pub finish: Vec<String>,
+    /// Proves a password: run in the container with `{PASSWORD}` the one to
+    /// try; accepted when it exits 0 (and prints `expect`, if set).
+    pub check: RotateCheck,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateCheck {
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    pub expect: Option<String>,
+}
+
+/// `connect`: argv and environment templates over the credentials, `{HOST}`
+/// and `{PORT}` (the laptop's end of the forward). Keep passwords in `env`,
+/// where `ps` does not show them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectSpec {
+    pub client: Vec<String>,
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -11,17 +11,16 @@ use bollard::Docker;
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::catalog::ProvisionInput;
 use crate::config::{Config, Vm};
 use crate::docker::{self, ServiceState};
 use crate::engine::generate::{self, COMPOSE_FILE};
 use crate::engine::{Operation, Project, Workspace, audit};
 use crate::error::{Result, UserError, io_error};
-use crate::template;
 
 pub mod container;
 pub mod lock;
 pub mod ports_check;
+pub mod steps;
 pub mod target;
 
 use target::Connected;
@@ -289,69 +288,20 @@ pub(crate) async fn provision(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let render = |s: &str| {
-            template::render(s, &vars).map_err(|m| {
-                UserError::new(format!("{}: provisioning uses unknown {{{m}}}", t.name))
-            })
-        };
-        let cmd: Vec<String> = client
-            .command
-            .iter()
-            .map(|c| render(c))
-            .collect::<Result<_>>()?;
-        let env: Vec<String> = client
-            .env
-            .iter()
-            .map(|(k, v)| Ok(format!("{k}={}", render(v)?)))
-            .collect::<Result<_>>()?;
-        let runs: Vec<(Vec<String>, Option<String>)> = match client.input {
-            ProvisionInput::Stdin => {
-                let script: Vec<String> = steps
-                    .iter()
-                    .map(|s| render(s).map(|l| format!("{l};")))
-                    .collect::<Result<_>>()?;
-                vec![(cmd.clone(), Some(script.join("\n") + "\n"))]
-            }
-            ProvisionInput::Args => steps
-                .iter()
-                .map(|s| {
-                    let words = shlex::split(&render(s)?).ok_or_else(|| {
-                        UserError::new(format!(
-                            "{}: unbalanced quotes in a provisioning step",
-                            t.name
-                        ))
-                    })?;
-                    Ok((cmd.iter().cloned().chain(words).collect(), None))
-                })
-                .collect::<Result<_>>()?,
-        };
-        for (argv, input) in runs {
-            let (code, out) =
-                docker::exec(docker, &container.container_id, argv, env.clone(), input).await?;
-            // redis-cli reports errors on stdout with exit 0.
-            if code != 0 || out.starts_with("(error)") || out.starts_with("ERR") {
-                return Err(UserError::new(format!(
-                    "provisioning {} failed (exit {code}): {}",
-                    addon.id(),
-                    mask(out.trim(), t, &vars)
-                ))
-                .hint("the container's logs may say more: sdtui logs SERVICE"));
-            }
-        }
+        steps::run(
+            docker,
+            &container.container_id,
+            t,
+            client,
+            &vars,
+            steps,
+            &vars,
+            &format!("provisioning {}", addon.id()),
+            &steps::secret_values(t, &vars),
+        )
+        .await?;
     }
     Ok(())
-}
-
-/// Hides every secret credential's value (the catalog says which) in text
-/// that may reach the screen.
-fn mask(text: &str, t: &crate::catalog::AddonType, vars: &BTreeMap<String, String>) -> String {
-    let mut out = text.to_string();
-    for (k, v) in vars {
-        if t.is_secret_credential(k) && !v.is_empty() {
-            out = out.replace(v.as_str(), "••••••••");
-        }
-    }
-    out
 }
 
 fn select_vms<'a>(config: &'a Config, vm_filter: Option<&str>) -> Result<Vec<&'a Vm>> {
@@ -757,7 +707,7 @@ fn expected_services(config: &Config, vm: &str) -> Vec<String> {
 }
 
 /// Where the digest of the last release that came up healthy is kept.
-fn deployed_marker(project: &Project, vm: &str) -> PathBuf {
+pub(crate) fn deployed_marker(project: &Project, vm: &str) -> PathBuf {
     project
         .state_dir()
         .join("deploy")
@@ -766,7 +716,7 @@ fn deployed_marker(project: &Project, vm: &str) -> PathBuf {
 
 /// A digest of every generated file for a VM (paths and bytes), to tell a
 /// no-change `up` without asking compose.
-fn release_digest(project: &Project, vm: &str) -> Result<String> {
+pub(crate) fn release_digest(project: &Project, vm: &str) -> Result<String> {
     tree_digest(&crate::engine::apply::generated_vm_dir(&project.dir, vm)?)
 }
 

@@ -103,6 +103,12 @@ pub enum Operation {
         app: String,
         tag: String,
     },
+    /// A rotated credential's new value (kept out of `describe()` and Debug).
+    SetCredential {
+        id: String,
+        key: String,
+        value: crate::credentials::SecretValue,
+    },
 }
 
 impl Operation {
@@ -169,6 +175,9 @@ impl Operation {
             }
             Operation::Migrate => "migrate".into(),
             Operation::SetTag { app, tag } => format!("deploy {app} --tag {tag}"),
+            Operation::SetCredential { id, key, .. } => {
+                format!("addons credentials rotate {id} ({key})")
+            }
         }
     }
 }
@@ -408,7 +417,10 @@ impl Workspace {
                 ))
                 .hint(e.hint.unwrap_or_default()),
             })?;
-        let secrets = Secrets::load(&project.secrets_path())?;
+        let mut secrets = Secrets::load(&project.secrets_path())?;
+        if let Operation::SetCredential { id, key, value } = op {
+            crate::credentials::set_in(&mut secrets, &config, id, key, value)?;
+        }
         let mut plan = self.plan_generated(project, &config, &secrets, None)?;
         if old_text.as_deref() != Some(new_text.as_str()) {
             plan.changes.insert(
@@ -501,6 +513,7 @@ impl Workspace {
         match op {
             Operation::Init | Operation::Migrate | Operation::Rename { .. } => unreachable!(),
             Operation::Sync => Ok(text.to_string()),
+            Operation::SetCredential { id, .. } => require_addon(&config, id).map(|_| text.into()),
             Operation::SetTag { app, tag } => {
                 require_app(&config, app)?;
                 if tag.is_empty()

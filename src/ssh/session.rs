@@ -248,6 +248,28 @@ trap - EXIT"#;
         }
     }
 
+    /// A TCP connection made by the VM to `host:port` (a `direct-tcpip`
+    /// channel), for `connect`'s forward; `from` is the laptop's end.
+    pub async fn direct_tcpip(
+        &self,
+        host: &str,
+        port: u16,
+        from: std::net::SocketAddr,
+    ) -> Result<russh::ChannelStream<Msg>> {
+        let channel = self
+            .handle
+            .channel_open_direct_tcpip(host, port.into(), from.ip().to_string(), from.port().into())
+            .await
+            .map_err(|e| {
+                UserError::new(format!(
+                    "sshd on {} could not forward to {host}:{port} ({e})",
+                    self.label
+                ))
+                .hint("is the addon up there (sdtui up)? OpenSSH forwards TCP only with `AllowTcpForwarding yes` (or `local`)")
+            })?;
+        Ok(channel.into_stream())
+    }
+
     /// Ends the session (its channels and Docker clients stop working).
     pub async fn close(&self) {
         let _ = self
