@@ -18,6 +18,7 @@ pub struct CredentialsArgs {
     /// Show this one credential's value (`PASSWORD`).
     #[arg(long, value_name = "NAME")]
     reveal: Option<String>,
+    /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
 }
@@ -27,6 +28,7 @@ enum CredentialsCmd {
     /// A new password, changed inside the running server, saved, and the
     /// attached apps restarted onto it; the old one is then refused.
     Rotate {
+        /// The instance (`databases.main`).
         addon: String,
         /// The readonly login's password instead of the main one.
         #[arg(long)]
@@ -34,6 +36,7 @@ enum CredentialsCmd {
         /// Seconds to wait for each restarted service.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },

@@ -6,6 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use clap::Subcommand;
 
 use super::Manifest;
+use crate::cli::{progress, runtime};
 use crate::engine::{Project, Workspace};
 use crate::error::{Result, UserError};
 
@@ -16,6 +17,7 @@ pub enum DbCmd {
     Backup {
         /// `databases.primary`.
         addon: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -23,7 +25,9 @@ pub enum DbCmd {
     /// copies one here).
     #[command(args_conflicts_with_subcommands = true)]
     Backups {
+        /// Only this instance's backups (`databases.primary`).
         addon: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
         #[command(subcommand)]
@@ -31,6 +35,7 @@ pub enum DbCmd {
     },
     /// Restore a backup: stops the attached apps, restores, starts them.
     Restore {
+        /// The instance the backup was taken of (`databases.primary`).
         addon: String,
         /// A backup id from `db backups`.
         backup: String,
@@ -47,23 +52,14 @@ pub enum DbCmd {
 pub enum PullCmd {
     /// Copy a backup from its VM to this machine, verified by its sha256.
     Pull {
+        /// The instance the backup was taken of (`databases.primary`).
         addon: String,
+        /// A backup id from `db backups`.
         backup: String,
         /// A folder or a file name (default: the current folder).
         #[arg(long, default_value = ".")]
         to: std::path::PathBuf,
     },
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| UserError::new(format!("cannot start the async runtime: {e}")))
-}
-
-fn progress(line: String) {
-    eprintln!("{line}");
 }
 
 pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
