@@ -4,8 +4,6 @@
 pub mod backup;
 pub mod catalog;
 pub mod cli;
-mod cli_connect;
-mod cli_credentials;
 pub mod config;
 pub mod connect;
 pub mod crash;

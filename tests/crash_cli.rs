@@ -28,7 +28,7 @@ fn a_command_that_panics_reports_and_exits_101() {
     let version = env!("CARGO_PKG_VERSION");
     for text in [
         "The application panicked (crashed).",
-        "Location: src/cli.rs",
+        "Location: src/cli/mod.rs",
         &format!("sdtui {version} crashed: SDTUI_TEST_PANIC=cli"),
         "face:        command `sdtui history`",
         "project:     crashy",

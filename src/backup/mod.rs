@@ -7,7 +7,6 @@
 //! dump runs in the addon's container and streams into a file beside the
 //! other backups (see `run.rs`).
 
-pub mod cli;
 pub mod drill;
 pub mod pull;
 pub mod restore;

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Subcommand;
 
-use super::Manifest;
+use crate::backup::Manifest;
 use crate::cli::{progress, runtime};
 use crate::engine::{Project, Workspace};
 use crate::error::{Result, UserError};
@@ -66,7 +66,7 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
     let rt = runtime()?;
     match cmd {
         DbCmd::Backup { addon, json } => {
-            let m = rt.block_on(super::backup(ws, project, &addon, &progress))?;
+            let m = rt.block_on(crate::backup::backup(ws, project, &addon, &progress))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
             } else {
@@ -88,14 +88,14 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
             pull: Some(PullCmd::Pull { addon, backup, to }),
             ..
         } => {
-            let path = rt.block_on(super::pull::pull(
+            let path = rt.block_on(crate::backup::pull::pull(
                 ws, project, &addon, &backup, &to, &progress,
             ))?;
             println!("{}", path.display());
             Ok(())
         }
         DbCmd::Backups { addon, json, .. } => {
-            let all = rt.block_on(super::list(ws, project, addon.as_deref()))?;
+            let all = rt.block_on(crate::backup::list(ws, project, addon.as_deref()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
             } else {
@@ -109,7 +109,7 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
             into,
             confirm,
         } => {
-            let plan = rt.block_on(super::restore::plan(
+            let plan = rt.block_on(crate::backup::restore::plan(
                 ws,
                 project,
                 &addon,
@@ -134,7 +134,9 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
                     .hint(format!("add --confirm {}", plan.target)));
                 }
             };
-            rt.block_on(super::restore::apply(ws, project, &plan, &typed, &progress))?;
+            rt.block_on(crate::backup::restore::apply(
+                ws, project, &plan, &typed, &progress,
+            ))?;
             println!("{} restored into {}", plan.backup.id, plan.target);
             Ok(())
         }

@@ -1,0 +1,343 @@
+//! `addons ...`: list, info, add, remove, rename, upgrade, attach, detach,
+//! attachments, credentials.
+
+use super::*;
+
+pub(super) fn parse_access(s: &str) -> Result<Access> {
+    Access::parse(s).ok_or_else(|| {
+        UserError::new(format!("access \"{s}\" is not valid"))
+            .hint("--access readwrite or --access readonly")
+    })
+}
+
+pub(super) fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> {
+    match cmd {
+        AddonsCmd::List { json } => addons_list(ws, p, json),
+        AddonsCmd::Info {
+            addon,
+            reveal,
+            json,
+        } => addons_info(ws, p, &addon, reveal, json),
+        AddonsCmd::Credentials(args) => super::credentials::run(ws, p, args),
+        AddonsCmd::Attachments { app, json } => attachments(ws, p, app.as_deref(), json),
+        AddonsCmd::Add {
+            type_name,
+            name,
+            name_flag,
+            category,
+            plan,
+            version,
+            vm,
+            options,
+            apply,
+        } => {
+            let options = options
+                .iter()
+                .map(|o| {
+                    crate::config::parse_option(o)
+                        .map_err(|e| UserError::new(format!("--option {e}")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let Some(name) = name_flag.or(name) else {
+                return Err(UserError::new(format!("addons add {type_name}: which name?")).hint(
+                    format!("give the instance a name: `sdtui addons add {type_name} --name NAME` (or NAME after the type), e.g. primary or analytics"),
+                ));
+            };
+            mutate(
+                ws,
+                p,
+                &Operation::Add {
+                    type_name,
+                    name,
+                    category,
+                    plan,
+                    version,
+                    vm,
+                    options,
+                },
+                &apply,
+            )
+        }
+        AddonsCmd::Remove {
+            addon,
+            purge,
+            confirm,
+            apply,
+        } => {
+            if !purge {
+                return mutate(ws, p, &Operation::Remove { id: addon }, &apply);
+            }
+            // Refusals that hold without --purge (still attached ...) first.
+            ws.plan(p, &Operation::Remove { id: addon.clone() })?;
+            if confirm.as_deref() != Some(addon.as_str()) {
+                return Err(UserError::new(format!(
+                    "--purge deletes the data of {addon} for good"
+                ))
+                .hint(format!("type the name back to confirm: --confirm {addon}")));
+            }
+            // Which VM and volumes, read before the config forgets them.
+            let loaded = ws.load(p)?;
+            let target = crate::engine::require_addon(&loaded.config, &addon)?.clone();
+            mutate(ws, p, &Operation::Remove { id: addon.clone() }, &apply)?;
+            if apply.dry_run {
+                println!(
+                    "dry run: would also delete the container and volumes of {addon} on VM {}",
+                    target.vm
+                );
+                return Ok(());
+            }
+            let removed = runtime()?.block_on(crate::deploy::purge_addon(
+                ws, p, &loaded, &target, &progress,
+            ))?;
+            for v in removed {
+                println!("deleted volume {v}");
+            }
+            Ok(())
+        }
+        AddonsCmd::Rename { old, new, apply } => {
+            mutate(ws, p, &Operation::Rename { id: old, new }, &apply)
+        }
+        AddonsCmd::Upgrade {
+            addon,
+            plan,
+            version,
+            apply,
+        } => mutate(
+            ws,
+            p,
+            &Operation::Upgrade {
+                id: addon,
+                plan,
+                version,
+            },
+            &apply,
+        ),
+        AddonsCmd::Attach {
+            addon,
+            app,
+            prefix,
+            access,
+            apply,
+        } => {
+            let access = parse_access(&access)?;
+            mutate(
+                ws,
+                p,
+                &Operation::Attach {
+                    id: addon,
+                    app,
+                    prefix,
+                    access,
+                },
+                &apply,
+            )
+        }
+        AddonsCmd::Detach {
+            addon,
+            app,
+            prefix,
+            apply,
+        } => mutate(
+            ws,
+            p,
+            &Operation::Detach {
+                id: addon,
+                app,
+                prefix,
+            },
+            &apply,
+        ),
+    }
+}
+
+pub(super) fn addons_list(ws: &Workspace, p: &Project, json: bool) -> Result<()> {
+    let l = ws.load(p)?;
+    warn_out_of_sync(&l);
+    let mut items = Vec::new();
+    for a in &l.config.addons {
+        let creds = &l.generated.secrets[&a.type_name][&a.name];
+        let apps: Vec<String> = l
+            .config
+            .attachments_of(&a.id())
+            .map(|(app, att)| format!("{}::{}", app.name, att.prefix))
+            .collect();
+        items.push(json!({
+            "id": a.id(), "category": a.category, "name": a.name, "type": a.type_name,
+            "version": a.version, "plan": a.plan, "vm": a.vm,
+            "host": creds.get("HOST"), "port": creds.get("PORT").and_then(|p| p.parse::<u16>().ok()),
+            "service": a.service(), "attached": apps,
+        }));
+    }
+    if json {
+        print_json(&items);
+        return Ok(());
+    }
+    if items.is_empty() {
+        println!(
+            "no addons in {}; add one with `sdtui addons add TYPE NAME`",
+            p.name
+        );
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            let s = |k: &str| {
+                i[k].as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| i[k].to_string())
+            };
+            let att: Vec<String> = i["attached"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            vec![
+                s("id"),
+                s("type"),
+                s("version"),
+                s("plan"),
+                s("vm"),
+                format!("{}:{}", s("host"), s("port")),
+                if att.is_empty() {
+                    "-".into()
+                } else {
+                    att.join(", ")
+                },
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ADDON",
+            "TYPE",
+            "VERSION",
+            "PLAN",
+            "VM",
+            "ADDRESS",
+            "ATTACHED AS",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+pub(super) fn addons_info(
+    ws: &Workspace,
+    p: &Project,
+    id: &str,
+    reveal: bool,
+    json: bool,
+) -> Result<()> {
+    let l = ws.load(p)?;
+    warn_out_of_sync(&l);
+    let a = crate::engine::require_addon(&l.config, id)?;
+    let t = ws.catalog.require(&a.type_name)?;
+    let creds = &l.generated.secrets[&a.type_name][&a.name];
+    let mut masker = crate::engine::plan::Masker::default();
+    let shown: Vec<(String, String)> = creds
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                if !reveal && t.is_secret_credential(k) {
+                    masker.label(v)
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect();
+    let atts: Vec<serde_json::Value> = l
+        .config
+        .attachments_of(id)
+        .map(|(app, att)| json!({"app": app.name, "as": att.prefix, "access": att.access}))
+        .collect();
+    let plan = &t.plans[&a.plan];
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "id": a.id(), "type": a.type_name, "version": a.version, "plan": a.plan, "vm": a.vm,
+                "image": a.image.clone().unwrap_or_else(|| t.image_for(&a.version)), "service": a.service(),
+                "resources": {"memory": plan.memory, "cpu": plan.cpu, "disk": plan.disk},
+                "options": crate::engine::generate::effective_options(t, a).into_iter().collect::<std::collections::BTreeMap<_,_>>(),
+                "credentials": shown.iter().cloned().collect::<indexmap::IndexMap<_,_>>(), "attachments": atts,
+            }))
+            .unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!("=== {} ({} {})", a.id(), t.name, a.version);
+    println!(
+        "Plan:      {} ({} memory, {} cpu, {} disk)",
+        a.plan, plan.memory, plan.cpu, plan.disk
+    );
+    println!("VM:        {}", a.vm);
+    println!("Service:   {}", a.service());
+    println!(
+        "Image:     {}",
+        a.image.clone().unwrap_or_else(|| t.image_for(&a.version))
+    );
+    for (k, v) in crate::engine::generate::effective_options(t, a) {
+        println!("Option:    {k} = {v}");
+    }
+    println!("\nConnection");
+    for (k, v) in &shown {
+        println!("  {k:<18} {v}");
+    }
+    println!("\nAttached to");
+    if atts.is_empty() {
+        println!(
+            "  (no apps) attach with: sdtui addons attach {} --app APP",
+            a.id()
+        );
+    }
+    for (app, att) in l.config.attachments_of(id) {
+        println!("  {}::{} ({})", app.name, att.prefix, att.access.as_str());
+    }
+    Ok(())
+}
+
+pub(super) fn attachments(
+    ws: &Workspace,
+    p: &Project,
+    only_app: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let l = ws.load(p)?;
+    if let Some(app) = only_app {
+        crate::engine::require_app(&l.config, app)?;
+    }
+    let mut rows = Vec::new();
+    for app in l
+        .config
+        .apps
+        .values()
+        .filter(|a| only_app.is_none_or(|o| o == a.name))
+    {
+        for att in &app.attachments {
+            let a = l.config.addon(&att.addon).expect("validated");
+            rows.push(json!({"app": app.name, "addon": att.addon, "type": a.type_name, "as": att.prefix, "access": att.access}));
+        }
+    }
+    if json {
+        print_json(&rows);
+        return Ok(());
+    }
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                s(&r["app"]),
+                format!("{} ({})", s(&r["addon"]), s(&r["type"])),
+                s(&r["as"]),
+                s(&r["access"]),
+            ]
+        })
+        .collect();
+    table(&["APP", "ADDON", "AS", "ACCESS"], &table_rows);
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! Deploying: up, down, status, logs, an app's release, releases and
+//! rollback.
+
+use super::*;
+
+#[derive(Subcommand, Debug)]
+pub enum DeployCmd {
+    /// Deploy: sync, compose up per VM, wait for health, provision; a failed
+    /// health check rolls back to the previous release.
+    Up {
+        /// Only this VM (default: every VM, in parallel).
+        #[arg(long)]
+        vm: Option<String>,
+        /// Seconds to wait for health checks.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Print the per-service report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop and remove the containers; volumes (the data) stay.
+    Down {
+        /// Only this VM (default: every VM).
+        #[arg(long)]
+        vm: Option<String>,
+    },
+    /// Live state of every service: state, health, uptime, image, ports.
+    Status {
+        /// Only this VM (default: every VM).
+        #[arg(long)]
+        vm: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A service's logs (`postgres-primary`, `api` ...); with no service,
+    /// every service of the project (or of --vm), each line prefixed.
+    Logs {
+        /// Compose service name (`postgres-primary`, `api` ...); none:
+        /// every service, each line prefixed.
+        service: Option<String>,
+        /// Keep printing new lines as they come.
+        #[arg(short, long)]
+        follow: bool,
+        /// Lines to show first, per service.
+        #[arg(long, default_value_t = 100)]
+        tail: usize,
+        /// Only the services on this VM (with no SERVICE).
+        #[arg(long, conflicts_with = "service")]
+        vm: Option<String>,
+        /// No colours in the prefixes (they are off anyway when stdout is
+        /// not a terminal).
+        #[arg(long)]
+        no_color: bool,
+    },
+    /// Release an app: set its image tag, recreate it alone, run its hooks.
+    Deploy {
+        /// The app's name, as under `apps:` in config.yml.
+        app: String,
+        /// Image tag to release (letters, digits, '.', '_', '-').
+        #[arg(long)]
+        tag: String,
+        /// Seconds to wait for the app's health check.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// An app's releases.
+    Releases {
+        /// The app's name, as under `apps:` in config.yml.
+        app: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Redeploy an app's previous release (or --to TAG).
+    Rollback {
+        /// The app's name, as under `apps:` in config.yml.
+        app: String,
+        /// The release's tag to go back to (default: the previous release).
+        #[arg(long)]
+        to: Option<String>,
+        /// Seconds to wait for the app's health check.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+}
+
+pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
+    match cmd {
+        DeployCmd::Up { vm, timeout, json } => {
+            let reports = runtime()?.block_on(crate::deploy::up_reporting(
+                ws,
+                p,
+                vm.as_deref(),
+                std::time::Duration::from_secs(timeout),
+                &progress,
+            ));
+            match reports {
+                Ok(r) => {
+                    print_reports(&r, json);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        DeployCmd::Down { vm } => {
+            let r = runtime()?.block_on(crate::deploy::down(ws, p, vm.as_deref(), &progress))?;
+            print_reports(&r, false);
+            Ok(())
+        }
+        DeployCmd::Status { vm, json } => {
+            let rows = runtime()?.block_on(crate::deploy::status(ws, p, vm.as_deref()))?;
+            if json {
+                print_json(&rows);
+                return Ok(());
+            }
+            let now = chrono::Utc::now();
+            let table_rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    let up = r.state.uptime(now);
+                    vec![
+                        r.vm.clone(),
+                        r.state.service.clone(),
+                        r.state.state.clone(),
+                        r.state.health.clone().unwrap_or_else(|| "-".into()),
+                        up,
+                        r.state.image.clone(),
+                        r.state.ports.join(" "),
+                    ]
+                })
+                .collect();
+            table(
+                &["VM", "SERVICE", "STATE", "HEALTH", "UP", "IMAGE", "PORTS"],
+                &table_rows,
+            );
+            Ok(())
+        }
+        DeployCmd::Deploy { app, tag, timeout } => {
+            let r = runtime()?.block_on(crate::deploy::deploy_app(
+                ws,
+                p,
+                &app,
+                &tag,
+                std::time::Duration::from_secs(timeout),
+                &progress,
+            ))?;
+            println!("{app}: release v{} ({}) deployed", r.version, r.tag);
+            Ok(())
+        }
+        DeployCmd::Rollback { app, to, timeout } => {
+            let r = runtime()?.block_on(crate::deploy::rollback_app(
+                ws,
+                p,
+                &app,
+                to.as_deref(),
+                std::time::Duration::from_secs(timeout),
+                &progress,
+            ))?;
+            println!(
+                "{app}: release v{} ({}) deployed, {}",
+                r.version, r.tag, r.description
+            );
+            Ok(())
+        }
+        DeployCmd::Releases { app, json } => {
+            let list = crate::deploy::releases(p, &app)?;
+            if json {
+                print_json(&list);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .rev()
+                .map(|r| {
+                    vec![
+                        format!("v{}", r.version),
+                        r.tag.clone(),
+                        r.time.clone(),
+                        r.user.clone(),
+                        r.status.clone(),
+                        r.description.clone(),
+                    ]
+                })
+                .collect();
+            table(
+                &["RELEASE", "TAG", "TIME", "USER", "STATUS", "DESCRIPTION"],
+                &rows,
+            );
+            Ok(())
+        }
+        DeployCmd::Logs {
+            service,
+            follow,
+            tail,
+            vm,
+            no_color,
+        } => runtime()?.block_on(async {
+            match service {
+                Some(service) => {
+                    let (docker, c) = crate::deploy::service_container(ws, p, &service).await?;
+                    let source = crate::deploy::LogSource {
+                        vm: String::new(),
+                        service,
+                        container_id: c.container_id,
+                        docker,
+                    };
+                    logs::one(source, tail, follow).await
+                }
+                None => {
+                    let sources = crate::deploy::log_sources(ws, p, vm.as_deref()).await?;
+                    let colour = !no_color && std::io::IsTerminal::is_terminal(&std::io::stdout());
+                    logs::all(sources, tail, follow, colour).await
+                }
+            }
+        }),
+    }
+}

@@ -1,0 +1,119 @@
+//! The headless face: `sdtui <command>`. Each command is one engine call;
+//! listings take `--json`, mutating commands `--dry-run`. One file per
+//! command group; the arguments in args.rs, the output forms in output.rs.
+
+mod addons;
+mod args;
+mod connect;
+mod credentials;
+mod db;
+mod deploy;
+mod logs;
+mod output;
+mod project;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::Access;
+use crate::engine::plan::Plan;
+use crate::engine::{Loaded, Operation, Project, Workspace, audit};
+use crate::error::{Result, UserError};
+
+use addons::*;
+pub use args::Cli;
+use args::*;
+pub(crate) use output::*;
+use project::*;
+
+pub fn main() -> i32 {
+    crate::crash::install();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    // The report names the subcommand only: argument values may be secrets.
+    let mut face = String::from("sdtui");
+    let mut sub = matches.subcommand();
+    while let Some((name, m)) = sub {
+        face.push(' ');
+        face.push_str(name);
+        sub = m.subcommand();
+    }
+    crate::crash::set_face(if face == "sdtui" {
+        "console".to_string()
+    } else {
+        format!("command `{face}`")
+    });
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+fn default_root() -> PathBuf {
+    directories::ProjectDirs::from("", "", "sdtui")
+        .map(|d| d.data_dir().join("projects"))
+        .unwrap_or_else(|| PathBuf::from(".sdtui-projects"))
+}
+
+fn default_addons_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "sdtui").map(|d| d.config_dir().join("addons"))
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let root = cli.root.clone().unwrap_or_else(default_root);
+    let addons_dir = cli.addons_dir.clone().or_else(default_addons_dir);
+    let mut ws = Workspace::open(root, addons_dir.as_deref())?;
+    ws.accept_new_host = cli.accept_new_host;
+    let project = || {
+        let p = ws.project(cli.project.as_deref())?;
+        crate::crash::set_project(&p);
+        #[cfg(debug_assertions)]
+        crate::crash::test_panic("cli");
+        Ok::<_, UserError>(p)
+    };
+    let Some(command) = cli.command else {
+        let config_dir =
+            directories::ProjectDirs::from("", "", "sdtui").map(|d| d.config_dir().to_path_buf());
+        return crate::tui::run(
+            ws,
+            cli.project.clone(),
+            std::env::var_os("SDTUI_CONFIG")
+                .map(PathBuf::from)
+                .or(config_dir),
+        );
+    };
+    match command {
+        Command::Init { name, apply } => {
+            let p = ws.new_project(&name)?;
+            mutate(&ws, &p, &Operation::Init, &apply)
+        }
+        Command::Catalog { json } => catalog(&ws, json),
+        Command::Projects { json } => {
+            let list = ws.projects();
+            if json {
+                println!("{}", json!(list));
+            } else {
+                for p in list {
+                    println!("{p}");
+                }
+            }
+            Ok(())
+        }
+        Command::Sync { apply } => mutate(&ws, &project()?, &Operation::Sync, &apply),
+        Command::Migrate { apply } => mutate(&ws, &project()?, &Operation::Migrate, &apply),
+        Command::Config { app, reveal, json } => app_config(&ws, &project()?, &app, reveal, json),
+        Command::Connect(args) => connect::run(&ws, &project()?, args),
+        Command::History { json, last } => history(&project()?, json, last),
+        Command::Addons(cmd) => addons(&ws, &project()?, cmd),
+        Command::Db(cmd) => db::run(&ws, &project()?, cmd),
+        Command::Deploy(cmd) => deploy::run(&ws, &project()?, cmd),
+    }
+}
