@@ -1,0 +1,99 @@
+//! Deleting an addon's container and volumes after it left config.yml.
+
+use super::*;
+
+/// After an addon left config.yml: stops and removes its container on its
+/// VM and deletes its volumes. Only ever called with the name typed back.
+pub async fn purge_addon(
+    ws: &Workspace,
+    project: &Project,
+    old: &crate::engine::Loaded,
+    addon: &crate::config::Addon,
+    report: &(dyn Fn(String) + Sync),
+) -> Result<Vec<String>> {
+    let vm = &old.config.vms[&addon.vm];
+    let started = audit::now();
+    let operation = format!("addons remove {} --purge", addon.id());
+    let _lock = lock::acquire(project, &vm.name, &operation, report).await?;
+    let conn = Connected::open(ws, project, vm).await?;
+    let name = compose_project(&project.name, &vm.name);
+    let service = addon.service();
+    for s in docker::project_containers(&conn.docker, &name)
+        .await?
+        .into_iter()
+        .filter(|s| s.service == service)
+    {
+        conn.docker
+            .remove_container(
+                &s.container_id,
+                Some(
+                    bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+                        .force(true)
+                        .build(),
+                ),
+            )
+            .await
+            .map_err(|e| UserError::new(format!("cannot remove {service}'s container: {e}")))?;
+    }
+    let t = ws.catalog.require(&addon.type_name)?;
+    // A renamed instance's volumes carry the name it had when they were
+    // made (secrets.yml records it); another instance may have that name now.
+    let no_creds = indexmap::IndexMap::new();
+    let creds = old
+        .generated
+        .secrets
+        .get(&addon.type_name)
+        .and_then(|i| i.get(&addon.name))
+        .unwrap_or(&no_creds);
+    let wanted: Vec<String> = t
+        .volumes
+        .iter()
+        .map(|v| generate::volume_key(addon, creds, &v.name))
+        .collect();
+    // Found by compose's labels, not by how a compose version spells names.
+    let filters = std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![format!("{}={name}", docker::COMPOSE_PROJECT)],
+    )]);
+    let volumes = conn
+        .docker
+        .list_volumes(Some(
+            bollard::query_parameters::ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| UserError::new(format!("cannot list volumes on VM {}: {e}", vm.name)))?
+        .volumes
+        .unwrap_or_default();
+    let mut removed = Vec::new();
+    for v in volumes.into_iter().filter(|v| {
+        v.labels
+            .get("com.docker.compose.volume")
+            .is_some_and(|l| wanted.contains(l))
+    }) {
+        conn.docker
+            .remove_volume(
+                &v.name,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+            .map_err(|e| UserError::new(format!("cannot delete volume {}: {e}", v.name)))?;
+        removed.push(v.name);
+    }
+    audit::append(
+        &project.audit_path(),
+        &audit::Entry {
+            started: Some(started),
+            ..audit::Entry::new(
+                operation,
+                "applied",
+                removed
+                    .iter()
+                    .map(|v| format!("delete volume {v}"))
+                    .collect(),
+            )
+        },
+    )?;
+    Ok(removed)
+}

@@ -1,0 +1,133 @@
+//! Live state per VM, a service's container, and the sources `logs`
+//! follows.
+
+use super::*;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusRow {
+    pub vm: String,
+    #[serde(flatten)]
+    pub state: ServiceState,
+}
+
+/// Live state of every service on one VM, through its engine.
+pub async fn vm_status(docker: &Docker, project: &Project, vm: &str) -> Result<Vec<StatusRow>> {
+    let states = docker::project_containers(docker, &compose_project(&project.name, vm)).await?;
+    Ok(states
+        .into_iter()
+        .map(|state| StatusRow {
+            vm: vm.to_string(),
+            state,
+        })
+        .collect())
+}
+
+/// Live state of every service on the project's VMs.
+pub async fn status(
+    ws: &Workspace,
+    project: &Project,
+    vm_filter: Option<&str>,
+) -> Result<Vec<StatusRow>> {
+    let loaded = ws.load(project)?;
+    let vms = select_vms(&loaded.config, vm_filter)?;
+    // Every VM at once; one engine call per container, no polling.
+    let per_vm = join_all(vms.iter().map(|vm| async move {
+        let conn = Connected::open(ws, project, vm).await?;
+        vm_status(&conn.docker, project, &vm.name).await
+    }))
+    .await;
+    let mut rows = Vec::new();
+    for r in per_vm {
+        rows.extend(r?);
+    }
+    Ok(rows)
+}
+
+/// Finds a service's container on whichever VM runs it.
+pub async fn service_container(
+    ws: &Workspace,
+    project: &Project,
+    service: &str,
+) -> Result<(Docker, ServiceState)> {
+    // config.yml says which VM runs it: one connection, to that VM only.
+    let loaded = ws.load(project)?;
+    let addon_vm = loaded
+        .config
+        .addons
+        .iter()
+        .find(|a| a.service() == service)
+        .map(|a| a.vm.clone());
+    let vm_name = addon_vm
+        .or_else(|| loaded.config.apps.get(service).map(|a| a.vm.clone()))
+        .ok_or_else(|| {
+            let names = loaded
+                .config
+                .vms
+                .keys()
+                .flat_map(|vm| expected_services(&loaded.config, vm));
+            UserError::new(format!("no service \"{service}\""))
+                .hint(crate::config::hint_choices("services", names))
+        })?;
+    let vm = &loaded.config.vms[&vm_name];
+    let conn = Connected::open(ws, project, vm).await?;
+    let state = docker::project_containers(&conn.docker, &compose_project(&project.name, &vm.name))
+        .await?
+        .into_iter()
+        .find(|s| s.service == service)
+        .ok_or_else(|| {
+            UserError::new(format!("{service} has no container on VM {}", vm.name)).hint(format!(
+                "deploy it: sdtui -p {} up --vm {}",
+                project.name, vm.name
+            ))
+        })?;
+    Ok((conn.docker, state))
+}
+
+/// A container whose logs `logs` follows, with the client of its VM.
+pub struct LogSource {
+    pub vm: String,
+    pub service: String,
+    pub container_id: String,
+    pub docker: Docker,
+}
+
+/// Every container of the project (or of one VM), stopped ones too, as
+/// `docker compose logs` reads them: one connection per VM.
+pub async fn log_sources(
+    ws: &Workspace,
+    project: &Project,
+    vm_filter: Option<&str>,
+) -> Result<Vec<LogSource>> {
+    let loaded = ws.load(project)?;
+    let vms = select_vms(&loaded.config, vm_filter)?;
+    let per_vm = join_all(vms.iter().map(|vm| async move {
+        let conn = Connected::open(ws, project, vm).await?;
+        let containers =
+            docker::project_containers(&conn.docker, &compose_project(&project.name, &vm.name))
+                .await?;
+        Ok::<_, UserError>(
+            containers
+                .into_iter()
+                .map(|c| LogSource {
+                    vm: vm.name.clone(),
+                    service: c.service,
+                    container_id: c.container_id,
+                    docker: conn.docker.clone(),
+                })
+                .collect::<Vec<_>>(),
+        )
+    }))
+    .await;
+    let mut sources = Vec::new();
+    for r in per_vm {
+        sources.extend(r?);
+    }
+    if sources.is_empty() {
+        let scope = vm_filter.map(|v| format!(" on VM {v}")).unwrap_or_default();
+        return Err(
+            UserError::new(format!("project {} has no containers{scope}", project.name))
+                .hint(format!("deploy it first: sdtui -p {} up", project.name)),
+        );
+    }
+    Ok(sources)
+}

@@ -1,0 +1,441 @@
+//! `up` and `down`: every VM at once, each under its deploy lock: stage,
+//! check ports, compose up (addons first), wait for health, provision,
+//! roll back on failure.
+
+use super::*;
+
+/// `up`: sync, then for each VM compose up, wait for health, provision, and
+/// report per service; a failed health check rolls back to the previous
+/// release.
+pub async fn up(
+    ws: &Workspace,
+    project: &Project,
+    vm_filter: Option<&str>,
+    timeout: Duration,
+) -> Result<Vec<ServiceReport>> {
+    up_reporting(ws, project, vm_filter, timeout, &|_| {}).await
+}
+
+/// [`up`], telling `report` what happens as it happens (`VM core:
+/// postgres-main healthy`), for the console.
+pub async fn up_reporting(
+    ws: &Workspace,
+    project: &Project,
+    vm_filter: Option<&str>,
+    timeout: Duration,
+    report: &(dyn Fn(String) + Sync),
+) -> Result<Vec<ServiceReport>> {
+    // The VMs' deploy locks before the sync: a second `up` waits here, then
+    // deploys the state the first one left, never beside it.
+    let wanted: Vec<String> = select_vms(&ws.load(project)?.config, vm_filter)?
+        .iter()
+        .map(|vm| vm.name.clone())
+        .collect();
+    let mut locks = lock::acquire_all(project, &wanted, "up", report).await?;
+    let started = audit::now();
+    ws.run(project, &Operation::Sync, false)?;
+    let loaded = ws.load(project)?;
+    let vms: Vec<&Vm> = select_vms(&loaded.config, vm_filter)?
+        .into_iter()
+        .filter(|vm| {
+            project
+                .dir
+                .join(generate::compose_dir(&vm.name))
+                .join(COMPOSE_FILE)
+                .exists()
+        })
+        .collect();
+    // A VM added to config.yml while this one waited.
+    let unlocked: Vec<String> = vms
+        .iter()
+        .filter(|vm| !locks.iter().any(|l| l.vm == vm.name))
+        .map(|vm| vm.name.clone())
+        .collect();
+    locks.extend(lock::acquire_all(project, &unlocked, "up", report).await?);
+    // Every VM at once: connect, stage, compose up, wait, provision.
+    let runs = vms.iter().map(|vm| {
+        let loaded = &loaded;
+        async move {
+            report(format!("VM {}: connecting", vm.name));
+            let conn = Connected::open(ws, project, vm)
+                .await
+                .map_err(|e| (vec![], e))?;
+            let vm_report = |line: String| report(format!("VM {}: {line}", vm.name));
+            up_vm(ws, project, loaded, vm, &conn, timeout, &vm_report).await
+        }
+    });
+    let mut reports = Vec::new();
+    let mut failure: Option<UserError> = None;
+    for result in join_all(runs).await {
+        match result {
+            Ok(mut r) => reports.append(&mut r),
+            Err((mut r, e)) => {
+                reports.append(&mut r);
+                failure = Some(match failure {
+                    None => e,
+                    Some(prev) => UserError {
+                        message: format!("{}\n{}", prev.message, e.message),
+                        ..prev
+                    },
+                });
+            }
+        }
+    }
+    let outcome = match &failure {
+        None => "applied".to_string(),
+        Some(e) => format!("failed: {}", e.message.lines().next().unwrap_or_default()),
+    };
+    let summary: Vec<String> = reports
+        .iter()
+        .map(|r| format!("{}/{} {:?}", r.vm, r.service, r.action).to_lowercase())
+        .collect();
+    audit::append(
+        &project.audit_path(),
+        &audit::Entry {
+            started: Some(started),
+            ..audit::Entry::new(
+                format!(
+                    "up{}",
+                    vm_filter.map(|v| format!(" --vm {v}")).unwrap_or_default()
+                ),
+                outcome,
+                summary,
+            )
+        },
+    )?;
+    // Held until the audit entry is written, so entries of one VM's deploys
+    // never overlap in time.
+    drop(locks);
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(reports),
+    }
+}
+
+pub(super) async fn up_vm(
+    ws: &Workspace,
+    project: &Project,
+    loaded: &crate::engine::Loaded,
+    vm: &Vm,
+    conn: &Connected,
+    timeout: Duration,
+    report: &(dyn Fn(String) + Sync),
+) -> std::result::Result<Vec<ServiceReport>, (Vec<ServiceReport>, UserError)> {
+    let docker = &conn.docker;
+    let name = compose_project(&project.name, &vm.name);
+    let running = docker::project_containers(docker, &name)
+        .await
+        .map_err(|e| (vec![], e))?;
+    let before: BTreeMap<String, String> = running
+        .iter()
+        .map(|s| (s.service.clone(), s.container_id.clone()))
+        .collect();
+    // Nothing changed since the last good release and everything it started
+    // is up: no compose run, no provisioning, no container touched.
+    let digest = release_digest(project, &vm.name).map_err(|e| (vec![], e))?;
+    let services = expected_services(&loaded.config, &vm.name);
+    let all_up = services.iter().all(|svc| {
+        running.iter().any(|s| {
+            &s.service == svc
+                && s.state == "running"
+                && s.health.as_deref().is_none_or(|h| h == "healthy")
+        })
+    });
+    if all_up
+        && std::fs::read_to_string(deployed_marker(project, &vm.name))
+            .ok()
+            .as_deref()
+            == Some(digest.as_str())
+    {
+        report("unchanged since the last release, every service up".into());
+        return Ok(running
+            .iter()
+            .filter(|s| services.contains(&s.service))
+            .map(|s| ServiceReport {
+                vm: vm.name.clone(),
+                service: s.service.clone(),
+                action: Action::Unchanged,
+                health: s.health.clone().unwrap_or_else(|| s.state.clone()),
+                container_id: s.container_id.chars().take(12).collect(),
+                detail: None,
+                compose: None,
+            })
+            .collect());
+    }
+    ports_check::refuse_held_ports(docker, project, loaded, vm)
+        .await
+        .map_err(|e| (vec![], e))?;
+    // Only a release that came up healthy is one to go back to: a first
+    // deploy that failed leaves `current` behind, but nothing to restore.
+    let previous_healthy = deployed_marker(project, &vm.name).exists();
+    let _ = std::fs::remove_file(deployed_marker(project, &vm.name));
+    // Which Compose runs here, in its own words, before it runs.
+    let compose = conn.target.compose_label().await.map_err(|e| (vec![], e))?;
+    report(compose.clone());
+    let has_previous = conn
+        .target
+        .stage(project, &vm.name)
+        .await
+        .map_err(|e| (vec![], e))?;
+    let expected = loaded
+        .config
+        .addons
+        .iter()
+        .filter(|a| a.vm == vm.name)
+        .count()
+        + loaded
+            .config
+            .apps
+            .values()
+            .filter(|a| a.vm == vm.name)
+            .count();
+    // Addons first: healthy and provisioned (readonly roles exist) before
+    // any app that uses them starts.
+    let addon_services: Vec<String> = loaded
+        .config
+        .addons
+        .iter()
+        .filter(|a| a.vm == vm.name)
+        .map(|a| a.service())
+        .collect();
+    let mut phases: Vec<(Vec<String>, usize)> = Vec::new();
+    if !addon_services.is_empty() {
+        // Orphans go first: a renamed addon's old container still holds its
+        // port and its volume, which the new one needs.
+        let mut args = vec![
+            "up".to_string(),
+            "-d".to_string(),
+            "--remove-orphans".to_string(),
+        ];
+        args.extend(addon_services.iter().cloned());
+        phases.push((args, addon_services.len()));
+    }
+    phases.push((
+        vec!["up".into(), "-d".into(), "--remove-orphans".into()],
+        expected,
+    ));
+    let (mut states, mut bad) = (Vec::new(), Vec::new());
+    let mut compose_error: Option<String> = None;
+    for (i, (args, want)) in phases.iter().enumerate() {
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        report(if i == 0 && phases.len() > 1 {
+            "compose up: addons".to_string()
+        } else {
+            "compose up".to_string()
+        });
+        (states, bad) = match conn.target.compose(&name, &argv).await {
+            Ok(_) => wait_healthy(docker, &name, *want, timeout, report)
+                .await
+                .map_err(|e| (vec![], e))?,
+            Err(e) => {
+                compose_error = Some(e.message);
+                (
+                    docker::project_containers(docker, &name)
+                        .await
+                        .unwrap_or_default(),
+                    vec![],
+                )
+            }
+        };
+        if compose_error.is_some() {
+            break;
+        }
+        if !bad.is_empty() {
+            break;
+        }
+        if i == 0 && phases.len() > 1 {
+            report("provisioning attachments (readonly roles, users)".into());
+        }
+        if i == 0
+            && phases.len() > 1
+            && let Err(e) = provision(
+                ws,
+                &loaded.config,
+                &loaded.generated.secrets,
+                &vm.name,
+                docker,
+                &states,
+            )
+            .await
+        {
+            return Err((vec![], e));
+        }
+    }
+    let mut reports: Vec<ServiceReport> = states
+        .iter()
+        .map(|s| ServiceReport {
+            vm: vm.name.clone(),
+            service: s.service.clone(),
+            action: if bad.contains(&s.service) {
+                Action::Failed
+            } else {
+                match before.get(&s.service) {
+                    None => Action::Created,
+                    Some(id) if *id != s.container_id => Action::Recreated,
+                    Some(_) => Action::Unchanged,
+                }
+            },
+            health: s.health.clone().unwrap_or_else(|| s.state.clone()),
+            container_id: s.container_id.chars().take(12).collect(),
+            detail: None,
+            compose: Some(compose.clone()),
+        })
+        .collect();
+    if bad.is_empty() && compose_error.is_none() {
+        let marker = deployed_marker(project, &vm.name);
+        // A project with only SSH VMs has no local release folder yet.
+        if let Some(dir) = marker.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| (reports.clone(), crate::error::io_error(dir, "create", e)))?;
+        }
+        crate::engine::apply::write_atomic(&marker, digest.as_bytes(), 0o600)
+            .map_err(|e| (reports.clone(), e))?;
+        record_up_releases(project, &loaded.config, &vm.name).map_err(|e| (reports.clone(), e))?;
+        return Ok(reports);
+    }
+    // Health failed: keep the evidence, then go back to what ran before.
+    let mut detail = String::new();
+    for r in reports.iter_mut().filter(|r| r.action == Action::Failed) {
+        if let Some(s) = states.iter().find(|s| s.service == r.service) {
+            let lines = docker::tail_logs(docker, &s.container_id, 20)
+                .await
+                .unwrap_or_default();
+            let text: Vec<String> = lines.into_iter().map(|(_, l)| l).collect();
+            r.detail = Some(text.join("\n"));
+            detail.push_str(&format!(
+                "\n--- {} ({}), last log lines:\n{}",
+                r.service,
+                r.health,
+                text.join("\n")
+            ));
+        }
+    }
+    let mut message = match &compose_error {
+        Some(e) => format!("deploy to VM {} failed: {e}", vm.name),
+        None => format!(
+            "deploy to VM {} failed: {} not healthy",
+            vm.name,
+            bad.join(", ")
+        ),
+    };
+    let unstaged = if has_previous && previous_healthy {
+        Some(conn.target.unstage(project, &vm.name).await)
+    } else {
+        None
+    };
+    if let Some(Err(e)) = &unstaged {
+        message.push_str(&format!(
+            "; the previous release could not be restored: {}",
+            e.message
+        ));
+    } else if unstaged.is_some() {
+        report("rolling back to the previous release".into());
+        let rolled = match conn
+            .target
+            .compose(&name, &["up", "-d", "--remove-orphans"])
+            .await
+        {
+            Ok(_) => wait_healthy(docker, &name, 0, timeout, report)
+                .await
+                .map(|(_, b)| b.is_empty())
+                .unwrap_or(false),
+            Err(_) => false,
+        };
+        if rolled {
+            // What runs is a healthy release again: the next failure may go
+            // back to it. Its digest is not the generated files', so the next
+            // `up` still runs compose.
+            let _ = crate::engine::apply::write_atomic(
+                &deployed_marker(project, &vm.name),
+                b"rolled back",
+                0o600,
+            );
+        }
+        message.push_str(if rolled {
+            "; rolled back to the previous release, which is healthy"
+        } else {
+            "; rolling back to the previous release did not come up healthy either"
+        });
+    } else if has_previous {
+        message.push_str(
+            "; the release before this one never came up healthy either, so there is nothing to roll back to",
+        );
+    } else {
+        message.push_str(&format!(
+            "; this was the first deploy to VM {}: there is no previous release to roll back to",
+            vm.name
+        ));
+    }
+    Err((
+        reports,
+        UserError::new(format!("{message}{detail}"))
+            .hint("fix the cause (image tag, plan, options), then run `sdtui up` again"),
+    ))
+}
+
+/// Services the generated files put on a VM: addons, then apps.
+pub(super) fn expected_services(config: &Config, vm: &str) -> Vec<String> {
+    let addons = config
+        .addons
+        .iter()
+        .filter(|a| a.vm == vm)
+        .map(|a| a.service());
+    addons
+        .chain(
+            config
+                .apps
+                .values()
+                .filter(|a| a.vm == vm)
+                .map(|a| a.name.clone()),
+        )
+        .collect()
+}
+
+/// `down`: stops and removes containers; volumes (the data) stay.
+pub async fn down(
+    ws: &Workspace,
+    project: &Project,
+    vm_filter: Option<&str>,
+    report: &(dyn Fn(String) + Sync),
+) -> Result<Vec<ServiceReport>> {
+    let wanted: Vec<String> = select_vms(&ws.load(project)?.config, vm_filter)?
+        .iter()
+        .map(|vm| vm.name.clone())
+        .collect();
+    let locks = lock::acquire_all(project, &wanted, "down", report).await?;
+    let started = audit::now();
+    let loaded = ws.load(project)?;
+    let mut reports = Vec::new();
+    for vm in select_vms(&loaded.config, vm_filter)?
+        .into_iter()
+        .filter(|vm| wanted.contains(&vm.name))
+    {
+        let conn = Connected::open(ws, project, vm).await?;
+        if !conn.target.has_current() {
+            continue;
+        }
+        let name = compose_project(&project.name, &vm.name);
+        let before = docker::project_containers(&conn.docker, &name).await?;
+        conn.target
+            .compose(&name, &["down", "--remove-orphans"])
+            .await?;
+        reports.extend(before.into_iter().map(|s| ServiceReport {
+            vm: vm.name.clone(),
+            service: s.service,
+            action: Action::Removed,
+            health: "stopped".into(),
+            container_id: s.container_id.chars().take(12).collect(),
+            detail: None,
+            compose: None,
+        }));
+    }
+    audit::append(
+        &project.audit_path(),
+        &audit::Entry {
+            started: Some(started),
+            ..audit::Entry::new("down", "applied", vec![])
+        },
+    )?;
+    drop(locks);
+    Ok(reports)
+}
