@@ -61,11 +61,19 @@ fn manifests(root: &Path, name: &str, addon: &str) -> Vec<serde_json::Value> {
     serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap()
 }
 
-fn drill_containers() -> String {
-    docker(&["ps", "-aq", "--filter", "label=sdtui.drill"])
-        .1
-        .trim()
-        .to_string()
+/// This project's drill containers (other tests drill at the same time).
+fn drill_containers(project: &str) -> String {
+    docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        "label=sdtui.drill",
+        "--filter",
+        &format!("label=sdtui.project={project}"),
+    ])
+    .1
+    .trim()
+    .to_string()
 }
 
 #[test]
@@ -122,7 +130,11 @@ fn backup_drill_alter_restore_read_back_identical() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(names.iter().all(|n| !n.contains("partial")), "{names:?}");
-    assert_eq!(drill_containers(), "", "a drill container was left behind");
+    assert_eq!(
+        drill_containers(&name),
+        "",
+        "a drill container was left behind"
+    );
 
     // A dump that leaves a table out (a user type overriding postgres):
     // the drill catches it, names the table, and the backup is kept, failed.
@@ -153,7 +165,11 @@ fn backup_drill_alter_restore_read_back_identical() {
     assert_eq!(list[1]["drill"]["status"], "failed");
     let table = ok(&sdtui(r, &["-p", &name, "db", "backups"]));
     assert!(table.contains("failed: table public.t2"), "{table}");
-    assert_eq!(drill_containers(), "", "a failed drill left its container");
+    assert_eq!(
+        drill_containers(&name),
+        "",
+        "a failed drill left its container"
+    );
 
     // A third backup, then altered on disk: refused by its checksum, and
     // the database untouched.
@@ -317,7 +333,7 @@ fn backup_drill_alter_restore_read_back_identical() {
             && history.contains("db restore databases.main"),
         "{history}"
     );
-    assert_eq!(drill_containers(), "");
+    assert_eq!(drill_containers(&name), "");
 }
 
 /// A small tmpfs mounted over a folder (root only, as the test machine
@@ -432,7 +448,7 @@ fn redis_backup_drilled_and_a_stopped_addon_refused() {
     assert_eq!(list[0]["inventory"]["keys db0"], "300", "{:?}", list[0]);
     assert_eq!(list[0]["inventory"]["keys db3"], "1");
     assert_eq!(list[0]["drill"]["status"], "passed");
-    assert_eq!(drill_containers(), "");
+    assert_eq!(drill_containers(&name), "");
 
     // Restore after a flush: the keys are back.
     cli("FLUSHALL");
@@ -566,7 +582,7 @@ fn mariadb_backup_drilled_and_restored() {
         "MYSQL_PWD=\"$MARIADB_PASSWORD\" mariadb -u\"$MARIADB_USER\" -h 127.0.0.1 -N -B \"$MARIADB_DATABASE\" -e 'SELECT count(*) FROM `odd name`'",
     ]);
     assert!(done && out.trim() == "2", "{out}");
-    assert_eq!(drill_containers(), "");
+    assert_eq!(drill_containers(&name), "");
 }
 
 #[test]
