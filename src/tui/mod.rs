@@ -160,7 +160,7 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
     crate::crash::set_face("console");
     crate::crash::set_project(&project);
     crate::crash::did(format!("opened the console on project {}", project.name));
-    let mut watchers = spawn_watchers(&ws, &project, &tx, &dockers);
+    let mut watchers = spawn_watchers(&ws, &project, vms_of(&ws, &project), &tx, &dockers);
     let mut tui = terminal::Tui::enter(app.mouse)
         .map_err(|e| UserError::new(format!("cannot take the terminal: {e}")))?;
     let mut events = EventStream::new();
@@ -205,17 +205,21 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                 _ => None,
             },
             Some(msg) = rx.recv() => {
-                app.apply(msg);
+                let mut follow = app.apply(msg);
                 // Drain what else is queued before one redraw, but not
-                // forever: keys must get their turn in a flood.
+                // forever: keys must get their turn in a flood. A report
+                // that leaves work for the loop ends the drain.
                 for _ in 0..64 {
+                    if follow.is_some() {
+                        break;
+                    }
                     match rx.try_recv() {
-                        Ok(m) => app.apply(m),
+                        Ok(m) => follow = app.apply(m),
                         Err(_) => break,
                     }
                 }
                 dirty = true;
-                None
+                follow
             }
             _ = tokio::time::sleep(wait), if dirty => None,
         };
@@ -263,15 +267,21 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
             }
             Some(Request::Mouse(on)) => tui.set_mouse(on),
             Some(Request::TrustHost(p)) => {
-                match crate::ssh::add_known_host(&p.known_hosts, &p.host, p.port, &p.key) {
-                    Ok(()) => {
-                        for w in watchers.drain(..) {
-                            w.abort();
-                        }
-                        watchers = spawn_watchers(&ws, &project, &tx, &dockers);
-                    }
-                    Err(e) => app.message = Some(format!("VM {}: {}", p.vm, e.message)),
+                // A file write: off the loop, like every other one.
+                let (ws, project, tx) = (ws.clone(), project.clone(), tx.clone());
+                tokio::task::spawn_blocking(move || {
+                    let written =
+                        crate::ssh::add_known_host(&p.known_hosts, &p.host, p.port, &p.key)
+                            .map_err(|e| e.message)
+                            .map(|()| vms_of(&ws, &project));
+                    let _ = tx.blocking_send(Msg::HostTrusted(p.vm.clone(), written));
+                });
+            }
+            Some(Request::Rewatch(vms)) => {
+                for w in watchers.drain(..) {
+                    w.abort();
                 }
+                watchers = spawn_watchers(&ws, &project, vms, &tx, &dockers);
             }
             Some(Request::Container {
                 vm,
@@ -326,32 +336,42 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                 dirty = true;
             }
             Some(Request::SwitchProject(name)) => {
-                let switched = ws
-                    .project(Some(&name))
-                    .and_then(|p| ProjectView::read(&ws, &p).map(|v| (p, v)));
-                match switched {
-                    Ok((p, v)) => {
-                        for w in watchers.drain(..) {
-                            w.abort();
-                        }
-                        if let Some(t) = log_task.take() {
-                            t.abort();
-                        }
-                        project = p;
-                        crate::crash::set_project(&project);
-                        app.view = v;
-                        app.project = app.projects.iter().position(|n| *n == name).unwrap_or(0);
-                        app.clear_status();
-                        app.logs.restart(String::new());
-                        app.logs.of = None;
-                        app.selected = [app.project, 0, 0, 0, 0, 0];
-                        app.pane = Pane::Addons;
-                        app.message = Some(format!("project {name}"));
-                        dockers.lock().map(|mut d| d.clear()).ok();
-                        watchers = spawn_watchers(&ws, &project, &tx, &dockers);
-                    }
-                    Err(e) => app.message = Some(e.message),
+                // Reading a project (config, secrets, neighbours) runs off
+                // the loop; the switch happens when it is read.
+                let (ws, tx) = (ws.clone(), tx.clone());
+                tokio::task::spawn_blocking(move || {
+                    let loaded = ws
+                        .project(Some(&name))
+                        .and_then(|p| ProjectView::read(&ws, &p).map(|v| (p, v)))
+                        .map(|(p, v)| {
+                            let vms = vms_of(&ws, &p);
+                            Box::new((p, v, vms))
+                        })
+                        .map_err(|e| e.message);
+                    let _ = tx.blocking_send(Msg::ProjectLoaded(loaded));
+                });
+            }
+            Some(Request::UseProject(loaded)) => {
+                let (p, v, vms) = *loaded;
+                for w in watchers.drain(..) {
+                    w.abort();
                 }
+                if let Some(t) = log_task.take() {
+                    t.abort();
+                }
+                let name = p.name.clone();
+                project = p;
+                crate::crash::set_project(&project);
+                app.view = v;
+                app.project = app.projects.iter().position(|n| *n == name).unwrap_or(0);
+                app.clear_status();
+                app.logs.restart(String::new());
+                app.logs.of = None;
+                app.selected = [app.project, 0, 0, 0, 0, 0];
+                app.pane = Pane::Addons;
+                app.message = Some(format!("project {name}"));
+                dockers.lock().map(|mut d| d.clear()).ok();
+                watchers = spawn_watchers(&ws, &project, vms, &tx, &dockers);
             }
         }
         if app.quit {
@@ -381,6 +401,8 @@ fn describe(request: &Request) -> String {
         Request::Mouse(on) => format!("mouse {}", if *on { "on" } else { "off" }),
         Request::TrustHost(p) => format!("trust the host key of VM {}", p.vm),
         Request::SwitchProject(name) => format!("switch to project {name}"),
+        Request::UseProject(loaded) => format!("opened project {}", loaded.0.name),
+        Request::Rewatch(_) => "watch the VMs again".into(),
         Request::Shell { label, .. } => format!("a shell in {label}"),
         Request::Container { label, action, .. } => format!("{} {label}", action.verb()),
     }
@@ -427,16 +449,25 @@ fn passphrase_dialog(tx: mpsc::Sender<Msg>) -> crate::deploy::target::Passphrase
     })
 }
 
+/// The VMs to watch; it reads the project, so call it off the event loop
+/// (or before it starts).
+fn vms_of(ws: &Workspace, project: &Project) -> std::result::Result<Vec<Vm>, String> {
+    ws.load(project)
+        .map(|l| l.config.vms.values().cloned().collect())
+        .map_err(|e| e.message)
+}
+
 fn spawn_watchers(
     ws: &Arc<Workspace>,
     project: &Project,
+    vms: std::result::Result<Vec<Vm>, String>,
     tx: &mpsc::Sender<Msg>,
     dockers: &Dockers,
 ) -> Vec<JoinHandle<()>> {
-    let vms: Vec<Vm> = match ws.load(project) {
-        Ok(l) => l.config.vms.values().cloned().collect(),
+    let vms = match vms {
+        Ok(vms) => vms,
         Err(e) => {
-            let _ = tx.try_send(Msg::Note(e.message));
+            let _ = tx.try_send(Msg::Note(e));
             return Vec::new();
         }
     };

@@ -15,6 +15,14 @@ use super::passphrase::PassphrasePrompt;
 use super::project_view::ProjectView;
 use super::wizard::{Step, WizardKind};
 
+/// A project read in the background: where it is, its panes' rows, its
+/// VMs (or why they could not be read).
+pub type LoadedProject = (
+    crate::engine::Project,
+    ProjectView,
+    std::result::Result<Vec<crate::config::Vm>, String>,
+);
+
 /// Work a key asks for, run as a task so the frame never waits.
 #[derive(Debug, Clone)]
 pub enum Request {
@@ -33,6 +41,12 @@ pub enum Request {
     Mouse(bool),
     TrustHost(Box<HostPrompt>),
     SwitchProject(String),
+    /// A project read in the background: the loop switches its watchers
+    /// and panes to it.
+    UseProject(Box<LoadedProject>),
+    /// A host key was recorded: the VMs' watchers start again (the VMs read
+    /// off the loop, or why not).
+    Rewatch(std::result::Result<Vec<crate::config::Vm>, String>),
     /// A shell in a container; the console steps aside meanwhile.
     Shell {
         vm: String,
@@ -73,6 +87,14 @@ pub enum Msg {
     Applied(std::result::Result<String, String>),
     View(Box<ProjectView>),
     HostKey(Box<HostPrompt>),
+    /// A project switched to, read off the event loop (or why not).
+    ProjectLoaded(std::result::Result<Box<LoadedProject>, String>),
+    /// known_hosts was written for this VM, and the VMs read again (or why
+    /// not).
+    HostTrusted(
+        String,
+        std::result::Result<std::result::Result<Vec<crate::config::Vm>, String>, String>,
+    ),
     /// An encrypted key needs its passphrase: the answer goes back on
     /// `reply` (None: the user declined).
     Passphrase {
@@ -84,7 +106,9 @@ pub enum Msg {
 
 impl App {
     /// A background task's report.
-    pub fn apply(&mut self, msg: Msg) {
+    /// Applies a report; returns the work it leaves for the event loop
+    /// (switching watchers after a project or a host key changed).
+    pub fn apply(&mut self, msg: Msg) -> Option<Request> {
         match msg {
             Msg::VmStatus(vm, rows) => {
                 self.vm_status.insert(vm, rows);
@@ -101,11 +125,9 @@ impl App {
                 self.message = Some(e);
             }
             Msg::Planned(result) => {
-                let Some(w) = self.wizard.as_mut() else {
-                    return;
-                };
+                let w = self.wizard.as_mut()?;
                 if !matches!(w.step, Step::Planning) {
-                    return;
+                    return None;
                 }
                 match result {
                     Ok(p) if p.files.is_empty() => {
@@ -172,6 +194,10 @@ impl App {
                 }
             }
             Msg::HostKey(p) => self.host_prompt = Some(*p),
+            Msg::ProjectLoaded(Ok(loaded)) => return Some(Request::UseProject(loaded)),
+            Msg::ProjectLoaded(Err(e)) => self.message = Some(e),
+            Msg::HostTrusted(_, Ok(vms)) => return Some(Request::Rewatch(vms)),
+            Msg::HostTrusted(vm, Err(e)) => self.message = Some(format!("VM {vm}: {e}")),
             Msg::Passphrase { key, retry, reply } => {
                 let mut input = TextArea::default();
                 input.set_mask_char('•');
@@ -187,5 +213,6 @@ impl App {
                 });
             }
         }
+        None
     }
 }
