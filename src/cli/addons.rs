@@ -75,20 +75,29 @@ pub(super) fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> 
                 ))
                 .hint(format!("type the name back to confirm: --confirm {addon}")));
             }
-            // Which VM and volumes, read before the config forgets them.
-            let loaded = ws.load(p)?;
-            let target = crate::engine::require_addon(&loaded.config, &addon)?.clone();
-            mutate(ws, p, &Operation::Remove { id: addon.clone() }, &apply)?;
             if apply.dry_run {
+                mutate(ws, p, &Operation::Remove { id: addon.clone() }, &apply)?;
+                let vm = crate::engine::require_addon(&ws.load(p)?.config, &addon)?
+                    .vm
+                    .clone();
                 println!(
-                    "dry run: would also delete the container and volumes of {addon} on VM {}",
-                    target.vm
+                    "dry run: would also delete the container and volumes of {addon} on VM {vm}"
                 );
                 return Ok(());
             }
-            let removed = runtime()?.block_on(crate::deploy::purge_addon(
-                ws, p, &loaded, &target, &progress,
-            ))?;
+            print_plan(
+                &ws.plan(p, &Operation::Remove { id: addon.clone() })?,
+                &apply,
+            );
+            let removed = runtime()?
+                .block_on(crate::deploy::remove_and_purge(
+                    ws, p, &addon, None, &progress,
+                ))
+                .map_err(|e| match e {
+                    crate::deploy::RemoveError::Refused(e) => e,
+                    crate::deploy::RemoveError::PurgeFailed(e) => e,
+                })?;
+            println!("addons remove {addon}: removed from config.yml");
             for v in removed {
                 println!("deleted volume {v}");
             }

@@ -1,10 +1,54 @@
-//! Deleting an addon's container and volumes after it left config.yml.
+//! Removing an addon with its data: config.yml forgets it, then its
+//! container and volumes are deleted. Both faces call [`remove_and_purge`].
 
 use super::*;
 
+/// Where removing an addon with its data stopped.
+#[derive(Debug)]
+pub enum RemoveError {
+    /// The removal was refused or failed: nothing changed.
+    Refused(UserError),
+    /// config.yml forgot the addon, but deleting its data failed.
+    PurgeFailed(UserError),
+}
+
+/// Removes `id` from config.yml — the plan the user reviewed, when one is
+/// given (the console re-plans and refuses if it changed) — then deletes
+/// its container and volumes on its VM. Only ever called with the name
+/// typed back. Returns the deleted volumes.
+pub async fn remove_and_purge(
+    ws: &Workspace,
+    project: &Project,
+    id: &str,
+    reviewed: Option<&str>,
+    report: &(dyn Fn(String) + Sync),
+) -> std::result::Result<Vec<String>, RemoveError> {
+    // Which VM and volumes, read before the config forgets them; the
+    // project lock may be waited for, so off the async workers.
+    let removed = tokio::task::block_in_place(|| {
+        let loaded = ws.load(project)?;
+        let addon = crate::engine::require_addon(&loaded.config, id)?.clone();
+        let op = Operation::Remove { id: id.to_string() };
+        ws.run_reviewed(project, &op, false, reviewed)?;
+        Ok::<_, UserError>((loaded, addon))
+    });
+    let (loaded, addon) = removed.map_err(RemoveError::Refused)?;
+    purge_addon(ws, project, &loaded, &addon, report)
+        .await
+        .map_err(|e| {
+            RemoveError::PurgeFailed(UserError {
+                message: format!(
+                    "{id} left config.yml, but deleting its data failed: {}",
+                    e.message
+                ),
+                ..e
+            })
+        })
+}
+
 /// After an addon left config.yml: stops and removes its container on its
 /// VM and deletes its volumes. Only ever called with the name typed back.
-pub async fn purge_addon(
+async fn purge_addon(
     ws: &Workspace,
     project: &Project,
     old: &crate::engine::Loaded,

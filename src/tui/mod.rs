@@ -708,47 +708,24 @@ fn spawn_remove_and_purge(
     tx: mpsc::Sender<Msg>,
 ) {
     tokio::spawn(async move {
-        // Which VM and volumes, read before the config forgets them.
-        let removed = {
-            let (ws, project, id) = (ws.clone(), project.clone(), id.clone());
-            tokio::task::spawn_blocking(move || {
-                let loaded = ws.load(&project)?;
-                let addon = crate::engine::require_addon(&loaded.config, &id)?.clone();
-                let op = Operation::Remove { id };
-                ws.run_reviewed(&project, &op, false, Some(&reviewed))?;
-                Ok::<_, UserError>((loaded, addon))
-            })
-            .await
-        };
-        let (loaded, addon) = match removed {
-            Ok(Ok(before)) => before,
-            Ok(Err(e)) => {
-                let _ = tx.send(Msg::Applied(Err(refused(&e)))).await;
-                return;
-            }
-            Err(e) => {
-                let _ = tx.send(Msg::Applied(Err(e.to_string()))).await;
-                return;
-            }
-        };
-        let msg = match crate::deploy::purge_addon(&ws, &project, &loaded, &addon, &|line| {
+        let report = |line: String| {
             let _ = tx.try_send(Msg::Note(format!("remove {id}: {line}")));
-        })
-        .await
-        {
-            Ok(volumes) => Ok(format!(
-                "removed {id} from config.yml; deleted its container and volumes: {}",
-                if volumes.is_empty() {
-                    "(none)".to_string()
-                } else {
-                    volumes.join(", ")
-                }
-            )),
-            Err(e) => Err(format!(
-                "{id} left config.yml, but deleting its data failed: {}",
-                error_text(&e)
-            )),
         };
+        let msg =
+            match crate::deploy::remove_and_purge(&ws, &project, &id, Some(&reviewed), &report)
+                .await
+            {
+                Ok(volumes) => Ok(format!(
+                    "removed {id} from config.yml; deleted its container and volumes: {}",
+                    if volumes.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        volumes.join(", ")
+                    }
+                )),
+                Err(crate::deploy::RemoveError::Refused(e)) => Err(refused(&e)),
+                Err(crate::deploy::RemoveError::PurgeFailed(e)) => Err(error_text(&e)),
+            };
         let _ = tx.send(Msg::Applied(msg)).await;
         let _ = tx.send(reread(&ws, &project)).await;
     });
