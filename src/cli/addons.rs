@@ -162,21 +162,7 @@ pub(super) fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> 
 pub(super) fn addons_list(ws: &Workspace, p: &Project, json: bool) -> Result<()> {
     let l = ws.load(p)?;
     warn_out_of_sync(&l);
-    let mut items = Vec::new();
-    for a in &l.config.addons {
-        let creds = &l.generated.secrets[&a.type_name][&a.name];
-        let apps: Vec<String> = l
-            .config
-            .attachments_of(&a.id())
-            .map(|(app, att)| format!("{}::{}", app.name, att.prefix))
-            .collect();
-        items.push(json!({
-            "id": a.id(), "category": a.category, "name": a.name, "type": a.type_name,
-            "version": a.version, "plan": a.plan, "vm": a.vm,
-            "host": creds.get("HOST"), "port": creds.get("PORT").and_then(|p| p.parse::<u16>().ok()),
-            "service": a.service(), "attached": apps,
-        }));
-    }
+    let items = l.addon_summaries();
     if json {
         print_json(&items);
         return Ok(());
@@ -191,28 +177,23 @@ pub(super) fn addons_list(ws: &Workspace, p: &Project, json: bool) -> Result<()>
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {
-            let s = |k: &str| {
-                i[k].as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| i[k].to_string())
-            };
-            let att: Vec<String> = i["attached"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect();
             vec![
-                s("id"),
-                s("type"),
-                s("version"),
-                s("plan"),
-                s("vm"),
-                format!("{}:{}", s("host"), s("port")),
-                if att.is_empty() {
+                i.id.clone(),
+                i.type_name.clone(),
+                i.version.clone(),
+                i.plan.clone(),
+                i.vm.clone(),
+                format!(
+                    "{}:{}",
+                    i.host.as_deref().unwrap_or("null"),
+                    i.port
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "null".into())
+                ),
+                if i.attached.is_empty() {
                     "-".into()
                 } else {
-                    att.join(", ")
+                    i.attached.join(", ")
                 },
             ]
         })

@@ -191,6 +191,59 @@ pub struct Loaded {
     pub out_of_sync: bool,
 }
 
+/// One addon instance as `addons list` and the console's Addons pane show
+/// it: one reading of config.yml and secrets.yml for both faces.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AddonSummary {
+    pub id: String,
+    pub category: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub version: String,
+    pub plan: String,
+    pub vm: String,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub service: String,
+    /// `app::PREFIX` of every attachment.
+    pub attached: Vec<String>,
+}
+
+impl Loaded {
+    pub fn addon_summaries(&self) -> Vec<AddonSummary> {
+        self.config
+            .addons
+            .iter()
+            .map(|a| {
+                let creds = self
+                    .generated
+                    .secrets
+                    .get(&a.type_name)
+                    .and_then(|t| t.get(&a.name));
+                let cred = |k: &str| creds.and_then(|c| c.get(k)).cloned();
+                AddonSummary {
+                    id: a.id(),
+                    category: a.category.clone(),
+                    name: a.name.clone(),
+                    type_name: a.type_name.clone(),
+                    version: a.version.clone(),
+                    plan: a.plan.clone(),
+                    vm: a.vm.clone(),
+                    host: cred("HOST"),
+                    port: cred("PORT").and_then(|p| p.parse().ok()),
+                    service: a.service(),
+                    attached: self
+                        .config
+                        .attachments_of(&a.id())
+                        .map(|(app, att)| format!("{}::{}", app.name, att.prefix))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+}
+
 pub const INIT_TEMPLATE: &str = include_str!("init_template.yml");
 
 impl Workspace {

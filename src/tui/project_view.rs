@@ -55,30 +55,21 @@ impl ProjectView {
     pub fn read(ws: &Workspace, project: &Project) -> Result<ProjectView> {
         let l = ws.load(project)?;
         let addons = l
-            .config
-            .addons
-            .iter()
-            .map(|a| {
-                let creds = &l.generated.secrets[&a.type_name][&a.name];
-                let attached: Vec<String> = l
-                    .config
-                    .attachments_of(&a.id())
-                    .map(|(app, att)| format!("{}::{}", app.name, att.prefix))
-                    .collect();
-                AddonRow {
-                    id: a.id(),
-                    type_name: a.type_name.clone(),
-                    version: a.version.clone(),
-                    plan: a.plan.clone(),
-                    vm: a.vm.clone(),
-                    port: creds.get("PORT").cloned().unwrap_or_default(),
-                    service: a.service(),
-                    attached: if attached.is_empty() {
-                        "-".into()
-                    } else {
-                        attached.join(", ")
-                    },
-                }
+            .addon_summaries()
+            .into_iter()
+            .map(|a| AddonRow {
+                id: a.id,
+                type_name: a.type_name,
+                version: a.version,
+                plan: a.plan,
+                vm: a.vm,
+                port: a.port.map(|p| p.to_string()).unwrap_or_default(),
+                service: a.service,
+                attached: if a.attached.is_empty() {
+                    "-".into()
+                } else {
+                    a.attached.join(", ")
+                },
             })
             .collect();
         let attachments = l
