@@ -283,6 +283,14 @@ fn attach_wizard_end_to_end_and_resize() {
     tmux.wait_for("all healthy", Duration::from_secs(120));
     tmux.wait_for("(3 running)", Duration::from_secs(10));
 
+    // b backs up the addon under the cursor and drills the backup, the
+    // steps on the footer; the backup is listed like one from the CLI.
+    tmux.keys(&["g", "b"]);
+    tmux.wait_for("backup databases.main: ", Duration::from_secs(5));
+    tmux.wait_for("restore drill passed", Duration::from_secs(120));
+    let listed = ok(&sdtui(r, &["-p", &name, "db", "backups", "databases.main"]));
+    assert!(listed.contains("passed"), "{listed}");
+
     // Remove caches.scratch with its data: config, container and volume go.
     let cp = format!("{name}-local");
     let volumes = || {

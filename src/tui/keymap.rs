@@ -56,6 +56,7 @@ actions! {
     Detach "detach" Global ["d"] "detach an addon";
     Upgrade "upgrade" Global ["U"] "change plan or version";
     Remove "remove" Global ["x"] "remove an addon";
+    Backup "backup" Global ["b"] "back up + restore drill";
     Reveal "reveal" Global ["r"] "reveal or mask a secret";
     Restart "restart" Global ["R"] "restart the container";
     StopStart "stop-start" Global ["S"] "stop or start container";

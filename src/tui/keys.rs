@@ -111,6 +111,14 @@ impl App {
             Action::Detach => self.open_wizard(WizardKind::Detach),
             Action::Upgrade => self.open_wizard(WizardKind::Upgrade),
             Action::Remove => self.open_wizard(WizardKind::Remove),
+            Action::Backup => {
+                let Some(id) = self.selected_addon() else {
+                    self.message = Some("no addon on this row (Addons pane)".into());
+                    return None;
+                };
+                self.message = Some(format!("backup {id}: starting ..."));
+                return Some(Request::Backup(id));
+            }
             Action::Mouse => {
                 self.mouse = !self.mouse;
                 self.message = Some(format!("mouse {}", if self.mouse { "on" } else { "off" }));

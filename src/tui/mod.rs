@@ -245,6 +245,7 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                 }
             }
             Some(Request::Up) => spawn_up(ws.clone(), project.clone(), tx.clone()),
+            Some(Request::Backup(id)) => spawn_backup(ws.clone(), project.clone(), id, tx.clone()),
             Some(Request::Plan(op)) => spawn_plan(ws.clone(), project.clone(), op, tx.clone()),
             Some(Request::Apply(op, reviewed)) => {
                 spawn_apply(ws.clone(), project.clone(), op, reviewed, tx.clone())
@@ -401,6 +402,7 @@ fn describe(request: &Request) -> String {
         Request::Mouse(on) => format!("mouse {}", if *on { "on" } else { "off" }),
         Request::TrustHost(p) => format!("trust the host key of VM {}", p.vm),
         Request::SwitchProject(name) => format!("switch to project {name}"),
+        Request::Backup(id) => format!("back up {id}"),
         Request::UseProject(loaded) => format!("opened project {}", loaded.0.name),
         Request::Rewatch(_) => "watch the VMs again".into(),
         Request::Shell { label, .. } => format!("a shell in {label}"),
@@ -605,6 +607,31 @@ fn spawn_up(ws: Arc<Workspace>, project: Project, tx: mpsc::Sender<Msg>) {
             ),
         };
         let _ = tx.send(Msg::DeployDone(msg)).await;
+    });
+}
+
+/// A backup and its restore drill in the background, each step on the
+/// footer; the engine records it like `sdtui db backup`.
+fn spawn_backup(ws: Arc<Workspace>, project: Project, id: String, tx: mpsc::Sender<Msg>) {
+    tokio::spawn(async move {
+        let progress = tx.clone();
+        let who = id.clone();
+        let report = move |line: String| {
+            let _ = progress.try_send(Msg::Note(format!("backup {who}: {line}")));
+        };
+        let note = match crate::backup::backup(&ws, &project, &id, &report).await {
+            Ok(m) if m.drill.passed() => format!(
+                "backup {id}: {} good, {} bytes, restore drill passed ({} checks)",
+                m.id, m.size, m.drill.checked
+            ),
+            Ok(m) => format!(
+                "backup {id}: {} FAILED its restore drill: {}",
+                m.id,
+                m.drill.detail.as_deref().unwrap_or("no detail")
+            ),
+            Err(e) => format!("backup {id} failed: {}", error_text(&e)),
+        };
+        let _ = tx.send(Msg::Note(note)).await;
     });
 }
 

@@ -41,6 +41,8 @@ pub enum Request {
     Mouse(bool),
     TrustHost(Box<HostPrompt>),
     SwitchProject(String),
+    /// Back up an addon and prove it restores (a drill).
+    Backup(String),
     /// A project read in the background: the loop switches its watchers
     /// and panes to it.
     UseProject(Box<LoadedProject>),
