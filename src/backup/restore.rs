@@ -213,10 +213,7 @@ pub async fn apply(
         let names: Vec<&str> = stopped.iter().map(|(a, _, _)| a.as_str()).collect();
         audit::append(
             &project.audit_path(),
-            &audit::Entry {
-                started: Some(started),
-                ..audit::Entry::new(operation, "failed", vec![])
-            },
+            &audit::Entry::since(started, operation, "failed", vec![]),
         )?;
         return Err(UserError::new(format!(
             "restoring {} into {} failed: {}",
@@ -265,9 +262,6 @@ pub async fn apply(
     ));
     audit::append(
         &project.audit_path(),
-        &audit::Entry {
-            started: Some(started),
-            ..audit::Entry::new(operation, "applied", vec![file])
-        },
+        &audit::Entry::since(started, operation, "applied", vec![file]),
     )
 }

@@ -271,10 +271,7 @@ pub async fn rotate(
     };
     audit::append(
         &project.audit_path(),
-        &audit::Entry {
-            started: Some(started),
-            ..audit::Entry::new(operation, outcome, summary)
-        },
+        &audit::Entry::since(started, operation, outcome, summary),
     )?;
     drop(locks);
     result

@@ -66,10 +66,7 @@ pub async fn act(
     };
     audit::append(
         &project.audit_path(),
-        &audit::Entry {
-            started: Some(started),
-            ..audit::Entry::new(operation, outcome, vec![])
-        },
+        &audit::Entry::since(started, operation, outcome, vec![]),
     )?;
     result.map_err(|e| UserError::new(format!("{label}: {} failed: {e}", action.verb())))
 }

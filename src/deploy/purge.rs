@@ -127,17 +127,15 @@ async fn purge_addon(
     }
     audit::append(
         &project.audit_path(),
-        &audit::Entry {
-            started: Some(started),
-            ..audit::Entry::new(
-                operation,
-                "applied",
-                removed
-                    .iter()
-                    .map(|v| format!("delete volume {v}"))
-                    .collect(),
-            )
-        },
+        &audit::Entry::since(
+            started,
+            operation,
+            "applied",
+            removed
+                .iter()
+                .map(|v| format!("delete volume {v}"))
+                .collect(),
+        ),
     )?;
     Ok(removed)
 }

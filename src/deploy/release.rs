@@ -123,14 +123,12 @@ pub(super) async fn deploy_release(
             let first = e.message.lines().next().unwrap_or_default().to_string();
             audit::append(
                 &project.audit_path(),
-                &audit::Entry {
-                    started: Some(started),
-                    ..audit::Entry::new(
-                        &operation,
-                        format!("failed before starting: {first}"),
-                        vec![],
-                    )
-                },
+                &audit::Entry::since(
+                    started,
+                    &operation,
+                    format!("failed before starting: {first}"),
+                    vec![],
+                ),
             )?;
             return Err(e);
         }
@@ -167,14 +165,12 @@ pub(super) async fn deploy_release(
             let r = record_release(project, app, tag, "deployed", &desc)?;
             audit::append(
                 &project.audit_path(),
-                &audit::Entry {
-                    started: Some(started),
-                    ..audit::Entry::new(
-                        &operation,
-                        "applied",
-                        vec![format!("release v{}", r.version)],
-                    )
-                },
+                &audit::Entry::since(
+                    started,
+                    &operation,
+                    "applied",
+                    vec![format!("release v{}", r.version)],
+                ),
             )?;
             Ok(r)
         }
@@ -187,10 +183,7 @@ pub(super) async fn deploy_release(
                 && release_app(ws, project, &conn, app, timeout, false).await.is_ok();
             audit::append(
                 &project.audit_path(),
-                &audit::Entry {
-                    started: Some(started),
-                    ..audit::Entry::new(&operation, format!("failed: {first}"), vec![])
-                },
+                &audit::Entry::since(started, &operation, format!("failed: {first}"), vec![]),
             )?;
             let tail = if restored {
                 format!("; {app} is back on {previous_tag}")

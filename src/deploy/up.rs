@@ -27,11 +27,7 @@ pub async fn up_reporting(
 ) -> Result<Vec<ServiceReport>> {
     // The VMs' deploy locks before the sync: a second `up` waits here, then
     // deploys the state the first one left, never beside it.
-    let wanted: Vec<String> = select_vms(&ws.load(project)?.config, vm_filter)?
-        .iter()
-        .map(|vm| vm.name.clone())
-        .collect();
-    let mut locks = lock::acquire_all(project, &wanted, "up", report).await?;
+    let (_, mut locks) = lock_selected(ws, project, vm_filter, "up", report).await?;
     let started = audit::now();
     ws.run(project, &Operation::Sync, false)?;
     let loaded = ws.load(project)?;
@@ -91,17 +87,15 @@ pub async fn up_reporting(
         .collect();
     audit::append(
         &project.audit_path(),
-        &audit::Entry {
-            started: Some(started),
-            ..audit::Entry::new(
-                format!(
-                    "up{}",
-                    vm_filter.map(|v| format!(" --vm {v}")).unwrap_or_default()
-                ),
-                outcome,
-                summary,
-            )
-        },
+        &audit::Entry::since(
+            started,
+            format!(
+                "up{}",
+                vm_filter.map(|v| format!(" --vm {v}")).unwrap_or_default()
+            ),
+            outcome,
+            summary,
+        ),
     )?;
     // Held until the audit entry is written, so entries of one VM's deploys
     // never overlap in time.
@@ -398,11 +392,7 @@ pub async fn down(
     vm_filter: Option<&str>,
     report: &(dyn Fn(String) + Sync),
 ) -> Result<Vec<ServiceReport>> {
-    let wanted: Vec<String> = select_vms(&ws.load(project)?.config, vm_filter)?
-        .iter()
-        .map(|vm| vm.name.clone())
-        .collect();
-    let locks = lock::acquire_all(project, &wanted, "down", report).await?;
+    let (wanted, locks) = lock_selected(ws, project, vm_filter, "down", report).await?;
     let started = audit::now();
     let loaded = ws.load(project)?;
     let mut reports = Vec::new();
@@ -431,11 +421,25 @@ pub async fn down(
     }
     audit::append(
         &project.audit_path(),
-        &audit::Entry {
-            started: Some(started),
-            ..audit::Entry::new("down", "applied", vec![])
-        },
+        &audit::Entry::since(started, "down", "applied", vec![]),
     )?;
     drop(locks);
     Ok(reports)
+}
+
+/// The deploy locks of the VMs `vm_filter` selects (every VM without one),
+/// with their names.
+async fn lock_selected(
+    ws: &Workspace,
+    project: &Project,
+    vm_filter: Option<&str>,
+    operation: &str,
+    report: &(dyn Fn(String) + Sync),
+) -> Result<(Vec<String>, Vec<lock::DeployLock>)> {
+    let wanted: Vec<String> = select_vms(&ws.load(project)?.config, vm_filter)?
+        .iter()
+        .map(|vm| vm.name.clone())
+        .collect();
+    let locks = lock::acquire_all(project, &wanted, operation, report).await?;
+    Ok((wanted, locks))
 }

@@ -45,6 +45,22 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// An entry for a long operation that began at `started` (after any
+    /// wait for another one) and ends now.
+    pub fn since(
+        started: String,
+        operation: impl Into<String>,
+        outcome: impl Into<String>,
+        files: Vec<String>,
+    ) -> Self {
+        Entry {
+            started: Some(started),
+            ..Entry::new(operation, outcome, files)
+        }
+    }
+}
+
 pub fn current_user() -> String {
     let name = std::env::var("SDTUI_USER")
         .ok()
