@@ -560,7 +560,8 @@ async fn restart_apps(
             other = Connected::open(ws, project, &config.vms[vm_name]).await?;
             &other
         };
-        conn.target.stage(project, vm_name).await?;
+        let generated = crate::engine::apply::generated_vm_dir(&project.dir, vm_name)?;
+        conn.target.stage(project, vm_name, &generated).await?;
         let name = compose_project(&project.name, vm_name);
         let states = docker::project_containers(&conn.docker, &name).await?;
         let here: Vec<&String> = apps

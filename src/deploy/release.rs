@@ -265,7 +265,8 @@ pub(super) async fn release_app(
     let a = crate::engine::require_app(&loaded.config, app)?.clone();
     let docker = &conn.docker;
     let name = compose_project(&project.name, &a.vm);
-    conn.target.stage(project, &a.vm).await?;
+    let generated = crate::engine::apply::generated_vm_dir(&project.dir, &a.vm)?;
+    conn.target.stage(project, &a.vm, &generated).await?;
     conn.target
         .compose(&name, &["up", "-d", "--no-deps", app])
         .await?;

@@ -28,14 +28,13 @@ pub(super) fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 
 /// Stages the generated files as the new `current`, keeping the old one as
 /// `previous`. Returns whether a previous release exists.
-pub(super) fn stage(project: &Project, vm: &str) -> Result<bool> {
+pub(super) fn stage(project: &Project, vm: &str, generated: &Path) -> Result<bool> {
     let base = release_dir(project, vm);
-    let generated = crate::engine::apply::generated_vm_dir(&project.dir, vm)?;
     let next = base.join("next");
     let current = base.join("current");
     let previous = base.join("previous");
     let _ = std::fs::remove_dir_all(&next);
-    copy_tree(&generated, &next)?;
+    copy_tree(generated, &next)?;
     let had_current = current.exists();
     if had_current {
         let _ = std::fs::remove_dir_all(&previous);
@@ -65,6 +64,8 @@ pub(crate) fn deployed_marker(project: &Project, vm: &str) -> PathBuf {
 /// A digest of every generated file for a VM (paths and bytes), to tell a
 /// no-change `up` without asking compose.
 pub(crate) fn release_digest(project: &Project, vm: &str) -> Result<String> {
+    // Callers that also stage resolve the generation once and digest it
+    // with `tree_digest`, so both see the same files.
     tree_digest(&crate::engine::apply::generated_vm_dir(&project.dir, vm)?)
 }
 

@@ -152,11 +152,12 @@ impl Connected {
 impl Target {
     /// The generated files become the new `current`; the old one stays as
     /// `previous`. Returns whether a previous release exists.
-    pub async fn stage(&self, project: &Project, vm: &str) -> Result<bool> {
+    /// `generated`: the generation folder of the VM's files, resolved once
+    /// by the caller (a sync may switch `compose` meanwhile).
+    pub async fn stage(&self, project: &Project, vm: &str, generated: &Path) -> Result<bool> {
         match self {
-            Target::Local { .. } => super::stage(project, vm),
+            Target::Local { .. } => super::stage(project, vm, generated),
             Target::Remote { session, base, .. } => {
-                let generated = crate::engine::apply::generated_vm_dir(&project.dir, vm)?;
                 let next = format!("{base}/next");
                 remote(
                     session,
@@ -171,7 +172,7 @@ impl Target {
                     ),
                 )
                 .await?;
-                for (rel, mode) in files_under(&generated)? {
+                for (rel, mode) in files_under(generated)? {
                     let bytes = std::fs::read(generated.join(&rel))
                         .map_err(|e| io_error(&generated.join(&rel), "read", e))?;
                     session

@@ -126,7 +126,10 @@ pub(super) async fn up_vm(
         .collect();
     // Nothing changed since the last good release and everything it started
     // is up: no compose run, no provisioning, no container touched.
-    let digest = release_digest(project, &vm.name).map_err(|e| (vec![], e))?;
+    // One resolution of the generation: what is digested is what is staged.
+    let generated =
+        crate::engine::apply::generated_vm_dir(&project.dir, &vm.name).map_err(|e| (vec![], e))?;
+    let digest = tree_digest(&generated).map_err(|e| (vec![], e))?;
     let services = expected_services(&loaded.config, &vm.name);
     let all_up = services.iter().all(|svc| {
         running.iter().any(|s| {
@@ -168,7 +171,7 @@ pub(super) async fn up_vm(
     report(compose.clone());
     let has_previous = conn
         .target
-        .stage(project, &vm.name)
+        .stage(project, &vm.name, &generated)
         .await
         .map_err(|e| (vec![], e))?;
     let expected = loaded
