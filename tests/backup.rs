@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::docker::{Cleanup, container, docker, require_images};
+use common::docker::{Cleanup, container, docker, psql, require_images};
 use common::{fails, ok, sdtui};
 
 fn project(root: &Path, name: &str) {
@@ -19,26 +19,6 @@ fn project(root: &Path, name: &str) {
         "vms:\n  local:\n    host: local\n    private_ip: 127.0.3.71\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\n    spare:\n      type: postgres\n      plan: small\n  caches:\n    session:\n      type: redis\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - databases.main as DATABASE\n      - addon: databases.main\n        as: REPORTS\n        access: readonly\n    env:\n      CHECK_PREFIXES: DATABASE,REPORTS\n",
     )
     .unwrap();
-}
-
-fn psql(pg: &str, user: &str, db: &str, sql: &str) -> String {
-    let (done, out) = docker(&[
-        "exec",
-        pg,
-        "psql",
-        "-X",
-        "-At",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-U",
-        user,
-        "-d",
-        db,
-        "-c",
-        sql,
-    ]);
-    assert!(done, "{sql}: {out}");
-    out.trim().to_string()
 }
 
 fn sha256(path: &Path) -> String {

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::docker::{Cleanup, container, docker, require_images};
+use common::docker::{Cleanup, container, docker, psql, require_images};
 use common::sshd::TestVm;
 use common::{fails, ok};
 
@@ -31,26 +31,6 @@ impl Drop for RemoteDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn psql(pg: &str, user: &str, db: &str, sql: &str) -> String {
-    let (done, out) = docker(&[
-        "exec",
-        pg,
-        "psql",
-        "-X",
-        "-At",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-U",
-        user,
-        "-d",
-        db,
-        "-c",
-        sql,
-    ]);
-    assert!(done, "{sql}: {out}");
-    out.trim().to_string()
 }
 
 #[test]

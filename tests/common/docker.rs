@@ -84,3 +84,25 @@ pub fn results(out: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// One SQL statement through psql inside a postgres container, as `user`
+/// on `db`; fails the test when psql does. Unaligned, tuples only.
+pub fn psql(pg: &str, user: &str, db: &str, sql: &str) -> String {
+    let (done, out) = docker(&[
+        "exec",
+        pg,
+        "psql",
+        "-X",
+        "-At",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-U",
+        user,
+        "-d",
+        db,
+        "-c",
+        sql,
+    ]);
+    assert!(done, "{sql}: {out}");
+    out.trim().to_string()
+}
