@@ -1,0 +1,2 @@
+pub mod pod;
+pub mod substitute;
