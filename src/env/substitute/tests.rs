@@ -38,7 +38,7 @@ fn only_values_change_keys_and_comments_stay() {
 
 #[test]
 fn values_are_inserted_literally_and_stay_strings() {
-    let src = "a: ${D}\nb: ${Y}\nc: ${N}\nd: '${Q}'\ne: [${A}, \"${Y}\"]\nf: ${H}\n";
+    let src = "a: ${D}\nb: ${Y}\nc: ${N}\nd: '${Q}'\ne: [\"${A}\", \"${Y}\"]\nf: ${H}\n";
     let out = compose(
         src,
         &[
