@@ -83,7 +83,11 @@ fn the_substituted_pod_is_valid_kubernetes() {
     let (path, text) = fixture("web-pod.yml");
     let files = read_pod(&path, &text, &variables(), "127.0.0.1").unwrap();
     let (ok, report) = validate(&files.pod);
-    assert!(ok, "kubernetes-validate refused our Pod:\n{report}\n{}", files.pod);
+    assert!(
+        ok,
+        "kubernetes-validate refused our Pod:\n{report}\n{}",
+        files.pod
+    );
     // The validator can fail: the same Pod with a port written as a string
     // (what a naive substitution into a quoted scalar gives) is refused.
     let broken = files
@@ -119,9 +123,13 @@ fn twin_config(compose: Compose, twin: &str) -> Result<Value, String> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("docker-compose.yml"), twin).unwrap();
     let mut cmd = compose.command();
-    cmd.current_dir(dir.path())
-        .env_remove("USER")
-        .args(["-p", "twin", "-f", "docker-compose.yml", "config"]);
+    cmd.current_dir(dir.path()).env_remove("USER").args([
+        "-p",
+        "twin",
+        "-f",
+        "docker-compose.yml",
+        "config",
+    ]);
     if compose == Compose::V2 {
         cmd.env("DOCKER_CONFIG", v2_docker_config())
             .args(["--format", "json"]);
@@ -183,8 +191,18 @@ fn the_compose_twin_is_accepted_by_v1_and_v2_and_carries_the_pod() {
     assert_eq!(
         ports,
         vec![
-            ("127.0.0.1".into(), "8080".into(), "8080".into(), "tcp".into()),
-            ("127.0.0.1".into(), "9191".into(), "9090".into(), "udp".into()),
+            (
+                "127.0.0.1".into(),
+                "8080".into(),
+                "8080".into(),
+                "tcp".into()
+            ),
+            (
+                "127.0.0.1".into(),
+                "9191".into(),
+                "9090".into(),
+                "udp".into()
+            ),
         ]
     );
     let mounts: Vec<(String, String, bool)> = web["volumes"]

@@ -42,9 +42,8 @@ pub fn read_pod(
         ))
         .hint("check the types Kubernetes wants (containerPort is a number, env values are strings: quote \"${VAR}\")")
     })?;
-    let compose = twin::compose_twin(&pod, address).map_err(|e| {
-        UserError::new(format!("{}: {e}", file.display()))
-    })?;
+    let compose = twin::compose_twin(&pod, address)
+        .map_err(|e| UserError::new(format!("{}: {e}", file.display())))?;
     Ok(PodFiles {
         pod: substituted.text,
         compose,

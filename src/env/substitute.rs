@@ -107,9 +107,8 @@ pub fn substitute(
                 let Some(range) = scalar_range(source, &span, style) else {
                     continue;
                 };
-                let (text, uses) = template::interpolate(&value, &values).map_err(|e| {
-                    template_error(file, source, &range, &value, e, variables)
-                })?;
+                let (text, uses) = template::interpolate(&value, &values)
+                    .map_err(|e| template_error(file, source, &range, &value, e, variables))?;
                 for u in &uses {
                     let (line, column) = locate(source, &range, &u.token, u.offset, &value);
                     occurrences.push(Occurrence {
@@ -213,7 +212,10 @@ fn block_header_start(source: &str, content_start: usize) -> Option<usize> {
     let before = &source[..content_start];
     let mut end = before.len();
     loop {
-        let line_start = before[..end].trim_end_matches(['\n', '\r']).rfind('\n').map_or(0, |i| i + 1);
+        let line_start = before[..end]
+            .trim_end_matches(['\n', '\r'])
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
         let line = &before[line_start..end];
         let code = match line.find(" #") {
             Some(i) => &line[..i],
@@ -264,9 +266,7 @@ fn is_plain_string(s: &str) -> bool {
     let Some(first) = s.chars().next() else {
         return false;
     };
-    const WORDS: &[&str] = &[
-        "true", "false", "yes", "no", "on", "off", "null", "y", "n",
-    ];
+    const WORDS: &[&str] = &["true", "false", "yes", "no", "on", "off", "null", "y", "n"];
     (first.is_ascii_alphabetic() || first == '/' || first == '_')
         && !WORDS.contains(&s.to_ascii_lowercase().as_str())
         && !s.ends_with(':')

@@ -12,7 +12,10 @@ use std::path::Path;
 pub const SUPPORTED_FIELDS: &[(&str, &[&str])] = &[
     ("", &["apiVersion", "kind", "metadata", "spec"]),
     ("metadata", &["name", "labels"]),
-    ("spec", &["containers", "volumes", "restartPolicy", "hostname"]),
+    (
+        "spec",
+        &["containers", "volumes", "restartPolicy", "hostname"],
+    ),
     (
         "spec.containers[]",
         &[
@@ -35,7 +38,10 @@ pub const SUPPORTED_FIELDS: &[(&str, &[&str])] = &[
         "spec.containers[].volumeMounts[]",
         &["name", "mountPath", "readOnly"],
     ),
-    ("spec.volumes[]", &["name", "emptyDir", "persistentVolumeClaim"]),
+    (
+        "spec.volumes[]",
+        &["name", "emptyDir", "persistentVolumeClaim"],
+    ),
     ("spec.volumes[].emptyDir", &[]),
     ("spec.volumes[].persistentVolumeClaim", &["claimName"]),
 ];
@@ -48,13 +54,8 @@ const EXPANDED_BY_KUBERNETES: &[&str] = &[
 ];
 
 enum Frame {
-    Mapping {
-        path: String,
-        key: Option<String>,
-    },
-    Sequence {
-        path: String,
-    },
+    Mapping { path: String, key: Option<String> },
+    Sequence { path: String },
 }
 
 pub fn check(file: &Path, source: &str) -> Result<(), UserError> {
@@ -79,8 +80,13 @@ pub fn check(file: &Path, source: &str) -> Result<(), UserError> {
             Event::DocumentStart(..) => {
                 documents += 1;
                 if documents > 1 {
-                    return Err(place(file, source, &span, "a Pod file holds one Pod; this one has a second document".into())
-                        .hint("put each Pod in its own file"));
+                    return Err(place(
+                        file,
+                        source,
+                        &span,
+                        "a Pod file holds one Pod; this one has a second document".into(),
+                    )
+                    .hint("put each Pod in its own file"));
                 }
             }
             Event::Scalar(value, ..) => {
@@ -129,8 +135,10 @@ pub fn check(file: &Path, source: &str) -> Result<(), UserError> {
     }
     let name = file.display();
     let Some((kind, kind_span)) = kind else {
-        return Err(UserError::new(format!("{name}: no `kind:` — this is not a Kubernetes Pod file"))
-            .hint("a Pod file starts with `apiVersion: v1` and `kind: Pod`"));
+        return Err(UserError::new(format!(
+            "{name}: no `kind:` — this is not a Kubernetes Pod file"
+        ))
+        .hint("a Pod file starts with `apiVersion: v1` and `kind: Pod`"));
     };
     if kind != "Pod" {
         return Err(place(file, source, &kind_span, format!("kind `{kind}` is not supported: a pod deployment takes a Kubernetes `Pod`"))
@@ -138,8 +146,13 @@ pub fn check(file: &Path, source: &str) -> Result<(), UserError> {
     }
     match api_version {
         Some((v, _)) if v == "v1" => field_error.map_or(Ok(()), Err),
-        Some((v, span)) => Err(place(file, source, &span, format!("apiVersion `{v}` is not a Pod's: a Pod is `apiVersion: v1`"))
-            .hint("write `apiVersion: v1`")),
+        Some((v, span)) => Err(place(
+            file,
+            source,
+            &span,
+            format!("apiVersion `{v}` is not a Pod's: a Pod is `apiVersion: v1`"),
+        )
+        .hint("write `apiVersion: v1`")),
         None => Err(UserError::new(format!("{name}: no `apiVersion:`"))
             .hint("a Pod file starts with `apiVersion: v1` and `kind: Pod`")),
     }
@@ -231,7 +244,10 @@ mod tests {
     #[test]
     fn another_kind_is_named_with_its_line() {
         let e = err(&POD.replace("kind: Pod", "kind: Deployment"));
-        assert!(e.starts_with("pod.yml:2:7: kind `Deployment` is not supported"), "{e}");
+        assert!(
+            e.starts_with("pod.yml:2:7: kind `Deployment` is not supported"),
+            "{e}"
+        );
         let e = err(&POD.replace("apiVersion: v1", "apiVersion: apps/v1"));
         assert!(e.starts_with("pod.yml:1:13: apiVersion `apps/v1`"), "{e}");
         let e = err("apiVersion: v1\nmetadata: {name: x}\n");
@@ -241,19 +257,32 @@ mod tests {
     #[test]
     fn unsupported_fields_are_refused_by_name() {
         let e = err(&POD.replace("  containers:", "  initContainers: []\n  containers:"));
-        assert!(e.starts_with("pod.yml:8:3: `spec.initContainers` is not supported"), "{e}");
+        assert!(
+            e.starts_with("pod.yml:8:3: `spec.initContainers` is not supported"),
+            "{e}"
+        );
         assert!(e.contains("init:"), "{e}");
-        let e = err(&format!("{POD}      securityContext: {{runAsUser: 1000}}\n"));
-        assert!(e.starts_with("pod.yml:11:7: `spec.containers[].securityContext`"), "{e}");
+        let e = err(&format!(
+            "{POD}      securityContext: {{runAsUser: 1000}}\n"
+        ));
+        assert!(
+            e.starts_with("pod.yml:11:7: `spec.containers[].securityContext`"),
+            "{e}"
+        );
         assert!(e.contains("carries only: name, image"), "{e}");
-        let e = err(&format!("{POD}      env:\n        - name: A\n          valueFrom: {{}}\n"));
+        let e = err(&format!(
+            "{POD}      env:\n        - name: A\n          valueFrom: {{}}\n"
+        ));
         assert!(e.contains("`spec.containers[].env[].valueFrom`"), "{e}");
     }
 
     #[test]
     fn kubernetes_own_expansion_is_refused() {
         let e = err(&format!("{POD}      args: [\"--home=$(HOME)\"]\n"));
-        assert!(e.starts_with("pod.yml:11:14: `$(...)` in `spec.containers[].args[]`"), "{e}");
+        assert!(
+            e.starts_with("pod.yml:11:14: `$(...)` in `spec.containers[].args[]`"),
+            "{e}"
+        );
     }
 
     #[test]

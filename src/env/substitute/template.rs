@@ -298,10 +298,7 @@ mod tests {
         );
         assert!(matches!(run("${E:?}"), Err(ErrorKind::Required { .. })));
         assert!(matches!(run("${U?}"), Err(ErrorKind::Required { .. })));
-        assert_eq!(
-            run("x $U"),
-            Err(ErrorKind::Unresolved { name: "U".into() })
-        );
+        assert_eq!(run("x $U"), Err(ErrorKind::Unresolved { name: "U".into() }));
     }
 
     #[test]

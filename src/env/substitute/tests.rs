@@ -29,7 +29,8 @@ fn error(src: &str, pairs: &[(&str, &str)]) -> String {
 
 #[test]
 fn only_values_change_keys_and_comments_stay() {
-    let src = "# ${NOPE} in a comment\nx:\n  K${A}: v # ${NOPE:?no}\n  plain: ${A}\n  q: \"${A} \"\n";
+    let src =
+        "# ${NOPE} in a comment\nx:\n  K${A}: v # ${NOPE:?no}\n  plain: ${A}\n  q: \"${A} \"\n";
     assert_eq!(
         compose(src, &[("A", "val")]),
         "# ${NOPE} in a comment\nx:\n  K${A}: v # ${NOPE:?no}\n  plain: val\n  q: \"val \"\n"
@@ -74,10 +75,7 @@ fn kubernetes_keeps_dollars_and_plain_numbers() {
 fn block_scalars_become_one_quoted_string_and_keep_what_follows() {
     let src = "a: |\n  one ${A}\n  two\nb: >-\n  x\n  ${A}\n\nc: z\n";
     let out = compose(src, &[("A", "v\"1")]);
-    assert_eq!(
-        out,
-        "a: \"one v\\\"1\\ntwo\\n\"\nb: \"x v\\\"1\"\n\nc: z\n"
-    );
+    assert_eq!(out, "a: \"one v\\\"1\\ntwo\\n\"\nb: \"x v\\\"1\"\n\nc: z\n");
 }
 
 #[test]
@@ -99,14 +97,20 @@ fn multi_line_plain_scalar_and_newline_values() {
 fn unresolved_names_file_line_col_and_closest_names() {
     let src = "services:\n  s:\n    image: x\n    environment:\n      H: ${DB_HOTS}\n";
     let e = error(src, &[("DB_HOST", "h"), ("APP", "a"), ("DB_PORT", "1")]);
-    assert!(e.starts_with("app.yml:5:10: variable `DB_HOTS` is not defined"), "{e}");
+    assert!(
+        e.starts_with("app.yml:5:10: variable `DB_HOTS` is not defined"),
+        "{e}"
+    );
     assert!(e.contains("defined here: DB_HOST, DB_PORT, APP"), "{e}");
 }
 
 #[test]
 fn required_message_and_unportable_constructs_are_located() {
     let e = error("a:\n  - x ${U:?set U first}\n", &[]);
-    assert!(e.starts_with("app.yml:2:7: variable `U` is required: set U first"), "{e}");
+    assert!(
+        e.starts_with("app.yml:2:7: variable `U` is required: set U first"),
+        "{e}"
+    );
     let e = error("a: ${A:+alt}\n", &[("A", "1")]);
     assert!(e.starts_with("app.yml:1:4: `${A:+alt}` is refused"), "{e}");
     assert!(e.contains("v2 only"), "{e}");
@@ -132,9 +136,14 @@ fn a_secret_never_reaches_an_error() {
             secret: true,
         },
     );
-    let e = substitute(Path::new("a.yml"), "a: ${PASSWORD}${NOPE}\n", &v, Target::Compose)
-        .unwrap_err()
-        .to_string();
+    let e = substitute(
+        Path::new("a.yml"),
+        "a: ${PASSWORD}${NOPE}\n",
+        &v,
+        Target::Compose,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(!e.contains("hunter2"), "{e}");
     assert!(format!("{v:?}").find("hunter2").is_none());
 }
@@ -142,7 +151,13 @@ fn a_secret_never_reaches_an_error() {
 #[test]
 fn occurrences_give_each_place() {
     let src = "a: ${A} ${A}\nb:\n  - x${B:-d}\n";
-    let s = substitute(Path::new("f.yml"), src, &vars(&[("A", "1")]), Target::Compose).unwrap();
+    let s = substitute(
+        Path::new("f.yml"),
+        src,
+        &vars(&[("A", "1")]),
+        Target::Compose,
+    )
+    .unwrap();
     let got: Vec<(String, u64, u64, Option<String>)> = s
         .occurrences
         .iter()
