@@ -164,54 +164,26 @@ fn every_case_means_the_same_to_compose_v1_and_v2() {
     let env = plain_env(&vars);
     let files = cases(&corpus());
     assert!(files.len() >= 25, "the corpus has {} cases", files.len());
-    let mut failures = Vec::new();
-    for file in &files {
-        let case = file.file_name().unwrap().to_string_lossy().into_owned();
-        let source = std::fs::read_to_string(file).unwrap();
-        let ours = match substitute(Path::new(&case), &source, &vars, Target::Compose) {
-            Ok(s) => s,
-            Err(e) => {
-                failures.push(format!("{case}: we refused it:\n{e}"));
-                continue;
-            }
-        };
-        assert!(!ours.occurrences.is_empty(), "{case} uses no variable");
-        // Read by a YAML 1.1 and a 1.2 reader, our output holds the same
-        // values: every substituted value was written unambiguously.
-        let ours_11 = yaml11(&ours.text);
-        let ours_12: Value = serde_saphyr::from_str(&ours.text)
-            .unwrap_or_else(|e| panic!("{case}: our output is not YAML 1.2: {e}\n{}", ours.text));
-        if !source.contains("<<:") && ours_11 != ours_12 {
-            failures.push(format!(
-                "{case}: YAML 1.1 and 1.2 read our output differently:\n{ours_11}\n{ours_12}"
-            ));
-        }
-        for compose in Compose::BOTH {
-            let what = format!("{case} ({compose:?})");
-            let printed = match config(compose, &source, &env) {
-                Ok(v) => v,
-                Err(e) => {
-                    failures.push(format!("{what}: compose refused the case itself: {e}"));
-                    continue;
-                }
-            };
-            // Fed back to the same version with no variables at all, our
-            // output must mean exactly what the original meant with them.
-            match config(compose, &ours.text, &BTreeMap::new()) {
-                Ok(again) if again == printed => {}
-                Ok(again) => failures.push(format!(
-                    "{what}: our output means something else:\n  original: {printed}\n  ours:     {again}\n{}",
-                    ours.text
-                )),
-                Err(e) => failures.push(format!("{what}: compose refused our output: {e}\n{}", ours.text)),
-            }
-            match compare_values(&ours_11, &printed, &what) {
-                Ok(0) => failures.push(format!("{what}: no value was compared")),
-                Ok(_) => {}
-                Err(e) => failures.push(e),
-            }
-        }
-    }
+    // Two workers: v1 is a Python program, most of the time is its start.
+    let (even, odd): (Vec<_>, Vec<_>) = files.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = [even, odd]
+            .into_iter()
+            .map(|share| {
+                let (vars, env) = (&vars, &env);
+                scope.spawn(move || {
+                    share
+                        .into_iter()
+                        .flat_map(|(_, file)| check_case(file, vars, env))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
     assert!(
         failures.is_empty(),
         "{} of {} cases failed:\n\n{}",
@@ -219,6 +191,57 @@ fn every_case_means_the_same_to_compose_v1_and_v2() {
         files.len(),
         failures.join("\n\n")
     );
+}
+
+/// One case through both versions; returns what went wrong.
+fn check_case(file: &Path, vars: &Variables, env: &BTreeMap<String, String>) -> Vec<String> {
+    let mut failures = Vec::new();
+    let case = file.file_name().unwrap().to_string_lossy().into_owned();
+    let source = std::fs::read_to_string(file).unwrap();
+    let ours = match substitute(Path::new(&case), &source, vars, Target::Compose) {
+        Ok(s) => s,
+        Err(e) => {
+            failures.push(format!("{case}: we refused it:\n{e}"));
+            return failures;
+        }
+    };
+    assert!(!ours.occurrences.is_empty(), "{case} uses no variable");
+    // Read by a YAML 1.1 and a 1.2 reader, our output holds the same
+    // values: every substituted value was written unambiguously.
+    let ours_11 = yaml11(&ours.text);
+    let ours_12: Value = serde_saphyr::from_str(&ours.text)
+        .unwrap_or_else(|e| panic!("{case}: our output is not YAML 1.2: {e}\n{}", ours.text));
+    if !source.contains("<<:") && ours_11 != ours_12 {
+        failures.push(format!(
+            "{case}: YAML 1.1 and 1.2 read our output differently:\n{ours_11}\n{ours_12}"
+        ));
+    }
+    for compose in Compose::BOTH {
+        let what = format!("{case} ({compose:?})");
+        let printed = match config(compose, &source, env) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!("{what}: compose refused the case itself: {e}"));
+                return failures;
+            }
+        };
+        // Fed back to the same version with no variables at all, our
+        // output must mean exactly what the original meant with them.
+        match config(compose, &ours.text, &BTreeMap::new()) {
+            Ok(again) if again == printed => {}
+            Ok(again) => failures.push(format!(
+                "{what}: our output means something else:\n  original: {printed}\n  ours:     {again}\n{}",
+                ours.text
+            )),
+            Err(e) => failures.push(format!("{what}: compose refused our output: {e}\n{}", ours.text)),
+        }
+        match compare_values(&ours_11, &printed, &what) {
+            Ok(0) => failures.push(format!("{what}: no value was compared")),
+            Ok(_) => {}
+            Err(e) => failures.push(e),
+        }
+    }
+    failures
 }
 
 /// The header of a refused case: what our error says, and what the two
