@@ -284,3 +284,24 @@ fn an_unresolved_variable_in_a_pod_names_the_users_file() {
     );
     assert!(!e.contains("sslmode"), "a secret reached the error: {e}");
 }
+
+#[test]
+fn a_value_kubernetes_would_expand_is_refused_without_showing_it() {
+    let (path, text) = fixture("web-pod.yml");
+    let mut vars = variables();
+    vars.insert(
+        "DB_PASSWORD".into(),
+        Variable {
+            value: "pw$(HOME)x".into(),
+            secret: true,
+        },
+    );
+    let e = read_pod(&path, &text, &vars, "127.0.0.1")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("deploy/web-pod.yml:25:19: variable `DB_PASSWORD`: a value holding `$(`"),
+        "{e}"
+    );
+    assert!(!e.contains("HOME"), "the value reached the error: {e}");
+}

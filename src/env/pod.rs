@@ -42,12 +42,55 @@ pub fn read_pod(
         ))
         .hint("check the types Kubernetes wants (containerPort is a number, env values are strings: quote \"${VAR}\")")
     })?;
+    refuse_kubernetes_expansion(file, source, &pod, &substituted.occurrences, variables)?;
     let compose = twin::compose_twin(&pod, address)
         .map_err(|e| UserError::new(format!("{}: {e}", file.display())))?;
     Ok(PodFiles {
         pod: substituted.text,
         compose,
         occurrences: substituted.occurrences,
+    })
+}
+
+/// Kubernetes expands `$(NAME)` in command, args and env values. shape.rs
+/// refuses it in the file; a variable's value can bring it in too, and then
+/// the Pod would mean something else than its compose twin (and than the
+/// value): refused, naming the variable and place, never the value.
+fn refuse_kubernetes_expansion(
+    file: &Path,
+    source: &str,
+    pod: &Pod,
+    occurrences: &[Occurrence],
+    variables: &Variables,
+) -> Result<(), UserError> {
+    let expanded = pod.spec.containers.iter().any(|c| {
+        c.command
+            .iter()
+            .chain(&c.args)
+            .chain(c.env.iter().map(|e| &e.value))
+            .any(|v| v.contains("$("))
+    });
+    if !expanded {
+        return Ok(());
+    }
+    let culprit = occurrences.iter().find(|o| {
+        o.default_used.is_none()
+            && variables
+                .get(&o.name)
+                .is_some_and(|v| v.value.contains("$("))
+    });
+    let message = "a value holding `$(` lands in a container's command, args or env, where Kubernetes would expand it as `$(VAR)`";
+    let hint = "deploy this environment with a compose file, or change the value";
+    Err(match culprit {
+        Some(o) => at(
+            file,
+            source,
+            o.line,
+            o.column,
+            format!("variable `{}`: {message}", o.name),
+        )
+        .hint(hint),
+        None => UserError::new(format!("{}: {message}", file.display())).hint(hint),
     })
 }
 
