@@ -69,15 +69,8 @@ impl App {
                 return None;
             }
             KeyCode::Tab if prompt.kind == PromptKind::Palette => {
-                if let Some(done) = palette::complete(
-                    &prompt.text(),
-                    &self.view,
-                    &self.projects,
-                    &self.known_backups,
-                ) {
-                    *prompt = Prompt::new(PromptKind::Palette, &done);
-                }
-                // `restore ADDON ` completes backup ids: read them once.
+                // `restore ADDON ` completes backup ids: read them first
+                // (a task); the next Tab offers them.
                 let text = prompt.text();
                 let words: Vec<&str> = text.split_whitespace().collect();
                 if let ["restore", addon] = words[..]
@@ -85,9 +78,15 @@ impl App {
                     && !self.known_backups.contains_key(addon)
                     && self.view.addons.iter().any(|a| a.id == addon)
                 {
+                    self.message = Some(format!("reading the backups of {addon} ..."));
                     return Some(Request::Data(super::data::DataRequest::ListBackups(
                         addon.to_string(),
                     )));
+                }
+                if let Some(done) =
+                    palette::complete(&text, &self.view, &self.projects, &self.known_backups)
+                {
+                    *prompt = Prompt::new(PromptKind::Palette, &done);
                 }
                 return None;
             }

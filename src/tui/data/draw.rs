@@ -261,20 +261,22 @@ fn draw_step(f: &mut Frame, app: &App, d: &DataDialog) {
             lines.push(fact(
                 "checksum",
                 vec![text(format!(
-                    "sha256 {}… and size verified against its manifest first; a mismatch touches nothing",
+                    "sha256 {}… and size checked first; a mismatch touches nothing",
                     &b.sha256[..12.min(b.sha256.len())]
                 ))],
                 app,
             ));
             lines.push(fact(
                 "into",
-                vec![
-                    text(format!("{} on VM {} · ", plan.target, plan.target_vm)),
-                    Span::styled(
-                        "everything in it is replaced; data written since the backup is lost",
-                        Style::default().fg(t.warn),
-                    ),
-                ],
+                vec![text(format!("{} on VM {}", plan.target, plan.target_vm))],
+                app,
+            ));
+            lines.push(fact(
+                "replaced",
+                vec![Span::styled(
+                    "everything in it: data written since the backup is lost",
+                    Style::default().fg(t.warn),
+                )],
                 app,
             ));
             if plan.apps.is_empty() {
@@ -401,7 +403,10 @@ fn draw_step(f: &mut Frame, app: &App, d: &DataDialog) {
         }
     };
     let full = f.area();
-    let wanted = lines.len() as u16 + if input.is_some() { 6 } else { 3 } + 2;
+    // Rows the text takes once wrapped, then the input, the keys, borders.
+    let width = full.width.min(100).saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let wanted = rows as u16 + if input.is_some() { 3 } else { 1 } + 2;
     let area = centered(full, 100, wanted.min(full.height));
     f.render_widget(Clear, area);
     let block = frame(app, title);
