@@ -59,7 +59,7 @@ actions! {
     Backup "backup" Global ["b"] "back up + restore drill";
     Backups "backups" Global ["B"] "backups list, restore one";
     Rotate "rotate" Global ["C"] "rotate the credentials";
-    Connect "connect" Global ["c"] "connect: the client (psql ...)";
+    Connect "connect" Global ["c"] "connect with its client";
     Reveal "reveal" Global ["r"] "reveal or mask a secret";
     Restart "restart" Global ["R"] "restart the container";
     StopStart "stop-start" Global ["S"] "stop or start container";
