@@ -370,8 +370,7 @@ fn rotate_reviews_the_engines_plan_without_a_secret_then_runs() {
 
     // A type that cannot rotate: the engine's refusal, nothing changed.
     let e = sdtui::credentials::plan::plan(&f.ws, &f.project, "search.products", false)
-        .err()
-        .expect("elasticsearch declares no rotate");
+        .expect_err("elasticsearch declares no rotate");
     f.app.key(key(KeyCode::Char('x')));
     f.app.key(key(KeyCode::Char(':')));
     for c in "rotate search.products".chars() {
