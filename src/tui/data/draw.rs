@@ -92,7 +92,13 @@ fn draw_backups(f: &mut Frame, app: &App, d: &DataDialog) {
     let t = &app.theme;
     let dim = Style::default().fg(t.dim);
     let full = f.area();
-    let area = centered(full, 110, full.height.saturating_sub(2));
+    // As tall as the list needs (header, detail, keys, borders), no taller.
+    let rows = list
+        .as_ref()
+        .and_then(|l| l.as_ref().ok())
+        .map_or(4, Vec::len) as u16;
+    let height = (rows + 7).max(10).min(full.height.saturating_sub(2));
+    let area = centered(full, 110, height);
     f.render_widget(Clear, area);
     let block = frame(app, format!(" Backups of {} ", d.addon));
     let inner = block.inner(area);
