@@ -119,6 +119,8 @@ impl App {
                     self.message = Some("no addon on this row (Addons pane)".into());
                     return None;
                 };
+                // The palette reads the ids again: there is a new one.
+                self.known_backups.remove(&id);
                 self.message = Some(format!("backup {id}: starting ..."));
                 return Some(Request::Backup(id));
             }
