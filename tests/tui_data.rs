@@ -279,6 +279,33 @@ fn restore_shows_the_plan_and_runs_only_with_the_name_typed_back() {
     insta::assert_snapshot!("restore_failed", screen);
     f.app.key(key(KeyCode::Char('x')));
     assert!(f.app.data.is_none());
+
+    // `:restore ADDON into OTHER`: the list to pick from, then the plan
+    // of restoring into the other instance.
+    f.app.key(key(KeyCode::Char(':')));
+    for c in "restore databases.primary into databases.reports".chars() {
+        f.app.key(key(KeyCode::Char(c)));
+    }
+    let r = data_request(f.app.key(key(KeyCode::Enter)));
+    assert!(
+        matches!(&r, DataRequest::ListBackups(a) if a == "databases.primary"),
+        "{r:?}"
+    );
+    f.app.apply(Msg::Data(DataMsg::Backups(
+        "databases.primary".into(),
+        Ok(three_backups()),
+    )));
+    let screen = render(&f.app, 110, 24);
+    assert!(
+        screen.contains("restore the selected one into databases.reports"),
+        "{screen}"
+    );
+    match data_request(f.app.key(key(KeyCode::Enter))) {
+        DataRequest::PlanRestore { into, .. } => {
+            assert_eq!(into.as_deref(), Some("databases.reports"))
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
