@@ -18,8 +18,11 @@ command -v tmux >/dev/null || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
-cargo build --release -q
-bin=$PWD/target/release/sdtui
+# SDTUI_BIN: a binary already built (skips the release build);
+# SDTUI_SHOTS_ADDR: the loopback address the demo publishes on.
+if [ -z "${SDTUI_BIN:-}" ]; then cargo build --release -q; fi
+bin=${SDTUI_BIN:-$PWD/target/release/sdtui}
+addr=${SDTUI_SHOTS_ADDR:-127.0.3.71}
 ./tests/images/build.sh >/dev/null
 
 root=$(mktemp -d)
@@ -41,7 +44,7 @@ cat > "$root/demo/config.yml" <<'YAML'
 vms:
   local:
     host: local
-    private_ip: 127.0.3.71
+    private_ip: ADDR
 addons:
   databases:
     primary:
@@ -64,6 +67,7 @@ apps:
         access: readonly
       - caches.session
 YAML
+sed -i "s/ADDR/$addr/" "$root/demo/config.yml"
 "$bin" -p demo up --timeout 180 >/dev/null
 
 Xvfb "$display" -screen 0 1090x640x24 >/dev/null 2>&1 &
@@ -77,6 +81,15 @@ DISPLAY=$display xterm -geometry 120x34+0+0 -fa 'DejaVu Sans Mono' -fs 11 -bg '#
 xterm_pid=$!
 sleep 3
 
+# Waits (up to $2 s) until the terminal shows $1.
+wait_for() {
+  for _ in $(seq 1 $(( ${2:-30} * 5 ))); do
+    tmux capture-pane -p -t shots | grep -qF -- "$1" && return 0
+    sleep 0.2
+  done
+  echo "never saw: $1" >&2
+  return 1
+}
 shot() {
   sleep 1.5
   DISPLAY=$display xwd -root -silent | convert xwd:- "$out/$1.png"
@@ -99,5 +112,14 @@ tmux send-keys -t shots Enter; shot wizard-review
 tmux send-keys -t shots b; sleep 0.3; tmux send-keys -t shots Escape; sleep 0.5
 # The palette, completing addon names.
 tmux send-keys -t shots :; tmux send-keys -t shots -l 'attach databases.'; shot palette
+tmux send-keys -t shots Escape; sleep 0.5
+# Data safety: a backup and its drill (b), the backups list (B), a
+# restore's plan with the name being typed back, a rotation's plan (C).
+tmux send-keys -t shots 2 g b; wait_for "restore drill passed" 180
+tmux send-keys -t shots B; wait_for "restore drill passed:"; shot backups
+tmux send-keys -t shots Enter; wait_for "Type databases.primary to restore it:"
+tmux send-keys -t shots -l databases.prim; shot restore-review
+tmux send-keys -t shots Escape; sleep 0.5
+tmux send-keys -t shots C; wait_for "Enter/y rotate"; shot rotate-review
 tmux send-keys -t shots Escape; sleep 0.5
 tmux send-keys -t shots q

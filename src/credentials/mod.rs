@@ -1,6 +1,7 @@
 //! An addon's credentials: shown masked (the catalog's `secret: true` decides
 //! what is secret), and rotated inside the running server.
 
+pub mod plan;
 pub mod rotate;
 pub mod show;
 

@@ -39,16 +39,16 @@ pub struct Rotated {
 }
 
 /// The login a rotation changes and how: checked before anything runs.
-struct Login<'a> {
+pub(super) struct Login<'a> {
     spec: &'a RotateSpec,
     client: &'a ProvisionClient,
-    user_key: String,
-    pass_key: String,
-    access: Access,
+    pub(super) user_key: String,
+    pub(super) pass_key: String,
+    pub(super) access: Access,
     length: usize,
 }
 
-fn login<'a>(t: &'a AddonType, addon: &Addon, readonly: bool) -> Result<Login<'a>> {
+pub(super) fn login<'a>(t: &'a AddonType, addon: &Addon, readonly: bool) -> Result<Login<'a>> {
     let id = addon.id();
     let Some(spec) = &t.rotate else {
         return Err(UserError::new(format!(
@@ -524,7 +524,7 @@ fn back_or_not(undone: &Result<()>) -> String {
 }
 
 /// Apps with an attachment to `id` that uses the rotated login.
-fn apps_using(config: &Config, id: &str, access: Access) -> Vec<(String, String)> {
+pub(super) fn apps_using(config: &Config, id: &str, access: Access) -> Vec<(String, String)> {
     let mut apps: Vec<(String, String)> = config
         .attachments_of(id)
         .filter(|(_, att)| att.access == access)

@@ -80,6 +80,10 @@ pub struct App {
     pub env: Option<EnvView>,
     pub host_prompt: Option<HostPrompt>,
     pub passphrase: Option<PassphrasePrompt>,
+    /// Backups list, restore or rotation on an addon.
+    pub data: Option<super::data::DataDialog>,
+    /// Backup ids read so far per addon, for the palette's completion.
+    pub known_backups: BTreeMap<String, Vec<String>>,
     pub mouse: bool,
     pub message: Option<String>,
     /// The deploy this console started and has not heard the end of (one
@@ -114,6 +118,8 @@ impl App {
             env: None,
             host_prompt: None,
             passphrase: None,
+            data: None,
+            known_backups: BTreeMap::new(),
             mouse: false,
             message: None,
             deploying: None,

@@ -57,6 +57,9 @@ actions! {
     Upgrade "upgrade" Global ["U"] "change plan or version";
     Remove "remove" Global ["x"] "remove an addon";
     Backup "backup" Global ["b"] "back up + restore drill";
+    Backups "backups" Global ["B"] "backups list, restore one";
+    Rotate "rotate" Global ["C"] "rotate the credentials";
+    Connect "connect" Global ["c"] "connect with its client";
     Reveal "reveal" Global ["r"] "reveal or mask a secret";
     Restart "restart" Global ["R"] "restart the container";
     StopStart "stop-start" Global ["S"] "stop or start container";

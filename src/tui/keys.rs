@@ -31,6 +31,9 @@ impl App {
         if self.wizard.is_some() {
             return self.wizard_key(k);
         }
+        if self.data.is_some() {
+            return self.data_key(k);
+        }
         if self.prompt.is_some() {
             return self.prompt_key(k);
         }
@@ -116,8 +119,21 @@ impl App {
                     self.message = Some("no addon on this row (Addons pane)".into());
                     return None;
                 };
+                // The palette reads the ids again: there is a new one.
+                self.known_backups.remove(&id);
                 self.message = Some(format!("backup {id}: starting ..."));
                 return Some(Request::Backup(id));
+            }
+            Action::Backups | Action::Rotate | Action::Connect => {
+                let Some(id) = self.selected_addon() else {
+                    self.message = Some("no addon on this row (Addons pane)".into());
+                    return None;
+                };
+                return match action {
+                    Action::Backups => self.open_backups(id, None),
+                    Action::Rotate => self.open_rotate(id, false),
+                    _ => self.open_connect(id),
+                };
             }
             Action::Mouse => {
                 self.mouse = !self.mouse;
@@ -219,7 +235,12 @@ impl App {
 
     /// Clicks select panes and rows; the wheel moves or scrolls.
     pub fn mouse_event(&mut self, m: MouseEvent) -> Option<Request> {
-        if !self.mouse || self.wizard.is_some() || self.prompt.is_some() || self.help {
+        if !self.mouse
+            || self.wizard.is_some()
+            || self.data.is_some()
+            || self.prompt.is_some()
+            || self.help
+        {
             return None;
         }
         let body = self.body.get();

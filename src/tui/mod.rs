@@ -4,6 +4,7 @@
 //! plain data and a pure function, tested with ratatui's TestBackend.
 
 pub mod app;
+pub mod data;
 pub mod env_view;
 pub mod host_prompt;
 pub mod keymap;
@@ -246,6 +247,9 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
             }
             Some(Request::Up) => spawn_up(ws.clone(), project.clone(), tx.clone()),
             Some(Request::Backup(id)) => spawn_backup(ws.clone(), project.clone(), id, tx.clone()),
+            Some(Request::Data(d)) => {
+                data::tasks::spawn(ws.clone(), project.clone(), d, tx.clone())
+            }
             Some(Request::Plan(op)) => spawn_plan(ws.clone(), project.clone(), op, tx.clone()),
             Some(Request::Apply(op, reviewed)) => {
                 spawn_apply(ws.clone(), project.clone(), op, reviewed, tx.clone())
@@ -317,22 +321,39 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                     app.message = Some(format!("no VM {vm} in config.yml"));
                     continue;
                 };
-                // Step aside: nothing may read the terminal but the shell.
-                drop(events);
-                tui.suspend();
-                println!("sdtui: shell in {label} on VM {vm}; `exit` comes back to the console");
-                STEPPED_ASIDE.store(true, std::sync::atomic::Ordering::Relaxed);
-                let result = shell::run(&ws, &project, &vm_config, &container).await;
-                STEPPED_ASIDE.store(false, std::sync::atomic::Ordering::Relaxed);
-                if let Err(e) = tui.resume() {
-                    break Err(UserError::new(format!(
-                        "cannot take the terminal back: {e}"
-                    )));
-                }
-                events = EventStream::new();
+                let intro =
+                    format!("sdtui: shell in {label} on VM {vm}; `exit` comes back to the console");
+                let work = shell::run(&ws, &project, &vm_config, &container);
+                let result = match step_aside(&mut tui, events, intro, work).await {
+                    Ok((again, result)) => {
+                        events = again;
+                        result
+                    }
+                    Err(e) => break Err(e),
+                };
                 app.message = Some(match result {
                     Ok(code) => format!("shell in {label} ended ({code})"),
                     Err(e) => format!("shell in {label}: {}", e.message),
+                });
+                dirty = true;
+            }
+            Some(Request::Connect(to)) => {
+                let id = to.0.addon.id();
+                let intro = format!(
+                    "sdtui: {} client for {id} on VM {}; quit it to come back to the console",
+                    to.0.t.name, to.0.vm.name
+                );
+                let work = data::tasks::connect(&ws, &project, &to);
+                let result = match step_aside(&mut tui, events, intro, work).await {
+                    Ok((again, result)) => {
+                        events = again;
+                        result
+                    }
+                    Err(e) => break Err(e),
+                };
+                app.message = Some(match result {
+                    Ok(code) => format!("connect {id}: the client ended ({code})"),
+                    Err(e) => format!("connect {id}: {}", error_text(&e)),
                 });
                 dirty = true;
             }
@@ -407,7 +428,29 @@ fn describe(request: &Request) -> String {
         Request::Rewatch(_) => "watch the VMs again".into(),
         Request::Shell { label, .. } => format!("a shell in {label}"),
         Request::Container { label, action, .. } => format!("{} {label}", action.verb()),
+        Request::Data(d) => d.describe(),
+        Request::Connect(to) => format!("connect to {}", to.0.addon.id()),
     }
+}
+
+/// Hands the terminal to `work` (a shell, a client): the console's input
+/// stream is dropped so nothing else reads a key, the screen restored; then
+/// the console takes it back with a fresh input stream.
+async fn step_aside(
+    tui: &mut terminal::Tui,
+    events: EventStream,
+    intro: String,
+    work: impl std::future::Future<Output = Result<i32>>,
+) -> std::result::Result<(EventStream, Result<i32>), UserError> {
+    drop(events);
+    tui.suspend();
+    println!("{intro}");
+    STEPPED_ASIDE.store(true, std::sync::atomic::Ordering::Relaxed);
+    let result = work.await;
+    STEPPED_ASIDE.store(false, std::sync::atomic::Ordering::Relaxed);
+    tui.resume()
+        .map_err(|e| UserError::new(format!("cannot take the terminal back: {e}")))?;
+    Ok((EventStream::new(), result))
 }
 
 /// Set while a shell has the terminal and the event loop waits for it.

@@ -55,6 +55,10 @@ pub enum Request {
         container: String,
         label: String,
     },
+    /// Backups list, restore, rotation, connect: run as tasks.
+    Data(super::data::DataRequest),
+    /// The type's client; the console steps aside meanwhile.
+    Connect(super::data::ConnectTo),
     /// start, stop or restart a container on a VM.
     Container {
         vm: String,
@@ -97,6 +101,8 @@ pub enum Msg {
         String,
         std::result::Result<std::result::Result<Vec<crate::config::Vm>, String>, String>,
     ),
+    /// A data-safety dialog's task reported.
+    Data(super::data::DataMsg),
     /// An encrypted key needs its passphrase: the answer goes back on
     /// `reply` (None: the user declined).
     Passphrase {
@@ -196,6 +202,7 @@ impl App {
                 }
             }
             Msg::HostKey(p) => self.host_prompt = Some(*p),
+            Msg::Data(m) => return self.apply_data(m),
             Msg::ProjectLoaded(Ok(loaded)) => return Some(Request::UseProject(loaded)),
             Msg::ProjectLoaded(Err(e)) => self.message = Some(e),
             Msg::HostTrusted(_, Ok(vms)) => return Some(Request::Rewatch(vms)),

@@ -2,6 +2,8 @@
 //! command, with completion from the catalog and config.yml.
 //! `:attach databases.analytics api as ANALYTICS readonly`
 
+use std::collections::BTreeMap;
+
 use crate::config::Access;
 use crate::engine::Operation;
 
@@ -15,6 +17,20 @@ pub enum Command {
     /// Remove needs the name typed back: its wizard opens filled in.
     Remove(String),
     Up,
+    /// The addon's backups list.
+    Backups(String),
+    /// A backup back into its addon (or `into` another): the plan, then
+    /// the name typed back. Without a backup, the list to pick one from.
+    Restore {
+        addon: String,
+        backup: Option<String>,
+        into: Option<String>,
+    },
+    Rotate {
+        addon: String,
+        readonly: bool,
+    },
+    Connect(String),
     Logs(String),
     Theme(String),
     Mouse(bool),
@@ -41,6 +57,22 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("remove", "remove ADDON"),
     ("sync", "sync: regenerate every file from config.yml"),
     ("up", "up: deploy the project"),
+    (
+        "backups",
+        "backups ADDON: its backups, size, checksum, drill",
+    ),
+    (
+        "restore",
+        "restore ADDON [BACKUP] [into OTHER]: plan, then the name typed back",
+    ),
+    (
+        "rotate",
+        "rotate ADDON [readonly]: a new password, apps restarted",
+    ),
+    (
+        "connect",
+        "connect ADDON: its client (psql ...) in this terminal",
+    ),
     ("logs", "logs ADDON|SERVICE"),
     ("project", "project NAME"),
     ("theme", "theme dark|light|high-contrast"),
@@ -176,6 +208,56 @@ pub fn parse(line: &str) -> Result<Command, String> {
         }
         "sync" => Command::Operation(Operation::Sync),
         "up" | "deploy" => Command::Up,
+        "backups" => {
+            need(1)?;
+            if rest.len() > 1 {
+                return Err(format!(
+                    "backups: unexpected \"{}\"; {}",
+                    rest[1],
+                    usage(cmd)
+                ));
+            }
+            Command::Backups(rest[0].clone())
+        }
+        "restore" => {
+            need(1)?;
+            // `restore A`, `restore A B`, `restore A into O`, `restore A B into O`.
+            let (backup, tail) = match rest.get(1).map(String::as_str) {
+                None | Some("into") => (None, &rest[1..]),
+                Some(b) => (Some(b.to_string()), &rest[2..]),
+            };
+            let p = pairs(cmd, tail, &["into"])?;
+            Command::Restore {
+                addon: rest[0].clone(),
+                backup,
+                into: get(&p, "into"),
+            }
+        }
+        "rotate" => {
+            need(1)?;
+            let readonly = match rest.get(1).map(String::as_str) {
+                None => false,
+                Some("readonly") if rest.len() == 2 => true,
+                Some(other) => {
+                    return Err(format!("rotate: unexpected \"{other}\"; {}", usage(cmd)));
+                }
+            };
+            Command::Rotate {
+                addon: rest[0].clone(),
+                readonly,
+            }
+        }
+        "connect" => {
+            need(1)?;
+            if rest.len() > 1 {
+                return Err(format!(
+                    "connect: unexpected \"{}\"; {}",
+                    rest[1],
+                    usage(cmd)
+                ));
+            }
+            Command::Connect(rest[0].clone())
+        }
         "logs" => {
             need(1)?;
             Command::Logs(rest[0].clone())
@@ -209,7 +291,12 @@ pub fn parse(line: &str) -> Result<Command, String> {
 }
 
 /// Candidates for the word being typed (the last one, possibly empty).
-pub fn candidates(line: &str, view: &ProjectView, projects: &[String]) -> Vec<String> {
+pub fn candidates(
+    line: &str,
+    view: &ProjectView,
+    projects: &[String],
+    backups: &BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
     let mut words: Vec<&str> = line.split_whitespace().collect();
     if line.is_empty() || line.ends_with(' ') {
         words.push("");
@@ -255,7 +342,31 @@ pub fn candidates(line: &str, view: &ProjectView, projects: &[String]) -> Vec<St
             ("attach" | "detach", _) if previous == "as" => vec![],
             ("attach", _) => vec!["as".into(), "readonly".into(), "readwrite".into()],
             ("detach", _) => vec!["as".into()],
-            ("upgrade" | "remove" | "logs" | "rename", 1) => addons(),
+            (
+                "upgrade" | "remove" | "logs" | "rename" | "backups" | "restore" | "rotate"
+                | "connect",
+                1,
+            ) => addons(),
+            ("rotate", 2) => vec!["readonly".into()],
+            // Another instance of the same type takes a restore `into`.
+            ("restore", _) if previous == "into" => {
+                let t = type_of_addon(words[1]);
+                view.addons
+                    .iter()
+                    .filter(|a| Some(&a.type_name) == t.as_ref())
+                    .map(|a| a.id.clone())
+                    .collect()
+            }
+            ("restore", 2) => {
+                // Newest first, as the list shows them.
+                let mut ids: Vec<String> = backups
+                    .get(words[1])
+                    .map(|ids| ids.iter().rev().cloned().collect())
+                    .unwrap_or_default();
+                ids.push("into".into());
+                ids
+            }
+            ("restore", 3) if !words[2].is_empty() && words[2] != "into" => vec!["into".into()],
             ("upgrade", _) => {
                 let t = type_of_addon(words[1]).and_then(|t| info(&t));
                 match previous {
@@ -275,8 +386,13 @@ pub fn candidates(line: &str, view: &ProjectView, projects: &[String]) -> Vec<St
 
 /// Tab: the word completed as far as the candidates agree; a single
 /// candidate is completed with a space after it.
-pub fn complete(line: &str, view: &ProjectView, projects: &[String]) -> Option<String> {
-    let cands = candidates(line, view, projects);
+pub fn complete(
+    line: &str,
+    view: &ProjectView,
+    projects: &[String],
+    backups: &BTreeMap<String, Vec<String>>,
+) -> Option<String> {
+    let cands = candidates(line, view, projects, backups);
     let first = cands.first()?;
     let common = cands.iter().fold(first.clone(), |acc, c| {
         acc.chars()

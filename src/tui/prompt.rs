@@ -69,7 +69,23 @@ impl App {
                 return None;
             }
             KeyCode::Tab if prompt.kind == PromptKind::Palette => {
-                if let Some(done) = palette::complete(&prompt.text(), &self.view, &self.projects) {
+                // `restore ADDON ` completes backup ids: read them first
+                // (a task); the next Tab offers them.
+                let text = prompt.text();
+                let words: Vec<&str> = text.split_whitespace().collect();
+                if let ["restore", addon] = words[..]
+                    && text.ends_with(' ')
+                    && !self.known_backups.contains_key(addon)
+                    && self.view.addons.iter().any(|a| a.id == addon)
+                {
+                    self.message = Some(format!("reading the backups of {addon} ..."));
+                    return Some(Request::Data(super::data::DataRequest::ListBackups(
+                        addon.to_string(),
+                    )));
+                }
+                if let Some(done) =
+                    palette::complete(&text, &self.view, &self.projects, &self.known_backups)
+                {
                     *prompt = Prompt::new(PromptKind::Palette, &done);
                 }
                 return None;
@@ -155,6 +171,31 @@ impl App {
                 self.wizard = Some(w);
             }
             C::Up => return self.start_deploy(),
+            C::Backups(id)
+            | C::Restore {
+                addon: id,
+                backup: None,
+                ..
+            }
+            | C::Rotate { addon: id, .. }
+            | C::Connect(id)
+                if !self.view.addons.iter().any(|a| a.id == id) =>
+            {
+                self.message = Some(format!("no addon {id}"));
+            }
+            C::Backups(id) => return self.open_backups(id, None),
+            C::Restore {
+                addon,
+                backup: None,
+                into,
+            } => return self.open_backups(addon, into),
+            C::Restore {
+                addon,
+                backup: Some(backup),
+                into,
+            } => return self.open_restore(addon, backup, into),
+            C::Rotate { addon, readonly } => return self.open_rotate(addon, readonly),
+            C::Connect(id) => return self.open_connect(id),
             C::Logs(name) => {
                 let service = self
                     .view

@@ -257,6 +257,9 @@ pub fn draw(f: &mut Frame, app: &App) {
     if app.wizard.is_some() {
         draw_wizard(f, app);
     }
+    if let Some(d) = &app.data {
+        super::data::draw::draw(f, app, d);
+    }
     if let Some(p) = &app.host_prompt {
         let area = centered(f.area(), 76, 10);
         f.render_widget(Clear, area);
@@ -435,7 +438,7 @@ fn draw_footer(f: &mut Frame, app: &App, footer: Rect) {
         }
         if prompt.kind == PromptKind::Palette {
             let text = prompt.text();
-            let cands = palette::candidates(&text, &app.view, &app.projects);
+            let cands = palette::candidates(&text, &app.view, &app.projects, &app.known_backups);
             let word = text.split_whitespace().next().unwrap_or("");
             let usage = palette::COMMANDS
                 .iter()

@@ -4,6 +4,7 @@
 pub mod compose;
 pub mod docker;
 pub mod sshd;
+pub mod tmux;
 pub mod tui;
 
 use std::collections::BTreeMap;
