@@ -118,7 +118,7 @@ impl ProjectView {
         Ok(ProjectView {
             addons,
             attachments,
-            environments: l.config.environments.clone(),
+            environments: l.config.environments.keys().cloned().collect(),
             apps: l.config.apps.keys().cloned().collect(),
             vms: l.config.vms.keys().cloned().collect(),
             types,
