@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod deploy;
 pub mod docker;
 pub mod engine;
+pub mod env;
 pub mod error;
 pub mod ssh;
 pub mod template;

@@ -213,10 +213,7 @@ mod tests {
 
     fn project() -> (tempfile::TempDir, Project) {
         let dir = tempfile::tempdir().unwrap();
-        let p = Project {
-            name: "p".into(),
-            dir: dir.path().to_path_buf(),
-        };
+        let p = Project::plain("p", dir.path().to_path_buf());
         (dir, p)
     }
 

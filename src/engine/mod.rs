@@ -37,15 +37,42 @@ pub struct Workspace {
     pub accept_new_host: bool,
 }
 
+/// A project, or one of its environments run as a project of its own
+/// (see src/env): its own folder of generated files, secrets.yml, state,
+/// deploy locks and compose projects, read from the project's config.yml.
 #[derive(Debug, Clone)]
 pub struct Project {
+    /// For an environment, `<project>-<env>`: its compose projects and
+    /// credentials are named after it.
     pub name: String,
+    /// For an environment, `<project>/environments/<env>`.
     pub dir: PathBuf,
+    pub env: Option<EnvScope>,
+}
+
+/// What makes a [`Project`] an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvScope {
+    pub project: String,
+    pub env: String,
+    /// The project's folder, where config.yml is.
+    pub project_dir: PathBuf,
 }
 
 impl Project {
+    /// A project (not an environment) in `dir`.
+    pub fn plain(name: impl Into<String>, dir: PathBuf) -> Project {
+        Project {
+            name: name.into(),
+            dir,
+            env: None,
+        }
+    }
     pub fn config_path(&self) -> PathBuf {
-        self.dir.join(CONFIG_FILE)
+        match &self.env {
+            Some(e) => e.project_dir.join(CONFIG_FILE),
+            None => self.dir.join(CONFIG_FILE),
+        }
     }
     pub fn secrets_path(&self) -> PathBuf {
         self.dir.join(SECRETS_FILE)
@@ -53,8 +80,36 @@ impl Project {
     pub fn state_dir(&self) -> PathBuf {
         self.dir.join(STATE_DIR)
     }
+    /// One history per project: an environment's entries go there too.
     pub fn audit_path(&self) -> PathBuf {
-        self.state_dir().join("audit.jsonl")
+        match &self.env {
+            Some(e) => e.project_dir.join(STATE_DIR).join("audit.jsonl"),
+            None => self.state_dir().join("audit.jsonl"),
+        }
+    }
+    /// An operation as the audit trail names it: `up`, or `env staging: up`.
+    pub fn audit_label(&self, operation: &str) -> String {
+        match &self.env {
+            Some(e) => format!("env {}: {operation}", e.env),
+            None => operation.to_string(),
+        }
+    }
+    /// Its config as the engine runs it: the project's, or the
+    /// environment's effective one.
+    pub fn scoped(&self, config: Config) -> Result<Config> {
+        match &self.env {
+            None => Ok(config),
+            Some(e) => config.for_environment(&e.env).ok_or_else(|| {
+                UserError::new(format!(
+                    "project {} has no environment \"{}\" any more",
+                    e.project, e.env
+                ))
+                .hint(config::hint_choices(
+                    "environments",
+                    config.environments.keys(),
+                ))
+            }),
+        }
     }
 }
 
@@ -312,7 +367,7 @@ impl Workspace {
                 format!("projects: {}", choices(&projects))
             }));
         }
-        Ok(Project { name, dir })
+        Ok(Project::plain(name, dir))
     }
 
     pub fn new_project(&self, name: &str) -> Result<Project> {
@@ -330,10 +385,7 @@ impl Workspace {
             ))
             .hint("pick another name"));
         }
-        Ok(Project {
-            name: name.to_string(),
-            dir,
-        })
+        Ok(Project::plain(name, dir))
     }
 
     /// What every other project under the root publishes, for port
@@ -342,25 +394,37 @@ impl Workspace {
     pub fn neighbours(&self, project: &Project) -> ports::Neighbours {
         let mut out = ports::Neighbours::default();
         for name in self.projects() {
-            if name == project.name {
-                continue;
-            }
             let dir = self.root.join(&name);
-            let read = config::load(&dir.join(CONFIG_FILE), &self.catalog)
-                .and_then(|config| Ok((config, Secrets::load(&dir.join(SECRETS_FILE))?)));
-            match read {
-                Ok((config, secrets)) => {
-                    out.held
-                        .extend(ports::published(&config, &self.catalog, &secrets))
+            let config = match config::load(&dir.join(CONFIG_FILE), &self.catalog) {
+                Ok(c) => c,
+                Err(e) => {
+                    // Our own project's config.yml is read (and its error
+                    // reported) by the caller.
+                    if project.config_path() != dir.join(CONFIG_FILE) {
+                        out.skipped.push(unreadable(&name, &e));
+                    }
+                    continue;
                 }
-                // Where, not what: a broken secrets.yml's message could
-                // quote a value.
-                Err(e) => out.skipped.push(format!(
-                    "project {name} was left out of port allocation: {} cannot be read (`sdtui -p {name} sync` says why)",
-                    e.spot
-                        .map(|s| format!("{}:{}:{}", s.file.display(), s.line, s.column))
-                        .unwrap_or_else(|| format!("{name}/{CONFIG_FILE} or {SECRETS_FILE}"))
-                )),
+            };
+            // The project itself and each of its environments: each holds
+            // ports of its own on the machines it shares with the others.
+            let base = Project::plain(name.clone(), dir);
+            let mut scopes = vec![(base.clone(), config.clone())];
+            for env in config.environments.keys() {
+                if let Ok(scoped) = base.environment(env).scoped(config.clone()) {
+                    scopes.push((base.environment(env), scoped));
+                }
+            }
+            for (scope, scoped) in scopes {
+                if scope.dir == project.dir {
+                    continue;
+                }
+                match Secrets::load(&scope.secrets_path()) {
+                    Ok(secrets) => out
+                        .held
+                        .extend(ports::published(&scoped, &self.catalog, &secrets)),
+                    Err(e) => out.skipped.push(unreadable(&name, &e)),
+                }
             }
         }
         out
@@ -372,7 +436,7 @@ impl Workspace {
         if apply::pending(&project.state_dir()) {
             drop(apply::lock(&project.state_dir(), &project.name, "recover")?);
         }
-        let config = config::load(&project.config_path(), &self.catalog)?;
+        let config = project.scoped(config::load(&project.config_path(), &self.catalog)?)?;
         let secrets = Secrets::load(&project.secrets_path())?;
         let generated = generate::generate(
             &project.name,
@@ -427,7 +491,7 @@ impl Workspace {
             .collect();
         let result = apply::apply(&project.dir, &project.state_dir(), &plan);
         let entry = audit::Entry::new(
-            op.describe(),
+            project.audit_label(&op.describe()),
             match &result {
                 Ok(()) => "applied".into(),
                 Err(e) => format!("failed: {}", e.message),
@@ -470,6 +534,14 @@ impl Workspace {
                 ))
                 .hint(e.hint.unwrap_or_default()),
             })?;
+        if project.env.is_some() && !matches!(op, Operation::Sync) {
+            return Err(UserError::new(format!(
+                "{} works on the project, not on one of its environments",
+                op.describe()
+            ))
+            .hint("edit the environment under `environments:` in config.yml"));
+        }
+        let config = project.scoped(config)?;
         let mut secrets = Secrets::load(&project.secrets_path())?;
         if let Operation::SetCredential { id, key, value } = op {
             crate::credentials::set_in(&mut secrets, &config, id, key, value)?;
@@ -786,6 +858,17 @@ impl Workspace {
             }
         }
     }
+}
+
+/// Where, not what: a broken secrets.yml's message could quote a value.
+fn unreadable(name: &str, e: &UserError) -> String {
+    format!(
+        "project {name} was left out of port allocation: {} cannot be read (`sdtui -p {name} sync` says why)",
+        e.spot
+            .as_ref()
+            .map(|s| format!("{}:{}:{}", s.file.display(), s.line, s.column))
+            .unwrap_or_else(|| format!("{name}/{CONFIG_FILE} or {SECRETS_FILE}"))
+    )
 }
 
 fn suggest(name: &str, taken: &std::collections::BTreeMap<String, String>) -> String {
