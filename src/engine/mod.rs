@@ -506,6 +506,13 @@ impl Workspace {
     /// generated from it.
     pub fn plan(&self, project: &Project, op: &Operation) -> Result<Plan> {
         let config_path = project.config_path();
+        if project.env.is_some() && !matches!(op, Operation::Sync) {
+            return Err(UserError::new(format!(
+                "{} works on the project, not on one of its environments",
+                op.describe()
+            ))
+            .hint("edit the environment under `environments:` in config.yml"));
+        }
         match op {
             Operation::Migrate => return migrate::plan(self, project),
             Operation::Rename { id, new } => return self.plan_rename(project, id, new),
@@ -534,13 +541,6 @@ impl Workspace {
                 ))
                 .hint(e.hint.unwrap_or_default()),
             })?;
-        if project.env.is_some() && !matches!(op, Operation::Sync) {
-            return Err(UserError::new(format!(
-                "{} works on the project, not on one of its environments",
-                op.describe()
-            ))
-            .hint("edit the environment under `environments:` in config.yml"));
-        }
         let config = project.scoped(config)?;
         let mut secrets = Secrets::load(&project.secrets_path())?;
         if let Operation::SetCredential { id, key, value } = op {
