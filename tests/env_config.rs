@@ -37,7 +37,9 @@ fn port(root: &Path, env: &str, type_name: &str, name: &str) -> u16 {
         root.join("envs/environments").join(env)
     };
     let s = sdtui::engine::secrets::Secrets::load(&dir.join("secrets.yml")).unwrap();
-    s.instance(type_name, name).unwrap()["PORT"].parse().unwrap()
+    s.instance(type_name, name).unwrap()["PORT"]
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -53,13 +55,21 @@ fn environments_match_golden_files() {
             "compose/local/docker-compose.yml",
             "compose/local/env/postgres-primary.env",
         ] {
-            assert!(files.contains_key(&Path::new(env).join(want)), "{env}/{want}: {files:?}");
+            assert!(
+                files.contains_key(&Path::new(env).join(want)),
+                "{env}/{want}: {files:?}"
+            );
         }
     }
     assert!(files.contains_key(Path::new("staging/compose/local/env/redis-session.env")));
     for (rel, (content, mode)) in &files {
         let secret = rel.extension().is_some_and(|e| e == "env") || rel.ends_with("secrets.yml");
-        assert_eq!(*mode, if secret { 0o600 } else { 0o644 }, "mode of {}", rel.display());
+        assert_eq!(
+            *mode,
+            if secret { 0o600 } else { 0o644 },
+            "mode of {}",
+            rel.display()
+        );
         let golden = golden_dir().join(rel);
         if update {
             std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
@@ -70,15 +80,25 @@ fn environments_match_golden_files() {
     }
     if !update {
         for rel in common::snapshot(&golden_dir()).keys() {
-            assert!(files.contains_key(rel), "golden {} was not generated", rel.display());
+            assert!(
+                files.contains_key(rel),
+                "golden {} was not generated",
+                rel.display()
+            );
         }
     }
-    assert!(mismatches.is_empty(), "differ from goldens (UPDATE_GOLDEN=1 to accept): {mismatches:?}");
+    assert!(
+        mismatches.is_empty(),
+        "differ from goldens (UPDATE_GOLDEN=1 to accept): {mismatches:?}"
+    );
 
     // The same config gives the same bytes.
     let again = common::root_with("envs");
     synced(again.path(), &ENVS);
-    assert_eq!(common::snapshot(&again.path().join("envs/environments")), files);
+    assert_eq!(
+        common::snapshot(&again.path().join("envs/environments")),
+        files
+    );
     // The project's own folder is untouched by its environments.
     assert!(!root.path().join("envs/secrets.yml").exists());
     assert!(!root.path().join("envs/compose").exists());
@@ -90,7 +110,11 @@ fn each_environment_has_its_own_credentials_and_names() {
     synced(root.path(), &ENVS);
     let secrets = |env: &str| {
         sdtui::engine::secrets::Secrets::load(
-            &root.path().join("envs/environments").join(env).join("secrets.yml"),
+            &root
+                .path()
+                .join("envs/environments")
+                .join(env)
+                .join("secrets.yml"),
         )
         .unwrap()
     };
@@ -102,19 +126,27 @@ fn each_environment_has_its_own_credentials_and_names() {
     assert_ne!(d["PASSWORD"], s["PASSWORD"]);
     assert_eq!(d["DATABASE"], "envs_dev_primary");
     assert_eq!(s["DATABASE"], "envs_staging_primary");
-    assert!(dev.instance("redis", "session").is_none(), "redis is staging's own");
+    assert!(
+        dev.instance("redis", "session").is_none(),
+        "redis is staging's own"
+    );
     assert!(staging.instance("redis", "session").is_some());
     // Staging's override: its option, the project's plan.
     let compose = std::fs::read_to_string(
-        root.path().join("envs/environments/staging/compose/local/docker-compose.yml"),
+        root.path()
+            .join("envs/environments/staging/compose/local/docker-compose.yml"),
     )
     .unwrap();
     assert!(compose.contains("max_connections=60"), "{compose}");
     let prod = std::fs::read_to_string(
-        root.path().join("envs/environments/production/compose/local/docker-compose.yml"),
+        root.path()
+            .join("envs/environments/production/compose/local/docker-compose.yml"),
     )
     .unwrap();
-    assert!(prod.contains("max_connections=100") && prod.contains("512M"), "standard plan: {prod}");
+    assert!(
+        prod.contains("max_connections=100") && prod.contains("512M"),
+        "standard plan: {prod}"
+    );
 }
 
 #[test]
@@ -132,12 +164,16 @@ fn ports_are_shared_out_and_stay_when_an_environment_goes() {
     common::ok(&common::sdtui(r, &["-p", "envs", "sync"]));
     assert_eq!(port(r, "", "postgres", "primary"), 5435);
     // Staging goes away; the others keep their ports through a sync, and a
-    // new environment gets a port nobody else holds... 
+    // new environment gets a port nobody else holds...
     let cfg_path = r.join("envs/config.yml");
     let cfg = std::fs::read_to_string(&cfg_path).unwrap();
     let staging_start = cfg.find("  staging:").unwrap();
     let production_start = cfg.find("  production:").unwrap();
-    let without = format!("{}  qa: {{}}\n{}", &cfg[..staging_start], &cfg[production_start..]);
+    let without = format!(
+        "{}  qa: {{}}\n{}",
+        &cfg[..staging_start],
+        &cfg[production_start..]
+    );
     std::fs::write(&cfg_path, &without).unwrap();
     std::fs::remove_dir_all(r.join("envs/environments/staging")).unwrap();
     synced(r, &["dev", "production"]);
@@ -145,8 +181,12 @@ fn ports_are_shared_out_and_stay_when_an_environment_goes() {
     let mut ws = Workspace::open(r.to_path_buf(), None).unwrap();
     ws.test_seed = Some(1);
     let base = ws.project(Some("envs")).unwrap();
-    ws.run(&ws.environment(&base, "qa").unwrap(), &Operation::Sync, false)
-        .unwrap();
+    ws.run(
+        &ws.environment(&base, "qa").unwrap(),
+        &Operation::Sync,
+        false,
+    )
+    .unwrap();
     assert_eq!(
         [
             port(r, "dev", "postgres", "primary"),
@@ -164,7 +204,10 @@ fn env_config_resolves_overrides_and_masks_secrets() {
     let root = common::root_with("envs");
     let r = root.path();
     synced(r, &["staging"]);
-    let out = common::ok(&common::sdtui(r, &["-p", "envs", "env", "config", "staging", "--json"]));
+    let out = common::ok(&common::sdtui(
+        r,
+        &["-p", "envs", "env", "config", "staging", "--json"],
+    ));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["compose_projects"]["local"], "envs-staging-local");
     let addons = v["addons"].as_array().unwrap();
@@ -179,11 +222,23 @@ fn env_config_resolves_overrides_and_masks_secrets() {
     let secrets = std::fs::read_to_string(r.join("envs/environments/staging/secrets.yml")).unwrap();
     for line in secrets.lines().filter(|l| l.contains("PASSWORD:")) {
         let value = line.split_once(": ").unwrap().1.trim_matches('\'');
-        assert!(!out.contains(value), "a secret leaked into env config: {line}");
+        assert!(
+            !out.contains(value),
+            "a secret leaked into env config: {line}"
+        );
     }
-    let text = common::ok(&common::sdtui(r, &["-p", "envs", "env", "config", "production"]));
-    assert!(text.contains("init (timeout 300 s):\n  deploy/init-compose.yml (config.yml:"), "{text}");
-    assert!(text.contains("deployment: deploy/app-compose.yml (config.yml:"), "{text}");
+    let text = common::ok(&common::sdtui(
+        r,
+        &["-p", "envs", "env", "config", "production"],
+    ));
+    assert!(
+        text.contains("init (timeout 300 s):\n  deploy/init-compose.yml (config.yml:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("deployment: deploy/app-compose.yml (config.yml:"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -193,9 +248,19 @@ fn an_environment_takes_no_edits_of_the_project() {
     let base = ws.project(Some("envs")).unwrap();
     let dev = ws.environment(&base, "dev").unwrap();
     let err = ws
-        .run(&dev, &Operation::Remove { id: "databases.primary".into() }, false)
+        .run(
+            &dev,
+            &Operation::Remove {
+                id: "databases.primary".into(),
+            },
+            false,
+        )
         .unwrap_err();
-    assert!(err.message.contains("works on the project, not on one of its environments"), "{err}");
+    assert!(
+        err.message
+            .contains("works on the project, not on one of its environments"),
+        "{err}"
+    );
     // Only the environment's lock folder (.sdtui) may exist.
     let dev_dir = root.path().join("envs/environments/dev");
     assert!(common::snapshot(&dev_dir).is_empty(), "nothing written");

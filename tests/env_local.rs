@@ -39,9 +39,13 @@ fn project(root: &Path, name: &str, ip: &str) {
 }
 
 fn secret(root: &Path, name: &str, env: &str, key: &str) -> String {
-    let text =
-        std::fs::read_to_string(root.join(name).join("environments").join(env).join("secrets.yml"))
-            .unwrap();
+    let text = std::fs::read_to_string(
+        root.join(name)
+            .join("environments")
+            .join(env)
+            .join("secrets.yml"),
+    )
+    .unwrap();
     text.lines()
         .find_map(|l| l.trim().strip_prefix(&format!("{key}: ")))
         .unwrap_or_else(|| panic!("no {key} in {env}'s secrets.yml:\n{text}"))
@@ -83,7 +87,10 @@ fn three_environments_side_by_side(compose: Compose, ip: &str) {
         for step in ["validate: ok", "generate: ", "addons: up and healthy"] {
             assert!(stderr.contains(&format!("env {env}: {step}")), "{stderr}");
         }
-        assert!(stdout.contains(&format!("VM local: {}", compose.reported())), "{stdout}");
+        assert!(
+            stdout.contains(&format!("VM local: {}", compose.reported())),
+            "{stdout}"
+        );
         let want: Vec<(String, String)> = match env {
             "staging" => vec![
                 ("postgres-primary".into(), "created".into()),
@@ -99,9 +106,15 @@ fn three_environments_side_by_side(compose: Compose, ip: &str) {
                 stdout.contains("init: 1 configured (deploy/init-compose.yml), but running the init phase is not implemented yet"),
                 "{stdout}"
             );
-            assert!(stdout.contains("deployment: 1 configured (deploy/app-compose.yml)"), "{stdout}");
+            assert!(
+                stdout.contains("deployment: 1 configured (deploy/app-compose.yml)"),
+                "{stdout}"
+            );
         } else {
-            assert!(stdout.contains("init: none configured (skipped)"), "{stdout}");
+            assert!(
+                stdout.contains("init: none configured (skipped)"),
+                "{stdout}"
+            );
         }
     }
 
@@ -131,29 +144,58 @@ fn three_environments_side_by_side(compose: Compose, ip: &str) {
         .map(|r| r["ports"][0].as_str().unwrap_or_default().to_string())
         .collect();
     assert_eq!(ports.len(), 3, "{status}");
-    assert!(rows.iter().all(|r| r["state"] == "running" && r["health"] == "healthy"), "{status}");
+    assert!(
+        rows.iter()
+            .all(|r| r["state"] == "running" && r["health"] == "healthy"),
+        "{status}"
+    );
     ports.sort();
     ports.dedup();
     assert_eq!(ports.len(), 3, "three distinct published ports: {status}");
-    assert!(ports.iter().all(|p| p.starts_with(&format!("{ip}:"))), "{ports:?}");
+    assert!(
+        ports.iter().all(|p| p.starts_with(&format!("{ip}:"))),
+        "{ports:?}"
+    );
 
     // A row written in dev is absent in staging.
     let db = |env: &str| format!("{}_{env}_primary", name.replace('-', "_"));
     let user = |env: &str| format!("{}_user", db(env));
-    psql(&pg[0], &user("dev"), &db("dev"), "create table notes (t text); insert into notes values ('dev only')");
-    assert_eq!(psql(&pg[0], &user("dev"), &db("dev"), "select t from notes"), "dev only");
+    psql(
+        &pg[0],
+        &user("dev"),
+        &db("dev"),
+        "create table notes (t text); insert into notes values ('dev only')",
+    );
     assert_eq!(
-        psql(&pg[1], &user("staging"), &db("staging"), "select count(*) from pg_tables where tablename = 'notes'"),
+        psql(&pg[0], &user("dev"), &db("dev"), "select t from notes"),
+        "dev only"
+    );
+    assert_eq!(
+        psql(
+            &pg[1],
+            &user("staging"),
+            &db("staging"),
+            "select count(*) from pg_tables where tablename = 'notes'"
+        ),
         "0",
         "staging must not see dev's table"
     );
-    psql(&pg[1], &user("staging"), &db("staging"), "create table notes (t text); insert into notes values ('staging row')");
+    psql(
+        &pg[1],
+        &user("staging"),
+        &db("staging"),
+        "create table notes (t text); insert into notes values ('staging row')",
+    );
 
     // Stopping staging leaves dev running and staging's volume in place.
     let out = ok(&sdtui(r, &["-p", &name, "env", "stop", "staging"]));
     assert!(out.contains("volumes (the data) are kept"), "{out}");
     assert!(container(&cp("staging"), "postgres-primary").is_empty());
-    assert_eq!(container(&cp("dev"), "postgres-primary"), pg[0], "dev untouched");
+    assert_eq!(
+        container(&cp("dev"), "postgres-primary"),
+        pg[0],
+        "dev untouched"
+    );
     assert_eq!(volumes(&cp("staging")), vols[1], "staging's volumes stay");
     let list = ok(&sdtui(r, &["-p", &name, "env", "list", "--json"]));
     let list: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
@@ -169,11 +211,19 @@ fn three_environments_side_by_side(compose: Compose, ip: &str) {
     );
 
     // Started again: staging's data is back.
-    ok(&sdtui(r, &["-p", &name, "env", "start", "staging", "--timeout", "120"]));
+    ok(&sdtui(
+        r,
+        &["-p", &name, "env", "start", "staging", "--timeout", "120"],
+    ));
     let pg_staging = container(&cp("staging"), "postgres-primary");
     assert_ne!(pg_staging, pg[1], "a new container");
     assert_eq!(
-        psql(&pg_staging, &user("staging"), &db("staging"), "select t from notes"),
+        psql(
+            &pg_staging,
+            &user("staging"),
+            &db("staging"),
+            "select t from notes"
+        ),
         "staging row"
     );
 
@@ -182,7 +232,10 @@ fn three_environments_side_by_side(compose: Compose, ip: &str) {
     let t = Instant::now();
     let out = ok(&sdtui(r, &["-p", &name, "env", "start", "dev"]));
     let took = t.elapsed();
-    eprintln!("FIGURE env start of running dev ({}): {took:?}", compose.tag());
+    eprintln!(
+        "FIGURE env start of running dev ({}): {took:?}",
+        compose.tag()
+    );
     assert_eq!(
         results(&out),
         [("postgres-primary".to_string(), "unchanged".to_string())],

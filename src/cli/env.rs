@@ -160,7 +160,8 @@ fn print_effective(c: &crate::env::ops::EffectiveConfig) {
             println!("  {k}={v}");
         }
     }
-    let file = |f: &crate::config::UserFile| format!("{} (config.yml:{})", f.path.display(), f.line);
+    let file =
+        |f: &crate::config::UserFile| format!("{} (config.yml:{})", f.path.display(), f.line);
     if c.init.is_empty() {
         println!("init: none");
     } else {

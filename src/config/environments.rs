@@ -243,11 +243,9 @@ pub(super) fn validate(
         // Where it runs.
         let named: Vec<&Spanned<String>> = match (&env.vm, &env.vms) {
             (Some(_), Some(_)) => {
-                return Err(
-                    UserError::new(format!("{scope} has both `vm` and `vms`"))
-                        .at(env.vm.as_ref().and_then(|v| at(&v.referenced)))
-                        .hint("keep one: `vm: NAME` for one VM, `vms: [A, B]` for several"),
-                );
+                return Err(UserError::new(format!("{scope} has both `vm` and `vms`"))
+                    .at(env.vm.as_ref().and_then(|v| at(&v.referenced)))
+                    .hint("keep one: `vm: NAME` for one VM, `vms: [A, B]` for several"));
             }
             (Some(v), None) => vec![v],
             (None, Some(list)) => list.iter().collect(),
@@ -317,7 +315,10 @@ pub(super) fn validate(
                                 m.insert(inst.clone(), over);
                             }
                             None => {
-                                merged.insert(category.clone(), IndexMap::from([(inst.clone(), over)]));
+                                merged.insert(
+                                    category.clone(),
+                                    IndexMap::from([(inst.clone(), over)]),
+                                );
                             }
                         }
                         own.push(id);

@@ -420,9 +420,10 @@ impl Workspace {
                     continue;
                 }
                 match Secrets::load(&scope.secrets_path()) {
-                    Ok(secrets) => out
-                        .held
-                        .extend(ports::published(&scoped, &self.catalog, &secrets)),
+                    Ok(secrets) => {
+                        out.held
+                            .extend(ports::published(&scoped, &self.catalog, &secrets))
+                    }
                     Err(e) => out.skipped.push(unreadable(&name, &e)),
                 }
             }

@@ -92,6 +92,32 @@ fn rows_of(env: &Environment, live: &[deploy::StatusRow]) -> Vec<EnvStatusRow> {
         .collect()
 }
 
+/// One line for the console's Environments pane: name, VMs, and each
+/// instance with where it comes from (the project's, an override, its own).
+pub fn describe(env: &Environment) -> String {
+    let addons: Vec<String> = env
+        .addons
+        .iter()
+        .map(|a| {
+            let id = a.id();
+            let tag = if env.own.contains(&id) {
+                " (own)"
+            } else if env.overridden.contains(&id) {
+                " (override)"
+            } else {
+                ""
+            };
+            format!("{id}{tag}")
+        })
+        .collect();
+    format!(
+        "{:<12} on {}  {}",
+        env.name,
+        env.vms.join(", "),
+        addons.join(", ")
+    )
+}
+
 /// One word for an environment's addons: all up, none, or how many.
 fn state_word(rows: &[EnvStatusRow]) -> String {
     let up = rows
@@ -161,7 +187,11 @@ pub async fn start(
     step(format!(
         "validate: ok ({} addon{} on VM{} {})",
         environment.addons.len(),
-        if environment.addons.len() == 1 { "" } else { "s" },
+        if environment.addons.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         if environment.vms.len() == 1 { "" } else { "s" },
         environment.vms.join(", ")
     ));
@@ -180,7 +210,7 @@ pub async fn start(
     let addons = deploy::up_reporting(ws, &scoped, None, timeout, &|line| step(line)).await?;
     step("addons: up and healthy".into());
     let not_built = |files: &[UserFile], what: &str| match files {
-        [] => format!("none configured (skipped)"),
+        [] => "none configured (skipped)".to_string(),
         _ => format!(
             "{} configured ({}), but running {what} is not implemented yet: nothing was run",
             files.len(),
