@@ -149,7 +149,8 @@ fn environments_pane_lists_vms_and_instances() {
     app.key(key(KeyCode::Char('4')));
     let screen = render(&app, 100, 12);
     assert!(
-        screen.contains("staging      on local  databases.primary (override), caches.session (own)"),
+        screen
+            .contains("staging      on local  databases.primary (override), caches.session (own)"),
         "{screen}"
     );
     insta::assert_snapshot!("environments_pane_100x12", screen);

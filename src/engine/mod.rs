@@ -8,6 +8,7 @@ pub mod generate;
 pub mod migrate;
 pub mod plan;
 pub mod ports;
+mod project;
 mod rename;
 pub mod secrets;
 
@@ -19,6 +20,7 @@ use crate::config::{self, Access, Config, edit};
 use crate::error::{Result, UserError, choices, io_error};
 use generate::{FileKind, GenFile, Generated};
 use plan::{FileChange, Plan};
+pub use project::{EnvScope, Project};
 use secrets::Secrets;
 
 pub const CONFIG_FILE: &str = "config.yml";
@@ -35,82 +37,6 @@ pub struct Workspace {
     /// Trust a VM's SSH host key on first sight (`--accept-new-host`); a
     /// changed key is refused regardless.
     pub accept_new_host: bool,
-}
-
-/// A project, or one of its environments run as a project of its own
-/// (see src/env): its own folder of generated files, secrets.yml, state,
-/// deploy locks and compose projects, read from the project's config.yml.
-#[derive(Debug, Clone)]
-pub struct Project {
-    /// For an environment, `<project>-<env>`: its compose projects and
-    /// credentials are named after it.
-    pub name: String,
-    /// For an environment, `<project>/environments/<env>`.
-    pub dir: PathBuf,
-    pub env: Option<EnvScope>,
-}
-
-/// What makes a [`Project`] an environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvScope {
-    pub project: String,
-    pub env: String,
-    /// The project's folder, where config.yml is.
-    pub project_dir: PathBuf,
-}
-
-impl Project {
-    /// A project (not an environment) in `dir`.
-    pub fn plain(name: impl Into<String>, dir: PathBuf) -> Project {
-        Project {
-            name: name.into(),
-            dir,
-            env: None,
-        }
-    }
-    pub fn config_path(&self) -> PathBuf {
-        match &self.env {
-            Some(e) => e.project_dir.join(CONFIG_FILE),
-            None => self.dir.join(CONFIG_FILE),
-        }
-    }
-    pub fn secrets_path(&self) -> PathBuf {
-        self.dir.join(SECRETS_FILE)
-    }
-    pub fn state_dir(&self) -> PathBuf {
-        self.dir.join(STATE_DIR)
-    }
-    /// One history per project: an environment's entries go there too.
-    pub fn audit_path(&self) -> PathBuf {
-        match &self.env {
-            Some(e) => e.project_dir.join(STATE_DIR).join("audit.jsonl"),
-            None => self.state_dir().join("audit.jsonl"),
-        }
-    }
-    /// An operation as the audit trail names it: `up`, or `env staging: up`.
-    pub fn audit_label(&self, operation: &str) -> String {
-        match &self.env {
-            Some(e) => format!("env {}: {operation}", e.env),
-            None => operation.to_string(),
-        }
-    }
-    /// Its config as the engine runs it: the project's, or the
-    /// environment's effective one.
-    pub fn scoped(&self, config: Config) -> Result<Config> {
-        match &self.env {
-            None => Ok(config),
-            Some(e) => config.for_environment(&e.env).ok_or_else(|| {
-                UserError::new(format!(
-                    "project {} has no environment \"{}\" any more",
-                    e.project, e.env
-                ))
-                .hint(config::hint_choices(
-                    "environments",
-                    config.environments.keys(),
-                ))
-            }),
-        }
-    }
 }
 
 /// A mutating operation. Its `describe()` goes into the audit trail, so no
