@@ -265,3 +265,46 @@ fn an_environment_takes_no_edits_of_the_project() {
     let dev_dir = root.path().join("envs/environments/dev");
     assert!(common::snapshot(&dev_dir).is_empty(), "nothing written");
 }
+
+/// Where an environment runs: one VM takes every inherited instance; with
+/// several, an instance on a VM it does not run on must be placed, and the
+/// error says where.
+#[test]
+fn environment_vms_place_inherited_instances() {
+    let ws = Workspace::open(std::env::temp_dir(), None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yml");
+    let base = "vms:\n  a:\n    host: 127.0.73.11\n  b:\n    host: 127.0.73.12\n  c:\n    host: 127.0.73.13\naddons:\n  databases:\n    primary:\n      type: postgres\n      vm: c\n";
+    let one = format!("{base}environments:\n  qa:\n    vm: a\n");
+    let config = sdtui::config::parse(&path, &one, &ws.catalog).unwrap();
+    let qa = config.for_environment("qa").unwrap();
+    assert_eq!(qa.addons[0].vm, "a");
+    assert_eq!(qa.vms.keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(
+        config.addons[0].vm, "c",
+        "the project's instance stays where it is"
+    );
+
+    let several = format!("{base}environments:\n  qa:\n    vms: [a, b]\n");
+    let err = sdtui::config::parse(&path, &several, &ws.catalog).unwrap_err();
+    assert!(
+        err.message.contains("addon databases.primary runs on VM c in the project, which environment qa does not run on"),
+        "{err}"
+    );
+    assert_eq!(
+        err.spot.as_ref().map(|s| (s.line, s.column)),
+        Some((15, 11)),
+        "{err}"
+    );
+    assert!(
+        err.hint
+            .unwrap()
+            .contains("environments.qa.addons.databases.primary.vm")
+    );
+
+    let placed = format!(
+        "{base}environments:\n  qa:\n    vms: [a, b]\n    addons:\n      databases:\n        primary:\n          vm: b\n"
+    );
+    let config = sdtui::config::parse(&path, &placed, &ws.catalog).unwrap();
+    assert_eq!(config.for_environment("qa").unwrap().addons[0].vm, "b");
+}
