@@ -95,6 +95,7 @@ impl Config {
             addons: env.addons.clone(),
             apps: IndexMap::new(),
             environments: IndexMap::new(),
+            environment: Some(name.to_string()),
             index,
         })
     }

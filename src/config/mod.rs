@@ -31,6 +31,9 @@ pub struct Config {
     pub apps: IndexMap<String, App>,
     /// In file order, each with its effective instances resolved.
     pub environments: IndexMap<String, Environment>,
+    /// Set when this is one environment's effective config
+    /// ([`Config::for_environment`]), for what generated files say.
+    pub environment: Option<String>,
     /// `databases.primary` → position in `addons`, for lookups at scale.
     #[serde(skip)]
     pub index: std::collections::HashMap<String, usize>,

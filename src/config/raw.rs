@@ -466,6 +466,7 @@ pub(super) fn validate(
         addons,
         apps,
         environments,
+        environment: None,
         index,
     })
 }
