@@ -387,3 +387,175 @@ fn names_yaml_reads_as_null_bool_or_number_say_quote_it() {
     ok(&sdtui(r, &["-p", "cheapa", "sync"]));
     assert!(ok(&sdtui(r, &["-p", "cheapa", "addons", "list"])).contains("databases.yes"));
 }
+
+/// cheapa's config.yml with an `environments:` block appended: the block's
+/// key is on line 162, `body`'s first line on 163.
+fn with_envs(body: &'static str) -> impl Fn(&str) -> String {
+    move |c| {
+        assert_eq!(c.lines().count(), 161, "cheapa's config.yml changed length");
+        format!("{c}environments:\n{body}")
+    }
+}
+
+#[test]
+fn environment_names_vms_and_files() {
+    rejects(
+        with_envs("  Dev_1:\n    vm: core\n"),
+        SYNC,
+        &[
+            "config.yml:163:3",
+            "environment name \"Dev_1\" is not a DNS label",
+            "dev, staging, production",
+        ],
+    );
+    rejects(
+        with_envs("  dev:\n    vm: db9\n"),
+        SYNC,
+        &[
+            "config.yml:164:9",
+            "environment dev runs on unknown VM \"db9\"",
+            "VMs: core, app",
+        ],
+    );
+    rejects(
+        with_envs("  dev:\n    vm: core\n    vms: [app]\n"),
+        SYNC,
+        &[
+            "config.yml:164:9",
+            "environment dev has both `vm` and `vms`",
+        ],
+    );
+    rejects(
+        with_envs("  dev:\n    init:\n      - deploy/nope.yml\n"),
+        SYNC,
+        &[
+            "config.yml:165:9",
+            "init file \"deploy/nope.yml\" of environment dev does not exist",
+            "relative to the project folder",
+        ],
+    );
+    rejects(
+        with_envs("  dev:\n    deployment: deploy/app.yml\n"),
+        SYNC,
+        &[
+            "config.yml:164:17",
+            "deployment file \"deploy/app.yml\" of environment dev does not exist",
+        ],
+    );
+    rejects(
+        with_envs("  dev:\n    init_timeout: soon\n"),
+        SYNC,
+        &[
+            "config.yml:164:19",
+            "init_timeout \"soon\" of environment dev is not a duration",
+            "5m",
+        ],
+    );
+    rejects(
+        with_envs("  dev:\n    deploy: x\n"),
+        SYNC,
+        &["config.yml:164:", "unknown field `deploy`"],
+    );
+    // Commands name an environment that must exist.
+    rejects(
+        with_envs("  dev: {}\n  staging: {}\n"),
+        &["env", "config", "nope"],
+        &["no environment \"nope\"", "environments: dev, staging"],
+    );
+}
+
+#[test]
+fn environment_variables_never_shadow_managed_ones() {
+    rejects(
+        with_envs("  dev:\n    variables:\n      DATABASE_URL: postgres://elsewhere\n"),
+        SYNC,
+        &[
+            "config.yml:165:7",
+            "variable DATABASE_URL of environment dev is managed by",
+            "rename it",
+        ],
+    );
+    // An attachment variable: cheapa's api attaches databases.analytics as ANALYTICS.
+    rejects(
+        with_envs("  dev:\n    variables:\n      ANALYTICS_PASSWORD: x\n"),
+        SYNC,
+        &[
+            "config.yml:165:7",
+            "ANALYTICS_PASSWORD",
+            "managed by addon databases.analytics as ANALYTICS",
+        ],
+    );
+    for fixed in ["SDTUI_ENVIRONMENT", "DB_HOST", "DB_PASSWORD"] {
+        let body: &'static str =
+            Box::leak(format!("  dev:\n    variables:\n      {fixed}: x\n").into_boxed_str());
+        rejects(
+            with_envs(body),
+            SYNC,
+            &["config.yml:165:7", fixed, "managed by sdtui"],
+        );
+    }
+    rejects(
+        with_envs("  dev:\n    variables:\n      log-level: x\n"),
+        SYNC,
+        &[
+            "config.yml:165:7",
+            "\"log-level\" of environment dev is not an environment variable name",
+        ],
+    );
+}
+
+#[test]
+fn environment_addons_override_within_the_rules() {
+    rejects(
+        with_envs(
+            "  dev:\n    addons:\n      databases:\n        primary:\n          type: redis\n",
+        ),
+        SYNC,
+        &[
+            "config.yml:167:17",
+            "environment dev changes the type of addon databases.primary (postgres in the project, redis here)",
+        ],
+    );
+    rejects(
+        with_envs("  dev:\n    addons:\n      databases:\n        extra:\n          plan: small\n"),
+        SYNC,
+        &[
+            "config.yml:166:9",
+            "addon databases.extra of environment dev is not one of the project's and has no type",
+            "type: NAME",
+        ],
+    );
+    rejects(
+        with_envs(
+            "  dev:\n    addons:\n      databases:\n        primary:\n          plan: huge\n",
+        ),
+        SYNC,
+        &[
+            "config.yml:167:17",
+            "unknown plan \"huge\" for addon databases.primary of environment dev",
+            "small, standard",
+        ],
+    );
+    rejects(
+        with_envs(
+            "  dev:\n    addons:\n      databases:\n        primary:\n          options:\n            max_connections: lots\n",
+        ),
+        SYNC,
+        &[
+            "config.yml:168:30",
+            "max_connections",
+            "of environment dev is not valid",
+        ],
+    );
+    // Two environments publishing one pinned port on one VM: both named.
+    rejects(
+        with_envs(
+            "  dev:\n    addons:\n      databases:\n        primary:\n          port: 15432\n  staging:\n    addons:\n      databases:\n        primary:\n          port: 15432\n",
+        ),
+        SYNC,
+        &[
+            "config.yml:172:17",
+            "environment dev (databases.primary) and environment staging (databases.primary) would both publish port 15432 on VM core",
+        ],
+    );
+}

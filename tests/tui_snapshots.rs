@@ -136,3 +136,22 @@ fn the_logs_pane_filters_lines_and_tells_stderr_apart() {
         app.theme.warn
     );
 }
+
+/// The Environments pane of tests/fixtures/envs: each environment's VMs and
+/// instances, overrides and its own marked.
+#[test]
+fn environments_pane_lists_vms_and_instances() {
+    let root = common::root_with("envs");
+    let ws = Workspace::open(root.path().to_path_buf(), None).unwrap();
+    let p = ws.project(Some("envs")).unwrap();
+    let view = ProjectView::read(&ws, &p).unwrap();
+    let mut app = App::new(Theme::dark(), vec!["envs".into()], view);
+    app.key(key(KeyCode::Char('4')));
+    let screen = render(&app, 100, 12);
+    assert!(
+        screen
+            .contains("staging      on local  databases.primary (override), caches.session (own)"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("environments_pane_100x12", screen);
+}

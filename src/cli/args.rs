@@ -74,6 +74,9 @@ pub(super) enum Command {
     },
     #[command(flatten)]
     Deploy(super::deploy::DeployCmd),
+    /// Environments (dev, staging, production ...): list, status, start, stop, config.
+    #[command(subcommand)]
+    Env(super::env::EnvCmd),
     /// Backups proven by restore drills; restore.
     #[command(subcommand)]
     Db(super::db::DbCmd),

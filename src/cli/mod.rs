@@ -8,6 +8,7 @@ mod connect;
 mod credentials;
 mod db;
 mod deploy;
+mod env;
 mod logs;
 mod output;
 mod project;
@@ -115,5 +116,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Addons(cmd) => addons(&ws, &project()?, cmd),
         Command::Db(cmd) => db::run(&ws, &project()?, cmd),
         Command::Deploy(cmd) => deploy::run(&ws, &project()?, cmd),
+        Command::Env(cmd) => env::run(&ws, &project()?, cmd),
     }
 }

@@ -3,8 +3,12 @@
 //! `edit`, recognising the legacy format in `legacy`.
 
 pub mod edit;
+pub mod environments;
+mod instances;
 pub mod legacy;
 mod raw;
+
+pub use environments::{Environment, UserFile};
 
 pub use raw::{option_matches, parse_option, suggest_prefix};
 
@@ -25,7 +29,11 @@ pub struct Config {
     /// In file order: ports are allocated in this order.
     pub addons: Vec<Addon>,
     pub apps: IndexMap<String, App>,
-    pub environments: Vec<String>,
+    /// In file order, each with its effective instances resolved.
+    pub environments: IndexMap<String, Environment>,
+    /// Set when this is one environment's effective config
+    /// ([`Config::for_environment`]), for what generated files say.
+    pub environment: Option<String>,
     /// `databases.primary` → position in `addons`, for lookups at scale.
     #[serde(skip)]
     pub index: std::collections::HashMap<String, usize>,

@@ -10,11 +10,13 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use super::environments::RawEnvironment;
+use super::instances::{self, Where};
 use super::*;
 use crate::catalog::Catalog;
 use crate::error::{SourceSpot, UserError, choices};
 
-type Name = Spanned<String>;
+pub(super) type Name = Spanned<String>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +28,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     apps: IndexMap<Name, RawApp>,
     #[serde(default)]
-    environments: IndexMap<Name, serde::de::IgnoredAny>,
+    environments: IndexMap<Name, Option<RawEnvironment>>,
 }
 
 #[derive(Deserialize)]
@@ -40,19 +42,21 @@ struct RawVm {
     compose: Option<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
+/// An instance as written. In an environment it may be an override of the
+/// project's instance of that name, where every field is optional.
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-struct RawAddon {
+pub(super) struct RawAddon {
     #[serde(rename = "type")]
-    type_name: Spanned<String>,
-    version: Option<Spanned<String>>,
-    plan: Option<Spanned<String>>,
+    pub type_name: Option<Spanned<String>>,
+    pub version: Option<Spanned<String>>,
+    pub plan: Option<Spanned<String>>,
     #[serde(default)]
-    options: IndexMap<Name, Spanned<String>>,
-    vm: Option<Spanned<String>>,
-    image: Option<String>,
-    port: Option<Spanned<u16>>,
-    publish: Option<Spanned<String>>,
+    pub options: IndexMap<Name, Spanned<String>>,
+    pub vm: Option<Spanned<String>>,
+    pub image: Option<String>,
+    pub port: Option<Spanned<u16>>,
+    pub publish: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -142,7 +146,7 @@ impl<'de> Visitor<'de> for ShortOrLong {
     }
 }
 
-fn spot(path: &Path, text: &str, s: &serde_saphyr::Location) -> Option<SourceSpot> {
+pub(super) fn spot(path: &Path, text: &str, s: &serde_saphyr::Location) -> Option<SourceSpot> {
     (*s != serde_saphyr::Location::UNKNOWN)
         .then(|| SourceSpot::new(path, Some(text), s.line(), s.column()))
 }
@@ -278,146 +282,26 @@ pub(super) fn validate(
             },
         );
     }
+    // Kept for environments: each overlays its overrides on these.
+    let project_addons = raw.addons.clone();
+    let addons = instances::validate(
+        raw.addons,
+        &Where {
+            path,
+            text,
+            catalog,
+            vms: &vms,
+            scope: "the project",
+        },
+    )?;
+    let by_service: HashMap<String, String> =
+        addons.iter().map(|a| (a.service(), a.id())).collect();
     let resolve_vm = |vm: &Option<Spanned<String>>,
                       owner: &str,
                       owner_loc: &serde_saphyr::Location|
      -> Result<String> {
-        match vm {
-            Some(v) if vms.contains_key(&v.value) => Ok(v.value.clone()),
-            Some(v) => Err(
-                UserError::new(format!("{owner} is on unknown VM \"{}\"", v.value))
-                    .at(at(&v.referenced))
-                    .hint(hint_choices("VMs", vms.keys())),
-            ),
-            None if vms.len() == 1 => Ok(vms.keys().next().cloned().unwrap_or_default()),
-            None => Err(
-                UserError::new(format!("{owner} has no vm and the project has several"))
-                    .at(at(owner_loc))
-                    .hint(format!(
-                        "add `vm: NAME`; {}",
-                        hint_choices("VMs", vms.keys())
-                    )),
-            ),
-        }
+        instances::resolve_vm(path, text, &vms, "the project", vm, owner, owner_loc)
     };
-
-    // Addon instances.
-    let mut addons: Vec<Addon> = Vec::new();
-    let mut by_service: HashMap<String, String> = HashMap::new();
-    for (category, instances) in raw.addons {
-        if !is_dns_label(&category.value) {
-            return Err(UserError::new(format!(
-                "addon category \"{}\" is not a DNS label",
-                category.value
-            ))
-            .at(at(&category.referenced))
-            .hint(DNS_LABEL_HINT));
-        }
-        for (name, a) in instances {
-            let id = format!("{}.{}", category.value, name.value);
-            if !is_dns_label(&name.value) {
-                return Err(UserError::new(format!(
-                    "addon instance name \"{id}\" is not a DNS label"
-                ))
-                .at(at(&name.referenced))
-                .hint(DNS_LABEL_HINT));
-            }
-            let t = catalog.require(&a.type_name.value).map_err(|e| {
-                UserError {
-                    message: format!("{} for addon {id}", e.message),
-                    ..e
-                }
-                .at(at(&a.type_name.referenced))
-            })?;
-            let version = a
-                .version
-                .as_ref()
-                .map(|v| v.value.clone())
-                .unwrap_or_else(|| t.default_version.clone());
-            if version.is_empty() || version.contains(char::is_whitespace) {
-                return Err(
-                    UserError::new(format!("addon {id} has an empty or spaced version"))
-                        .at(a.version.as_ref().and_then(|v| at(&v.referenced)))
-                        .hint(hint_choices("known versions", &t.versions)),
-                );
-            }
-            let plan = match &a.plan {
-                Some(p) if t.plans.contains_key(&p.value) => p.value.clone(),
-                Some(p) => {
-                    return Err(UserError::new(format!(
-                        "unknown plan \"{}\" for addon {id} ({})",
-                        p.value, t.name
-                    ))
-                    .at(at(&p.referenced))
-                    .hint(hint_choices(&format!("{} plans", t.name), t.plans.keys())));
-                }
-                None => t.default_plan.clone(),
-            };
-            let mut options = IndexMap::new();
-            for (k, v) in a.options {
-                let Some(spec) = t.options.get(&k.value) else {
-                    return Err(UserError::new(format!(
-                        "unknown option \"{}\" for addon {id} ({})",
-                        k.value, t.name
-                    ))
-                    .at(at(&k.referenced))
-                    .hint(hint_choices(
-                        &format!("{} options", t.name),
-                        t.options.keys(),
-                    )));
-                };
-                if !option_matches(&spec.pattern, &v.value) {
-                    return Err(UserError::new(format!(
-                        "option {} = \"{}\" of addon {id} is not valid",
-                        k.value, v.value
-                    ))
-                    .at(at(&v.referenced))
-                    .hint(format!(
-                        "{}: values must match {}",
-                        spec.description, spec.pattern
-                    )));
-                }
-                options.insert(k.value.clone(), v.value.clone());
-            }
-            let publish = match &a.publish {
-                None => t.publish,
-                Some(p) => match p.value.as_str() {
-                    "private" => Publish::Private,
-                    "public" => Publish::Public,
-                    "none" => Publish::None,
-                    _ => {
-                        return Err(UserError::new(format!("publish \"{}\" of addon {id} is not valid", p.value))
-                            .at(at(&p.referenced))
-                            .hint("publish: private (the VM's private address), public (all interfaces) or none"));
-                    }
-                },
-            };
-            let vm = resolve_vm(&a.vm, &format!("addon {id}"), &name.referenced)?;
-            let addon = Addon {
-                category: category.value.clone(),
-                name: name.value.clone(),
-                type_name: t.name.clone(),
-                version,
-                plan,
-                options,
-                vm,
-                image: a.image,
-                port: a.port.as_ref().map(|p| p.value),
-                publish,
-            };
-            // One service per type and name: two `main` postgres instances in
-            // different categories would share a container name and secrets.
-            if let Some(other) = by_service.insert(addon.service(), id.clone()) {
-                return Err(UserError::new(format!(
-                    "addons {other} and {id} are both {} named \"{}\"",
-                    t.name, name.value
-                ))
-                .at(at(&name.referenced))
-                .hint("give one of them another name"));
-            }
-            addons.push(addon);
-        }
-    }
 
     let index: HashMap<String, usize> = addons
         .iter()
@@ -565,11 +449,24 @@ pub(super) fn validate(
         );
     }
 
+    let environments = super::environments::validate(
+        raw.environments,
+        &super::environments::Project {
+            raw_addons: &project_addons,
+            addons: &addons,
+            apps: &apps,
+            vms: &vms,
+        },
+        path,
+        text,
+        catalog,
+    )?;
     Ok(Config {
         vms,
         addons,
         apps,
-        environments: raw.environments.into_keys().map(|k| k.value).collect(),
+        environments,
+        environment: None,
         index,
     })
 }

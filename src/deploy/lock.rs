@@ -213,10 +213,7 @@ mod tests {
 
     fn project() -> (tempfile::TempDir, Project) {
         let dir = tempfile::tempdir().unwrap();
-        let p = Project {
-            name: "p".into(),
-            dir: dir.path().to_path_buf(),
-        };
+        let p = Project::plain("p", dir.path().to_path_buf());
         (dir, p)
     }
 
@@ -244,5 +241,27 @@ mod tests {
         assert!(holder(&p, "core").is_none());
         let again = acquire(&p, "core", "down", &|_| {}).await.unwrap();
         drop((other, again));
+    }
+
+    /// The lock is per environment and VM: two environments deploy on one
+    /// VM at once (and beside the project itself), one environment never twice.
+    #[tokio::test]
+    async fn environments_lock_apart() {
+        let (_d, p) = project();
+        let (dev, staging) = (p.environment("dev"), p.environment("staging"));
+        let held_dev = acquire(&dev, "core", "up", &|_| {}).await.unwrap();
+        let held_staging = acquire(&staging, "core", "up", &|_| {}).await.unwrap();
+        let held_project = acquire(&p, "core", "up", &|_| {}).await.unwrap();
+        let err = acquire_within(&dev, "core", "down", Duration::from_millis(200), &|_| {})
+            .await
+            .err()
+            .expect("dev is busy");
+        assert!(
+            err.message
+                .contains("VM core of project p-dev is busy: up by pid"),
+            "{}",
+            err.message
+        );
+        drop((held_dev, held_staging, held_project));
     }
 }

@@ -89,10 +89,10 @@ pub async fn up_reporting(
         &project.audit_path(),
         &audit::Entry::since(
             started,
-            format!(
+            project.audit_label(&format!(
                 "up{}",
                 vm_filter.map(|v| format!(" --vm {v}")).unwrap_or_default()
-            ),
+            )),
             outcome,
             summary,
         ),
@@ -424,7 +424,7 @@ pub async fn down(
     }
     audit::append(
         &project.audit_path(),
-        &audit::Entry::since(started, "down", "applied", vec![]),
+        &audit::Entry::since(started, project.audit_label("down"), "applied", vec![]),
     )?;
     drop(locks);
     Ok(reports)

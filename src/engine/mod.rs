@@ -8,6 +8,7 @@ pub mod generate;
 pub mod migrate;
 pub mod plan;
 pub mod ports;
+mod project;
 mod rename;
 pub mod secrets;
 
@@ -19,6 +20,7 @@ use crate::config::{self, Access, Config, edit};
 use crate::error::{Result, UserError, choices, io_error};
 use generate::{FileKind, GenFile, Generated};
 use plan::{FileChange, Plan};
+pub use project::{EnvScope, Project};
 use secrets::Secrets;
 
 pub const CONFIG_FILE: &str = "config.yml";
@@ -35,27 +37,6 @@ pub struct Workspace {
     /// Trust a VM's SSH host key on first sight (`--accept-new-host`); a
     /// changed key is refused regardless.
     pub accept_new_host: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Project {
-    pub name: String,
-    pub dir: PathBuf,
-}
-
-impl Project {
-    pub fn config_path(&self) -> PathBuf {
-        self.dir.join(CONFIG_FILE)
-    }
-    pub fn secrets_path(&self) -> PathBuf {
-        self.dir.join(SECRETS_FILE)
-    }
-    pub fn state_dir(&self) -> PathBuf {
-        self.dir.join(STATE_DIR)
-    }
-    pub fn audit_path(&self) -> PathBuf {
-        self.state_dir().join("audit.jsonl")
-    }
 }
 
 /// A mutating operation. Its `describe()` goes into the audit trail, so no
@@ -312,7 +293,7 @@ impl Workspace {
                 format!("projects: {}", choices(&projects))
             }));
         }
-        Ok(Project { name, dir })
+        Ok(Project::plain(name, dir))
     }
 
     pub fn new_project(&self, name: &str) -> Result<Project> {
@@ -330,10 +311,7 @@ impl Workspace {
             ))
             .hint("pick another name"));
         }
-        Ok(Project {
-            name: name.to_string(),
-            dir,
-        })
+        Ok(Project::plain(name, dir))
     }
 
     /// What every other project under the root publishes, for port
@@ -342,25 +320,38 @@ impl Workspace {
     pub fn neighbours(&self, project: &Project) -> ports::Neighbours {
         let mut out = ports::Neighbours::default();
         for name in self.projects() {
-            if name == project.name {
-                continue;
-            }
             let dir = self.root.join(&name);
-            let read = config::load(&dir.join(CONFIG_FILE), &self.catalog)
-                .and_then(|config| Ok((config, Secrets::load(&dir.join(SECRETS_FILE))?)));
-            match read {
-                Ok((config, secrets)) => {
-                    out.held
-                        .extend(ports::published(&config, &self.catalog, &secrets))
+            let config = match config::load(&dir.join(CONFIG_FILE), &self.catalog) {
+                Ok(c) => c,
+                Err(e) => {
+                    // Our own project's config.yml is read (and its error
+                    // reported) by the caller.
+                    if project.config_path() != dir.join(CONFIG_FILE) {
+                        out.skipped.push(unreadable(&name, &e));
+                    }
+                    continue;
                 }
-                // Where, not what: a broken secrets.yml's message could
-                // quote a value.
-                Err(e) => out.skipped.push(format!(
-                    "project {name} was left out of port allocation: {} cannot be read (`sdtui -p {name} sync` says why)",
-                    e.spot
-                        .map(|s| format!("{}:{}:{}", s.file.display(), s.line, s.column))
-                        .unwrap_or_else(|| format!("{name}/{CONFIG_FILE} or {SECRETS_FILE}"))
-                )),
+            };
+            // The project itself and each of its environments: each holds
+            // ports of its own on the machines it shares with the others.
+            let base = Project::plain(name.clone(), dir);
+            let mut scopes = vec![(base.clone(), config.clone())];
+            for env in config.environments.keys() {
+                if let Ok(scoped) = base.environment(env).scoped(config.clone()) {
+                    scopes.push((base.environment(env), scoped));
+                }
+            }
+            for (scope, scoped) in scopes {
+                if scope.dir == project.dir {
+                    continue;
+                }
+                match Secrets::load(&scope.secrets_path()) {
+                    Ok(secrets) => {
+                        out.held
+                            .extend(ports::published(&scoped, &self.catalog, &secrets))
+                    }
+                    Err(e) => out.skipped.push(unreadable(&name, &e)),
+                }
             }
         }
         out
@@ -372,7 +363,7 @@ impl Workspace {
         if apply::pending(&project.state_dir()) {
             drop(apply::lock(&project.state_dir(), &project.name, "recover")?);
         }
-        let config = config::load(&project.config_path(), &self.catalog)?;
+        let config = project.scoped(config::load(&project.config_path(), &self.catalog)?)?;
         let secrets = Secrets::load(&project.secrets_path())?;
         let generated = generate::generate(
             &project.name,
@@ -427,7 +418,7 @@ impl Workspace {
             .collect();
         let result = apply::apply(&project.dir, &project.state_dir(), &plan);
         let entry = audit::Entry::new(
-            op.describe(),
+            project.audit_label(&op.describe()),
             match &result {
                 Ok(()) => "applied".into(),
                 Err(e) => format!("failed: {}", e.message),
@@ -442,6 +433,13 @@ impl Workspace {
     /// generated from it.
     pub fn plan(&self, project: &Project, op: &Operation) -> Result<Plan> {
         let config_path = project.config_path();
+        if project.env.is_some() && !matches!(op, Operation::Sync) {
+            return Err(UserError::new(format!(
+                "{} works on the project, not on one of its environments",
+                op.describe()
+            ))
+            .hint("edit the environment under `environments:` in config.yml"));
+        }
         match op {
             Operation::Migrate => return migrate::plan(self, project),
             Operation::Rename { id, new } => return self.plan_rename(project, id, new),
@@ -470,6 +468,7 @@ impl Workspace {
                 ))
                 .hint(e.hint.unwrap_or_default()),
             })?;
+        let config = project.scoped(config)?;
         let mut secrets = Secrets::load(&project.secrets_path())?;
         if let Operation::SetCredential { id, key, value } = op {
             crate::credentials::set_in(&mut secrets, &config, id, key, value)?;
@@ -786,6 +785,17 @@ impl Workspace {
             }
         }
     }
+}
+
+/// Where, not what: a broken secrets.yml's message could quote a value.
+fn unreadable(name: &str, e: &UserError) -> String {
+    format!(
+        "project {name} was left out of port allocation: {} cannot be read (`sdtui -p {name} sync` says why)",
+        e.spot
+            .as_ref()
+            .map(|s| format!("{}:{}:{}", s.file.display(), s.line, s.column))
+            .unwrap_or_else(|| format!("{name}/{CONFIG_FILE} or {SECRETS_FILE}"))
+    )
 }
 
 fn suggest(name: &str, taken: &std::collections::BTreeMap<String, String>) -> String {

@@ -118,7 +118,12 @@ impl ProjectView {
         Ok(ProjectView {
             addons,
             attachments,
-            environments: l.config.environments.clone(),
+            environments: l
+                .config
+                .environments
+                .values()
+                .map(crate::env::ops::describe)
+                .collect(),
             apps: l.config.apps.keys().cloned().collect(),
             vms: l.config.vms.keys().cloned().collect(),
             types,
