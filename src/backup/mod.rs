@@ -207,6 +207,7 @@ pub async fn backup(
         inventory: before.unwrap_or_default(),
         inventory_after: after,
         drill: Drill::not_run(),
+        trigger: "manual".into(),
     };
     store::write_manifest(&conn.target, &dir, &manifest).await?;
     report(format!(

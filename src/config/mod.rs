@@ -5,6 +5,7 @@
 pub mod edit;
 pub mod legacy;
 mod raw;
+pub mod schedule;
 
 pub use raw::{option_matches, parse_option, suggest_prefix};
 
@@ -69,6 +70,9 @@ pub struct Addon {
     /// A user-pinned published port.
     pub port: Option<u16>,
     pub publish: Publish,
+    /// `backup: {every, keep}`: a backup service on the addon's VM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<schedule::BackupSchedule>,
 }
 
 impl Addon {

@@ -53,6 +53,7 @@ struct RawAddon {
     image: Option<String>,
     port: Option<Spanned<u16>>,
     publish: Option<Spanned<String>>,
+    backup: Option<Spanned<super::schedule::RawBackup>>,
 }
 
 #[derive(Deserialize)]
@@ -393,6 +394,12 @@ pub(super) fn validate(
                 },
             };
             let vm = resolve_vm(&a.vm, &format!("addon {id}"), &name.referenced)?;
+            let backup = match &a.backup {
+                None => None,
+                Some(b) => Some(super::schedule::validate(&b.value, &id, t, |l| {
+                    at(l).or_else(|| at(&b.referenced))
+                })?),
+            };
             let addon = Addon {
                 category: category.value.clone(),
                 name: name.value.clone(),
@@ -404,6 +411,7 @@ pub(super) fn validate(
                 image: a.image,
                 port: a.port.as_ref().map(|p| p.value),
                 publish,
+                backup,
             };
             // One service per type and name: two `main` postgres instances in
             // different categories would share a container name and secrets.

@@ -171,9 +171,8 @@ pub fn generate(
                 secret_keys,
             )?);
         }
-        files.push(GenFile {
-            rel: dir.join(COMPOSE_FILE),
-            content: compose_file(
+        let mut extra = Vec::new();
+        let content = compose_file(
                 project,
                 vm,
                 config,
@@ -184,7 +183,12 @@ pub fn generate(
                 },
                 &addons,
                 &apps,
-            )?,
+                &mut extra,
+            )?;
+        files.extend(extra);
+        files.push(GenFile {
+            rel: dir.join(COMPOSE_FILE),
+            content,
             mode: 0o644,
             kind: FileKind::Plain,
         });
@@ -563,6 +567,7 @@ fn compose_file(
     }: Derived,
     addons: &[&Addon],
     apps: &[&App],
+    extra_files: &mut Vec<GenFile>,
 ) -> Result<String> {
     let network = format!("{project}-network");
     let mut file = ComposeFile {
@@ -607,6 +612,7 @@ fn compose_file(
                 .unwrap_or_else(|| t.image_for(&addon.version)),
             restart: "unless-stopped".into(),
             hostname: t.hostname.then(|| service.clone()),
+            entrypoint: vec![],
             command: command(t, addon),
             env_file: if t.container_env.is_empty() {
                 vec![]
@@ -644,7 +650,32 @@ fn compose_file(
             addon.version,
             addon.plan
         );
+        let image = body.image.clone();
         file.services.insert(service, Commented(body, comment));
+        if let Some(schedule) = &addon.backup {
+            let b = super::backup_service::service(
+                project,
+                &vm.name,
+                vm.is_local(),
+                &network,
+                t,
+                addon,
+                schedule,
+                &image,
+                creds,
+                &plan.memory,
+                &plan.cpu,
+                &compose_dir(&vm.name),
+            )?;
+            extra_files.extend(b.files);
+            let comment = format!(
+                "scheduled backups of {}: {} (UTC), keep {}",
+                addon.id(),
+                schedule.every,
+                schedule.keep
+            );
+            file.services.insert(b.name, Commented(b.service, comment));
+        }
     }
     for app in apps {
         let mut depends_on = IndexMap::new();
