@@ -8,6 +8,7 @@
 //! other backups (see `run.rs`).
 
 pub mod drill;
+pub mod health;
 pub mod pull;
 pub mod restore;
 pub mod run;
