@@ -418,12 +418,19 @@ fn backup_schedules_that_do_not_parse() {
     rejects(
         on_primary("{every: \"0 3 * *\"}"),
         SYNC,
-        &["config.yml:28:", "has 4 fields", "minute hour day-of-month month day-of-week"],
+        &[
+            "config.yml:28:",
+            "has 4 fields",
+            "minute hour day-of-month month day-of-week",
+        ],
     );
     rejects(
         on_primary("{every: daily, keep: 0}"),
         SYNC,
-        &["config.yml:28:", "backup.keep of addon databases.primary is 0; it must be at least 1"],
+        &[
+            "config.yml:28:",
+            "backup.keep of addon databases.primary is 0; it must be at least 1",
+        ],
     );
     rejects(
         on_primary("{every: daily, kept: 3}"),

@@ -279,7 +279,10 @@ fn scheduled_backup_services_match_golden_files_and_both_composes_agree() {
             std::fs::write(golden.join(rel), content).unwrap();
         } else {
             let expected = std::fs::read_to_string(golden.join(rel)).unwrap();
-            assert_eq!(&expected, content, "{rel} differs (UPDATE_GOLDEN=1 to accept)");
+            assert_eq!(
+                &expected, content,
+                "{rel} differs (UPDATE_GOLDEN=1 to accept)"
+            );
         }
     }
     // An addon without a schedule gets no service.
@@ -294,7 +297,10 @@ fn scheduled_backup_services_match_golden_files_and_both_composes_agree() {
     assert!(passwords.len() >= 4);
     for rel in wanted.iter().filter(|r| !r.ends_with(".env")) {
         for pw in &passwords {
-            assert!(!files[Path::new(rel)].0.contains(pw), "a password leaked into {rel}");
+            assert!(
+                !files[Path::new(rel)].0.contains(pw),
+                "a password leaked into {rel}"
+            );
         }
     }
     let env = &files[Path::new("compose/edge/env/redis-session_backup.env")].0;
@@ -313,7 +319,8 @@ fn scheduled_backup_services_match_golden_files_and_both_composes_agree() {
             "edge",
             "redis-session_backup",
             root.path().join("home/.sdtui/scheduled/edge/current"),
-            root.path().join("home/.sdtui/scheduled/backups/caches.session"),
+            root.path()
+                .join("home/.sdtui/scheduled/backups/caches.session"),
         ),
     ] {
         common::copy_dir(&project.join("compose").join(vm), &release);
@@ -346,7 +353,12 @@ fn scheduled_backup_services_match_golden_files_and_both_composes_agree() {
         assert_eq!(seen[0], seen[1], "v1 and v2 disagree on {vm}");
         let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
         std::fs::create_dir_all(&backups).unwrap();
-        assert_eq!(real(Path::new(&seen[0][0])), real(&backups), "{vm}: {:?}", seen[0]);
+        assert_eq!(
+            real(Path::new(&seen[0][0])),
+            real(&backups),
+            "{vm}: {:?}",
+            seen[0]
+        );
         assert_eq!(
             real(Path::new(&seen[0][1])),
             real(&release.join(format!("backup/{service}.sh"))),

@@ -125,8 +125,7 @@ pub fn judge(
     // The newest attempt decides "failed": a failed dump leaves only the
     // status file, a failed drill a manifest too.
     let failed_status = status.filter(|s| {
-        s.outcome == "failed"
-            && parse_time(&s.at).is_some_and(|at| good_at.is_none_or(|g| at >= g))
+        s.outcome == "failed" && parse_time(&s.at).is_some_and(|at| good_at.is_none_or(|g| at >= g))
     });
     let failed_manifest = last.filter(|m| m.drill.status == "failed");
     if let Some(s) = failed_status {

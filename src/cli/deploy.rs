@@ -111,8 +111,7 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
         DeployCmd::Status { vm, json } => {
             let (rows, health) = runtime()?.block_on(async {
                 let rows = crate::deploy::status(ws, p, vm.as_deref()).await?;
-                let health =
-                    crate::backup::health::project_health(ws, p, vm.as_deref()).await?;
+                let health = crate::backup::health::project_health(ws, p, vm.as_deref()).await?;
                 Ok::<_, UserError>((rows, health))
             })?;
             let health_of = |service: &str| health.iter().find(|h| h.service == service);
@@ -122,8 +121,13 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
                     .iter()
                     .map(|r| {
                         let mut v = serde_json::to_value(r).unwrap_or_default();
-                        if let (Some(h), Some(obj)) = (health_of(&r.state.service), v.as_object_mut()) {
-                            obj.insert("backup".into(), serde_json::to_value(h).unwrap_or_default());
+                        if let (Some(h), Some(obj)) =
+                            (health_of(&r.state.service), v.as_object_mut())
+                        {
+                            obj.insert(
+                                "backup".into(),
+                                serde_json::to_value(h).unwrap_or_default(),
+                            );
                         }
                         v
                     })
@@ -152,7 +156,9 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
                 })
                 .collect();
             table(
-                &["VM", "SERVICE", "STATE", "HEALTH", "UP", "IMAGE", "PORTS", "BACKUP"],
+                &[
+                    "VM", "SERVICE", "STATE", "HEALTH", "UP", "IMAGE", "PORTS", "BACKUP",
+                ],
                 &table_rows,
             );
             // Warnings, with why, below the table (in the warning colour on

@@ -65,13 +65,15 @@ pub fn expression(every: &str) -> Result<String, String> {
         ));
     }
     if every.starts_with('@') {
-        return Err(format!("\"{every}\": write `daily`, `hourly` or 5 cron fields"));
+        return Err(format!(
+            "\"{every}\": write `daily`, `hourly` or 5 cron fields"
+        ));
     }
     if let Err(e) = parser().parse(every) {
         // croner's message does not say which field: parse each alone
         // (the others as `*`) to find it.
         for (i, f) in fields.iter().enumerate() {
-            let mut alone = vec!["*"; 5];
+            let mut alone = ["*"; 5];
             alone[i] = f;
             if let Err(fe) = parser().parse(&alone.join(" ")) {
                 return Err(format!(
@@ -82,11 +84,16 @@ pub fn expression(every: &str) -> Result<String, String> {
                 ));
             }
         }
-        return Err(format!("\"{every}\" is not a cron expression: {}", plain(&e.to_string())));
+        return Err(format!(
+            "\"{every}\" is not a cron expression: {}",
+            plain(&e.to_string())
+        ));
     }
     let cron = parser().parse(every).map_err(|e| e.to_string())?;
     if cron.pattern.days.has_modifiers() || cron.pattern.days_of_week.has_modifiers() {
-        return Err(format!("\"{every}\" uses L, W or #, which schedules do not support"));
+        return Err(format!(
+            "\"{every}\" uses L, W or #, which schedules do not support"
+        ));
     }
     Ok(fields.join(" "))
 }
@@ -171,7 +178,10 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let e = expression("61 * * * *").unwrap_err();
-        assert!(e.starts_with("the minute field \"61\" is not valid (0-59)"), "{e}");
+        assert!(
+            e.starts_with("the minute field \"61\" is not valid (0-59)"),
+            "{e}"
+        );
         let e = expression("0 3 * 13 *").unwrap_err();
         assert!(e.starts_with("the month field \"13\""), "{e}");
         let e = expression("0 3 * * 9").unwrap_err();
@@ -260,7 +270,9 @@ pub(super) fn validate(
                 k.value
             ))
             .at(at(&k.referenced))
-            .hint("keep: how many good scheduled backups stay (1 to 10000); older ones are deleted"));
+            .hint(
+                "keep: how many good scheduled backups stay (1 to 10000); older ones are deleted",
+            ));
         }
     };
     Ok(BackupSchedule {

@@ -122,12 +122,9 @@ pub fn service(
     // The env file: the commands' own variables, then service_env over them.
     let mut env: IndexMap<String, String> = IndexMap::new();
     let mut secret_keys = BTreeSet::new();
-    let command_envs = [
-        ("dump", &spec.dump.env),
-        ("restore", &spec.restore.env),
-    ]
-    .into_iter()
-    .chain(spec.inventory.iter().map(|i| ("inventory", &i.env)));
+    let command_envs = [("dump", &spec.dump.env), ("restore", &spec.restore.env)]
+        .into_iter()
+        .chain(spec.inventory.iter().map(|i| ("inventory", &i.env)));
     for (what, e) in command_envs {
         for (k, tpl) in e {
             let v = render(what, tpl)?;
@@ -251,7 +248,9 @@ pub fn service(
                 Some(i) => render("inventory input", i)?,
                 None => String::new(),
             };
-            if input.contains("\nSDTUI_INPUT\n") || secrets.iter().any(|x| input.contains(x.as_str())) {
+            if input.contains("\nSDTUI_INPUT\n")
+                || secrets.iter().any(|x| input.contains(x.as_str()))
+            {
                 return Err(UserError::new(format!(
                     "addon type {}: backup.inventory.input cannot go into the backup script",
                     t.name
@@ -300,7 +299,10 @@ pub fn service(
     );
     for (k, v) in &env_vars {
         let value = super::generate::env_value(v).map_err(|why| {
-            UserError::new(format!("backup service of {}: the value of {k} {why}", addon.id()))
+            UserError::new(format!(
+                "backup service of {}: the value of {k} {why}",
+                addon.id()
+            ))
         })?;
         env_content.push_str(&format!("{k}={value}\n"));
     }
@@ -358,7 +360,11 @@ pub fn service(
 /// prove the drill catches a broken dump in the scheduled path.
 fn fault(addon: &Addon) -> String {
     #[cfg(debug_assertions)]
-    if std::env::var("SDTUI_FAULT_SCHEDULED_TRUNCATE").ok().as_deref() == Some(&addon.id()) {
+    if std::env::var("SDTUI_FAULT_SCHEDULED_TRUNCATE")
+        .ok()
+        .as_deref()
+        == Some(&addon.id())
+    {
         return "truncate".into();
     }
     let _ = addon;
