@@ -285,6 +285,22 @@ fn scheduled_backup_services_match_golden_files_and_both_composes_agree() {
             );
         }
     }
+    // The label that recreates the service when its script changes holds
+    // the script's sha256 (Compose does not hash mounted files).
+    for (vm, service) in [("local", "postgres-main_backup"), ("edge", "redis-session_backup")] {
+        let compose: serde_json::Value = serde_saphyr::from_str(
+            &files[Path::new(&format!("compose/{vm}/docker-compose.yml"))].0,
+        )
+        .unwrap();
+        let script = &files[Path::new(&format!("compose/{vm}/backup/{service}.sh"))].0;
+        let digest = sha256_of(script.as_bytes());
+        assert_eq!(
+            compose["services"][service]["labels"]["com.superdeploy.backup-script-sha256"],
+            serde_json::json!(digest),
+            "{vm}"
+        );
+        assert!(compose["services"][service].get("ports").is_none());
+    }
     // An addon without a schedule gets no service.
     assert!(!files.contains_key(Path::new("compose/edge/backup/redis-plain_backup.sh")));
     // Secrets only in the 0600 env files.
@@ -365,4 +381,21 @@ fn scheduled_backup_services_match_golden_files_and_both_composes_agree() {
             "{vm}"
         );
     }
+}
+
+/// sha256 of some bytes, with the coreutils the VMs use too.
+fn sha256_of(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
 }
