@@ -287,7 +287,10 @@ fn scheduled_backup_services_match_golden_files_and_both_composes_agree() {
     }
     // The label that recreates the service when its script changes holds
     // the script's sha256 (Compose does not hash mounted files).
-    for (vm, service) in [("local", "postgres-main_backup"), ("edge", "redis-session_backup")] {
+    for (vm, service) in [
+        ("local", "postgres-main_backup"),
+        ("edge", "redis-session_backup"),
+    ] {
         let compose: serde_json::Value = serde_saphyr::from_str(
             &files[Path::new(&format!("compose/{vm}/docker-compose.yml"))].0,
         )
