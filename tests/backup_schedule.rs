@@ -3,7 +3,7 @@
 //! `keep` good ones; `db backups` lists them and `db restore` brings the
 //! data back; the service survives `docker restart`; a truncated dump is
 //! caught by the drill, kept as failed and never counted; `status` shows
-//! both verdicts.
+//! both verdicts; mariadb's service drills its backups too.
 
 mod common;
 
@@ -37,7 +37,7 @@ fn with_drill(list: &[serde_json::Value], status: &str) -> Vec<String> {
 
 #[test]
 fn a_minute_schedule_keeps_exactly_keep_good_backups_that_restore() {
-    require_images(&["postgres:15"]);
+    require_images(&["postgres:15", "mariadb:10.11"]);
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     let name = format!("sch{}", std::process::id());
@@ -47,7 +47,7 @@ fn a_minute_schedule_keeps_exactly_keep_good_backups_that_restore() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("config.yml"),
-        "vms:\n  local:\n    host: local\n    private_ip: 127.0.71.3\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\n      backup: {every: \"* * * * *\", keep: 2}\n    broken:\n      type: postgres\n      plan: small\n      backup: {every: \"* * * * *\", keep: 2}\n",
+        "vms:\n  local:\n    host: local\n    private_ip: 127.0.71.3\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\n      backup: {every: \"* * * * *\", keep: 2}\n    broken:\n      type: postgres\n      plan: small\n      backup: {every: \"* * * * *\", keep: 2}\n    shop:\n      type: mariadb\n      plan: small\n      backup: {every: \"* * * * *\", keep: 2}\n",
     )
     .unwrap();
     // The broken addon's service cuts each dump in half (debug builds only).
@@ -65,6 +65,31 @@ fn a_minute_schedule_keeps_exactly_keep_good_backups_that_restore() {
         "CREATE TABLE t (id int PRIMARY KEY, v text); \
          INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 3000) g;",
     );
+    let maria = container(&compose_project, "mariadb-shop");
+    let secrets = std::fs::read_to_string(dir.join("secrets.yml")).unwrap();
+    let root_pw = secrets
+        .lines()
+        .find(|l| l.trim_start().starts_with("ROOT_PASSWORD:"))
+        .unwrap()
+        .split(": ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    let (done, out) = docker(&[
+        "exec",
+        "-e",
+        &format!("MYSQL_PWD={root_pw}"),
+        &maria,
+        "mariadb",
+        "-uroot",
+        "-h",
+        "127.0.0.1",
+        &format!("{name}_shop"),
+        "-e",
+        "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT seq FROM seq_1_to_250;",
+    ]);
+    assert!(done, "{out}");
     let data_written = chrono::Utc::now();
     let digest = "SELECT count(*) || ':' || md5(string_agg(id || v, ',' ORDER BY id)) FROM t";
     let original = psql(&pg, &user, &db, digest);
@@ -86,12 +111,15 @@ fn a_minute_schedule_keeps_exactly_keep_good_backups_that_restore() {
             restarted = true;
         }
         let broken_failed = with_drill(&scheduled(&broken_dir), "failed");
-        if good_seen.len() >= 3 && !broken_failed.is_empty() {
+        let maria_rows = scheduled(&dir.join(".sdtui/backups/databases.shop"))
+            .iter()
+            .any(|m| m["drill"]["status"] == "passed" && m["inventory"]["table orders"] == "250");
+        if good_seen.len() >= 3 && !broken_failed.is_empty() && maria_rows {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "the backup service made {} good backup(s) of databases.main ({good_seen:?}) and {} failed one(s) of databases.broken in 240 s; want 3 and 1. Its log:\n{}",
+            "the backup service made {} good backup(s) of databases.main ({good_seen:?}), {} failed one(s) of databases.broken, and mariadb's drilled backup with 250 orders: {maria_rows}, in 240 s; want 3, 1 and true. Its log:\n{}",
             good_seen.len(),
             broken_failed.len(),
             docker(&["logs", "--tail", "30", &service]).1
