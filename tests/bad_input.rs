@@ -559,3 +559,70 @@ fn environment_addons_override_within_the_rules() {
         ],
     );
 }
+
+/// `backup: {every, keep}`: a schedule that does not parse names the field
+/// and why, `keep` below 1, a type without a backup section, unknown keys.
+#[test]
+fn backup_schedules_that_do_not_parse() {
+    let on_primary = |backup: &'static str| {
+        move |c: &str| {
+            c.replacen(
+                "      plan: standard\n      vm: core\n",
+                &format!("      plan: standard\n      vm: core\n      backup: {backup}\n"),
+                1,
+            )
+        }
+    };
+    rejects(
+        on_primary("{every: \"61 * * * *\", keep: 3}"),
+        SYNC,
+        &[
+            "config.yml:28:",
+            "backup.every of addon databases.primary: the minute field \"61\" is not valid (0-59)",
+            "every: daily",
+        ],
+    );
+    rejects(
+        on_primary("{every: \"0 3 * * mon-sun-x\"}"),
+        SYNC,
+        &["config.yml:28:", "the day-of-week field"],
+    );
+    rejects(
+        on_primary("{every: \"0 3 * *\"}"),
+        SYNC,
+        &[
+            "config.yml:28:",
+            "has 4 fields",
+            "minute hour day-of-month month day-of-week",
+        ],
+    );
+    rejects(
+        on_primary("{every: daily, keep: 0}"),
+        SYNC,
+        &[
+            "config.yml:28:",
+            "backup.keep of addon databases.primary is 0; it must be at least 1",
+        ],
+    );
+    rejects(
+        on_primary("{every: daily, kept: 3}"),
+        SYNC,
+        &["config.yml:28:", "unknown field `kept`"],
+    );
+    // Elasticsearch has no backup: section in its addon.yml.
+    rejects(
+        |c| {
+            c.replacen(
+                "      type: elasticsearch\n",
+                "      type: elasticsearch\n      backup: {every: hourly, keep: 2}\n",
+                1,
+            )
+        },
+        SYNC,
+        &[
+            "config.yml:86:23",
+            "addon search.products has a backup schedule, but its type elasticsearch has no backup: section",
+            "remove `backup:`",
+        ],
+    );
+}

@@ -244,3 +244,161 @@ fn compose_v1_and_v2_accept_the_generated_files() {
         }
     }
 }
+
+/// The backup services of scheduled addons (a local VM and an SSH VM):
+/// golden files (compose, script, env file) and modes, no secret in the
+/// compose file or the script, and Compose v1 and v2 resolve the backups
+/// folder and the script to the same paths: the folder `store::folder`
+/// names, seen from where the release runs (`.sdtui/deploy/<vm>/current`
+/// locally, `~/.sdtui/<project>/<vm>/current` over SSH).
+#[test]
+fn scheduled_backup_services_match_golden_files_and_both_composes_agree() {
+    let root = common::root_with("scheduled");
+    let mut ws = Workspace::open(root.path().to_path_buf(), None).unwrap();
+    ws.test_seed = Some(7);
+    let p = ws.project(Some("scheduled")).unwrap();
+    ws.run(&p, &Operation::Sync, false).unwrap();
+    let project = root.path().join("scheduled");
+    let files = common::snapshot(&project);
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/scheduled");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let wanted = [
+        "compose/local/docker-compose.yml",
+        "compose/local/backup/postgres-main_backup.sh",
+        "compose/local/env/postgres-main_backup.env",
+        "compose/edge/docker-compose.yml",
+        "compose/edge/backup/redis-session_backup.sh",
+        "compose/edge/env/redis-session_backup.env",
+    ];
+    for rel in wanted {
+        let (content, mode) = &files[Path::new(rel)];
+        let expected_mode = if rel.ends_with(".env") { 0o600 } else { 0o644 };
+        assert_eq!(*mode, expected_mode, "mode of {rel}");
+        if update {
+            std::fs::create_dir_all(golden.join(rel).parent().unwrap()).unwrap();
+            std::fs::write(golden.join(rel), content).unwrap();
+        } else {
+            let expected = std::fs::read_to_string(golden.join(rel)).unwrap();
+            assert_eq!(
+                &expected, content,
+                "{rel} differs (UPDATE_GOLDEN=1 to accept)"
+            );
+        }
+    }
+    // The label that recreates the service when its script changes holds
+    // the script's sha256 (Compose does not hash mounted files).
+    for (vm, service) in [
+        ("local", "postgres-main_backup"),
+        ("edge", "redis-session_backup"),
+    ] {
+        let compose: serde_json::Value = serde_saphyr::from_str(
+            &files[Path::new(&format!("compose/{vm}/docker-compose.yml"))].0,
+        )
+        .unwrap();
+        let script = &files[Path::new(&format!("compose/{vm}/backup/{service}.sh"))].0;
+        let digest = sha256_of(script.as_bytes());
+        assert_eq!(
+            compose["services"][service]["labels"]["com.superdeploy.backup-script-sha256"],
+            serde_json::json!(digest),
+            "{vm}"
+        );
+        assert!(compose["services"][service].get("ports").is_none());
+    }
+    // An addon without a schedule gets no service.
+    assert!(!files.contains_key(Path::new("compose/edge/backup/redis-plain_backup.sh")));
+    // Secrets only in the 0600 env files.
+    let secrets = std::fs::read_to_string(project.join("secrets.yml")).unwrap();
+    let passwords: Vec<&str> = secrets
+        .lines()
+        .filter(|l| l.contains("PASSWORD:"))
+        .map(|l| l.split(": ").nth(1).unwrap().trim())
+        .collect();
+    assert!(passwords.len() >= 4);
+    for rel in wanted.iter().filter(|r| !r.ends_with(".env")) {
+        for pw in &passwords {
+            assert!(
+                !files[Path::new(rel)].0.contains(pw),
+                "a password leaked into {rel}"
+            );
+        }
+    }
+    let env = &files[Path::new("compose/edge/env/redis-session_backup.env")].0;
+    assert!(passwords.iter().any(|pw| env.contains(pw)), "{env}");
+
+    // Both Compose versions, run where the release runs, read the same
+    // absolute bind sources, and those are the backups folders.
+    for (vm, service, release, backups) in [
+        (
+            "local",
+            "postgres-main_backup",
+            project.join(".sdtui/deploy/local/current"),
+            project.join(".sdtui/backups/databases.main"),
+        ),
+        (
+            "edge",
+            "redis-session_backup",
+            root.path().join("home/.sdtui/scheduled/edge/current"),
+            root.path()
+                .join("home/.sdtui/scheduled/backups/caches.session"),
+        ),
+    ] {
+        common::copy_dir(&project.join("compose").join(vm), &release);
+        let mut seen = Vec::new();
+        for compose in common::compose::Compose::BOTH {
+            let out = compose
+                .command()
+                .args(["-p", "scheduled", "-f", "docker-compose.yml", "config"])
+                .current_dir(&release)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{compose:?} {vm}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let doc: serde_json::Value =
+                serde_saphyr::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+            let volumes: Vec<String> = doc["services"][service]["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| match v {
+                    serde_json::Value::String(s) => s.split(':').next().unwrap().to_string(),
+                    v => v["source"].as_str().unwrap().to_string(),
+                })
+                .collect();
+            seen.push(volumes);
+        }
+        assert_eq!(seen[0], seen[1], "v1 and v2 disagree on {vm}");
+        let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        std::fs::create_dir_all(&backups).unwrap();
+        assert_eq!(
+            real(Path::new(&seen[0][0])),
+            real(&backups),
+            "{vm}: {:?}",
+            seen[0]
+        );
+        assert_eq!(
+            real(Path::new(&seen[0][1])),
+            real(&release.join(format!("backup/{service}.sh"))),
+            "{vm}"
+        );
+    }
+}
+
+/// sha256 of some bytes, with the coreutils the VMs use too.
+fn sha256_of(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}

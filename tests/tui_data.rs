@@ -52,6 +52,11 @@ fn manifest(id: &str, created: &str, size: u64, drill: &str, detail: Option<&str
         dump_seconds: 0.4,
         inventory: Default::default(),
         inventory_after: None,
+        trigger: if id.ends_with("T020000Z") {
+            "schedule".into()
+        } else {
+            "manual".into()
+        },
         drill: Drill {
             status: drill.into(),
             detail: detail.map(Into::into),

@@ -155,3 +155,53 @@ fn environments_pane_lists_vms_and_instances() {
     );
     insta::assert_snapshot!("environments_pane_100x12", screen);
 }
+
+/// An addon whose last scheduled backup failed (or is overdue) is marked
+/// on its row in the warning colour; a good one is not.
+#[test]
+fn a_failed_or_overdue_backup_warns_on_the_addon_row() {
+    use sdtui::backup::health::{Health, Verdict};
+    let (_root, mut app) = app();
+    app.key(key(KeyCode::Char('2')));
+    let health = |addon: &str, service: &str, verdict| Health {
+        addon: addon.into(),
+        service: service.into(),
+        vm: "core".into(),
+        schedule: Some("hourly".into()),
+        last: None,
+        last_good: None,
+        verdict,
+        detail: Some("the drill failed".into()),
+    };
+    app.apply(sdtui::tui::msg::Msg::BackupHealth(vec![
+        health("databases.primary", "postgres-primary", Verdict::Failed),
+        health(
+            "databases.analytics",
+            "postgres-analytics",
+            Verdict::Overdue,
+        ),
+        health("databases.reports", "postgres-reports", Verdict::Ok),
+    ]));
+    let buf = buffer(&app, 200, 50);
+    let line = |y: u16| (0..200).map(|x| buf[(x, y)].symbol()).collect::<String>();
+    let primary = row_with(&buf, "databases.primary");
+    assert!(
+        line(primary).contains("⚠ backup failed"),
+        "{}",
+        line(primary)
+    );
+    // (The selected row takes the highlight's colours: check another.)
+    let analytics = row_with(&buf, "databases.analytics");
+    assert!(
+        line(analytics).contains("⚠ backup overdue"),
+        "{}",
+        line(analytics)
+    );
+    let x = line(analytics)
+        .find('⚠')
+        .map(|b| line(analytics)[..b].chars().count())
+        .unwrap();
+    assert_eq!(buf[(x as u16, analytics)].fg, Theme::dark().warn);
+    let reports = row_with(&buf, "databases.reports");
+    assert!(!line(reports).contains("backup"), "{}", line(reports));
+}

@@ -8,6 +8,7 @@
 //! other backups (see `run.rs`).
 
 pub mod drill;
+pub mod health;
 pub mod pull;
 pub mod restore;
 pub mod run;
@@ -207,6 +208,7 @@ pub async fn backup(
         inventory: before.unwrap_or_default(),
         inventory_after: after,
         drill: Drill::not_run(),
+        trigger: "manual".into(),
     };
     store::write_manifest(&conn.target, &dir, &manifest).await?;
     report(format!(

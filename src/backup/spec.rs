@@ -22,6 +22,34 @@ pub struct BackupSpec {
     /// What a drill compares between the source at dump time and the
     /// restored copy. Absent: a drill only proves the backup restores.
     pub inventory: Option<InventorySpec>,
+    /// For the scheduled backup service, a container of its own on the
+    /// compose network: variables that point every command above at the
+    /// addon (`PGHOST: "{SERVICE}"`, its password). They override the
+    /// commands' own `env`.
+    #[serde(default)]
+    pub service_env: IndexMap<String, String>,
+    /// A throwaway server of the same type that the backup service starts
+    /// inside its own container to drill each scheduled backup.
+    pub drill_server: Option<DrillServer>,
+}
+
+/// How the backup service runs a throwaway server on `{DIR}` (a fresh
+/// folder in its container, removed afterwards). Each command is an argv;
+/// `$SDTUI_BACKUP` holds the backup file's path while they run, for types
+/// whose restore puts a file in place before the server starts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillServer {
+    /// Starts the server in the background (it must return).
+    pub start: Vec<String>,
+    /// Exits 0 once the server answers; retried for up to 120 s.
+    pub ready: Vec<String>,
+    /// Stops it.
+    pub stop: Vec<String>,
+    /// Variables that point the restore and inventory commands at it;
+    /// they override `service_env`.
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
 }
 
 /// An argv inside the container, never a shell line, with its environment
@@ -131,11 +159,20 @@ impl BackupSpec {
                 self.extension
             ));
         }
+        if let Some(d) = &self.drill_server
+            && (d.start.is_empty() || d.ready.is_empty() || d.stop.is_empty())
+        {
+            return Err(format!(
+                "{type_name}: backup.drill_server needs start, ready and stop commands"
+            ));
+        }
         let envs = self
             .dump
             .env
             .keys()
             .chain(self.restore.env.keys())
+            .chain(self.service_env.keys())
+            .chain(self.drill_server.iter().flat_map(|d| d.env.keys()))
             .chain(self.inventory.iter().flat_map(|i| i.env.keys()));
         for name in envs {
             if !crate::config::is_env_name(name) {

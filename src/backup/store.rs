@@ -65,6 +65,20 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inventory_after: Option<Inventory>,
     pub drill: Drill,
+    /// `manual` (`db backup`, the console) or `schedule` (the backup
+    /// service on the VM); only scheduled ones are pruned.
+    #[serde(default = "manual")]
+    pub trigger: String,
+}
+
+fn manual() -> String {
+    "manual".into()
+}
+
+impl Manifest {
+    pub fn scheduled(&self) -> bool {
+        self.trigger == "schedule"
+    }
 }
 
 /// The backups folder of an addon on its VM: under the project's `.sdtui`

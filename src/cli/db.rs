@@ -152,14 +152,16 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-fn age(created: &str) -> String {
+fn age_of(created: &str) -> String {
     let Ok(t) = chrono::DateTime::parse_from_rfc3339(created) else {
         return "-".into();
     };
-    let s = (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
-        .num_seconds()
-        .max(0);
-    match s {
+    age((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
+}
+
+/// `42s`, `5m`, `3h`, `2d`.
+pub(crate) fn age(seconds: i64) -> String {
+    match seconds.max(0) {
         s if s < 60 => format!("{s}s"),
         s if s < 3600 => format!("{}m", s / 60),
         s if s < 86400 => format!("{}h", s / 3600),
@@ -168,8 +170,8 @@ fn age(created: &str) -> String {
 }
 
 fn print_table(all: &[Manifest]) {
-    let head = ["ADDON", "ID", "SIZE", "AGE", "SHA256", "DRILL"];
-    let rows: Vec<[String; 6]> = all
+    let head = ["ADDON", "ID", "BY", "SIZE", "AGE", "SHA256", "DRILL"];
+    let rows: Vec<[String; 7]> = all
         .iter()
         .map(|m| {
             let drill = match &m.drill.detail {
@@ -179,8 +181,9 @@ fn print_table(all: &[Manifest]) {
             [
                 m.addon.clone(),
                 m.id.clone(),
+                m.trigger.clone(),
                 human_bytes(m.size),
-                age(&m.created),
+                age_of(&m.created),
                 m.sha256.chars().take(12).collect(),
                 drill,
             ]

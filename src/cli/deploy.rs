@@ -109,12 +109,41 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
             Ok(())
         }
         DeployCmd::Status { vm, json } => {
-            let rows = runtime()?.block_on(crate::deploy::status(ws, p, vm.as_deref()))?;
+            let (rows, health) = runtime()?.block_on(async {
+                let rows = crate::deploy::status(ws, p, vm.as_deref()).await?;
+                // The containers' state stands on its own: backup health
+                // that cannot be read is a note on stderr, not a failure.
+                let health = crate::backup::health::project_health(ws, p, vm.as_deref())
+                    .await
+                    .unwrap_or_else(|e| {
+                        progress(format!("backup health not read: {}", e.message));
+                        Vec::new()
+                    });
+                Ok::<_, UserError>((rows, health))
+            })?;
+            let health_of = |service: &str| health.iter().find(|h| h.service == service);
             if json {
-                print_json(&rows);
+                // Each addon's row carries its last backup and verdict.
+                let with_backup: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|r| {
+                        let mut v = serde_json::to_value(r).unwrap_or_default();
+                        if let (Some(h), Some(obj)) =
+                            (health_of(&r.state.service), v.as_object_mut())
+                        {
+                            obj.insert(
+                                "backup".into(),
+                                serde_json::to_value(h).unwrap_or_default(),
+                            );
+                        }
+                        v
+                    })
+                    .collect();
+                print_json(&with_backup);
                 return Ok(());
             }
             let now = chrono::Utc::now();
+            let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
             let table_rows: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| {
@@ -127,13 +156,33 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
                         up,
                         r.state.image.clone(),
                         r.state.ports.join(" "),
+                        health_of(&r.state.service)
+                            .map(backup_cell)
+                            .unwrap_or_else(|| "-".into()),
                     ]
                 })
                 .collect();
             table(
-                &["VM", "SERVICE", "STATE", "HEALTH", "UP", "IMAGE", "PORTS"],
+                &[
+                    "VM", "SERVICE", "STATE", "HEALTH", "UP", "IMAGE", "PORTS", "BACKUP",
+                ],
                 &table_rows,
             );
+            // Warnings, with why, below the table (in the warning colour on
+            // a terminal).
+            for h in health.iter().filter(|h| h.verdict.is_warning()) {
+                let line = format!(
+                    "warning: {} backup {}: {}",
+                    h.addon,
+                    h.verdict.as_str(),
+                    h.detail.clone().unwrap_or_default()
+                );
+                if colour {
+                    println!("\x1b[33m{line}\x1b[0m");
+                } else {
+                    println!("{line}");
+                }
+            }
             Ok(())
         }
         DeployCmd::Deploy { app, tag, timeout } => {
@@ -214,5 +263,21 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
                 }
             }
         }),
+    }
+}
+
+/// `ok 3m (passed)`, `OVERDUE 2h`, `FAILED 1m`, `none`.
+fn backup_cell(h: &crate::backup::health::Health) -> String {
+    use crate::backup::health::Verdict;
+    let age = h
+        .last
+        .as_ref()
+        .map(|l| format!(" {}", crate::cli::db::age(l.age_seconds)))
+        .unwrap_or_default();
+    match h.verdict {
+        Verdict::Ok => format!("ok{age}"),
+        Verdict::Overdue => format!("OVERDUE{age}"),
+        Verdict::Failed => format!("FAILED{age}"),
+        Verdict::None => "none".into(),
     }
 }

@@ -496,6 +496,7 @@ fn overlay(base: &mut RawAddon, over: RawAddon) {
         image,
         port,
         publish,
+        backup,
     } = over;
     base.type_name = type_name.or(base.type_name.take());
     base.version = version.or(base.version.take());
@@ -508,6 +509,7 @@ fn overlay(base: &mut RawAddon, over: RawAddon) {
     base.image = image.or(base.image.take());
     base.port = port.or(base.port.take());
     base.publish = publish.or(base.publish.take());
+    base.backup = backup.or(base.backup.take());
 }
 
 /// Where each instance's `port:` is written, by id.

@@ -181,6 +181,12 @@ pub(super) fn validate(
                 &format!("addon {shown_id}"),
                 &name.referenced,
             )?;
+            let backup = match &a.backup {
+                None => None,
+                Some(b) => Some(super::schedule::validate(&b.value, &shown_id, t, |l| {
+                    at(l).or_else(|| at(&b.referenced))
+                })?),
+            };
             let addon = Addon {
                 category: category.value.clone(),
                 name: name.value.clone(),
@@ -192,6 +198,7 @@ pub(super) fn validate(
                 image: a.image,
                 port: a.port.as_ref().map(|p| p.value),
                 publish,
+                backup,
             };
             // One service per type and name: two `main` postgres instances in
             // different categories would share a container name and secrets.

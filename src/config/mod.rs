@@ -7,6 +7,7 @@ pub mod environments;
 mod instances;
 pub mod legacy;
 mod raw;
+pub mod schedule;
 
 pub use environments::{Environment, UserFile};
 
@@ -77,6 +78,9 @@ pub struct Addon {
     /// A user-pinned published port.
     pub port: Option<u16>,
     pub publish: Publish,
+    /// `backup: {every, keep}`: a backup service on the addon's VM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<schedule::BackupSchedule>,
 }
 
 impl Addon {

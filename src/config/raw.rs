@@ -57,6 +57,7 @@ pub(super) struct RawAddon {
     pub image: Option<String>,
     pub port: Option<Spanned<u16>>,
     pub publish: Option<Spanned<String>>,
+    pub backup: Option<Spanned<super::schedule::RawBackup>>,
 }
 
 #[derive(Deserialize)]

@@ -172,7 +172,24 @@ impl Target {
                     ),
                 )
                 .await?;
-                for (rel, mode) in files_under(generated)? {
+                let files = files_under(generated)?;
+                // Other subfolders (the backup services' scripts), 0755.
+                let subdirs: std::collections::BTreeSet<String> = files
+                    .iter()
+                    .filter_map(|(rel, _)| rel.parent())
+                    .filter(|d| !d.as_os_str().is_empty() && *d != Path::new("env"))
+                    .map(|d| format!("{next}/{}", d.display()))
+                    .collect();
+                if !subdirs.is_empty() {
+                    let mut args = vec![
+                        "-c".to_string(),
+                        "mkdir -p \"$@\"".to_string(),
+                        "sh".to_string(),
+                    ];
+                    args.extend(subdirs);
+                    remote(session, RemoteCommand::new("sh", args)).await?;
+                }
+                for (rel, mode) in files {
                     let bytes = std::fs::read(generated.join(&rel))
                         .map_err(|e| io_error(&generated.join(&rel), "read", e))?;
                     session

@@ -169,23 +169,15 @@ pub(super) async fn up_vm(
     // Which Compose runs here, in its own words, before it runs.
     let compose = conn.target.compose_label().await.map_err(|e| (vec![], e))?;
     report(compose.clone());
+    backup_folders(project, loaded, vm, &conn.target)
+        .await
+        .map_err(|e| (vec![], e))?;
     let has_previous = conn
         .target
         .stage(project, &vm.name, &generated)
         .await
         .map_err(|e| (vec![], e))?;
-    let expected = loaded
-        .config
-        .addons
-        .iter()
-        .filter(|a| a.vm == vm.name)
-        .count()
-        + loaded
-            .config
-            .apps
-            .values()
-            .filter(|a| a.vm == vm.name)
-            .count();
+    let expected = services.len();
     // Addons first: healthy and provisioned (readonly roles exist) before
     // any app that uses them starts.
     let addon_services: Vec<String> = loaded
@@ -377,7 +369,13 @@ pub(super) fn expected_services(config: &Config, vm: &str) -> Vec<String> {
         .iter()
         .filter(|a| a.vm == vm)
         .map(|a| a.service());
+    let backups = config
+        .addons
+        .iter()
+        .filter(|a| a.vm == vm && a.backup.is_some())
+        .map(crate::engine::backup_service::service_name);
     addons
+        .chain(backups)
         .chain(
             config
                 .apps
@@ -386,6 +384,36 @@ pub(super) fn expected_services(config: &Config, vm: &str) -> Vec<String> {
                 .map(|a| a.name.clone()),
         )
         .collect()
+}
+
+/// The backups folders the VM's backup services mount, made by the VM's
+/// user before Compose runs: a missing bind source would be made by the
+/// engine, owned by root, and `db backup` could not write there.
+async fn backup_folders(
+    project: &Project,
+    loaded: &crate::engine::Loaded,
+    vm: &Vm,
+    target: &super::target::Target,
+) -> Result<()> {
+    let dirs: Vec<String> = loaded
+        .config
+        .addons
+        .iter()
+        .filter(|a| a.vm == vm.name && a.backup.is_some())
+        .map(|a| crate::backup::store::folder(target, project, &a.id()))
+        .collect();
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    let out = crate::backup::run::vm_sh(target, "umask 077; mkdir -p \"$@\"", &dirs, &[]).await?;
+    if !out.success() {
+        return Err(UserError::new(format!(
+            "cannot make the backups folders on VM {}: {}",
+            vm.name,
+            out.stderr.trim()
+        )));
+    }
+    Ok(())
 }
 
 /// `down`: stops and removes containers; volumes (the data) stay.

@@ -171,20 +171,22 @@ pub fn generate(
                 secret_keys,
             )?);
         }
+        let (content, extra) = compose_file(
+            project,
+            vm,
+            config,
+            catalog,
+            Derived {
+                allocation: &allocation,
+                secrets: &secrets,
+            },
+            &addons,
+            &apps,
+        )?;
+        files.extend(extra);
         files.push(GenFile {
             rel: dir.join(COMPOSE_FILE),
-            content: compose_file(
-                project,
-                vm,
-                config,
-                catalog,
-                Derived {
-                    allocation: &allocation,
-                    secrets: &secrets,
-                },
-                &addons,
-                &apps,
-            )?,
+            content,
             mode: 0o644,
             kind: FileKind::Plain,
         });
@@ -563,7 +565,9 @@ fn compose_file(
     }: Derived,
     addons: &[&Addon],
     apps: &[&App],
-) -> Result<String> {
+) -> Result<(String, Vec<GenFile>)> {
+    // The backup services' scripts and env files.
+    let mut extra_files = Vec::new();
     let network = format!("{project}-network");
     let mut file = ComposeFile {
         services: IndexMap::new(),
@@ -607,6 +611,7 @@ fn compose_file(
                 .unwrap_or_else(|| t.image_for(&addon.version)),
             restart: "unless-stopped".into(),
             hostname: t.hostname.then(|| service.clone()),
+            entrypoint: vec![],
             command: command(t, addon),
             env_file: if t.container_env.is_empty() {
                 vec![]
@@ -644,7 +649,32 @@ fn compose_file(
             addon.version,
             addon.plan
         );
+        let image = body.image.clone();
         file.services.insert(service, Commented(body, comment));
+        if let Some(schedule) = &addon.backup {
+            let b = super::backup_service::service(
+                project,
+                &vm.name,
+                vm.is_local(),
+                &network,
+                t,
+                addon,
+                schedule,
+                &image,
+                creds,
+                &plan.memory,
+                &plan.cpu,
+                &compose_dir(&vm.name),
+            )?;
+            extra_files.extend(b.files);
+            let comment = format!(
+                "scheduled backups of {}: {} (UTC), keep {}",
+                addon.id(),
+                schedule.every,
+                schedule.keep
+            );
+            file.services.insert(b.name, Commented(b.service, comment));
+        }
     }
     for app in apps {
         let mut depends_on = IndexMap::new();
@@ -694,12 +724,13 @@ fn compose_file(
             vm.name, vm.private_ip
         ),
     };
-    compose_text(&header, &file).map_err(|e| {
+    let text = compose_text(&header, &file).map_err(|e| {
         UserError::new(format!(
             "cannot write the compose file for VM {}: {e}",
             vm.name
         ))
-    })
+    })?;
+    Ok((text, extra_files))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod backup_service;
 pub mod compose_yaml;
 pub mod generate;
 pub mod migrate;

@@ -67,6 +67,9 @@ pub struct App {
     pub view: ProjectView,
     pub status: Vec<StatusRow>,
     pub(super) vm_status: BTreeMap<String, Vec<StatusRow>>,
+    /// Each scheduled or backed-up addon's last backup and verdict, by its
+    /// service (read once a minute per VM).
+    pub backup_health: BTreeMap<String, crate::backup::health::Health>,
     pub logs: Logs,
     pub pane: Pane,
     /// Where Esc goes back to from the logs.
@@ -107,6 +110,7 @@ impl App {
             view,
             status: Vec::new(),
             vm_status: BTreeMap::new(),
+            backup_health: BTreeMap::new(),
             logs: Logs::new(DEFAULT_LOG_LINES),
             pane: Pane::Addons,
             came_from: Pane::Addons,

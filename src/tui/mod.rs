@@ -516,7 +516,9 @@ fn spawn_watchers(
             return Vec::new();
         }
     };
-    vms.into_iter()
+    let mut tasks: Vec<JoinHandle<()>> = vms
+        .iter()
+        .cloned()
         .map(|vm| {
             tokio::spawn(watch_vm(
                 ws.clone(),
@@ -526,7 +528,27 @@ fn spawn_watchers(
                 dockers.clone(),
             ))
         })
-        .collect()
+        .collect();
+    tasks.extend(
+        vms.into_iter()
+            .map(|vm| tokio::spawn(watch_backups(ws.clone(), project.clone(), vm, tx.clone()))),
+    );
+    tasks
+}
+
+/// One VM's addons' backup health, once a minute: the backup services
+/// write files, which no Docker event announces. Quiet on errors (the
+/// VM's watcher reports the connection).
+async fn watch_backups(ws: Arc<Workspace>, project: Project, vm: Vm, tx: mpsc::Sender<Msg>) {
+    loop {
+        if let Ok(list) = crate::backup::health::project_health(&ws, &project, Some(&vm.name)).await
+            && !list.is_empty()
+            && tx.send(Msg::BackupHealth(list)).await.is_err()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
 }
 
 /// One VM: connect (asking about an unknown host key first), read its

@@ -83,6 +83,8 @@ pub struct PlanView {
 pub enum Msg {
     /// One VM's rows (each VM is watched on its own).
     VmStatus(String, Vec<StatusRow>),
+    /// One VM's addons' backup health.
+    BackupHealth(Vec<crate::backup::health::Health>),
     /// stderr, engine timestamp, text.
     Logs(Vec<(bool, String, String)>),
     /// A line for the footer: an error, or how a background task ended.
@@ -121,6 +123,11 @@ impl App {
             Msg::VmStatus(vm, rows) => {
                 self.vm_status.insert(vm, rows);
                 self.flatten_status();
+            }
+            Msg::BackupHealth(list) => {
+                for h in list {
+                    self.backup_health.insert(h.service.clone(), h);
+                }
             }
             Msg::Logs(batch) => {
                 for (err, time, text) in batch {

@@ -155,6 +155,18 @@ pub fn draw(f: &mut Frame, app: &App) {
                 .into_iter()
                 .map(|a| {
                     let (h, style) = health(&a.service);
+                    // An overdue or failed backup, in the warning colour,
+                    // ahead of the attached apps.
+                    let attached = match app.backup_health.get(&a.service) {
+                        Some(b) if b.verdict.is_warning() => Cell::from(Line::from(vec![
+                            Span::styled(
+                                format!("⚠ backup {} ", b.verdict.as_str()),
+                                Style::default().fg(t.warn),
+                            ),
+                            Span::raw(a.attached.clone()),
+                        ])),
+                        _ => Cell::from(a.attached.clone()),
+                    };
                     Row::new(vec![
                         Cell::from(a.id.clone()),
                         Cell::from(a.type_name.clone()),
@@ -163,7 +175,7 @@ pub fn draw(f: &mut Frame, app: &App) {
                         Cell::from(a.vm.clone()),
                         Cell::from(a.port.clone()),
                         Cell::from(Span::styled(h, style)),
-                        Cell::from(a.attached.clone()),
+                        attached,
                     ])
                 })
                 .collect();

@@ -161,8 +161,16 @@ fn draw_backups(f: &mut Frame, app: &App, d: &DataDialog) {
         }
         Some(Ok(l)) => l,
     };
-    let header = Row::new(["BACKUP", "CREATED (UTC)", "AGE", "SIZE", "SHA256", "DRILL"])
-        .style(Style::default().fg(t.accent).add_modifier(Modifier::BOLD));
+    let header = Row::new([
+        "BACKUP",
+        "CREATED (UTC)",
+        "AGE",
+        "BY",
+        "SIZE",
+        "SHA256",
+        "DRILL",
+    ])
+    .style(Style::default().fg(t.accent).add_modifier(Modifier::BOLD));
     let rows: Vec<Row> = list
         .iter()
         .map(|m| {
@@ -171,6 +179,7 @@ fn draw_backups(f: &mut Frame, app: &App, d: &DataDialog) {
                 Cell::from(m.id.clone()),
                 Cell::from(created),
                 Cell::from(age),
+                Cell::from(m.trigger.clone()),
                 Cell::from(size(m.size)),
                 Cell::from(m.sha256.chars().take(12).collect::<String>()),
                 drill_cell(m, app),
@@ -185,6 +194,7 @@ fn draw_backups(f: &mut Frame, app: &App, d: &DataDialog) {
                 Constraint::Min(24),
                 Constraint::Length(18),
                 Constraint::Length(7),
+                Constraint::Length(8),
                 Constraint::Length(9),
                 Constraint::Length(13),
                 Constraint::Length(12),
