@@ -245,8 +245,8 @@ pub async fn start(
     })
 }
 
-/// The deployment's part of `env stop`: its containers removed (named
-/// volumes kept); nothing when it never ran.
+/// The deployment's and init files' part of `env stop`: their containers
+/// removed (named volumes kept); nothing for a file that never ran.
 pub async fn stop_deployment(
     ws: &Workspace,
     project: &Project,
@@ -254,19 +254,24 @@ pub async fn stop_deployment(
     report: &(dyn Fn(String) + Sync),
 ) -> Result<()> {
     let r = resolve(ws, project, env)?;
-    let copy = r.scoped.dir.join(files::FILES_DIR).join("deployment.yml");
-    if !copy.is_file() {
-        return Ok(());
+    let dir = r.scoped.dir.join(files::FILES_DIR);
+    let names = std::iter::once("deployment".to_string())
+        .chain((1..=r.environment.init.len()).map(|i| format!("init-{i}")));
+    for name in names {
+        let copy = dir.join(format!("{name}.yml"));
+        if !copy.is_file() {
+            continue;
+        }
+        let vm = vm_of(&r)?;
+        let mut paths = vec![copy];
+        let net = dir.join(format!("{name}.network.yml"));
+        if net.is_file() {
+            paths.push(net);
+        }
+        let cp = compose_project_of(&r, &name);
+        report(format!("env {env}: {name}: down ({cp}, volumes kept)"));
+        compose(&vm, &project.dir, &cp, &paths, &["down", "--remove-orphans"]).await?;
     }
-    let vm = vm_of(&r)?;
-    let mut paths = vec![copy];
-    let net = r.scoped.dir.join(files::FILES_DIR).join("deployment.network.yml");
-    if net.is_file() {
-        paths.push(net);
-    }
-    let cp = compose_project_of(&r, "deployment");
-    report(format!("env {env}: deployment: down ({cp}, volumes kept)"));
-    compose(&vm, &project.dir, &cp, &paths, &["down", "--remove-orphans"]).await?;
     Ok(())
 }
 
