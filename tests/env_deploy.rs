@@ -92,7 +92,15 @@ fn init_deploy_export(compose: Compose, ip: &str) {
 
     // An init container exiting 3 stops the phase: the table, the retry
     // command, and no deployment.
-    let err = fails(&sdtui(&["-p", &name, "env", "start", "dev", "--timeout", "120"]));
+    let err = fails(&sdtui(&[
+        "-p",
+        &name,
+        "env",
+        "start",
+        "dev",
+        "--timeout",
+        "120",
+    ]));
     assert!(
         err.contains("init container migrate (deploy/init-compose.yml) exited with code 3"),
         "{err}"
@@ -109,7 +117,10 @@ fn init_deploy_export(compose: Compose, ip: &str) {
         "ps",
         "-aq",
         "--filter",
-        &format!("label=com.docker.compose.project={}", cp("dev-local-deployment")),
+        &format!(
+            "label=com.docker.compose.project={}",
+            cp("dev-local-deployment")
+        ),
     ]);
     assert!(all.trim().is_empty(), "deployment must not have run: {all}");
 
@@ -120,19 +131,41 @@ fn init_deploy_export(compose: Compose, ip: &str) {
         .lines()
         .find(|l| l.starts_with("deploy/init-compose.yml"))
         .unwrap_or_else(|| panic!("no table row: {init}"));
-    assert_eq!(&row.split_whitespace().collect::<Vec<_>>()[1..3], ["migrate", "0"]);
+    assert_eq!(
+        &row.split_whitespace().collect::<Vec<_>>()[1..3],
+        ["migrate", "0"]
+    );
     let start = Instant::now();
-    let out = ok(&sdtui(&["-p", &name, "env", "start", "dev", "--timeout", "120"]));
-    eprintln!("env start dev (addons running, init + deploy): {:?}", start.elapsed());
+    let out = ok(&sdtui(&[
+        "-p",
+        &name,
+        "env",
+        "start",
+        "dev",
+        "--timeout",
+        "120",
+    ]));
+    eprintln!(
+        "env start dev (addons running, init + deploy): {:?}",
+        start.elapsed()
+    );
     assert!(out.contains("web      running  healthy"), "{out}");
     let web = container(&cp("dev-local-deployment"), "web");
     assert!(!web.is_empty());
     let (_, logs) = docker(&["logs", &web]);
-    assert!(logs.contains("\"ok\": true"), "the app reached its database: {logs}");
+    assert!(
+        logs.contains("\"ok\": true"),
+        "the app reached its database: {logs}"
+    );
     let pg = container(&cp("dev-local"), "postgres-primary");
     let db = format!("{}_dev_primary", name.replace('-', "_"));
     assert_eq!(
-        psql(&pg, &format!("{db}_user"), &db, "select string_agg(env, ',') from migrated"),
+        psql(
+            &pg,
+            &format!("{db}_user"),
+            &db,
+            "select string_agg(env, ',') from migrated"
+        ),
         "dev,dev,dev",
         "the failed run, the retry and the start each migrated once"
     );
@@ -153,7 +186,14 @@ fn init_deploy_export(compose: Compose, ip: &str) {
     // Export: the same environment from one file, with plain Compose.
     let out_dir = r.join("export");
     let said = ok(&sdtui(&[
-        "-p", &name, "env", "export", "dev", "--format", "compose", "-o",
+        "-p",
+        &name,
+        "env",
+        "export",
+        "dev",
+        "--format",
+        "compose",
+        "-o",
         out_dir.to_str().unwrap(),
     ]));
     assert!(said.contains("mode 0600"), "{said}");
@@ -166,7 +206,11 @@ fn init_deploy_export(compose: Compose, ip: &str) {
         .args(["-p", &exported, "-f", "docker-compose.yml", "up", "-d"])
         .output()
         .unwrap();
-    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
     let web = container(&exported, "web");
     assert!(!web.is_empty(), "exported web runs");
     wait_healthy(&web);
@@ -190,7 +234,15 @@ fn init_deploy_export(compose: Compose, ip: &str) {
     assert!(down.status.success());
 
     // A Pod deployment runs through its compose twin.
-    let out = ok(&sdtui(&["-p", &name, "env", "start", "podenv", "--timeout", "120"]));
+    let out = ok(&sdtui(&[
+        "-p",
+        &name,
+        "env",
+        "start",
+        "podenv",
+        "--timeout",
+        "120",
+    ]));
     assert!(out.contains("deploy/app-pod.yml"), "{out}");
     let web = container(&cp("podenv-local-deployment"), "web");
     assert!(!web.is_empty(), "{out}");
@@ -201,13 +253,26 @@ fn init_deploy_export(compose: Compose, ip: &str) {
         std::thread::sleep(Duration::from_millis(500));
         logs = docker(&["logs", &web]).1;
     }
-    assert!(logs.contains("\"ok\": true"), "the pod's app reached its database: {logs}");
+    assert!(
+        logs.contains("\"ok\": true"),
+        "the pod's app reached its database: {logs}"
+    );
     let pod = r.join("pod");
     ok(&sdtui(&[
-        "-p", &name, "env", "export", "podenv", "--format", "pod", "-o",
+        "-p",
+        &name,
+        "env",
+        "export",
+        "podenv",
+        "--format",
+        "pod",
+        "-o",
         pod.to_str().unwrap(),
     ]));
     let pod_text = std::fs::read_to_string(pod.join("pod.yml")).unwrap();
-    assert!(pod_text.contains("kind: Pod") && pod_text.contains("postgresql://"), "{pod_text}");
+    assert!(
+        pod_text.contains("kind: Pod") && pod_text.contains("postgresql://"),
+        "{pod_text}"
+    );
     ok(&sdtui(&["-p", &name, "env", "stop", "podenv"]));
 }

@@ -306,7 +306,10 @@ fn print_deployment(r: &crate::env::ops::DeployReport) {
         println!("deployment: {}", r.file);
         return;
     }
-    println!("deployment: {} (compose project {})", r.file, r.compose_project);
+    println!(
+        "deployment: {} (compose project {})",
+        r.file, r.compose_project
+    );
     let rows: Vec<Vec<String>> = r
         .services
         .iter()

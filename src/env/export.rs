@@ -123,9 +123,9 @@ pub fn export(
 }
 
 fn uses_secret(r: &Resolved, p: &Prepared) -> bool {
-    p.occurrences.iter().any(|o| {
-        o.default_used.is_none() && r.variables.get(&o.name).is_some_and(|v| v.secret)
-    })
+    p.occurrences
+        .iter()
+        .any(|o| o.default_used.is_none() && r.variables.get(&o.name).is_some_and(|v| v.secret))
 }
 
 fn parse(what: &str, text: &str) -> Result<Value> {
@@ -160,7 +160,9 @@ fn compose_export(
         })
         .collect();
     let addon_network = format!("{}-network", r.scoped.name);
-    let obj = root.as_object_mut().ok_or_else(|| UserError::new("the addons' compose file is not a mapping"))?;
+    let obj = root
+        .as_object_mut()
+        .ok_or_else(|| UserError::new("the addons' compose file is not a mapping"))?;
     let services = obj
         .entry("services")
         .or_insert_with(|| json!({}))
@@ -280,7 +282,10 @@ fn depends_map(service: &mut Map<String, Value>) -> &mut Map<String, Value> {
     let map = match current {
         Some(Value::Array(list)) => list
             .into_iter()
-            .filter_map(|n| n.as_str().map(|s| (s.to_string(), json!({"condition": "service_started"}))))
+            .filter_map(|n| {
+                n.as_str()
+                    .map(|s| (s.to_string(), json!({"condition": "service_started"})))
+            })
             .collect(),
         Some(Value::Object(m)) => m,
         _ => Map::new(),

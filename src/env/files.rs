@@ -56,12 +56,7 @@ struct ServiceProbe {
 }
 
 /// Substitutes one of the environment's files; nothing is written.
-pub fn prepare(
-    r: &Resolved,
-    project_dir: &Path,
-    file: &UserFile,
-    name: &str,
-) -> Result<Prepared> {
+pub fn prepare(r: &Resolved, project_dir: &Path, file: &UserFile, name: &str) -> Result<Prepared> {
     let path = project_dir.join(&file.path);
     let shown = file.path.as_path();
     let source = std::fs::read_to_string(&path).map_err(|e| {
@@ -95,11 +90,10 @@ pub fn prepare(
             .hint("an init or deployment file is a compose file (`services:`) or a Kubernetes Pod")
     })?;
     if probe.services.is_empty() {
-        return Err(UserError::new(format!(
-            "{}: no services in this file",
-            shown.display()
-        ))
-        .hint("declare the containers under `services:`"));
+        return Err(
+            UserError::new(format!("{}: no services in this file", shown.display()))
+                .hint("declare the containers under `services:`"),
+        );
     }
     Ok(Prepared {
         name: name.to_string(),
@@ -138,17 +132,13 @@ pub fn prepare_all(r: &Resolved, project_dir: &Path) -> Result<(Vec<Prepared>, O
 /// The docker network of the environment's addons on `vm`: compose names
 /// it `<compose project>_<key>`, the key being `<project>-network`.
 pub fn addons_network(r: &Resolved) -> Option<String> {
-    r.environment
-        .addons
-        .iter()
-        .any(|a| a.vm == r.vm)
-        .then(|| {
-            format!(
-                "{}_{}-network",
-                crate::deploy::compose_project(&r.scoped.name, &r.vm),
-                r.scoped.name
-            )
-        })
+    r.environment.addons.iter().any(|a| a.vm == r.vm).then(|| {
+        format!(
+            "{}_{}-network",
+            crate::deploy::compose_project(&r.scoped.name, &r.vm),
+            r.scoped.name
+        )
+    })
 }
 
 /// The override that puts each service on the addons' network as well.

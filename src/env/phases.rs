@@ -147,13 +147,23 @@ async fn run_deploy(
     };
     let vm = vm_of(r)?;
     let what = if p.pod.is_some() {
-        format!("{} (a Pod, through its compose twin)", p.source.path.display())
+        format!(
+            "{} (a Pod, through its compose twin)",
+            p.source.path.display()
+        )
     } else {
         p.source.path.display().to_string()
     };
     step(format!("deployment: {what} as compose project {cp}"));
     let paths = files::write(r, p)?;
-    compose(&vm, &project.dir, &cp, &paths, &["up", "-d", "--remove-orphans"]).await?;
+    compose(
+        &vm,
+        &project.dir,
+        &cp,
+        &paths,
+        &["up", "-d", "--remove-orphans"],
+    )
+    .await?;
     step("deployment: up; waiting for health".into());
     let docker = crate::docker::connect_local().await?;
     let services = run::wait_healthy(&docker, &cp, timeout, &run::secret_values(r)).await?;
@@ -206,7 +216,11 @@ pub async fn start(
     step(format!(
         "validate: ok ({} addon{} on VM{} {}, {} init file{}, {})",
         environment.addons.len(),
-        if environment.addons.len() == 1 { "" } else { "s" },
+        if environment.addons.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         if environment.vms.len() == 1 { "" } else { "s" },
         environment.vms.join(", "),
         init.len(),
@@ -270,7 +284,14 @@ pub async fn stop_deployment(
         }
         let cp = compose_project_of(&r, &name);
         report(format!("env {env}: {name}: down ({cp}, volumes kept)"));
-        compose(&vm, &project.dir, &cp, &paths, &["down", "--remove-orphans"]).await?;
+        compose(
+            &vm,
+            &project.dir,
+            &cp,
+            &paths,
+            &["down", "--remove-orphans"],
+        )
+        .await?;
     }
     Ok(())
 }
@@ -287,14 +308,18 @@ pub async fn restart(
     let r = resolve(ws, project, env)?;
     let (_, deployment) = files::prepare_all(&r, &project.dir)?;
     let Some(p) = deployment else {
-        return Err(UserError::new(format!("environment {env} has no deployment to restart"))
-            .hint("name one under `deployment:` in config.yml"));
+        return Err(
+            UserError::new(format!("environment {env} has no deployment to restart"))
+                .hint("name one under `deployment:` in config.yml"),
+        );
     };
     if let Some(s) = service
         && !p.services.iter().any(|x| x == s)
     {
-        return Err(UserError::new(format!("the deployment of {env} has no service \"{s}\""))
-            .hint(crate::config::hint_choices("services", p.services.iter())));
+        return Err(
+            UserError::new(format!("the deployment of {env} has no service \"{s}\""))
+                .hint(crate::config::hint_choices("services", p.services.iter())),
+        );
     }
     let vm = vm_of(&r)?;
     let paths = files::write(&r, &p)?;
@@ -335,13 +360,17 @@ pub async fn log_sources(
         let names: Vec<String> = sources.iter().map(|x| x.service.clone()).collect();
         sources.retain(|x| x.service == s);
         if sources.is_empty() {
-            return Err(UserError::new(format!("environment {env} has no container for \"{s}\""))
-                .hint(crate::config::hint_choices("services", names.iter())));
+            return Err(
+                UserError::new(format!("environment {env} has no container for \"{s}\""))
+                    .hint(crate::config::hint_choices("services", names.iter())),
+            );
         }
     }
     if sources.is_empty() {
-        return Err(UserError::new(format!("environment {env} has no containers"))
-            .hint(format!("start it first: sdtui env start {env}")));
+        return Err(
+            UserError::new(format!("environment {env} has no containers"))
+                .hint(format!("start it first: sdtui env start {env}")),
+        );
     }
     Ok(sources)
 }

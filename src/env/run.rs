@@ -300,9 +300,9 @@ pub async fn wait_healthy(
     let started = Instant::now();
     loop {
         let states = docker::project_containers(docker, cp).await?;
-        let bad = states
-            .iter()
-            .find(|s| s.state == "exited" || s.state == "dead" || s.health.as_deref() == Some("unhealthy"));
+        let bad = states.iter().find(|s| {
+            s.state == "exited" || s.state == "dead" || s.health.as_deref() == Some("unhealthy")
+        });
         if let Some(s) = bad {
             let logs = docker::tail_logs(docker, &s.container_id, 10)
                 .await
@@ -314,14 +314,19 @@ pub async fn wait_healthy(
             return Err(UserError::new(format!(
                 "service {} of the deployment is {} (exit code {}); its last log lines:\n{logs}",
                 s.service,
-                s.health.clone().filter(|h| h == "unhealthy").unwrap_or_else(|| s.state.clone()),
-                s.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into())
+                s.health
+                    .clone()
+                    .filter(|h| h == "unhealthy")
+                    .unwrap_or_else(|| s.state.clone()),
+                s.exit_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into())
             )));
         }
         let ready = !states.is_empty()
-            && states
-                .iter()
-                .all(|s| s.state == "running" && s.health.as_deref().is_none_or(|h| h == "healthy"));
+            && states.iter().all(|s| {
+                s.state == "running" && s.health.as_deref().is_none_or(|h| h == "healthy")
+            });
         if ready {
             return Ok(states);
         }

@@ -65,11 +65,7 @@ fn variables_of(
     let mut put = |name: String, value: String, secret: bool| {
         out.insert(name, Variable { value, secret });
     };
-    put(
-        "SDTUI_ENVIRONMENT".into(),
-        environment.name.clone(),
-        false,
-    );
+    put("SDTUI_ENVIRONMENT".into(), environment.name.clone(), false);
     // The deployment as an app on `vm`, attached to every instance.
     let app = App {
         name: format!("{}-deployment", environment.name),
