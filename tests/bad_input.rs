@@ -626,3 +626,51 @@ fn backup_schedules_that_do_not_parse() {
         ],
     );
 }
+
+/// An environment's own file, written beside cheapa's config.yml: a bad
+/// variable or a Pod of another kind stops `env dry-run` and `env start`
+/// at validation, naming file:line:col, and nothing is written or run.
+fn rejects_user_file(file: &str, text: &str, expect: &[&str]) {
+    let root = common::root_with("cheapa");
+    let r = root.path();
+    ok(&sdtui(r, &["-p", "cheapa", "sync"]));
+    let dir = r.join("cheapa");
+    std::fs::create_dir_all(dir.join("deploy")).unwrap();
+    std::fs::write(dir.join(file), text).unwrap();
+    let cfg = std::fs::read_to_string(dir.join("config.yml")).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        format!("{cfg}environments:\n  dev:\n    deployment: {file}\n"),
+    )
+    .unwrap();
+    let before = snapshot(&dir);
+    for args in [
+        &["-p", "cheapa", "env", "dry-run", "dev"][..],
+        &["-p", "cheapa", "env", "start", "dev"][..],
+    ] {
+        let err = fails(&sdtui(r, args));
+        for e in expect {
+            assert!(err.contains(e), "error should mention {e:?}:\n{err}");
+        }
+        assert!(err.contains("hint: "), "error should carry a hint:\n{err}");
+        assert_eq!(snapshot(&dir), before, "nothing may change on bad input");
+    }
+}
+
+#[test]
+fn environment_files_with_an_unresolved_variable_or_another_kind() {
+    rejects_user_file(
+        "deploy/app.yml",
+        "services:\n  web:\n    image: shop/web\n    environment:\n      URL: ${DATABSE_URL}\n",
+        &[
+            "deploy/app.yml:5:12",
+            "variable `DATABSE_URL` is not defined",
+            "defined here: DATABASE_URL",
+        ],
+    );
+    rejects_user_file(
+        "deploy/pod.yml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n",
+        &["deploy/pod.yml:2:7", "kind `Deployment` is not supported"],
+    );
+}

@@ -65,7 +65,7 @@ fn volumes(compose_project: &str) -> Vec<String> {
 }
 
 fn three_environments_side_by_side(compose: Compose, ip: &str) {
-    require_images(&["postgres:15", "redis:7"]);
+    require_images(&["postgres:15", "redis:7", "sdtui-testapp:latest"]);
     let vars = compose.sdtui_env();
     let sdtui = |root: &Path, args: &[&str]| -> Output { common::sdtui_env(root, args, &vars) };
     let root = tempfile::tempdir().unwrap();
@@ -76,6 +76,8 @@ fn three_environments_side_by_side(compose: Compose, ip: &str) {
         Cleanup(cp("dev")),
         Cleanup(cp("staging")),
         Cleanup(cp("production")),
+        Cleanup(format!("{}-init-1", cp("production"))),
+        Cleanup(format!("{}-deployment", cp("production"))),
     );
     project(r, &name, ip);
 
@@ -99,15 +101,19 @@ fn three_environments_side_by_side(compose: Compose, ip: &str) {
             _ => vec![("postgres-primary".into(), "created".into())],
         };
         assert_eq!(results(&stdout), want, "{stdout}");
-        // Init and deployment: configured only in production, and said to
-        // be not built rather than pretended.
+        // Init and deployment: configured only in production, where they run.
         if env == "production" {
-            assert!(
-                stdout.contains("init: 1 configured (deploy/init-compose.yml), but running the init phase is not implemented yet"),
+            let row = stdout
+                .lines()
+                .find(|l| l.starts_with("deploy/init-compose.yml"))
+                .unwrap_or_else(|| panic!("no init table: {stdout}"));
+            assert_eq!(
+                &row.split_whitespace().collect::<Vec<_>>()[1..3],
+                ["migrate", "0"],
                 "{stdout}"
             );
             assert!(
-                stdout.contains("deployment: 1 configured (deploy/app-compose.yml)"),
+                stdout.contains("deployment: deploy/app-compose.yml"),
                 "{stdout}"
             );
         } else {

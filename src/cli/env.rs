@@ -18,7 +18,7 @@ pub enum EnvCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Validate, generate, bring the environment's addons up and healthy.
+    /// Validate, generate, addons up and healthy, init phase, deployment.
     Start {
         /// The environment, as under `environments:` in config.yml.
         env: String,
@@ -28,6 +28,61 @@ pub enum EnvCmd {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// The init phase alone: each init file run to completion, a table of exits.
+    Init {
+        /// The environment, as under `environments:` in config.yml.
+        env: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The deployment alone: the user's file substituted, `up -d`, health waited.
+    Deploy {
+        /// The environment, as under `environments:` in config.yml.
+        env: String,
+        /// Seconds to wait for health checks.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Restart the deployment's containers (or one service's).
+    Restart {
+        /// The environment, as under `environments:` in config.yml.
+        env: String,
+        /// One service of the deployment (default: all).
+        service: Option<String>,
+    },
+    /// Logs of the environment's containers (addons and deployment), or one service's.
+    Logs {
+        /// The environment, as under `environments:` in config.yml.
+        env: String,
+        /// One service (default: all).
+        service: Option<String>,
+        /// Keep following.
+        #[arg(short, long)]
+        follow: bool,
+        /// Lines from the end of each log.
+        #[arg(long, default_value_t = 100)]
+        tail: usize,
+    },
+    /// Every variable the environment's files use, its value (secrets masked) and where it lands.
+    DryRun {
+        /// The environment, as under `environments:` in config.yml.
+        env: String,
+        /// Show secret values.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Files with every variable resolved that run without sdtui.
+    Export {
+        /// The environment, as under `environments:` in config.yml.
+        env: String,
+        /// compose (addons + init + deployment), pod (the Pod deployment), env (.env).
+        #[arg(long, value_enum)]
+        format: crate::env::ops::ExportFormat,
+        /// Folder to write into (default: export-ENV in the current folder).
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
     },
     /// Stop and remove the environment's containers; its volumes (the data) stay.
     Stop {
@@ -111,8 +166,69 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: EnvCmd) -> Result<()> {
             }
             print_reports(&r.addons, false);
             println!();
-            println!("init: {}", r.init);
-            println!("deployment: {}", r.deployment);
+            print_init(&r.init);
+            print_deployment(&r.deployment);
+            Ok(())
+        }
+        EnvCmd::Init { env, json } => {
+            let r = runtime()?.block_on(ops::init(ws, p, &env, &progress))?;
+            if json {
+                print_json(&r);
+                return Ok(());
+            }
+            print_init(&r);
+            Ok(())
+        }
+        EnvCmd::Deploy { env, timeout } => {
+            let r = runtime()?.block_on(ops::deploy(
+                ws,
+                p,
+                &env,
+                std::time::Duration::from_secs(timeout),
+                &progress,
+            ))?;
+            print_deployment(&r);
+            Ok(())
+        }
+        EnvCmd::Restart { env, service } => {
+            runtime()?.block_on(ops::restart(ws, p, &env, service.as_deref(), &progress))?;
+            println!("env {env}: restarted");
+            Ok(())
+        }
+        EnvCmd::Logs {
+            env,
+            service,
+            follow,
+            tail,
+        } => {
+            let rt = runtime()?;
+            let sources = rt.block_on(ops::log_sources(ws, p, &env, service.as_deref()))?;
+            let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            rt.block_on(super::logs::all(sources, tail, follow, colour))
+        }
+        EnvCmd::DryRun { env, reveal } => {
+            print!("{}", ops::dry_run(ws, p, &env, reveal)?);
+            Ok(())
+        }
+        EnvCmd::Export {
+            env,
+            format,
+            output,
+        } => {
+            let out = output.unwrap_or_else(|| std::path::PathBuf::from(format!("export-{env}")));
+            let files = ops::export(ws, p, &env, format, &out)?;
+            for f in &files {
+                println!(
+                    "wrote {} ({:o}){}",
+                    f.path.display(),
+                    f.mode,
+                    if f.secrets {
+                        ": holds secrets in the clear, as asked; mode 0600"
+                    } else {
+                        ""
+                    }
+                );
+            }
             Ok(())
         }
         EnvCmd::Stop { env } => {
@@ -174,4 +290,37 @@ fn print_effective(c: &crate::env::ops::EffectiveConfig) {
         Some(f) => println!("deployment: {}", file(f)),
         None => println!("deployment: none"),
     }
+}
+
+fn print_init(r: &crate::env::ops::InitReport) {
+    if r.rows.is_empty() {
+        println!("init: none configured (skipped)");
+    } else {
+        println!("init:");
+        print!("{}", crate::env::ops::render_init(&r.rows));
+    }
+}
+
+fn print_deployment(r: &crate::env::ops::DeployReport) {
+    if r.services.is_empty() {
+        println!("deployment: {}", r.file);
+        return;
+    }
+    println!(
+        "deployment: {} (compose project {})",
+        r.file, r.compose_project
+    );
+    let rows: Vec<Vec<String>> = r
+        .services
+        .iter()
+        .map(|s| {
+            vec![
+                s.service.clone(),
+                s.state.clone(),
+                s.health.clone().unwrap_or_else(|| "-".into()),
+                s.ports.join(" "),
+            ]
+        })
+        .collect();
+    table(&["SERVICE", "STATE", "HEALTH", "PORTS"], &rows);
 }

@@ -7,9 +7,14 @@
 //! environments (each one's allocation is a neighbour of the others').
 //! `ops` holds what `sdtui env ...` does.
 
+pub mod export;
+pub mod files;
 pub mod ops;
+mod phases;
 pub mod pod;
+pub mod run;
 pub mod substitute;
+pub mod vars;
 
 use crate::engine::{CONFIG_FILE, EnvScope, Project, Workspace};
 use crate::error::{Result, UserError};

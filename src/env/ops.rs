@@ -1,16 +1,22 @@
-//! `sdtui env list/status/start/stop/config`: one function each, called by
-//! the CLI (and, later, the console). Each runs on the environment as a
-//! project of its own, so locks, audit entries, health waits and rollback
-//! are the engine's.
+//! `sdtui env ...`: one function each, called by the CLI and the console.
+//! Each runs on the environment as a project of its own, so locks, audit
+//! entries, health waits and rollback are the engine's. init, deploy,
+//! start, restart, logs (phases.rs), dry-run and export (export.rs) are
+//! re-exported here: this is the one API both faces call.
 
-use std::time::Duration;
+pub use super::export::{ExportFormat, Exported, dry_run, export};
+pub use super::phases::{
+    DeployReport, InitReport, StartReport, deploy, init, log_sources, restart, start,
+};
+pub use super::run::{InitRow, render_init};
+pub use super::vars::{Resolved, resolve};
 
 use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::config::{Addon, Environment, UserFile};
 use crate::deploy::{self, ServiceReport};
-use crate::engine::{Operation, Project, Workspace};
+use crate::engine::{Project, Workspace};
 use crate::error::{Result, UserError};
 
 /// A row of `env list`.
@@ -157,86 +163,6 @@ pub async fn list(ws: &Workspace, project: &Project) -> Result<Vec<EnvSummary>> 
         .collect())
 }
 
-/// What `env start` did, step by step.
-#[derive(Debug, Clone, Serialize)]
-pub struct StartReport {
-    pub env: String,
-    /// Files the generate step wrote (0: nothing changed).
-    pub files_written: usize,
-    pub addons: Vec<ServiceReport>,
-    /// `none configured` or why the step did not run.
-    pub init: String,
-    pub deployment: String,
-}
-
-/// `env start ENV`: validate → generate → addons up and healthy; then the
-/// init phase and the deployment, which are not built yet: said so, never
-/// pretended. Each step goes to `report` as it happens.
-pub async fn start(
-    ws: &Workspace,
-    project: &Project,
-    env: &str,
-    timeout: Duration,
-    report: &(dyn Fn(String) + Sync),
-) -> Result<StartReport> {
-    let step = |s: String| report(format!("env {env}: {s}"));
-    step("validate".into());
-    let scoped = ws.environment(project, env)?;
-    let config = crate::config::load(&project.config_path(), &ws.catalog)?;
-    let environment = config.environments[env].clone();
-    step(format!(
-        "validate: ok ({} addon{} on VM{} {})",
-        environment.addons.len(),
-        if environment.addons.len() == 1 {
-            ""
-        } else {
-            "s"
-        },
-        if environment.vms.len() == 1 { "" } else { "s" },
-        environment.vms.join(", ")
-    ));
-    step("generate".into());
-    let plan = ws.run(&scoped, &Operation::Sync, false)?;
-    for note in &plan.notes {
-        step(format!("note: {note}"));
-    }
-    let files_written = plan.changes.len();
-    step(if files_written == 0 {
-        "generate: unchanged".into()
-    } else {
-        format!("generate: {files_written} files written")
-    });
-    step("addons: up".into());
-    let addons = deploy::up_reporting(ws, &scoped, None, timeout, &|line| step(line)).await?;
-    step("addons: up and healthy".into());
-    let not_built = |files: &[UserFile], what: &str| match files {
-        [] => "none configured (skipped)".to_string(),
-        _ => format!(
-            "{} configured ({}), but running {what} is not implemented yet: nothing was run",
-            files.len(),
-            files
-                .iter()
-                .map(|f| f.path.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let init = not_built(&environment.init, "the init phase");
-    step(format!("init: {init}"));
-    let deployment = not_built(
-        environment.deployment.as_slice(),
-        "the user's deployment file",
-    );
-    step(format!("deployment: {deployment}"));
-    Ok(StartReport {
-        env: env.to_string(),
-        files_written,
-        addons,
-        init,
-        deployment,
-    })
-}
-
 /// `env stop ENV`: its containers stopped and removed, its volumes kept;
 /// nothing of any other environment is touched (its own compose projects).
 pub async fn stop(
@@ -246,6 +172,8 @@ pub async fn stop(
     report: &(dyn Fn(String) + Sync),
 ) -> Result<Vec<ServiceReport>> {
     let scoped = ws.environment(project, env)?;
+    // The deployment first: it uses the addons.
+    super::phases::stop_deployment(ws, project, env, report).await?;
     deploy::down(ws, &scoped, None, &|line| {
         report(format!("env {env}: {line}"))
     })
