@@ -7,6 +7,7 @@
 //! environments (each one's allocation is a neighbour of the others').
 //! `ops` holds what `sdtui env ...` does.
 
+pub mod live;
 pub mod ops;
 pub mod pod;
 pub mod substitute;
