@@ -511,6 +511,15 @@ fn draw_footer(f: &mut Frame, app: &App, footer: Rect) {
             km.first(Action::Save),
             km.first(Action::Back)
         )
+    } else if app.pane == Pane::Environments {
+        // Each row of the env action table, with its key.
+        let mut keys: Vec<String> = super::envs::ENV_ACTIONS
+            .iter()
+            .map(|a| format!("{} {}", km.first(a.key), a.verb))
+            .collect();
+        keys.push(format!("{} filter", km.first(Action::Filter)));
+        keys.push(format!("{} help", km.first(Action::Help)));
+        keys.join(" · ")
     } else {
         format!(
             "{} help · {} commands · {} add · {} attach · {} deploy · {} filter · {} logs · {} quit",

@@ -18,9 +18,9 @@ pub const HEADER: [&str; 4] = ["ENV", "STATE", "VMS", "ADDONS (health)"];
 
 pub fn widths() -> [Constraint; 4] {
     [
-        Constraint::Length(14),
-        Constraint::Length(26),
         Constraint::Length(12),
+        Constraint::Length(24),
+        Constraint::Length(10),
         Constraint::Min(20),
     ]
 }
@@ -81,8 +81,9 @@ pub fn pane_rows(app: &App) -> Vec<Row<'static>> {
                 if i > 0 {
                     addons.push(Span::raw("  "));
                 }
-                addons.push(Span::raw(format!("{a} ")));
+                // The id alone: where it comes from shows in `config`.
                 let id = a.split(' ').next().unwrap_or(a);
+                addons.push(Span::raw(format!("{id} ")));
                 let word = rows
                     .and_then(|r| r.iter().find(|r| r.addon == id))
                     .map(instance_word)
@@ -254,7 +255,8 @@ pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
                 d.env,
                 app.keymap.first(Action::Reveal)
             );
-            let area = centered(f.area(), 110, f.area().height.saturating_sub(4));
+            // Over the pane itself: a long configuration gets every row.
+            let area = app.body.get();
             f.render_widget(Clear, area);
             let body: Vec<Line> = match lines {
                 None => vec![Line::from(Span::styled("reading ...", dim))],
