@@ -71,7 +71,7 @@ fn live() -> Vec<EnvLive> {
             rows: Ok(vec![row(
                 "dev",
                 "databases.primary",
-                "databases-primary",
+                "postgres-primary",
                 "running",
                 Some("healthy"),
             )]),
@@ -82,14 +82,14 @@ fn live() -> Vec<EnvLive> {
                 row(
                     "staging",
                     "databases.primary",
-                    "databases-primary",
+                    "postgres-primary",
                     "running",
                     Some("healthy"),
                 ),
                 row(
                     "staging",
                     "caches.session",
-                    "caches-session",
+                    "redis-session",
                     "running",
                     Some("starting"),
                 ),
@@ -166,7 +166,7 @@ fn enter_drills_into_an_environments_instances() {
     assert!(matches!(r, EnvRequest::Refresh), "{r:?}");
     let s = screen(&f);
     assert!(s.contains("env staging · partly up (1/2)"), "{s}");
-    assert!(s.contains("caches-session"), "{s}");
+    assert!(s.contains("redis-session"), "{s}");
     insta::assert_snapshot!("envs_instances", s);
     // Its keys act from the drill-down too; Esc backs out.
     f.app.key(key(KeyCode::Esc));
@@ -244,7 +244,7 @@ fn stop_shows_what_stops_and_asks_y_or_n() {
     )));
     let s = screen(&f);
     assert!(
-        s.contains("databases.primary (databases-primary) on VM local"),
+        s.contains("databases.primary (postgres-primary) on VM local"),
         "{s}"
     );
     assert!(s.contains("volumes (the data) are kept"), "{s}");
