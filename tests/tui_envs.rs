@@ -377,8 +377,8 @@ fn help_lists_the_environment_keys_and_settings_change_them() {
     f.app.key(key(KeyCode::Char('?')));
     let s = render(&f.app, 110, 50);
     assert!(s.contains("on an environment (Environments pane)"), "{s}");
-    assert!(s.contains("start it (steps on the footer)"), "{s}");
-    assert!(s.contains("stop it (volumes kept), y/N"), "{s}");
+    assert!(s.contains("start the environment"), "{s}");
+    assert!(s.contains("stop it, y/N (data kept)"), "{s}");
     f.app.key(key(KeyCode::Esc));
     // keys: {env-start: o}: `o` starts, `s` no longer does.
     let settings: sdtui::tui::Settings = serde_saphyr::from_str("keys:\n  env-start: o\n").unwrap();

@@ -87,9 +87,9 @@ actions! {
     Timestamps "timestamps" Logs ["t"] "timestamps on or off";
     Wrap "wrap" Logs ["w"] "wrap on or off";
     Save "save" Logs ["s"] "save to a file";
-    EnvStart "env-start" Environments ["s"] "start it (steps on the footer)";
-    EnvStop "env-stop" Environments ["X"] "stop it (volumes kept), y/N";
-    EnvConfig "env-config" Environments ["y"] "its effective configuration";
+    EnvStart "env-start" Environments ["s"] "start the environment";
+    EnvStop "env-stop" Environments ["X"] "stop it, y/N (data kept)";
+    EnvConfig "env-config" Environments ["y"] "its effective config";
 }
 
 /// A key as written in settings: `q`, `G`, `ctrl-c`, `shift-tab`, `enter`,
