@@ -1,6 +1,7 @@
 //! The Environments pane in a real terminal (tmux) against the real local
 //! engine, under Compose v1 and v2: two environments down; `s` on one
-//! starts it in the background (steps on the footer) until the pane shows
+//! while another process holds its deploy lock says whose start it waits
+//! for, then starts it in the background (steps on the footer) until the pane shows
 //! it up and healthy, its postgres running under its own compose project
 //! and the other environment untouched; Enter shows its instances, `y` its
 //! configuration masked; `X` shows what stops, `y` stops it, the pane
@@ -80,10 +81,38 @@ fn start_and_stop(compose: Compose, addr: &str) {
         Duration::from_secs(30),
     );
 
+    // Another process starts staging and holds its deploy lock a while:
+    // the console's start says whose start it waits for, then goes on.
+    let mut other = std::process::Command::new(env!("CARGO_BIN_EXE_sdtui"))
+        .args(["-p", &name, "env", "start", "staging"])
+        .env("SDTUI_ROOT", r)
+        .env("SDTUI_ADDONS", r.join(".none"))
+        .env("SDTUI_FAULT_PAUSE_HOLDING_DEPLOY_LOCK", "6")
+        .envs(compose.sdtui_env())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = dir.join("environments/staging/.sdtui/deploy/local.lock");
+    let since = std::time::Instant::now();
+    while std::fs::read_to_string(&lock)
+        .unwrap_or_default()
+        .is_empty()
+    {
+        assert!(
+            since.elapsed() < Duration::from_secs(30),
+            "the other start never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // s on staging: its steps on the footer, then up and healthy.
     tmux.keys(&["j"]);
     tmux.keys(&["s"]);
-    tmux.wait_for("env staging: ", Duration::from_secs(10));
+    tmux.wait_for(
+        &format!("env staging: waiting for up by pid {}", other.id()),
+        Duration::from_secs(10),
+    );
+    assert!(other.wait().unwrap().success(), "the other start failed");
     let (screen, took) = tmux.poll(
         "staging up",
         |s| env_row(s, "staging").contains(" up ") && env_row(s, "staging").contains("healthy"),
