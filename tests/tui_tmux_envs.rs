@@ -109,16 +109,18 @@ fn start_and_stop(compose: Compose, addr: &str) {
     tmux.keys(&["j"]);
     tmux.keys(&["s"]);
     tmux.wait_for(
-        &format!("env staging: waiting for up by pid {}", other.id()),
+        &format!(
+            "env staging: VM local: waiting for up by pid {}",
+            other.id()
+        ),
         Duration::from_secs(10),
     );
     assert!(other.wait().unwrap().success(), "the other start failed");
-    let (screen, took) = tmux.poll(
+    let (screen, _) = tmux.poll(
         "staging up",
         |s| env_row(s, "staging").contains(" up ") && env_row(s, "staging").contains("healthy"),
         Duration::from_secs(240),
     );
-    eprintln!("staging up in the pane after {took:?}");
     assert!(env_row(&screen, "dev").contains(" down "), "{screen}");
     tmux.wait_for(
         "env staging: started, 1 addon up and healthy",
