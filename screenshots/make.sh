@@ -27,13 +27,25 @@ addr=${SDTUI_SHOTS_ADDR:-127.0.3.71}
 
 root=$(mktemp -d)
 export SDTUI_ROOT=$root SDTUI_ADDONS=$root/.none SDTUI_CONFIG=$root/.config
-display=:97
+display=${SDTUI_SHOTS_DISPLAY:-:97}
+# SDTUI_SHOTS=envs: only the Environments pane's pictures (the project is
+# not deployed first).
+only=${SDTUI_SHOTS:-all}
+session=${SDTUI_SHOTS_SESSION:-shots}
 cleanup() {
-  tmux kill-session -t shots 2>/dev/null || true
+  tmux kill-session -t "$session" 2>/dev/null || true
   [ -n "${xterm_pid:-}" ] && kill "$xterm_pid" 2>/dev/null || true
   [ -n "${xvfb_pid:-}" ] && kill "$xvfb_pid" 2>/dev/null || true
-  "$bin" -p demo down >/dev/null 2>&1 || true
-  docker volume ls -q --filter label=com.docker.compose.project=demo-local | xargs -r docker volume rm -f >/dev/null
+  "$bin" -p demo env stop staging >/dev/null 2>&1 || true
+  # In envs mode demo-local is not this run's: leave it alone.
+  local cps=demo-staging-local
+  if [ "$only" != envs ]; then
+    "$bin" -p demo down >/dev/null 2>&1 || true
+    cps="demo-local $cps"
+  fi
+  for cp in $cps; do
+    docker volume ls -q --filter label=com.docker.compose.project=$cp | xargs -r docker volume rm -f >/dev/null
+  done
   rm -rf "$root"
 }
 trap cleanup EXIT
@@ -66,25 +78,36 @@ apps:
         as: ANALYTICS
         access: readonly
       - caches.session
+environments:
+  dev:
+    variables:
+      LOG_LEVEL: debug
+  staging:
+    addons:
+      databases:
+        primary:
+          plan: small        # an override: the rest is the project's
+    variables:
+      LOG_LEVEL: info
 YAML
 sed -i "s/ADDR/$addr/" "$root/demo/config.yml"
-"$bin" -p demo up --timeout 180 >/dev/null
+[ "$only" = envs ] || "$bin" -p demo up --timeout 180 >/dev/null
 
 Xvfb "$display" -screen 0 1090x640x24 >/dev/null 2>&1 &
 xvfb_pid=$!
 sleep 1
 # Truecolour through tmux, so the theme's colours show as written.
-tmux -f /dev/null new-session -d -s shots -x 120 -y 34 "$bin -p demo"
-tmux set-option -t shots -g default-terminal tmux-256color
-tmux set-option -t shots -ga terminal-overrides ",xterm*:Tc"
-DISPLAY=$display xterm -geometry 120x34+0+0 -fa 'DejaVu Sans Mono' -fs 11 -bg '#1e1e1e' -fg '#d4d4d4' -e tmux attach -t shots &
+tmux -f /dev/null new-session -d -s "$session" -x 120 -y 34 "$bin -p demo"
+tmux set-option -t "$session" -g default-terminal tmux-256color
+tmux set-option -t "$session" -ga terminal-overrides ",xterm*:Tc"
+DISPLAY=$display xterm -geometry 120x34+0+0 -fa 'DejaVu Sans Mono' -fs 11 -bg '#1e1e1e' -fg '#d4d4d4' -e tmux attach -t "$session" &
 xterm_pid=$!
 sleep 3
 
 # Waits (up to $2 s) until the terminal shows $1.
 wait_for() {
   for _ in $(seq 1 $(( ${2:-30} * 5 ))); do
-    tmux capture-pane -p -t shots | grep -qF -- "$1" && return 0
+    tmux capture-pane -p -t "$session" | grep -qF -- "$1" && return 0
     sleep 0.2
   done
   echo "never saw: $1" >&2
@@ -95,31 +118,44 @@ shot() {
   DISPLAY=$display xwd -root -silent | convert xwd:- "$out/$1.png"
   echo "screenshots/$1.png"
 }
-tmux send-keys -t shots 2; shot addons
-tmux send-keys -t shots 3; shot attachments
-tmux send-keys -t shots 5; shot containers
-tmux send-keys -t shots 2 Enter; sleep 1; shot logs
+if [ "$only" != envs ]; then
+tmux send-keys -t "$session" 2; shot addons
+tmux send-keys -t "$session" 3; shot attachments
+tmux send-keys -t "$session" 5; shot containers
+tmux send-keys -t "$session" 2 Enter; sleep 1; shot logs
 # Search the logs: matches highlighted, the view held still.
-tmux send-keys -t shots / ; tmux send-keys -t shots -l 'database system [a-z ]+'; tmux send-keys -t shots Enter
+tmux send-keys -t "$session" / ; tmux send-keys -t "$session" -l 'database system [a-z ]+'; tmux send-keys -t "$session" Enter
 shot logs-search
-tmux send-keys -t shots p; sleep 0.3; tmux send-keys -t shots '?'; shot help
-tmux send-keys -t shots x; sleep 0.3; tmux send-keys -t shots 2; sleep 0.3
+tmux send-keys -t "$session" p; sleep 0.3; tmux send-keys -t "$session" '?'; shot help
+tmux send-keys -t "$session" x; sleep 0.3; tmux send-keys -t "$session" 2; sleep 0.3
 # The attach wizard: the form, then the engine's plan before anything is written.
-tmux send-keys -t shots a; sleep 0.5
-tmux send-keys -t shots Tab Tab; tmux send-keys -t shots -l REPORTS; tmux send-keys -t shots Tab Right
+tmux send-keys -t "$session" a; sleep 0.5
+tmux send-keys -t "$session" Tab Tab; tmux send-keys -t "$session" -l REPORTS; tmux send-keys -t "$session" Tab Right
 shot wizard
-tmux send-keys -t shots Enter; shot wizard-review
-tmux send-keys -t shots b; sleep 0.3; tmux send-keys -t shots Escape; sleep 0.5
+tmux send-keys -t "$session" Enter; shot wizard-review
+tmux send-keys -t "$session" b; sleep 0.3; tmux send-keys -t "$session" Escape; sleep 0.5
 # The palette, completing addon names.
-tmux send-keys -t shots :; tmux send-keys -t shots -l 'attach databases.'; shot palette
-tmux send-keys -t shots Escape; sleep 0.5
+tmux send-keys -t "$session" :; tmux send-keys -t "$session" -l 'attach databases.'; shot palette
+tmux send-keys -t "$session" Escape; sleep 0.5
 # Data safety: a backup and its drill (b), the backups list (B), a
 # restore's plan with the name being typed back, a rotation's plan (C).
-tmux send-keys -t shots 2 g b; wait_for "restore drill passed" 180
-tmux send-keys -t shots B; wait_for "restore drill passed:"; shot backups
-tmux send-keys -t shots Enter; wait_for "Type databases.primary to restore it:"
-tmux send-keys -t shots -l databases.prim; shot restore-review
-tmux send-keys -t shots Escape; sleep 0.5
-tmux send-keys -t shots C; wait_for "Enter/y rotate"; shot rotate-review
-tmux send-keys -t shots Escape; sleep 0.5
-tmux send-keys -t shots q
+tmux send-keys -t "$session" 2 g b; wait_for "restore drill passed" 180
+tmux send-keys -t "$session" B; wait_for "restore drill passed:"; shot backups
+tmux send-keys -t "$session" Enter; wait_for "Type databases.primary to restore it:"
+tmux send-keys -t "$session" -l databases.prim; shot restore-review
+tmux send-keys -t "$session" Escape; sleep 0.5
+tmux send-keys -t "$session" C; wait_for "Enter/y rotate"; shot rotate-review
+tmux send-keys -t "$session" Escape; sleep 0.5
+fi
+# Environments: staging started from the pane (s), its instances (Enter),
+# its configuration (y), what a stop stops (X).
+tmux send-keys -t "$session" 4; wait_for " down " 60
+tmux send-keys -t "$session" j s; wait_for "env staging: started" 240
+sleep 2; shot environments
+tmux send-keys -t "$session" Enter; wait_for "env staging · up"; shot env-status
+tmux send-keys -t "$session" Escape; sleep 0.3
+tmux send-keys -t "$session" y; wait_for "compose project demo-staging-local"; shot env-config
+tmux send-keys -t "$session" Escape; sleep 0.3
+tmux send-keys -t "$session" X; wait_for "are stopped and removed"; shot env-stop
+tmux send-keys -t "$session" n; sleep 0.3
+tmux send-keys -t "$session" q

@@ -9,6 +9,7 @@
 
 pub mod export;
 pub mod files;
+pub mod live;
 pub mod ops;
 mod phases;
 pub mod pod;

@@ -44,7 +44,11 @@ pub struct EnvStatusRow {
 }
 
 /// The environments `which` names (all when none), checked.
-fn selected(ws: &Workspace, project: &Project, which: Option<&str>) -> Result<Vec<Environment>> {
+pub(crate) fn selected(
+    ws: &Workspace,
+    project: &Project,
+    which: Option<&str>,
+) -> Result<Vec<Environment>> {
     let config = crate::config::load(&project.config_path(), &ws.catalog)?;
     match which {
         Some(name) => {
@@ -76,7 +80,7 @@ pub async fn status(
     Ok(rows)
 }
 
-fn rows_of(env: &Environment, live: &[deploy::StatusRow]) -> Vec<EnvStatusRow> {
+pub(crate) fn rows_of(env: &Environment, live: &[deploy::StatusRow]) -> Vec<EnvStatusRow> {
     env.addons
         .iter()
         .map(|a: &Addon| {
@@ -125,7 +129,7 @@ pub fn describe(env: &Environment) -> String {
 }
 
 /// One word for an environment's addons: all up, none, or how many.
-fn state_word(rows: &[EnvStatusRow]) -> String {
+pub fn state_word(rows: &[EnvStatusRow]) -> String {
     let up = rows
         .iter()
         .filter(|r| r.state == "running" && r.health.as_deref().is_none_or(|h| h == "healthy"))

@@ -85,6 +85,12 @@ pub struct App {
     pub passphrase: Option<PassphrasePrompt>,
     /// Backups list, restore or rotation on an addon.
     pub data: Option<super::data::DataDialog>,
+    /// Each environment's live state, as the last read found it.
+    pub env_live: BTreeMap<String, crate::env::live::EnvLive>,
+    /// `env` verbs this console runs, per environment.
+    pub env_busy: BTreeMap<String, super::envs::Busy>,
+    /// An environment's instances, a stop's y/N, its configuration.
+    pub env_dialog: Option<super::envs::EnvDialog>,
     /// Backup ids read so far per addon, for the palette's completion.
     pub known_backups: BTreeMap<String, Vec<String>>,
     pub mouse: bool,
@@ -124,6 +130,9 @@ impl App {
             passphrase: None,
             data: None,
             known_backups: BTreeMap::new(),
+            env_live: BTreeMap::new(),
+            env_busy: BTreeMap::new(),
+            env_dialog: None,
             mouse: false,
             message: None,
             deploying: None,
@@ -202,7 +211,7 @@ impl App {
             Pane::Projects => self.visible_projects().len(),
             Pane::Addons => self.visible_addons().len(),
             Pane::Attachments => self.visible_attachments().len(),
-            Pane::Environments => self.view.environments.len(),
+            Pane::Environments => self.visible_envs().len(),
             Pane::Containers => self.visible_status().len(),
             Pane::Logs => self.logs.lines.len(),
         }

@@ -21,7 +21,7 @@ impl App {
             return;
         };
         let n = self.view.env.get(&env.app).map(|v| v.len()).unwrap_or(0);
-        match self.keymap.action(&k, false) {
+        match self.keymap.action(&k, None) {
             Some(Action::Down) => env.selected = (env.selected + 1).min(n.saturating_sub(1)),
             Some(Action::Up) => env.selected = env.selected.saturating_sub(1),
             Some(Action::Reveal) if !env.revealed.remove(&env.selected) => {

@@ -7,11 +7,23 @@ use std::collections::HashMap;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde::Deserialize;
 
-/// Where an action applies: logs keys shadow global ones in the Logs pane.
+/// Where an action applies: a pane's own keys shadow global ones there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Context {
     Global,
     Logs,
+    Environments,
+}
+
+impl Context {
+    /// The heading help shows above a pane's own keys.
+    pub fn heading(self) -> Option<&'static str> {
+        match self {
+            Context::Global => None,
+            Context::Logs => Some("in the Logs pane"),
+            Context::Environments => Some("on an environment (Environments pane)"),
+        }
+    }
 }
 
 macro_rules! actions {
@@ -75,6 +87,9 @@ actions! {
     Timestamps "timestamps" Logs ["t"] "timestamps on or off";
     Wrap "wrap" Logs ["w"] "wrap on or off";
     Save "save" Logs ["s"] "save to a file";
+    EnvStart "env-start" Environments ["s"] "start the environment";
+    EnvStop "env-stop" Environments ["X"] "stop it, y/N (data kept)";
+    EnvConfig "env-config" Environments ["y"] "its effective config";
 }
 
 /// A key as written in settings: `q`, `G`, `ctrl-c`, `shift-tab`, `enter`,
@@ -251,14 +266,16 @@ impl Keymap {
         Ok(Keymap { keys, by_key })
     }
 
-    /// The action of a key: in the Logs pane its own keys first.
-    pub fn action(&self, ev: &KeyEvent, in_logs: bool) -> Option<Action> {
+    /// The action of a key: a pane's own keys (`pane`) first.
+    pub fn action(&self, ev: &KeyEvent, pane: Option<Context>) -> Option<Action> {
         let mut k = Key::of(ev);
         // Terminals send `G` with shift; the character already says it.
         if let KeyCode::Char(_) = k.code {
             k.alt = ev.modifiers.contains(KeyModifiers::ALT);
         }
-        if in_logs && let Some(a) = self.by_key.get(&(Context::Logs, k)) {
+        if let Some(p) = pane
+            && let Some(a) = self.by_key.get(&(p, k))
+        {
             return Some(*a);
         }
         self.by_key.get(&(Context::Global, k)).copied()
@@ -294,27 +311,34 @@ mod tests {
     fn defaults_changes_and_conflicts() {
         let km = Keymap::default();
         assert_eq!(
-            km.action(&press(KeyCode::Char('c'), KeyModifiers::CONTROL), false),
+            km.action(&press(KeyCode::Char('c'), KeyModifiers::CONTROL), None),
             Some(Action::Quit)
         );
         assert_eq!(
-            km.action(&press(KeyCode::Char('G'), KeyModifiers::SHIFT), false),
+            km.action(&press(KeyCode::Char('G'), KeyModifiers::SHIFT), None),
             Some(Action::Bottom)
         );
         // `/` searches in the logs and filters elsewhere.
         let slash = press(KeyCode::Char('/'), KeyModifiers::NONE);
-        assert_eq!(km.action(&slash, true), Some(Action::Search));
-        assert_eq!(km.action(&slash, false), Some(Action::Filter));
+        assert_eq!(km.action(&slash, Some(Context::Logs)), Some(Action::Search));
+        assert_eq!(km.action(&slash, None), Some(Action::Filter));
+        // An environment's keys only on the Environments pane.
+        let s = press(KeyCode::Char('s'), KeyModifiers::NONE);
+        assert_eq!(
+            km.action(&s, Some(Context::Environments)),
+            Some(Action::EnvStart)
+        );
+        assert_eq!(km.action(&s, None), None);
 
         let mut changes = indexmap::IndexMap::new();
         changes.insert("attach".to_string(), KeysSetting::One("A".into()));
         let km = Keymap::new(&changes).unwrap();
         assert_eq!(
-            km.action(&press(KeyCode::Char('A'), KeyModifiers::SHIFT), false),
+            km.action(&press(KeyCode::Char('A'), KeyModifiers::SHIFT), None),
             Some(Action::Attach)
         );
         assert_eq!(
-            km.action(&press(KeyCode::Char('a'), KeyModifiers::NONE), false),
+            km.action(&press(KeyCode::Char('a'), KeyModifiers::NONE), None),
             None
         );
 

@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKin
 
 use super::app::{App, PANES, Pane};
 use super::env_view::EnvView;
-use super::keymap::Action;
+use super::keymap::{Action, Context};
 use super::msg::{ContainerAction, Request};
 use super::prompt::{Prompt, PromptKind};
 use super::wizard::WizardKind;
@@ -34,6 +34,9 @@ impl App {
         if self.data.is_some() {
             return self.data_key(k);
         }
+        if self.env_dialog.is_some() {
+            return self.env_dialog_key(k);
+        }
         if self.prompt.is_some() {
             return self.prompt_key(k);
         }
@@ -48,8 +51,18 @@ impl App {
             return None;
         }
         let in_logs = self.pane == Pane::Logs;
-        let action = self.keymap.action(&k, in_logs)?;
+        let context = match self.pane {
+            Pane::Logs => Some(Context::Logs),
+            Pane::Environments => Some(Context::Environments),
+            _ => None,
+        };
+        let action = self.keymap.action(&k, context)?;
         if in_logs && let Some(r) = self.logs_action(action) {
+            return r;
+        }
+        if self.pane == Pane::Environments
+            && let Some(r) = self.envs_action(action)
+        {
             return r;
         }
         let n = self.rows();
@@ -238,6 +251,7 @@ impl App {
         if !self.mouse
             || self.wizard.is_some()
             || self.data.is_some()
+            || self.env_dialog.is_some()
             || self.prompt.is_some()
             || self.help
         {
@@ -272,7 +286,7 @@ impl App {
                         }
                         x += w + 1;
                     }
-                } else if self.pane != Pane::Logs && self.pane != Pane::Environments {
+                } else if self.pane != Pane::Logs {
                     // Border, then the header row (the Projects list has none).
                     let first = body.y + if self.pane == Pane::Projects { 1 } else { 2 };
                     if m.row >= first && m.row < body.y + body.height.saturating_sub(1) {

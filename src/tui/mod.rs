@@ -6,6 +6,7 @@
 pub mod app;
 pub mod data;
 pub mod env_view;
+pub mod envs;
 pub mod host_prompt;
 pub mod keymap;
 mod keys;
@@ -162,6 +163,10 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
     crate::crash::set_project(&project);
     crate::crash::did(format!("opened the console on project {}", project.name));
     let mut watchers = spawn_watchers(&ws, &project, vms_of(&ws, &project), &tx, &dockers);
+    // The Environments pane's live state, read again when poked.
+    let env_poke = Arc::new(tokio::sync::Notify::new());
+    let mut env_live =
+        envs::tasks::spawn_live(ws.clone(), project.clone(), tx.clone(), env_poke.clone());
     let mut tui = terminal::Tui::enter(app.mouse)
         .map_err(|e| UserError::new(format!("cannot take the terminal: {e}")))?;
     let mut events = EventStream::new();
@@ -249,6 +254,9 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
             Some(Request::Backup(id)) => spawn_backup(ws.clone(), project.clone(), id, tx.clone()),
             Some(Request::Data(d)) => {
                 data::tasks::spawn(ws.clone(), project.clone(), d, tx.clone())
+            }
+            Some(Request::Env(e)) => {
+                envs::tasks::spawn(ws.clone(), project.clone(), e, tx.clone(), env_poke.clone())
             }
             Some(Request::Plan(op)) => spawn_plan(ws.clone(), project.clone(), op, tx.clone()),
             Some(Request::Apply(op, reviewed)) => {
@@ -387,6 +395,14 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                 app.view = v;
                 app.project = app.projects.iter().position(|n| *n == name).unwrap_or(0);
                 app.clear_status();
+                app.env_live.clear();
+                env_live.abort();
+                env_live = envs::tasks::spawn_live(
+                    ws.clone(),
+                    project.clone(),
+                    tx.clone(),
+                    env_poke.clone(),
+                );
                 app.logs.restart(String::new());
                 app.logs.of = None;
                 app.selected = [app.project, 0, 0, 0, 0, 0];
@@ -430,6 +446,7 @@ fn describe(request: &Request) -> String {
         Request::Container { label, action, .. } => format!("{} {label}", action.verb()),
         Request::Data(d) => d.describe(),
         Request::Connect(to) => format!("connect to {}", to.0.addon.id()),
+        Request::Env(e) => e.describe(),
     }
 }
 

@@ -57,6 +57,8 @@ pub enum Request {
     },
     /// Backups list, restore, rotation, connect: run as tasks.
     Data(super::data::DataRequest),
+    /// The Environments pane's reads and `env` verbs.
+    Env(super::envs::EnvRequest),
     /// The type's client; the console steps aside meanwhile.
     Connect(super::data::ConnectTo),
     /// start, stop or restart a container on a VM.
@@ -105,6 +107,8 @@ pub enum Msg {
     ),
     /// A data-safety dialog's task reported.
     Data(super::data::DataMsg),
+    /// An Environments task reported.
+    Env(super::envs::EnvMsg),
     /// An encrypted key needs its passphrase: the answer goes back on
     /// `reply` (None: the user declined).
     Passphrase {
@@ -202,7 +206,7 @@ impl App {
                         Pane::Projects => self.projects.len(),
                         Pane::Addons => self.view.addons.len(),
                         Pane::Attachments => self.view.attachments.len(),
-                        _ => self.view.environments.len(),
+                        _ => self.view.env_rows.len(),
                     };
                     let sel = &mut self.selected[pane.index()];
                     *sel = (*sel).min(rows.saturating_sub(1));
@@ -210,6 +214,7 @@ impl App {
             }
             Msg::HostKey(p) => self.host_prompt = Some(*p),
             Msg::Data(m) => return self.apply_data(m),
+            Msg::Env(m) => return self.apply_env(m),
             Msg::ProjectLoaded(Ok(loaded)) => return Some(Request::UseProject(loaded)),
             Msg::ProjectLoaded(Err(e)) => self.message = Some(e),
             Msg::HostTrusted(_, Ok(vms)) => return Some(Request::Rewatch(vms)),

@@ -31,6 +31,11 @@ pub enum Command {
         readonly: bool,
     },
     Connect(String),
+    /// `env VERB ENV`: a row of the Environments pane's action table.
+    Env {
+        action: &'static super::envs::EnvAction,
+        env: String,
+    },
     Logs(String),
     Theme(String),
     Mouse(bool),
@@ -72,6 +77,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "connect",
         "connect ADDON: its client (psql ...) in this terminal",
+    ),
+    (
+        "env",
+        "env start|stop|status|config ENV: an environment, as its keys do",
     ),
     ("logs", "logs ADDON|SERVICE"),
     ("project", "project NAME"),
@@ -258,6 +267,27 @@ pub fn parse(line: &str) -> Result<Command, String> {
             }
             Command::Connect(rest[0].clone())
         }
+        "env" => {
+            need(2)?;
+            let action = super::envs::env_action(&rest[0]).ok_or_else(|| {
+                format!(
+                    "env: unknown \"{}\"; env takes {}",
+                    rest[0],
+                    super::envs::ENV_ACTIONS
+                        .iter()
+                        .map(|a| a.verb)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            if rest.len() > 2 {
+                return Err(format!("env: unexpected \"{}\"; {}", rest[2], usage(cmd)));
+            }
+            Command::Env {
+                action,
+                env: rest[1].clone(),
+            }
+        }
         "logs" => {
             need(1)?;
             Command::Logs(rest[0].clone())
@@ -375,6 +405,11 @@ pub fn candidates(
                     _ => vec!["plan".into(), "version".into()],
                 }
             }
+            ("env", 1) => super::envs::ENV_ACTIONS
+                .iter()
+                .map(|a| a.verb.to_string())
+                .collect(),
+            ("env", 2) => view.env_rows.iter().map(|e| e.name.clone()).collect(),
             ("project", 1) => projects.to_vec(),
             ("theme", 1) => vec!["dark".into(), "light".into(), "high-contrast".into()],
             ("mouse", 1) => vec!["on".into(), "off".into()],

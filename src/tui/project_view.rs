@@ -37,6 +37,16 @@ pub struct TypeInfo {
     pub options: Vec<(String, String, String)>,
 }
 
+/// An environment as the Environments pane lists it (its live state
+/// comes apart, from a task).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvRow {
+    pub name: String,
+    pub vms: String,
+    /// Instance ids, with `(own)` or `(override)` where not the project's.
+    pub addons: Vec<String>,
+}
+
 /// What the console shows of a project, read through the engine.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProjectView {
@@ -44,6 +54,7 @@ pub struct ProjectView {
     /// app, addon, as, access.
     pub attachments: Vec<[String; 4]>,
     pub environments: Vec<String>,
+    pub env_rows: Vec<EnvRow>,
     pub apps: Vec<String>,
     pub vms: Vec<String>,
     pub types: Vec<TypeInfo>,
@@ -123,6 +134,30 @@ impl ProjectView {
                 .environments
                 .values()
                 .map(crate::env::ops::describe)
+                .collect(),
+            env_rows: l
+                .config
+                .environments
+                .values()
+                .map(|e| EnvRow {
+                    name: e.name.clone(),
+                    vms: e.vms.join(", "),
+                    addons: e
+                        .addons
+                        .iter()
+                        .map(|a| {
+                            let id = a.id();
+                            let tag = if e.own.contains(&id) {
+                                " (own)"
+                            } else if e.overridden.contains(&id) {
+                                " (override)"
+                            } else {
+                                ""
+                            };
+                            format!("{id}{tag}")
+                        })
+                        .collect(),
+                })
                 .collect(),
             apps: l.config.apps.keys().cloned().collect(),
             vms: l.config.vms.keys().cloned().collect(),

@@ -212,20 +212,16 @@ pub fn draw(f: &mut Frame, app: &App) {
             ];
             list(f, rows, &widths, &["APP", "ADDON", "AS", "ACCESS"]);
         }
-        Pane::Environments => {
-            let text = if app.view.environments.is_empty() {
-                vec![Line::from(Span::styled(
-                    "no environments in config.yml",
-                    Style::default().fg(t.dim),
-                ))]
-            } else {
-                app.view
-                    .environments
-                    .iter()
-                    .map(|e| Line::from(e.clone()))
-                    .collect()
-            };
+        Pane::Environments if app.view.env_rows.is_empty() => {
+            let text = Line::from(Span::styled(
+                "no environments in config.yml (declare them under `environments:`)",
+                Style::default().fg(t.dim),
+            ));
             f.render_widget(Paragraph::new(text).block(block.clone()), body);
+        }
+        Pane::Environments => {
+            use super::envs::draw as envs;
+            list(f, envs::pane_rows(app), &envs::widths(), &envs::HEADER);
         }
         Pane::Containers => {
             let now = chrono::Utc::now();
@@ -268,6 +264,9 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     if app.wizard.is_some() {
         draw_wizard(f, app);
+    }
+    if let Some(d) = &app.env_dialog {
+        super::envs::draw::dialog(f, app, d);
     }
     if let Some(d) = &app.data {
         super::data::draw::draw(f, app, d);
@@ -524,6 +523,15 @@ fn draw_footer(f: &mut Frame, app: &App, footer: Rect) {
             km.first(Action::Save),
             km.first(Action::Back)
         )
+    } else if app.pane == Pane::Environments {
+        // Each row of the env action table, with its key.
+        let mut keys: Vec<String> = super::envs::ENV_ACTIONS
+            .iter()
+            .map(|a| format!("{} {}", km.first(a.key), a.verb))
+            .collect();
+        keys.push(format!("{} filter", km.first(Action::Filter)));
+        keys.push(format!("{} help", km.first(Action::Help)));
+        keys.join(" · ")
     } else {
         format!(
             "{} help · {} commands · {} add · {} attach · {} deploy · {} filter · {} logs · {} quit",
@@ -821,14 +829,16 @@ fn draw_help(f: &mut Frame, app: &App) {
         Span::styled(format!("{:<width$}", "1-6"), Style::default().fg(t.accent)),
         Span::raw("jump to a pane"),
     ])];
-    let mut logs_header = false;
+    let mut context = super::keymap::Context::Global;
     for a in super::keymap::Action::ALL {
-        if a.context() == super::keymap::Context::Logs && !logs_header {
-            lines.push(Line::from(Span::styled(
-                "in the Logs pane",
-                Style::default().fg(t.title).add_modifier(Modifier::BOLD),
-            )));
-            logs_header = true;
+        if a.context() != context {
+            context = a.context();
+            if let Some(h) = context.heading() {
+                lines.push(Line::from(Span::styled(
+                    h,
+                    Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+                )));
+            }
         }
         lines.push(Line::from(vec![
             Span::styled(

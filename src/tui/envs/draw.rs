@@ -1,0 +1,297 @@
+//! Drawing the Environments pane's rows and its dialogs: pure functions of
+//! the app (snapshots in tests/tui_envs.rs).
+
+use ratatui::Frame;
+use ratatui::layout::Constraint;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+
+use super::{ENV_ACTIONS, EnvDialog, EnvStage};
+use crate::env::ops::{EnvStatusRow, MASK};
+use crate::tui::app::App;
+use crate::tui::keymap::Action;
+use crate::tui::theme::Theme;
+use crate::tui::view::centered;
+
+pub const HEADER: [&str; 4] = ["ENV", "STATE", "VMS", "ADDONS (health)"];
+
+pub fn widths() -> [Constraint; 4] {
+    [
+        Constraint::Length(12),
+        Constraint::Length(24),
+        Constraint::Length(10),
+        Constraint::Min(20),
+    ]
+}
+
+/// One instance's word: its health when it has one, else its state.
+fn instance_word(r: &EnvStatusRow) -> String {
+    match (r.state.as_str(), &r.health) {
+        ("running", Some(h)) => h.clone(),
+        (s, _) => s.to_string(),
+    }
+}
+
+fn instance_style(t: &Theme, word: &str) -> Style {
+    Style::default().fg(match word {
+        "healthy" | "running" => t.ok,
+        "starting" | "created" | "restarting" => t.warn,
+        "absent" => t.dim,
+        _ => t.error,
+    })
+}
+
+/// The pane's rows: each environment's state (or the step this console is
+/// running on it), VMs, and every addon with its health.
+pub fn pane_rows(app: &App) -> Vec<Row<'static>> {
+    let t = &app.theme;
+    app.visible_envs()
+        .into_iter()
+        .map(|e| {
+            let live = app.env_live.get(&e.name);
+            let (state, style) = match (app.env_busy.get(&e.name), live) {
+                (Some(b), _) => (
+                    format!(
+                        "{}: {}",
+                        b.verb,
+                        if b.last_step.is_empty() {
+                            "..."
+                        } else {
+                            &b.last_step
+                        }
+                    ),
+                    Style::default().fg(t.warn),
+                ),
+                (None, None) => ("reading ...".into(), Style::default().fg(t.dim)),
+                (None, Some(l)) => {
+                    let s = l.state();
+                    let color = match s.as_str() {
+                        "up" => t.ok,
+                        "down" | "no addons" => t.dim,
+                        s if s.starts_with("unknown") => t.error,
+                        _ => t.warn,
+                    };
+                    (s, Style::default().fg(color))
+                }
+            };
+            let rows = live.and_then(|l| l.rows.as_ref().ok());
+            let mut addons: Vec<Span<'static>> = Vec::new();
+            for (i, a) in e.addons.iter().enumerate() {
+                if i > 0 {
+                    addons.push(Span::raw("  "));
+                }
+                // The id alone: where it comes from shows in `config`.
+                let id = a.split(' ').next().unwrap_or(a);
+                addons.push(Span::raw(format!("{id} ")));
+                let word = rows
+                    .and_then(|r| r.iter().find(|r| r.addon == id))
+                    .map(instance_word)
+                    .unwrap_or_else(|| "?".into());
+                addons.push(Span::styled(word.clone(), instance_style(t, &word)));
+            }
+            Row::new(vec![
+                Cell::from(e.name.clone()),
+                Cell::from(Span::styled(state, style)),
+                Cell::from(e.vms.clone()),
+                Cell::from(Line::from(addons)),
+            ])
+        })
+        .collect()
+}
+
+/// The keys an environment row takes, for the dialogs' titles.
+fn keys_line(app: &App) -> String {
+    ENV_ACTIONS
+        .iter()
+        .filter(|a| a.key != Action::Open)
+        .map(|a| format!("{} {}", app.keymap.first(a.key), a.verb))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
+    let t = &app.theme;
+    let border = |title: String, warn: bool| {
+        Block::default()
+            .borders(Borders::ALL)
+            .title(title)
+            .border_style(Style::default().fg(if warn { t.warn } else { t.accent }))
+    };
+    let dim = Style::default().fg(t.dim);
+    match &d.stage {
+        EnvStage::Instances { selected } => {
+            let live = app.env_live.get(&d.env);
+            let title = format!(
+                " env {} · {} · {} · Esc back ",
+                d.env,
+                live.map_or("reading ...".into(), |l| l.state()),
+                keys_line(app)
+            );
+            match live.map(|l| &l.rows) {
+                Some(Ok(rows)) => {
+                    let area = centered(f.area(), 110, rows.len() as u16 + 4);
+                    f.render_widget(Clear, area);
+                    let body: Vec<Row> = rows
+                        .iter()
+                        .map(|r| {
+                            let word = instance_word(r);
+                            Row::new(vec![
+                                Cell::from(r.addon.clone()),
+                                Cell::from(r.vm.clone()),
+                                Cell::from(r.service.clone()),
+                                Cell::from(Span::styled(word.clone(), instance_style(t, &word))),
+                                Cell::from(r.ports.join(" ")),
+                            ])
+                        })
+                        .collect();
+                    let mut state = TableState::default().with_selected(Some(*selected));
+                    f.render_stateful_widget(
+                        Table::new(
+                            body,
+                            [
+                                Constraint::Min(18),
+                                Constraint::Length(10),
+                                Constraint::Min(16),
+                                Constraint::Length(10),
+                                Constraint::Min(20),
+                            ],
+                        )
+                        .header(
+                            Row::new(vec!["ADDON", "VM", "SERVICE", "HEALTH", "PORTS"])
+                                .style(Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
+                        )
+                        .row_highlight_style(Style::default().bg(t.selected_bg).fg(t.selected_fg))
+                        .block(border(title, false)),
+                        area,
+                        &mut state,
+                    );
+                }
+                other => {
+                    let text = match other {
+                        Some(Err(e)) => format!("cannot read its VMs: {e}"),
+                        _ => "reading its VMs ...".into(),
+                    };
+                    let area = centered(f.area(), 110, 5);
+                    f.render_widget(Clear, area);
+                    f.render_widget(
+                        Paragraph::new(text)
+                            .wrap(Wrap { trim: false })
+                            .block(border(title, false)),
+                        area,
+                    );
+                }
+            }
+        }
+        EnvStage::Confirm { verb, preview } => {
+            let mut lines: Vec<Line> = Vec::new();
+            let ok = match preview {
+                None => {
+                    lines.push(Line::from(Span::styled(
+                        format!("reading what runs of {} ...", d.env),
+                        dim,
+                    )));
+                    false
+                }
+                Some(Err(e)) => {
+                    lines.push(Line::from(Span::styled(
+                        format!("cannot read what runs: {e}"),
+                        Style::default().fg(t.error),
+                    )));
+                    false
+                }
+                Some(Ok(rows)) if rows.is_empty() => {
+                    lines.push(Line::from(format!(
+                        "nothing of {} has a container; {verb} removes nothing.",
+                        d.env
+                    )));
+                    true
+                }
+                Some(Ok(rows)) => {
+                    lines.push(Line::from(format!(
+                        "These containers of {} are stopped and removed:",
+                        d.env
+                    )));
+                    for r in rows {
+                        lines.push(Line::from(vec![
+                            Span::raw(format!("  {} ({}) on VM {}  ", r.addon, r.service, r.vm)),
+                            Span::styled(instance_word(r), instance_style(t, &instance_word(r))),
+                        ]));
+                    }
+                    true
+                }
+            };
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled(
+                "Its volumes (the data) are kept: env start brings it back.",
+                Style::default().fg(t.ok),
+            )));
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled(
+                if ok {
+                    format!("y {verb}s it · n or Esc keeps it running")
+                } else {
+                    "Esc closes".to_string()
+                },
+                Style::default().fg(t.accent),
+            )));
+            let area = centered(f.area(), 84, lines.len() as u16 + 2);
+            f.render_widget(Clear, area);
+            f.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(border(format!(" env {verb} {} ? ", d.env), true)),
+                area,
+            );
+        }
+        EnvStage::Text {
+            verb,
+            lines,
+            selected,
+            revealed,
+        } => {
+            let title = format!(
+                " env {verb} {} · {} reveals the selected secret · Esc closes ",
+                d.env,
+                app.keymap.first(Action::Reveal)
+            );
+            // Over the pane itself: a long configuration gets every row.
+            let area = app.body.get();
+            f.render_widget(Clear, area);
+            let body: Vec<Line> = match lines {
+                None => vec![Line::from(Span::styled("reading ...", dim))],
+                Some(Err(e)) => vec![Line::from(Span::styled(
+                    e.clone(),
+                    Style::default().fg(t.error),
+                ))],
+                Some(Ok(lines)) => lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        let text = match &l.secret {
+                            Some(v) if revealed.contains(&i) => l.text.replace(MASK, v),
+                            _ => l.text.clone(),
+                        };
+                        let style = if i == *selected {
+                            Style::default().bg(t.selected_bg).fg(t.selected_fg)
+                        } else if l.secret.is_some() && !revealed.contains(&i) {
+                            dim
+                        } else {
+                            Style::default()
+                        };
+                        Line::from(Span::styled(text, style))
+                    })
+                    .collect(),
+            };
+            // Scroll so the selected line stays in view.
+            let height = area.height.saturating_sub(2) as usize;
+            let top = selected.saturating_sub(height.saturating_sub(1));
+            f.render_widget(
+                Paragraph::new(body)
+                    .scroll((top as u16, 0))
+                    .block(border(title, false)),
+                area,
+            );
+        }
+    }
+}
