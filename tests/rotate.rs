@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::docker::{Cleanup, container, docker, require_images};
 use common::{fails, ok, sdtui, snapshot};
 
@@ -25,50 +23,14 @@ fn project(root: &std::path::Path, name: &str) {
     .unwrap();
 }
 
-/// name → value of `addons credentials ADDON --reveal NAME --json`.
+/// One revealed credential of `databases.main`.
 fn credential(root: &std::path::Path, name: &str, key: &str) -> String {
-    let out = ok(&sdtui(
-        root,
-        &[
-            "-p",
-            name,
-            "addons",
-            "credentials",
-            "databases.main",
-            "--reveal",
-            key,
-            "--json",
-        ],
-    ));
-    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == key)
-        .unwrap_or_else(|| panic!("no {key} in {out}"))["value"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    common::revealed_credential(root, name, "databases.main", key)
 }
 
 /// psql from this machine to the published port: (accepted, output).
 fn psql(port: &str, user: &str, db: &str, password: &str) -> (bool, String) {
-    let out = Command::new("psql")
-        .args([
-            "-w", "-h", ADDR, "-p", port, "-U", user, "-d", db, "-tAc", "select 1",
-        ])
-        .env("PGPASSWORD", password)
-        .env("PGCONNECT_TIMEOUT", "5")
-        .output()
-        .expect("psql must be installed");
-    (
-        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "1",
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    common::psql_login(ADDR, port, user, db, password)
 }
 
 fn check_passes(compose_project: &str, app: &str) {

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::docker::{Cleanup, container, docker, require_images};
@@ -13,49 +12,7 @@ use common::{ok, sdtui};
 
 /// One credential of `databases.main`, revealed through the CLI.
 fn revealed(root: &std::path::Path, project: &str, key: &str) -> String {
-    let out = ok(&sdtui(
-        root,
-        &[
-            "-p",
-            project,
-            "addons",
-            "credentials",
-            "databases.main",
-            "--reveal",
-            key,
-            "--json",
-        ],
-    ));
-    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == key)
-        .unwrap_or_else(|| panic!("no {key} in {out}"))["value"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// psql from this machine to the published port with a password:
-/// (accepted, what it said).
-fn psql_login(addr: &str, port: &str, user: &str, db: &str, password: &str) -> (bool, String) {
-    let out = Command::new("psql")
-        .args([
-            "-w", "-X", "-h", addr, "-p", port, "-U", user, "-d", db, "-tAc", "select 1",
-        ])
-        .env("PGPASSWORD", password)
-        .env("PGCONNECT_TIMEOUT", "5")
-        .output()
-        .expect("psql must be installed");
-    (
-        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "1",
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    common::revealed_credential(root, project, "databases.main", key)
 }
 
 /// The console's data-safety actions on a deployed postgres with an app
@@ -154,7 +111,7 @@ fn data_safety_backup_restore_rotate_connect_in_the_console() {
     // C: rotate with web running; the plan names the login, files, app.
     let port = revealed(r, &name, "PORT");
     let old = revealed(r, &name, "PASSWORD");
-    assert!(psql_login(ADDR, &port, &user, &db, &old).0);
+    assert!(common::psql_login(ADDR, &port, &user, &db, &old).0);
     let web_before = container(&cp, "web");
     tmux.keys(&["C"]);
     tmux.wait_for(
@@ -195,12 +152,12 @@ fn data_safety_backup_restore_rotate_connect_in_the_console() {
         env.contains(&new) && !env.contains(&old),
         "web.env did not follow"
     );
-    let (refused, why) = psql_login(ADDR, &port, &user, &db, &old);
+    let (refused, why) = common::psql_login(ADDR, &port, &user, &db, &old);
     assert!(
         !refused && why.contains("password authentication failed"),
         "{why}"
     );
-    assert!(psql_login(ADDR, &port, &user, &db, &new).0);
+    assert!(common::psql_login(ADDR, &port, &user, &db, &new).0);
     assert_ne!(container(&cp, "web"), web_before, "web was recreated");
     let (checked, report) = docker(&["exec", &container(&cp, "web"), "check"]);
     assert!(checked, "web works on the new password:\n{report}");

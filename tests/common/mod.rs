@@ -152,3 +152,51 @@ pub fn sdtui_env(root: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
         .output()
         .unwrap()
 }
+
+/// One credential of ADDON, revealed through `addons credentials --reveal
+/// KEY --json`.
+pub fn revealed_credential(root: &Path, project: &str, addon: &str, key: &str) -> String {
+    let out = ok(&sdtui(
+        root,
+        &[
+            "-p",
+            project,
+            "addons",
+            "credentials",
+            addon,
+            "--reveal",
+            key,
+            "--json",
+        ],
+    ));
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == key)
+        .unwrap_or_else(|| panic!("no {key} in {out}"))["value"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// psql from this machine to a published port with a password: (accepted,
+/// what it said).
+pub fn psql_login(addr: &str, port: &str, user: &str, db: &str, password: &str) -> (bool, String) {
+    let out = Command::new("psql")
+        .args([
+            "-w", "-X", "-h", addr, "-p", port, "-U", user, "-d", db, "-tAc", "select 1",
+        ])
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "5")
+        .output()
+        .expect("psql must be installed");
+    (
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "1",
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
