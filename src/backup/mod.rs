@@ -84,7 +84,10 @@ pub(crate) async fn running_container(
             .await?
             .into_iter()
             .find(|s| s.service == service);
-    let start_hint = format!("start it: sdtui -p {} up --vm {}", project.name, addon.vm);
+    let start_hint = match &project.env {
+        Some(e) => format!("start it: sdtui -p {} env start {}", e.project, e.env),
+        None => format!("start it: sdtui -p {} up --vm {}", project.name, addon.vm),
+    };
     match found {
         Some(s) if s.state == "running" => Ok(s),
         Some(s) => Err(UserError::new(format!(

@@ -1,7 +1,9 @@
 //! `db restore`: a backup back into its addon (or `--into` another instance
-//! of the same type on the same VM), with the attached apps stopped around
-//! it, under the VMs' deploy locks. The file's size and sha256 are checked
-//! against its manifest before anything is touched.
+//! of the same type on the same VM, or the same instance of another
+//! environment: `db restore --env staging ID --into dev`), with the
+//! attached apps (an environment's deployment) stopped around it, under the
+//! VMs' deploy locks. The file's size and sha256 are checked against its
+//! manifest before anything is touched.
 
 use std::time::Instant;
 
@@ -20,13 +22,28 @@ pub struct RestorePlan {
     pub backup: Manifest,
     /// The instance whose data is replaced.
     pub target: String,
+    /// The environment it is in, when the backup is restored into another
+    /// environment than its own's (`--into dev`).
+    pub target_env: Option<String>,
     pub target_vm: String,
     /// Attached apps, stopped during the restore and started after:
     /// (app, VM).
     pub apps: Vec<(String, String)>,
+    /// The target environment's deployment (VM, compose project), stopped
+    /// and started like the apps.
+    pub deployment: Option<(String, String)>,
 }
 
 impl RestorePlan {
+    /// What must be typed back: the instance, qualified by its environment
+    /// when it is another environment's (`dev.databases.primary`).
+    pub fn confirm_name(&self) -> String {
+        match &self.target_env {
+            Some(env) => format!("{env}.{}", self.target),
+            None => self.target.clone(),
+        }
+    }
+
     pub fn describe(&self) -> String {
         let mut out = format!(
             "restore {} ({}, {} bytes, sha256 {}…, drill {}) into {} on VM {}\n",
@@ -35,14 +52,18 @@ impl RestorePlan {
             self.backup.size,
             &self.backup.sha256[..12.min(self.backup.sha256.len())],
             self.backup.drill.status,
-            self.target,
+            self.confirm_name(),
             self.target_vm
         );
         out.push_str(&format!(
             "  replaced: everything in {} (objects made since the backup are dropped)\n",
-            self.target
+            self.confirm_name()
         ));
-        if self.apps.is_empty() {
+        if let Some((vm, cp)) = &self.deployment {
+            out.push_str(&format!(
+                "  stop the deployment ({cp}, VM {vm}) before, start it after\n"
+            ));
+        } else if self.apps.is_empty() {
             out.push_str("  no app is attached\n");
         } else {
             for (app, vm) in &self.apps {
@@ -55,8 +76,31 @@ impl RestorePlan {
     }
 }
 
+/// Where `--into` points: an addon id (it has a dot) of the same project,
+/// or the name of one of the project's environments (the same instance
+/// there).
+fn target_of(
+    ws: &Workspace,
+    project: &Project,
+    addon_id: &str,
+    into: Option<&str>,
+) -> Result<(Project, Option<String>, String)> {
+    match into {
+        None => Ok((project.clone(), None, addon_id.to_string())),
+        Some(id) if id.contains('.') => Ok((project.clone(), None, id.to_string())),
+        Some(env) => {
+            let scoped = ws.environment(&project.base(), env)?;
+            if scoped.name == project.name {
+                return Ok((project.clone(), None, addon_id.to_string()));
+            }
+            Ok((scoped, Some(env.to_string()), addon_id.to_string()))
+        }
+    }
+}
+
 /// The plan of restoring `backup_id` of `addon_id` into `into` (default:
-/// the addon itself). Reads only.
+/// the addon itself; an environment's name: the same instance there).
+/// Reads only.
 pub async fn plan(
     ws: &Workspace,
     project: &Project,
@@ -67,8 +111,11 @@ pub async fn plan(
     let loaded = ws.load(project)?;
     let config = &loaded.config;
     let source = crate::engine::require_addon(config, addon_id)?;
-    let target_id = into.unwrap_or(addon_id);
-    let target = crate::engine::require_addon(config, target_id)?;
+    let (target_project, target_env, target_id) = target_of(ws, project, addon_id, into)?;
+    let target_loaded = ws.load(&target_project)?;
+    let target_config = &target_loaded.config;
+    let target_id = target_id.as_str();
+    let target = crate::engine::require_addon(target_config, target_id)?;
     if target.type_name != source.type_name {
         return Err(UserError::new(format!(
             "{target_id} is a {}, the backup is of a {}: a restore needs the same type",
@@ -91,17 +138,26 @@ pub async fn plan(
         .hint("copy it with db backups pull, or restore into an instance on the same VM"));
     }
     let (_, _, backup) = super::find(ws, project, config, addon_id, backup_id).await?;
-    let apps = config
+    let apps = target_config
         .attachments_of(target_id)
         .map(|(app, _)| (app.name.clone(), app.vm.clone()))
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
+    let deployment = target_project.env_name().and_then(|env| {
+        let e = target_config.environments.get(env)?;
+        e.deployment.as_ref()?;
+        let vm = e.vms.first()?.clone();
+        let cp = crate::env::file_project(&target_project.name, &vm, "deployment");
+        Some((vm, cp))
+    });
     Ok(RestorePlan {
         backup,
         target: target_id.to_string(),
+        target_env,
         target_vm: target.vm.clone(),
         apps,
+        deployment,
     })
 }
 
@@ -113,19 +169,48 @@ pub async fn apply(
     confirm: &str,
     report: Report<'_>,
 ) -> Result<()> {
-    if confirm != plan.target {
+    let expected = plan.confirm_name();
+    if confirm != expected {
         return Err(UserError::new(format!(
-            "not confirmed: \"{confirm}\" is not {}; nothing was touched",
-            plan.target
+            "not confirmed: \"{confirm}\" is not {expected}; nothing was touched"
         ))
-        .hint(format!("type the addon's name: --confirm {}", plan.target)));
+        .hint(format!("type the addon's name: --confirm {expected}")));
     }
     let started = audit::now();
-    let operation = format!("db restore {} {}", plan.backup.addon, plan.backup.id);
+    let operation = format!(
+        "db restore {} {}{}",
+        plan.backup.addon,
+        plan.backup.id,
+        plan.target_env
+            .as_ref()
+            .map(|e| format!(" into environment {e}"))
+            .unwrap_or_default()
+    );
+    let (source_conn, dir, manifest) = {
+        let loaded = ws.load(project)?;
+        super::find(
+            ws,
+            project,
+            &loaded.config,
+            &plan.backup.addon,
+            &plan.backup.id,
+        )
+        .await?
+    };
+    // Everything from here is the target's: its project (another
+    // environment's, with --into ENV), config, credentials, locks.
+    let project = &match &plan.target_env {
+        Some(env) => ws.environment(&project.base(), env)?,
+        None => project.clone(),
+    };
     let loaded = ws.load(project)?;
     let config = &loaded.config;
-    let (conn, dir, manifest) =
-        super::find(ws, project, config, &plan.backup.addon, &plan.backup.id).await?;
+    let conn = if plan.target_env.is_some() {
+        drop(source_conn);
+        Connected::open(ws, project, &config.vms[&plan.target_vm]).await?
+    } else {
+        source_conn
+    };
     let file = format!("{dir}/{}", manifest.file);
 
     // The file as recorded, or nothing happens.
@@ -158,6 +243,7 @@ pub async fn apply(
 
     let s = subject(ws, config, &loaded.secrets, &plan.target)?;
     let mut vms: Vec<String> = plan.apps.iter().map(|(_, vm)| vm.clone()).collect();
+    vms.extend(plan.deployment.iter().map(|(vm, _)| vm.clone()));
     vms.push(plan.target_vm.clone());
     vms.sort();
     vms.dedup();
@@ -165,29 +251,52 @@ pub async fn apply(
     let target_container =
         super::running_container(&conn.docker, project, s.addon, "nothing was touched").await?;
 
-    // Apps attached to the target stop first, so nothing writes meanwhile.
+    // Apps attached to the target (an environment's deployment) stop
+    // first, so nothing writes meanwhile.
+    let mut writers: Vec<(String, String, String, Option<String>)> = plan
+        .apps
+        .iter()
+        .map(|(app, vm)| {
+            let cp = compose_project(&project.name, vm);
+            (app.clone(), vm.clone(), cp, Some(app.clone()))
+        })
+        .collect();
+    if let Some((vm, cp)) = &plan.deployment {
+        writers.push(("the deployment".into(), vm.clone(), cp.clone(), None));
+    }
     let mut stopped = Vec::new();
-    for (app, vm) in &plan.apps {
-        let app_conn = if *vm == plan.target_vm {
+    for (label, vm, cp, service) in &writers {
+        let docker_of =
+            |c: &Option<Connected>| c.as_ref().map_or(conn.docker.clone(), |c| c.docker.clone());
+        let probe = if *vm == plan.target_vm {
             None
         } else {
             Some(Connected::open(ws, project, &config.vms[vm]).await?)
         };
-        let docker = app_conn.as_ref().map_or(&conn.docker, |c| &c.docker);
-        let found = crate::docker::project_containers(docker, &compose_project(&project.name, vm))
+        let running: Vec<_> = crate::docker::project_containers(&docker_of(&probe), cp)
             .await?
             .into_iter()
-            .find(|c| c.service == *app && c.state == "running");
-        if let Some(c) = found {
-            report(format!("stopping {app}"));
-            docker
+            .filter(|c| c.state == "running" && service.as_ref().is_none_or(|s| c.service == *s))
+            .collect();
+        for c in running {
+            let name = match service {
+                Some(_) => label.clone(),
+                None => format!("{} ({label})", c.service),
+            };
+            let app_conn = if *vm == plan.target_vm {
+                None
+            } else {
+                Some(Connected::open(ws, project, &config.vms[vm]).await?)
+            };
+            report(format!("stopping {name}"));
+            docker_of(&app_conn)
                 .stop_container(
                     &c.container_id,
                     Some(StopContainerOptionsBuilder::default().t(30).build()),
                 )
                 .await
-                .map_err(|e| UserError::new(format!("cannot stop {app}: {e}")))?;
-            stopped.push((app.clone(), c.container_id.clone(), app_conn));
+                .map_err(|e| UserError::new(format!("cannot stop {name}: {e}")))?;
+            stopped.push((name, c.container_id.clone(), app_conn));
         }
     }
 

@@ -15,6 +15,10 @@ pub struct Cli {
     /// Project to work on (default: the only one).
     #[arg(short, long, global = true)]
     pub(super) project: Option<String>,
+    /// Work on one of the project's environments (`dev`, `staging` ...):
+    /// its own instances, credentials and backups.
+    #[arg(short = 'e', long = "env", global = true, value_name = "ENV")]
+    pub(super) environment: Option<String>,
     /// Extra addon types: a folder of <type>/addon.yml (default: the
     /// platform config dir's addons/).
     #[arg(long, global = true, env = "SDTUI_ADDONS")]
@@ -77,7 +81,7 @@ pub(super) enum Command {
     /// Environments (dev, staging, production ...): list, status, start, stop, config.
     #[command(subcommand)]
     Env(super::env::EnvCmd),
-    /// Backups proven by restore drills; restore.
+    /// Databases: shell, backups proven by restore drills, restore.
     #[command(subcommand)]
     Db(super::db::DbCmd),
     /// Open the addon's client (psql, redis-cli ...) on this machine through

@@ -1,5 +1,7 @@
-//! `sdtui db ...`: backup, list backups, restore. Each is one engine call
-//! from `backup/`; this file only parses, asks and prints.
+//! `sdtui db ...`: shell, backup, list backups, restore. Each is one engine
+//! call (`backup/`, `connect/shell.rs`); this file only parses, asks and
+//! prints. With `--env ENV` each works on that environment's instances; an
+//! addon left out is the only database there.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -12,11 +14,20 @@ use crate::error::{Result, UserError};
 
 #[derive(Subcommand, Debug)]
 pub enum DbCmd {
+    /// The type's client (psql, redis-cli, mariadb) inside the addon's
+    /// container, logged in.
+    Shell {
+        /// `databases.primary` (default: the only database).
+        addon: Option<String>,
+        /// Log in with the readonly login.
+        #[arg(long)]
+        readonly: bool,
+    },
     /// Back up an addon on its VM, then prove the backup restores (a drill
     /// in a throwaway container).
     Backup {
-        /// `databases.primary`.
-        addon: String,
+        /// `databases.primary` (default: the only database).
+        addon: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -35,11 +46,12 @@ pub enum DbCmd {
     },
     /// Restore a backup: stops the attached apps, restores, starts them.
     Restore {
-        /// The instance the backup was taken of (`databases.primary`).
-        addon: String,
-        /// A backup id from `db backups`.
-        backup: String,
-        /// Restore into this instance (same type, same VM) instead.
+        /// `[ADDON] BACKUP`: the instance the backup was taken of
+        /// (default: the only database) and a backup id from `db backups`.
+        #[arg(value_names = ["ADDON", "BACKUP"], num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// Restore into this instance (same type, same VM) instead, or into
+        /// the same instance of another environment (`--into dev`).
         #[arg(long)]
         into: Option<String>,
         /// The name of the addon being replaced, instead of the prompt.
@@ -62,10 +74,30 @@ pub enum PullCmd {
     },
 }
 
+/// The addon named, or the only database of the project (environment).
+fn addon_of(ws: &Workspace, project: &Project, addon: Option<&str>) -> Result<String> {
+    let loaded = ws.load(project)?;
+    Ok(crate::engine::addon_or_only_database(&loaded.config, addon)?.id())
+}
+
 pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
     let rt = runtime()?;
     match cmd {
+        DbCmd::Shell { addon, readonly } => {
+            let addon = addon_of(ws, project, addon.as_deref())?;
+            let code = rt.block_on(crate::connect::shell::db_shell(
+                ws, project, &addon, readonly,
+            ))?;
+            if code == 0 {
+                Ok(())
+            } else {
+                Err(UserError::new(format!(
+                    "the client in {addon} exited with code {code}"
+                )))
+            }
+        }
         DbCmd::Backup { addon, json } => {
+            let addon = addon_of(ws, project, addon.as_deref())?;
             let m = rt.block_on(crate::backup::backup(ws, project, &addon, &progress))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
@@ -104,11 +136,15 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
             Ok(())
         }
         DbCmd::Restore {
-            addon,
-            backup,
+            args,
             into,
             confirm,
         } => {
+            let (addon, backup) = match args.as_slice() {
+                [backup] => (addon_of(ws, project, None)?, backup.clone()),
+                [addon, backup] => (addon.clone(), backup.clone()),
+                _ => unreachable!("clap takes one or two"),
+            };
             let plan = rt.block_on(crate::backup::restore::plan(
                 ws,
                 project,
@@ -117,10 +153,11 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
                 into.as_deref(),
             ))?;
             eprint!("{}", plan.describe());
+            let name = plan.confirm_name();
             let typed = match confirm {
                 Some(c) => c,
                 None if std::io::stdin().is_terminal() => {
-                    eprint!("type {} to go on: ", plan.target);
+                    eprint!("type {name} to go on: ");
                     std::io::stderr().flush().ok();
                     let mut line = String::new();
                     std::io::stdin().lock().read_line(&mut line).ok();
@@ -128,16 +165,15 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
                 }
                 None => {
                     return Err(UserError::new(format!(
-                        "restoring into {} needs its name typed back; nothing was touched",
-                        plan.target
+                        "restoring into {name} needs its name typed back; nothing was touched"
                     ))
-                    .hint(format!("add --confirm {}", plan.target)));
+                    .hint(format!("add --confirm {name}")));
                 }
             };
             rt.block_on(crate::backup::restore::apply(
                 ws, project, &plan, &typed, &progress,
             ))?;
-            println!("{} restored into {}", plan.backup.id, plan.target);
+            println!("{} restored into {name}", plan.backup.id);
             Ok(())
         }
     }

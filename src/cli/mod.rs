@@ -58,6 +58,20 @@ pub fn main() -> i32 {
     }
 }
 
+/// The commands that work on the project as a whole (or, for `env`, take
+/// the environment as their argument): `--env` is refused for them.
+fn env_free(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Init { .. } => Some("init"),
+        Command::Catalog { .. } => Some("catalog"),
+        Command::Projects { .. } => Some("projects"),
+        Command::Migrate { .. } => Some("migrate"),
+        Command::History { .. } => Some("history"),
+        Command::Env(_) => Some("env"),
+        _ => None,
+    }
+}
+
 fn default_root() -> PathBuf {
     directories::ProjectDirs::from("", "", "sdtui")
         .map(|d| d.data_dir().join("projects"))
@@ -74,7 +88,10 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut ws = Workspace::open(root, addons_dir.as_deref())?;
     ws.accept_new_host = cli.accept_new_host;
     let project = || {
-        let p = ws.project(cli.project.as_deref())?;
+        let mut p = ws.project(cli.project.as_deref())?;
+        if let Some(env) = &cli.environment {
+            p = ws.environment(&p, env)?;
+        }
         crate::crash::set_project(&p);
         #[cfg(debug_assertions)]
         crate::crash::test_panic("cli");
@@ -91,6 +108,16 @@ pub fn run(cli: Cli) -> Result<()> {
                 .or(config_dir),
         );
     };
+    if let Some(env) = &cli.environment
+        && let Some(own) = env_free(&command)
+    {
+        return Err(
+            UserError::new(format!("--env {env} does not apply to `{own}`")).hint(match own {
+                "env" => format!("name the environment as the argument: sdtui env status {env}"),
+                _ => "run it without --env".to_string(),
+            }),
+        );
+    }
     match command {
         Command::Init { name, apply } => {
             let p = ws.new_project(&name)?;

@@ -5,6 +5,8 @@
 
 pub mod client;
 pub mod forward;
+pub mod shell;
+pub mod tty;
 
 use std::collections::BTreeMap;
 

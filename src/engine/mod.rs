@@ -817,6 +817,55 @@ pub fn require_addon<'a>(config: &'a Config, id: &str) -> Result<&'a config::Add
     })
 }
 
+/// The addon a command names, or, when it names none, the project's (or
+/// environment's) only database — else its only addon. Anything else is
+/// ambiguous and asks for a name (the seed's `db backup staging`).
+pub fn addon_or_only_database<'a>(
+    config: &'a Config,
+    id: Option<&str>,
+) -> Result<&'a config::Addon> {
+    if let Some(id) = id {
+        return require_addon(config, id);
+    }
+    let databases: Vec<&config::Addon> = config
+        .addons
+        .iter()
+        .filter(|a| a.category == "databases")
+        .collect();
+    match (databases.as_slice(), config.addons.as_slice()) {
+        ([only], _) => Ok(only),
+        ([], [only]) => Ok(only),
+        ([], []) => Err(UserError::new(format!("{} has no addon", scope_of(config)))
+            .hint("add one: sdtui addons add postgres primary")),
+        _ => {
+            let choices: Vec<String> = if databases.is_empty() {
+                config.addon_ids()
+            } else {
+                databases.iter().map(|a| a.id()).collect()
+            };
+            Err(UserError::new(format!(
+                "{} has {} {}: name the one you mean",
+                scope_of(config),
+                choices.len(),
+                if databases.is_empty() {
+                    "addons"
+                } else {
+                    "databases"
+                }
+            ))
+            .hint(config::hint_choices("addons", choices)))
+        }
+    }
+}
+
+/// "the project", or "environment dev".
+fn scope_of(config: &Config) -> String {
+    match &config.environment {
+        Some(env) => format!("environment {env}"),
+        None => "the project".into(),
+    }
+}
+
 pub fn require_app<'a>(config: &'a Config, app: &str) -> Result<&'a config::App> {
     config.apps.get(app).ok_or_else(|| {
         UserError::new(format!("no app \"{app}\""))

@@ -42,10 +42,25 @@ impl Project {
         }
     }
 
+    /// The project itself, when this is one of its environments.
+    pub fn base(&self) -> Project {
+        match &self.env {
+            Some(e) => Project::plain(e.project.clone(), e.project_dir.clone()),
+            None => self.clone(),
+        }
+    }
+
     /// The environment's name, when this is one.
     pub fn env_name(&self) -> Option<&str> {
         self.env.as_ref().map(|e| e.env.as_str())
     }
+}
+
+/// The compose project one of an environment's files (`deployment`, an
+/// init file's name) runs as on `vm`; `scoped` is the environment's
+/// project name (`<project>-<env>`).
+pub fn file_project(scoped: &str, vm: &str, file: &str) -> String {
+    format!("{}-{file}", crate::deploy::compose_project(scoped, vm))
 }
 
 impl Workspace {

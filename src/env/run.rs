@@ -22,10 +22,7 @@ use crate::error::{Result, UserError};
 
 /// The compose project of one of the environment's files.
 pub fn compose_project_of(r: &Resolved, file: &str) -> String {
-    format!(
-        "{}-{file}",
-        crate::deploy::compose_project(&r.scoped.name, &r.vm)
-    )
+    crate::env::file_project(&r.scoped.name, &r.vm, file)
 }
 
 /// The environment's VM, checked to be one this can run on.

@@ -164,6 +164,7 @@ impl App {
                         vm,
                         container,
                         label,
+                        addon: self.selected_addon(),
                     });
                 }
                 let running = self

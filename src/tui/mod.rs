@@ -16,7 +16,6 @@ pub mod palette;
 pub mod passphrase;
 pub mod project_view;
 pub mod prompt;
-pub mod shell;
 pub mod terminal;
 pub mod theme;
 pub mod view;
@@ -320,6 +319,7 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                 vm,
                 container,
                 label,
+                addon,
             }) => {
                 let vm_config = ws
                     .load(&project)
@@ -329,9 +329,26 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                     app.message = Some(format!("no VM {vm} in config.yml"));
                     continue;
                 };
-                let intro =
-                    format!("sdtui: shell in {label} on VM {vm}; `exit` comes back to the console");
-                let work = shell::run(&ws, &project, &vm_config, &container);
+                // An addon with a client opens it (`db shell`); else a shell.
+                let client = addon.and_then(|id| {
+                    crate::connect::shell::client_in_container(&ws, &project, &id, false).ok()
+                });
+                let (intro, what) = match client {
+                    Some((dest, what)) => (
+                        format!(
+                            "sdtui: {} client in {label} on VM {vm}; quit it to come back to the console",
+                            dest.t.name
+                        ),
+                        what,
+                    ),
+                    None => (
+                        format!(
+                            "sdtui: shell in {label} on VM {vm}; `exit` comes back to the console"
+                        ),
+                        crate::connect::tty::InContainer::shell(),
+                    ),
+                };
+                let work = crate::connect::tty::run(&ws, &project, &vm_config, &container, &what);
                 let result = match step_aside(&mut tui, events, intro, work).await {
                     Ok((again, result)) => {
                         events = again;
@@ -442,7 +459,7 @@ fn describe(request: &Request) -> String {
         Request::Backup(id) => format!("back up {id}"),
         Request::UseProject(loaded) => format!("opened project {}", loaded.0.name),
         Request::Rewatch(_) => "watch the VMs again".into(),
-        Request::Shell { label, .. } => format!("a shell in {label}"),
+        Request::Shell { label, .. } => format!("a shell or client in {label}"),
         Request::Container { label, action, .. } => format!("{} {label}", action.verb()),
         Request::Data(d) => d.describe(),
         Request::Connect(to) => format!("connect to {}", to.0.addon.id()),

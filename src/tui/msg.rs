@@ -50,10 +50,13 @@ pub enum Request {
     /// off the loop, or why not).
     Rewatch(std::result::Result<Vec<crate::config::Vm>, String>),
     /// A shell in a container; the console steps aside meanwhile.
+    /// A shell in the container, or the type's client (`db shell`) when
+    /// the row is an addon whose type has one.
     Shell {
         vm: String,
         container: String,
         label: String,
+        addon: Option<String>,
     },
     /// Backups list, restore, rotation, connect: run as tasks.
     Data(super::data::DataRequest),

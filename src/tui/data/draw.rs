@@ -284,7 +284,11 @@ fn draw_step(f: &mut Frame, app: &App, d: &DataDialog) {
             ));
             lines.push(fact(
                 "into",
-                vec![text(format!("{} on VM {}", plan.target, plan.target_vm))],
+                vec![text(format!(
+                    "{} on VM {}",
+                    plan.confirm_name(),
+                    plan.target_vm
+                ))],
                 app,
             ));
             lines.push(fact(
@@ -308,12 +312,19 @@ fn draw_step(f: &mut Frame, app: &App, d: &DataDialog) {
                 ));
             }
             lines.push(Line::from(""));
-            lines.push(Line::from(format!("Type {} to restore it:", plan.target)));
+            lines.push(Line::from(format!(
+                "Type {} to restore it:",
+                plan.confirm_name()
+            )));
             let typed = confirm.lines().first().cloned().unwrap_or_default();
-            let problem = (*tried && typed != plan.target)
-                .then(|| format!("type {} exactly; nothing happens until then", plan.target));
+            let problem = (*tried && typed != plan.confirm_name()).then(|| {
+                format!(
+                    "type {} exactly; nothing happens until then",
+                    plan.confirm_name()
+                )
+            });
             (
-                format!(" Restore {} from a backup ", plan.target),
+                format!(" Restore {} from a backup ", plan.confirm_name()),
                 "Enter restores once the name matches · Esc cancels, nothing changes",
                 Some((&**confirm, problem)),
             )

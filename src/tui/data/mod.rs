@@ -98,7 +98,9 @@ impl DataRequest {
             DataRequest::PlanRestore { addon, backup, .. } => {
                 format!("plan restoring {backup} of {addon}")
             }
-            DataRequest::Restore(p, _) => format!("restore {} into {}", p.backup.id, p.target),
+            DataRequest::Restore(p, _) => {
+                format!("restore {} into {}", p.backup.id, p.confirm_name())
+            }
             DataRequest::PlanRotate { addon, .. } => format!("plan rotating {addon}"),
             DataRequest::Rotate { addon, .. } => format!("rotate the credentials of {addon}"),
             DataRequest::ResolveConnect(a) => format!("find where {a} listens"),
@@ -225,13 +227,13 @@ impl App {
                 }
                 KeyCode::Enter => {
                     let typed = confirm.lines().first().cloned().unwrap_or_default();
-                    if typed != plan.target {
+                    if typed != plan.confirm_name() {
                         *tried = true;
                         return None;
                     }
                     let plan = plan.clone();
                     d.stage = Stage::Running {
-                        what: format!("restore {} into {}", plan.backup.id, plan.target),
+                        what: format!("restore {} into {}", plan.backup.id, plan.confirm_name()),
                         steps: vec![],
                     };
                     Some(Request::Data(DataRequest::Restore(plan, typed)))
@@ -321,7 +323,10 @@ impl App {
                 d.stage = match result {
                     Ok(plan) => {
                         let mut confirm = TextArea::default();
-                        confirm.set_placeholder_text(format!("type {} to restore", plan.target));
+                        confirm.set_placeholder_text(format!(
+                            "type {} to restore",
+                            plan.confirm_name()
+                        ));
                         Stage::RestoreReview {
                             plan,
                             confirm: Box::new(confirm),
