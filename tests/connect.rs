@@ -2,7 +2,8 @@
 //! forward on 127.0.0.1 carries psql sessions through `direct-tcpip`
 //! channels to the addon's private address on the VM, the printed URL
 //! masks the password, and the type's client runs non-interactively with
-//! passthrough arguments, as the main login and the readonly one.
+//! passthrough arguments, as the main login and the readonly one; `db
+//! shell` opens psql inside the VM's container on a real terminal.
 
 mod common;
 
@@ -222,6 +223,36 @@ fn connect_forwards_psql_through_the_ssh_session() {
     assert_eq!(ok(&out).trim(), get("READONLY_USER"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains(&password), "{stderr}");
+    // `db shell` over SSH: psql inside the VM's container on a real
+    // terminal (tmux), the login's password sent only after the VM's
+    // terminal stopped echoing: never on the screen or a command line.
+    for (flag, who) in [("", user.clone()), ("--readonly", get("READONLY_USER"))] {
+        let session = format!("cn{}{}", std::process::id(), flag.len());
+        let tmux = common::tmux::Tmux::start(
+            &session,
+            &format!(
+                "env -u SSH_AUTH_SOCK SDTUI_ROOT={} SDTUI_ADDONS={} SDTUI_KNOWN_HOSTS={} {} -p {name} db shell {flag}; echo shell-exited-$?; sleep 30",
+                r.display(),
+                r.join(".none").display(),
+                known_hosts.display(),
+                env!("CARGO_BIN_EXE_sdtui")
+            ),
+        );
+        tmux.wait_for("Type \"help\"", std::time::Duration::from_secs(30));
+        tmux.keys(&["select 'me:' || current_user\\;", "Enter"]);
+        tmux.wait_for(&format!("me:{who}"), std::time::Duration::from_secs(10));
+        tmux.keys(&["\\q", "Enter"]);
+        let screen = tmux.wait_until(
+            "the shell to end",
+            |s| s.contains("shell-exited-0"),
+            std::time::Duration::from_secs(10),
+        );
+        assert!(!screen.contains(&password), "{screen}");
+        let ro_password =
+            common::revealed_credential(r, &name, "databases.main", "READONLY_PASSWORD");
+        assert!(!screen.contains(&ro_password), "{screen}");
+    }
+
     // A failing query is the client's exit status, not a success.
     let err = fails(&sdtui(
         r,

@@ -175,11 +175,13 @@ fn restore_plan() -> RestorePlan {
     RestorePlan {
         backup: three_backups().pop().unwrap(),
         target: "databases.primary".into(),
+        target_env: None,
         target_vm: "core".into(),
         apps: vec![
             ("api".into(), "app".into()),
             ("services".into(), "app".into()),
         ],
+        deployment: None,
     }
 }
 

@@ -23,9 +23,7 @@ pub fn client_in_container(
             "{addon_id} ({}) has no client to open: its type declares no connect:",
             dest.t.name
         ))
-        .hint(format!(
-            "open a shell in its container instead: `e` on its row in the console"
-        ))
+        .hint("open a shell in its container instead: `e` on its row in the console")
     })?;
     let port = dest
         .t

@@ -75,7 +75,7 @@ actions! {
     Reveal "reveal" Global ["r"] "reveal or mask a secret";
     Restart "restart" Global ["R"] "restart the container";
     StopStart "stop-start" Global ["S"] "stop or start container";
-    Shell "shell" Global ["e"] "shell in the container; on an addon, its client (psql ...)";
+    Shell "shell" Global ["e"] "shell (addon: client)";
     Mouse "mouse" Global ["m"] "mouse on or off";
     Help "help" Global ["?"] "this help";
     Quit "quit" Global ["q", "ctrl-c"] "quit";
