@@ -181,6 +181,53 @@ fn db_commands_work_per_environment() {
         "web was restarted by the restore"
     );
 
+    // db migrate --env production: the command from config.yml, once, in
+    // the deployment's image (web: sdtui-testapp), with web's settings.
+    let with_migrate = |code: &str| {
+        let cfg = std::fs::read_to_string(dir.join("config.yml")).unwrap();
+        let base = cfg
+            .split("    migrate:")
+            .next()
+            .unwrap()
+            .trim_end()
+            .to_string();
+        std::fs::write(
+            dir.join("config.yml"),
+            format!("{base}\n    migrate:\n      command: >-\n        {code}\n"),
+        )
+        .unwrap();
+    };
+    with_migrate(
+        r#"python3 -c "import os, psycopg2; c = psycopg2.connect(os.environ['DATABASE_URL']); c.autocommit = True; c.cursor().execute('create table if not exists migrated (x int)'); print('migrated ok')""#,
+    );
+    let unscoped = fails(&sdtui(r, &["-p", &name, "db", "migrate"]));
+    assert!(unscoped.contains("--env"), "{unscoped}");
+    let table = ok(&sdtui(
+        r,
+        &["-p", &name, "-e", "production", "db", "migrate"],
+    ));
+    assert!(
+        table.contains("web") && table.contains("migrated ok"),
+        "{table}"
+    );
+    assert_eq!(sql("production", "select count(*) from migrated"), "0");
+    with_migrate(r#"python3 -c "print('half way'); raise SystemExit(3)""#);
+    let failed = fails(&sdtui(
+        r,
+        &["-p", &name, "-e", "production", "db", "migrate"],
+    ));
+    assert!(
+        failed.contains("exited with code 3")
+            && failed.contains("half way")
+            && failed.contains("sdtui db migrate --env production"),
+        "{failed}"
+    );
+    // The deployment ran on, untouched.
+    assert_eq!(
+        container(&format!("{}-deployment", cp("production")), "web"),
+        web
+    );
+
     // db shell --env dev: psql inside dev's container, on a real terminal.
     let session = format!("edb{}", std::process::id());
     let tmux = Tmux::start(

@@ -23,6 +23,13 @@ pub enum DbCmd {
         #[arg(long)]
         readonly: bool,
     },
+    /// Run the environment's migrate command (`migrate:` in config.yml)
+    /// once in its deployment's image; needs --env.
+    Migrate {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Back up an addon on its VM, then prove the backup restores (a drill
     /// in a throwaway container).
     Backup {
@@ -95,6 +102,30 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
                     "the client in {addon} exited with code {code}"
                 )))
             }
+        }
+        DbCmd::Migrate { json } => {
+            let Some(env) = project.env_name() else {
+                let envs = crate::config::load(&project.config_path(), &ws.catalog)?.environments;
+                return Err(UserError::new(
+                    "db migrate runs an environment's migrate command: name the environment",
+                )
+                .hint(match envs.keys().next() {
+                    Some(first) => format!("sdtui db migrate --env {first}"),
+                    None => "declare environments (with `migrate:`) in config.yml".into(),
+                }));
+            };
+            let r = rt.block_on(crate::env::migrate::migrate(
+                ws,
+                &project.base(),
+                env,
+                &progress,
+            ))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            } else {
+                print!("{}", crate::env::ops::render_init(&r.rows));
+            }
+            Ok(())
         }
         DbCmd::Backup { addon, json } => {
             let addon = addon_of(ws, project, addon.as_deref())?;

@@ -45,6 +45,28 @@ pub(super) struct RawEnvironment {
     init: Vec<Spanned<String>>,
     deployment: Option<Spanned<String>>,
     init_timeout: Option<Spanned<String>>,
+    migrate: Option<RawMigrate>,
+}
+
+/// `migrate: {command: "npm run migrate", service: web}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMigrate {
+    command: Spanned<String>,
+    service: Option<Spanned<String>>,
+}
+
+/// The user's migrate command (`db migrate --env ENV`): run once, to
+/// completion, in the image of a service of the environment's deployment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Migrate {
+    /// Its words, as the container's command (no shell unless it says so).
+    pub command: Vec<String>,
+    /// The deployment's service whose image and settings it runs with
+    /// (default: the deployment's only service).
+    pub service: Option<String>,
+    /// The config.yml line that declares it.
+    pub line: u64,
 }
 
 /// A file of the user's that an environment names, relative to the project
@@ -71,6 +93,7 @@ pub struct Environment {
     pub init: Vec<UserFile>,
     pub deployment: Option<UserFile>,
     pub init_timeout_s: u64,
+    pub migrate: Option<Migrate>,
 }
 
 impl Config {
@@ -383,6 +406,7 @@ pub(super) fn validate(
             init: Vec::new(),
             deployment: None,
             init_timeout_s: DEFAULT_INIT_TIMEOUT_S,
+            migrate: None,
         };
 
         // Variables: plain values, never one sdtui manages.
@@ -460,6 +484,39 @@ pub(super) fn validate(
                 .at(at(&t.referenced))
                 .hint("write seconds (300), or with a unit: 90s, 5m, 1h")
             })?;
+        }
+        if let Some(m) = &env.migrate {
+            let words = shlex::split(&m.command.value)
+                .filter(|w| !w.is_empty())
+                .ok_or_else(|| {
+                    UserError::new(format!(
+                        "the migrate command of {scope} is empty or has an unclosed quote"
+                    ))
+                    .at(at(&m.command.referenced))
+                    .hint("write it as on a shell line: npm run migrate, or sh -c 'a && b'")
+                })?;
+            if m.service
+                .as_ref()
+                .is_some_and(|s| s.value.trim().is_empty())
+            {
+                return Err(
+                    UserError::new(format!("the migrate service of {scope} is empty"))
+                        .at(m.service.as_ref().and_then(|s| at(&s.referenced)))
+                        .hint("name a service of the deployment file, or leave `service:` out"),
+                );
+            }
+            if environment.deployment.is_none() {
+                return Err(UserError::new(format!(
+                    "{scope} has a migrate command but no deployment: it runs in the image of a deployment's service"
+                ))
+                .at(at(&m.command.referenced))
+                .hint(format!("add `deployment: deploy/app-compose.yml` to environments.{env_name}")));
+            }
+            environment.migrate = Some(Migrate {
+                command: words,
+                service: m.service.as_ref().map(|s| s.value.clone()),
+                line: m.command.referenced.line(),
+            });
         }
         out.insert(env_name, environment);
     }

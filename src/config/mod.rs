@@ -9,7 +9,7 @@ pub mod legacy;
 mod raw;
 pub mod schedule;
 
-pub use environments::{Environment, UserFile};
+pub use environments::{Environment, Migrate, UserFile};
 
 pub use raw::{option_matches, parse_option, suggest_prefix};
 

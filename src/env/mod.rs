@@ -10,6 +10,7 @@
 pub mod export;
 pub mod files;
 pub mod live;
+pub mod migrate;
 pub mod ops;
 mod phases;
 pub mod pod;

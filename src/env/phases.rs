@@ -39,7 +39,7 @@ pub async fn init(
     run_init(&r, project, &init, report).await
 }
 
-async fn run_init(
+pub(crate) async fn run_init(
     r: &Resolved,
     project: &Project,
     init: &[Prepared],
