@@ -185,8 +185,7 @@ pub fn write(r: &Resolved, p: &Prepared) -> Result<Vec<PathBuf>> {
 /// mode: a start that changes nothing touches no file.
 fn write_if_changed(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let same = std::fs::metadata(path)
-        .is_ok_and(|m| m.permissions().mode() & 0o777 == mode)
+    let same = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o777 == mode)
         && std::fs::read(path).is_ok_and(|b| b == bytes);
     if same {
         return Ok(());

@@ -89,10 +89,9 @@ pub async fn deployment_status(
     which: Option<&str>,
 ) -> Result<Vec<EnvStatusRow>> {
     let envs = selected(ws, project, which)?;
-    let per_env = futures_util::future::join_all(
-        envs.iter()
-            .filter(|env| env.deployment.is_some())
-            .map(|env| async move {
+    let per_env =
+        futures_util::future::join_all(envs.iter().filter(|env| env.deployment.is_some()).map(
+            |env| async move {
                 let r = resolve(ws, project, &env.name)?;
                 let vm = super::run::vm_of(&r)?;
                 let conn = deploy::target::Connected::open(ws, &r.scoped, &vm).await?;
@@ -111,9 +110,9 @@ pub async fn deployment_status(
                         })
                         .collect::<Vec<_>>(),
                 )
-            }),
-    )
-    .await;
+            },
+        ))
+        .await;
     let mut rows = Vec::new();
     for r in per_env {
         rows.extend(r?);

@@ -165,8 +165,7 @@ async fn run_deploy(
         .compose(&cp, &paths, &["up", "-d", "--remove-orphans"])
         .await?;
     step("deployment: up; waiting for health".into());
-    let services =
-        run::wait_healthy(runner.docker(), &cp, timeout, &run::secret_values(r)).await?;
+    let services = run::wait_healthy(runner.docker(), &cp, timeout, &run::secret_values(r)).await?;
     step(format!(
         "deployment: {} running{}",
         services.len(),
@@ -290,7 +289,9 @@ pub async fn stop_deployment(
         let paths = runner.put_paths(&local).await?;
         let cp = compose_project_of(&r, &name);
         report(format!("env {env}: {name}: down ({cp}, volumes kept)"));
-        runner.compose(&cp, &paths, &["down", "--remove-orphans"]).await?;
+        runner
+            .compose(&cp, &paths, &["down", "--remove-orphans"])
+            .await?;
     }
     Ok(())
 }

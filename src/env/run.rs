@@ -44,7 +44,10 @@ pub fn vm_of(r: &Resolved) -> Result<Vm> {
             "environment {}: VM {} is not declared",
             r.environment.name, r.vm
         ))
-        .hint(crate::config::hint_choices("VMs", r.loaded.config.vms.keys()))
+        .hint(crate::config::hint_choices(
+            "VMs",
+            r.loaded.config.vms.keys(),
+        ))
     })
 }
 
