@@ -10,7 +10,7 @@ pub enum EnvCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Per addon of each environment (or of ENV): container state, health, ports.
+    /// Per addon of each environment (or of ENV), then its deployment's containers (text only): state, health, ports.
     Status {
         /// One environment (default: all).
         env: Option<String>,

@@ -183,17 +183,13 @@ impl Runner {
         let program = match &self.conn.target {
             Target::Local { program, .. } | Target::Remote { program, .. } => program,
         };
-        let mut all: Vec<String> = program[1..].to_vec();
-        all.extend([
-            "-p".into(),
-            compose_project.into(),
-            "--project-directory".into(),
-            self.project_directory(),
-        ]);
-        for f in files {
-            all.extend(["-f".into(), f.clone()]);
-        }
-        all.extend(args.iter().map(|s| s.to_string()));
+        let all = compose_args(
+            program,
+            compose_project,
+            &self.project_directory(),
+            files,
+            args,
+        );
         let done = match &self.conn.target {
             Target::Local { .. } => {
                 crate::deploy::run(&crate::deploy::Command {
@@ -212,6 +208,29 @@ impl Runner {
             ..e
         })
     }
+}
+
+/// The arguments after the program: `[compose] -p P --project-directory D
+/// -f F1 -f F2 ARGS` (as data, never a shell line).
+pub fn compose_args(
+    program: &[String],
+    compose_project: &str,
+    project_directory: &str,
+    files: &[String],
+    args: &[&str],
+) -> Vec<String> {
+    let mut all: Vec<String> = program[1..].to_vec();
+    all.extend([
+        "-p".into(),
+        compose_project.into(),
+        "--project-directory".into(),
+        project_directory.into(),
+    ]);
+    for f in files {
+        all.extend(["-f".into(), f.clone()]);
+    }
+    all.extend(args.iter().map(|s| s.to_string()));
+    all
 }
 
 /// One init container's outcome, a row of the init table.
@@ -458,5 +477,46 @@ pub async fn wait_healthy(
             .hint("see its logs: sdtui env logs ENV"));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compose_args_on_a_remote_vm() {
+        let files = vec![
+            ".sdtui/shop-dev/core/files/deployment.yml".to_string(),
+            ".sdtui/shop-dev/core/files/deployment.network.yml".to_string(),
+        ];
+        let v2 = ["docker".to_string(), "compose".to_string()];
+        assert_eq!(
+            compose_args(
+                &v2,
+                "shop-dev-core-deployment",
+                &remote_files_dir(".sdtui/shop-dev/core"),
+                &files,
+                &["up", "-d", "--remove-orphans"],
+            ),
+            [
+                "compose",
+                "-p",
+                "shop-dev-core-deployment",
+                "--project-directory",
+                ".sdtui/shop-dev/core/files",
+                "-f",
+                ".sdtui/shop-dev/core/files/deployment.yml",
+                "-f",
+                ".sdtui/shop-dev/core/files/deployment.network.yml",
+                "up",
+                "-d",
+                "--remove-orphans",
+            ]
+        );
+        let v1 = ["docker-compose".to_string()];
+        let args = compose_args(&v1, "p", "d", &files[..1], &["restart", "app"]);
+        assert_eq!(args[0], "-p");
+        assert_eq!(args.last().map(String::as_str), Some("app"));
     }
 }
