@@ -10,7 +10,7 @@ pub enum EnvCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Per addon of each environment (or of ENV): container state, health, ports.
+    /// Per addon of each environment (or of ENV), then its deployment's containers (text only): state, health, ports.
     Status {
         /// One environment (default: all).
         env: Option<String>,
@@ -132,8 +132,12 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: EnvCmd) -> Result<()> {
                 print_json(&rows);
                 return Ok(());
             }
+            // Then the deployment's containers, in the same table (text only:
+            // the JSON stays one row per addon).
+            let deployed = runtime()?.block_on(ops::deployment_status(ws, p, env.as_deref()))?;
             let rows: Vec<Vec<String>> = rows
                 .iter()
+                .chain(&deployed)
                 .map(|r| {
                     vec![
                         r.env.clone(),

@@ -85,7 +85,7 @@ pub fn compose_command(
     }
 }
 
-pub(super) async fn run(cmd: &Command) -> Result<String> {
+pub(crate) async fn run(cmd: &Command) -> Result<String> {
     let out = tokio::process::Command::new(&cmd.program)
         .args(&cmd.args)
         .current_dir(&cmd.dir)

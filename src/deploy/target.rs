@@ -325,7 +325,7 @@ impl Target {
     }
 }
 
-async fn remote(session: &Session, cmd: RemoteCommand) -> Result<String> {
+pub(crate) async fn remote(session: &Session, cmd: RemoteCommand) -> Result<String> {
     let out = session.exec(&cmd).await?;
     if !out.success() {
         return Err(UserError::new(format!(

@@ -169,14 +169,26 @@ pub fn write(r: &Resolved, p: &Prepared) -> Result<Vec<PathBuf>> {
         r.environment.name,
         r.environment.name
     );
-    crate::engine::apply::write_atomic(&copy, format!("{header}{}", p.compose).as_bytes(), 0o600)?;
+    write_if_changed(&copy, format!("{header}{}", p.compose).as_bytes(), 0o600)?;
     let mut files = vec![copy];
     if let Some(network) = addons_network(r)
         && !p.networked.is_empty()
     {
         let net = dir.join(format!("{}.network.yml", p.name));
-        crate::engine::apply::write_atomic(&net, network_override(p, &network).as_bytes(), 0o644)?;
+        write_if_changed(&net, network_override(p, &network).as_bytes(), 0o644)?;
         files.push(net);
     }
     Ok(files)
+}
+
+/// Writes atomically unless the file already holds these bytes with this
+/// mode: a start that changes nothing touches no file.
+fn write_if_changed(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let same = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o777 == mode)
+        && std::fs::read(path).is_ok_and(|b| b == bytes);
+    if same {
+        return Ok(());
+    }
+    crate::engine::apply::write_atomic(path, bytes, mode)
 }

@@ -126,7 +126,7 @@ pub async fn migrate(
         spec.command.join(" "),
         step.services[0]
     ));
-    run_init(&r, project, std::slice::from_ref(&step), report)
+    run_init(ws, &r, project, std::slice::from_ref(&step), report)
         .await
         .map_err(|mut e| {
             e.message = e.message.replace("init container", "the migrate container");

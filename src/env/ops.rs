@@ -80,6 +80,46 @@ pub async fn status(
     Ok(rows)
 }
 
+/// The deployment's containers of the environments (all, or `which`), from
+/// their VMs' engines (over SSH for a remote one): `addon` is `deployment`,
+/// one row per container. Environments without a deployment give none.
+pub async fn deployment_status(
+    ws: &Workspace,
+    project: &Project,
+    which: Option<&str>,
+) -> Result<Vec<EnvStatusRow>> {
+    let envs = selected(ws, project, which)?;
+    let per_env =
+        futures_util::future::join_all(envs.iter().filter(|env| env.deployment.is_some()).map(
+            |env| async move {
+                let r = resolve(ws, project, &env.name)?;
+                let vm = super::run::vm_of(&r)?;
+                let conn = deploy::target::Connected::open(ws, &r.scoped, &vm).await?;
+                let cp = super::run::compose_project_of(&r, "deployment");
+                let live = crate::docker::project_containers(&conn.docker, &cp).await?;
+                Ok::<_, UserError>(
+                    live.into_iter()
+                        .map(|s| EnvStatusRow {
+                            env: env.name.clone(),
+                            vm: r.vm.clone(),
+                            addon: "deployment".into(),
+                            service: s.service,
+                            state: s.state,
+                            health: s.health,
+                            ports: s.ports,
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            },
+        ))
+        .await;
+    let mut rows = Vec::new();
+    for r in per_env {
+        rows.extend(r?);
+    }
+    Ok(rows)
+}
+
 pub(crate) fn rows_of(env: &Environment, live: &[deploy::StatusRow]) -> Vec<EnvStatusRow> {
     env.addons
         .iter()

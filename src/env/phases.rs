@@ -10,7 +10,7 @@ use crate::deploy;
 use crate::docker::ServiceState;
 use crate::engine::{Project, Workspace};
 use crate::env::files::{self, Prepared};
-use crate::env::run::{self, InitRow, compose, compose_project_of, render_init, vm_of};
+use crate::env::run::{self, InitRow, Runner, compose_project_of, render_init, vm_note};
 use crate::env::vars::{Resolved, resolve};
 use crate::error::{Result, UserError};
 
@@ -36,10 +36,11 @@ pub async fn init(
 ) -> Result<InitReport> {
     let r = resolve(ws, project, env)?;
     let (init, _) = files::prepare_all(&r, &project.dir)?;
-    run_init(&r, project, &init, report).await
+    run_init(ws, &r, project, &init, report).await
 }
 
 pub(crate) async fn run_init(
+    ws: &Workspace,
     r: &Resolved,
     project: &Project,
     init: &[Prepared],
@@ -55,18 +56,18 @@ pub(crate) async fn run_init(
             rows,
         });
     }
-    let vm = vm_of(r)?;
-    let docker = crate::docker::connect_local().await?;
+    let runner = Runner::open(ws, r, &project.dir).await?;
     let timeout = Duration::from_secs(r.environment.init_timeout_s);
     for p in init {
         step(format!(
-            "init: {} ({} service{})",
+            "init: {} ({} service{}) on {}",
             p.source.path.display(),
             p.services.len(),
-            if p.services.len() == 1 { "" } else { "s" }
+            if p.services.len() == 1 { "" } else { "s" },
+            vm_note(r)
         ));
-        let paths = files::write(r, p)?;
-        let got = run::run_init_file(r, &vm, &project.dir, p, &paths, timeout, &docker).await?;
+        let paths = runner.put(r, p).await?;
+        let got = run::run_init_file(r, &runner, p, &paths, timeout).await?;
         let failed = got
             .iter()
             .find(|row| row.exit_code != Some(0))
@@ -123,10 +124,11 @@ pub async fn deploy(
 ) -> Result<DeployReport> {
     let r = resolve(ws, project, env)?;
     let (_, deployment) = files::prepare_all(&r, &project.dir)?;
-    run_deploy(&r, project, deployment.as_ref(), timeout, report).await
+    run_deploy(ws, &r, project, deployment.as_ref(), timeout, report).await
 }
 
 async fn run_deploy(
+    ws: &Workspace,
     r: &Resolved,
     project: &Project,
     deployment: Option<&Prepared>,
@@ -145,7 +147,7 @@ async fn run_deploy(
             services: vec![],
         });
     };
-    let vm = vm_of(r)?;
+    let runner = Runner::open(ws, r, &project.dir).await?;
     let what = if p.pod.is_some() {
         format!(
             "{} (a Pod, through its compose twin)",
@@ -154,19 +156,16 @@ async fn run_deploy(
     } else {
         p.source.path.display().to_string()
     };
-    step(format!("deployment: {what} as compose project {cp}"));
-    let paths = files::write(r, p)?;
-    compose(
-        &vm,
-        &project.dir,
-        &cp,
-        &paths,
-        &["up", "-d", "--remove-orphans"],
-    )
-    .await?;
+    step(format!(
+        "deployment: {what} as compose project {cp} on {}",
+        vm_note(r)
+    ));
+    let paths = runner.put(r, p).await?;
+    runner
+        .compose(&cp, &paths, &["up", "-d", "--remove-orphans"])
+        .await?;
     step("deployment: up; waiting for health".into());
-    let docker = crate::docker::connect_local().await?;
-    let services = run::wait_healthy(&docker, &cp, timeout, &run::secret_values(r)).await?;
+    let services = run::wait_healthy(runner.docker(), &cp, timeout, &run::secret_values(r)).await?;
     step(format!(
         "deployment: {} running{}",
         services.len(),
@@ -210,7 +209,7 @@ pub async fn start(
     let r = resolve(ws, project, env)?;
     let (init, deployment) = files::prepare_all(&r, &project.dir)?;
     if !init.is_empty() || deployment.is_some() {
-        vm_of(&r)?;
+        run::vm_of(&r)?;
     }
     let environment = &r.environment;
     step(format!(
@@ -248,8 +247,8 @@ pub async fn start(
     // The sync may have created credentials: read them again.
     let r = resolve(ws, project, env)?;
     let (init, deployment) = files::prepare_all(&r, &project.dir)?;
-    let init = run_init(&r, project, &init, report).await?;
-    let deployment = run_deploy(&r, project, deployment.as_ref(), timeout, report).await?;
+    let init = run_init(ws, &r, project, &init, report).await?;
+    let deployment = run_deploy(ws, &r, project, deployment.as_ref(), timeout, report).await?;
     Ok(StartReport {
         env: env.to_string(),
         files_written,
@@ -271,27 +270,28 @@ pub async fn stop_deployment(
     let dir = r.scoped.dir.join(files::FILES_DIR);
     let names = std::iter::once("deployment".to_string())
         .chain((1..=r.environment.init.len()).map(|i| format!("init-{i}")));
+    let mut runner = None;
     for name in names {
         let copy = dir.join(format!("{name}.yml"));
         if !copy.is_file() {
             continue;
         }
-        let vm = vm_of(&r)?;
-        let mut paths = vec![copy];
+        let runner = match &mut runner {
+            Some(r) => r,
+            None => runner.insert(Runner::open(ws, &r, &project.dir).await?),
+        };
+        let mut local = vec![copy];
         let net = dir.join(format!("{name}.network.yml"));
         if net.is_file() {
-            paths.push(net);
+            local.push(net);
         }
+        // The copies that last ran, on the VM too (compose v1 needs them).
+        let paths = runner.put_paths(&local).await?;
         let cp = compose_project_of(&r, &name);
         report(format!("env {env}: {name}: down ({cp}, volumes kept)"));
-        compose(
-            &vm,
-            &project.dir,
-            &cp,
-            &paths,
-            &["down", "--remove-orphans"],
-        )
-        .await?;
+        runner
+            .compose(&cp, &paths, &["down", "--remove-orphans"])
+            .await?;
     }
     Ok(())
 }
@@ -321,8 +321,8 @@ pub async fn restart(
                 .hint(crate::config::hint_choices("services", p.services.iter())),
         );
     }
-    let vm = vm_of(&r)?;
-    let paths = files::write(&r, &p)?;
+    let runner = Runner::open(ws, &r, &project.dir).await?;
+    let paths = runner.put(&r, &p).await?;
     let cp = compose_project_of(&r, "deployment");
     let mut args = vec!["restart"];
     args.extend(service);
@@ -330,7 +330,7 @@ pub async fn restart(
         "env {env}: restart {}",
         service.unwrap_or("every service of the deployment")
     ));
-    compose(&vm, &project.dir, &cp, &paths, &args).await?;
+    runner.compose(&cp, &paths, &args).await?;
     Ok(())
 }
 
@@ -343,11 +343,14 @@ pub async fn log_sources(
     service: Option<&str>,
 ) -> Result<Vec<deploy::LogSource>> {
     let r = resolve(ws, project, env)?;
-    let docker = crate::docker::connect_local().await?;
     let mut sources: Vec<deploy::LogSource> = deploy::log_sources(ws, &r.scoped, None)
         .await
         .unwrap_or_default();
     let cp = compose_project_of(&r, "deployment");
+    let vm = run::vm_of(&r)?;
+    let docker = deploy::target::Connected::open(ws, &r.scoped, &vm)
+        .await?
+        .docker;
     for c in crate::docker::project_containers(&docker, &cp).await? {
         sources.push(deploy::LogSource {
             vm: r.vm.clone(),
