@@ -462,7 +462,7 @@ pub(super) fn validate(
         // Variables from the user's env file: the same rules as
         // `variables:`, and a name in both is refused (never a silent win).
         if let Some(f) = &env.env_file {
-            let file = user_file(f, "env_file")?;
+            let file = user_file(f, "variables")?;
             let full = folder.join(&file.path);
             let text = match planned.get(&file.path) {
                 Some(t) => t.clone(),

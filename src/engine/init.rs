@@ -51,14 +51,15 @@ pub fn check_names(names: &[String]) -> Result<()> {
     }
     for (i, name) in names.iter().enumerate() {
         if !config::is_dns_label(name) {
-            let shown = if name.is_empty() {
-                format!("the {} name (empty)", ordinal(i + 1))
+            let what = if name.is_empty() {
+                format!(
+                    "the {} environment name in --environments is empty",
+                    ordinal(i + 1)
+                )
             } else {
-                format!("\"{name}\"")
+                format!("environment name \"{name}\" in --environments is not a DNS label")
             };
-            return Err(UserError::new(format!(
-                "environment name {shown} in --environments is not a DNS label"
-            ))
+            return Err(UserError::new(what)
             .hint(format!(
                 "{DNS_LABEL_HINT} (it names the environment's containers and folder), e.g. dev,staging,production"
             )));
@@ -186,7 +187,7 @@ mod tests {
         let e = check_names(&names(&["dev", "Stag_ing"])).unwrap_err();
         assert!(e.message.contains("\"Stag_ing\""), "{}", e.message);
         let e = check_names(&names(&["dev", ""])).unwrap_err();
-        assert!(e.message.contains("second name (empty)"), "{}", e.message);
+        assert!(e.message.contains("second environment name"), "{}", e.message);
         let e = check_names(&names(&["dev", "dev"])).unwrap_err();
         assert!(e.message.contains("twice"), "{}", e.message);
         assert!(check_names(&[]).is_err());
