@@ -682,8 +682,14 @@ fn init_environments_with_a_bad_name() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     for (list, expect) in [
-        ("dev,Stag_ing", "environment name \"Stag_ing\" in --environments is not a DNS label"),
-        ("dev,,staging", "the second environment name in --environments is empty"),
+        (
+            "dev,Stag_ing",
+            "environment name \"Stag_ing\" in --environments is not a DNS label",
+        ),
+        (
+            "dev,,staging",
+            "the second environment name in --environments is empty",
+        ),
         ("dev,staging,dev", "environment dev is named twice"),
         ("", "the first environment name in --environments is empty"),
     ] {
@@ -718,17 +724,28 @@ fn environment_env_files_that_do_not_read() {
         (
             "log_level=debug\n",
             "",
-            &["dev.env:1:1", "\"log_level\"", "not an environment variable name"],
+            &[
+                "dev.env:1:1",
+                "\"log_level\"",
+                "not an environment variable name",
+            ],
         ),
         (
             "APP=1\nDATABASE_URL=postgres://elsewhere\n",
             "",
-            &["dev.env:2:1", "variable DATABASE_URL of environment dev", "managed by sdtui"],
+            &[
+                "dev.env:2:1",
+                "variable DATABASE_URL of environment dev",
+                "managed by sdtui",
+            ],
         ),
         (
             "LOG_LEVEL=debug\n",
             "    variables:\n      LOG_LEVEL: info\n",
-            &["dev.env:1:1", "set both in deploy/dev.env and under `variables:`"],
+            &[
+                "dev.env:1:1",
+                "set both in deploy/dev.env and under `variables:`",
+            ],
         ),
     ];
     for (env_text, variables, expect) in cases {

@@ -462,7 +462,11 @@ fn init_with_environments_matches_golden_files() {
     }
     if !update {
         for rel in common::snapshot(&golden).keys() {
-            assert!(files.contains_key(rel), "golden {} was not written", rel.display());
+            assert!(
+                files.contains_key(rel),
+                "golden {} was not written",
+                rel.display()
+            );
         }
     }
     assert!(
@@ -488,7 +492,10 @@ fn init_with_environments_matches_golden_files() {
     let (dry_root, dry) = init_with_environments(true);
     let diff = dry.diff(false);
     for rel in &planned {
-        assert!(diff.contains(&format!("+++ b/{rel}")), "{rel} not in the diff:\n{diff}");
+        assert!(
+            diff.contains(&format!("+++ b/{rel}")),
+            "{rel} not in the diff:\n{diff}"
+        );
     }
     assert!(diff.contains("+APP_MESSAGE=hello from dev"), "{diff}");
     assert!(

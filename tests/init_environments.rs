@@ -77,7 +77,13 @@ fn init_then_dev_and_staging_side_by_side() {
     )
     .unwrap();
     let out = ok(&run(&[
-        "-p", &name, "env", "start", "dev", "--timeout", "180",
+        "-p",
+        &name,
+        "env",
+        "start",
+        "dev",
+        "--timeout",
+        "180",
     ]));
     let to_dev = t0.elapsed();
     eprintln!("init → dev database migrated and app healthy: {to_dev:.1?}");
@@ -89,7 +95,11 @@ fn init_then_dev_and_staging_side_by_side() {
     assert!(!pg_dev.is_empty());
     let sql = |pg: &str, env: &str, q: &str| psql(pg, &format!("{}_user", db(env)), &db(env), q);
     assert_eq!(
-        sql(&pg_dev, "dev", "select to_regclass('public.notes') is not null"),
+        sql(
+            &pg_dev,
+            "dev",
+            "select to_regclass('public.notes') is not null"
+        ),
         "t",
         "the migration created its table in dev"
     );
@@ -103,7 +113,13 @@ fn init_then_dev_and_staging_side_by_side() {
     // staging beside it: its own database, the migration ran there too.
     let t1 = Instant::now();
     let out = ok(&run(&[
-        "-p", &name, "env", "start", "staging", "--timeout", "180",
+        "-p",
+        &name,
+        "env",
+        "start",
+        "staging",
+        "--timeout",
+        "180",
     ]));
     eprintln!("env start staging (beside dev): {:.1?}", t1.elapsed());
     assert!(out.contains("web      running  healthy"), "{out}");
@@ -124,9 +140,16 @@ fn init_then_dev_and_staging_side_by_side() {
     assert_eq!(memory(&pg_staging).trim(), (512u64 << 20).to_string());
 
     // A row written in dev is not in staging.
-    sql(&pg_dev, "dev", "insert into notes (body) values ('only in dev')");
+    sql(
+        &pg_dev,
+        "dev",
+        "insert into notes (body) values ('only in dev')",
+    );
     assert_eq!(sql(&pg_dev, "dev", "select count(*) from notes"), "1");
-    assert_eq!(sql(&pg_staging, "staging", "select count(*) from notes"), "0");
+    assert_eq!(
+        sql(&pg_staging, "staging", "select count(*) from notes"),
+        "0"
+    );
     let said = app_says(&container(&cp("staging-local-deployment"), "web"));
     assert!(
         said.contains("hello from staging: 0 note(s) in the staging database"),
@@ -147,7 +170,13 @@ fn init_then_dev_and_staging_side_by_side() {
 
     // dev again: the migration runs again on its table and the row is there.
     let out = ok(&run(&[
-        "-p", &name, "env", "start", "dev", "--timeout", "180",
+        "-p",
+        &name,
+        "env",
+        "start",
+        "dev",
+        "--timeout",
+        "180",
     ]));
     assert!(out.contains("migrate  0"), "{out}");
     let pg_dev = container(&cp("dev-local"), "postgres-primary");

@@ -31,11 +31,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>> {
         let indent = (raw.len() - body.len()) as u64;
         let at = |col: u64| Some(SourceSpot::new(path, Some(text), line, col));
         let Some((name, rest)) = body.split_once('=') else {
-            return Err(
-                UserError::new(format!("line {line} of {} is not NAME=value", path.display()))
-                    .at(at(indent + 1))
-                    .hint("write one variable a line, e.g. LOG_LEVEL=debug; # starts a comment"),
-            );
+            return Err(UserError::new(format!(
+                "line {line} of {} is not NAME=value",
+                path.display()
+            ))
+            .at(at(indent + 1))
+            .hint("write one variable a line, e.g. LOG_LEVEL=debug; # starts a comment"));
         };
         let name = name.trim_end();
         if !super::is_env_name(name) {

@@ -187,7 +187,11 @@ mod tests {
         let e = check_names(&names(&["dev", "Stag_ing"])).unwrap_err();
         assert!(e.message.contains("\"Stag_ing\""), "{}", e.message);
         let e = check_names(&names(&["dev", ""])).unwrap_err();
-        assert!(e.message.contains("second environment name"), "{}", e.message);
+        assert!(
+            e.message.contains("second environment name"),
+            "{}",
+            e.message
+        );
         let e = check_names(&names(&["dev", "dev"])).unwrap_err();
         assert!(e.message.contains("twice"), "{}", e.message);
         assert!(check_names(&[]).is_err());
@@ -215,6 +219,10 @@ mod tests {
         assert_eq!(dev.variables["APP_MESSAGE"], "hello from dev");
         assert_eq!(dev.init.len(), 1);
         assert!(dev.deployment.is_some());
-        assert!(files[0].content.contains("image: postgres:15 "), "{}", files[0].content);
+        assert!(
+            files[0].content.contains("image: postgres:15 "),
+            "{}",
+            files[0].content
+        );
     }
 }

@@ -605,7 +605,9 @@ impl Workspace {
         let config = config::parse(&project.config_path(), text, &self.catalog)?;
         let cat = &self.catalog;
         match op {
-            Operation::Init { .. } | Operation::Migrate | Operation::Rename { .. } => unreachable!(),
+            Operation::Init { .. } | Operation::Migrate | Operation::Rename { .. } => {
+                unreachable!()
+            }
             Operation::Sync => Ok(text.to_string()),
             Operation::SetCredential { id, .. } => require_addon(&config, id).map(|_| text.into()),
             Operation::SetTag { app, tag } => {
