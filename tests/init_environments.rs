@@ -6,7 +6,8 @@
 //! read the environment's variables file, a row written in dev is absent in
 //! staging, `env stop` keeps the volumes and a second start finds the data
 //! (the migration runs again, harmlessly). Prints the time from `sdtui
-//! init` to a healthy dev deployment.
+//! init` to a healthy dev deployment. Once under Compose v1, once under
+//! v2, each on its own address and project names.
 //!
 //! Run under `flock /tmp/sdtui-docker-tests.lock`.
 
@@ -15,11 +16,9 @@ mod common;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use common::compose::Compose;
 use common::docker::{Cleanup, container, docker, psql, require_images};
-use common::{ok, sdtui};
-
-/// The test VM's address: no other test publishes there.
-const IP: &str = "127.0.91.1";
+use common::ok;
 
 fn volumes(compose_project: &str) -> String {
     docker(&[
@@ -45,12 +44,23 @@ fn app_says(web: &str) -> String {
 }
 
 #[test]
-fn init_then_dev_and_staging_side_by_side() {
+fn init_then_dev_and_staging_side_by_side_v1() {
+    init_then_dev_and_staging(Compose::V1, "127.0.91.1");
+}
+
+#[test]
+fn init_then_dev_and_staging_side_by_side_v2() {
+    init_then_dev_and_staging(Compose::V2, "127.0.91.2");
+}
+
+/// `ip`: the test VM's address, where no other test publishes.
+fn init_then_dev_and_staging(compose: Compose, ip: &str) {
     require_images(&["postgres:15"]);
+    let vars = compose.sdtui_env();
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    let run = |args: &[&str]| -> Output { sdtui(r, args) };
-    let name = format!("ie{}", std::process::id());
+    let run = |args: &[&str]| -> Output { common::sdtui_env(r, args, &vars) };
+    let name = format!("ie{}{}", std::process::id(), compose.tag());
     let cp = |suffix: &str| format!("{name}-{suffix}");
     let _cleanup = [
         "dev-local",
@@ -73,7 +83,7 @@ fn init_then_dev_and_staging_side_by_side() {
     assert!(cfg.contains(line), "{cfg}");
     std::fs::write(
         &cfg_path,
-        cfg.replace(line, &format!("    private_ip: {IP}\n")),
+        cfg.replace(line, &format!("    private_ip: {ip}\n")),
     )
     .unwrap();
     let out = ok(&run(&[
@@ -86,7 +96,10 @@ fn init_then_dev_and_staging_side_by_side() {
         "180",
     ]));
     let to_dev = t0.elapsed();
-    eprintln!("init → dev database migrated and app healthy: {to_dev:.1?}");
+    eprintln!(
+        "{}: init → dev database migrated and app healthy: {to_dev:.1?}",
+        compose.tag()
+    );
     assert!(out.contains("web      running  healthy"), "{out}");
     assert!(out.contains("migrated the dev database"), "{out}");
 
@@ -121,7 +134,11 @@ fn init_then_dev_and_staging_side_by_side() {
         "--timeout",
         "180",
     ]));
-    eprintln!("env start staging (beside dev): {:.1?}", t1.elapsed());
+    eprintln!(
+        "{}: env start staging (beside dev): {:.1?}",
+        compose.tag(),
+        t1.elapsed()
+    );
     assert!(out.contains("web      running  healthy"), "{out}");
     let pg_staging = container(&cp("staging-local"), "postgres-primary");
     assert!(!pg_staging.is_empty() && pg_staging != pg_dev);
