@@ -674,3 +674,113 @@ fn environment_files_with_an_unresolved_variable_or_another_kind() {
         &["deploy/pod.yml:2:7", "kind `Deployment` is not supported"],
     );
 }
+
+/// `init --environments` with a name that is not a DNS label (or empty, or
+/// twice) names it, hints, and writes nothing: not even the project folder.
+#[test]
+fn init_environments_with_a_bad_name() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for (list, expect) in [
+        (
+            "dev,Stag_ing",
+            "environment name \"Stag_ing\" in --environments is not a DNS label",
+        ),
+        (
+            "dev,,staging",
+            "the second environment name in --environments is empty",
+        ),
+        ("dev,staging,dev", "environment dev is named twice"),
+        ("", "the first environment name in --environments is empty"),
+    ] {
+        for dry in [false, true] {
+            let mut args = vec!["init", "demo", "--environments", list];
+            if dry {
+                args.push("--dry-run");
+            }
+            let err = fails(&sdtui(r, &args));
+            assert!(err.contains(expect), "{list}: {err}");
+            assert!(err.contains("hint: "), "{list}: {err}");
+            assert_eq!(
+                std::fs::read_dir(r).unwrap().count(),
+                0,
+                "{list}: nothing may be written"
+            );
+        }
+    }
+}
+
+/// An environment's `env_file:`: a line that is not NAME=value, a bad
+/// name, a managed name, or a name also under `variables:` is refused with
+/// the file's line:column, and nothing changes.
+#[test]
+fn environment_env_files_that_do_not_read() {
+    let cases: [(&str, &str, &[&str]); 4] = [
+        (
+            "# dev\nLOG_LEVEL=debug\nnot a line\n",
+            "",
+            &["dev.env:3:1", "line 3 of", "is not NAME=value"],
+        ),
+        (
+            "log_level=debug\n",
+            "",
+            &[
+                "dev.env:1:1",
+                "\"log_level\"",
+                "not an environment variable name",
+            ],
+        ),
+        (
+            "APP=1\nDATABASE_URL=postgres://elsewhere\n",
+            "",
+            &[
+                "dev.env:2:1",
+                "variable DATABASE_URL of environment dev",
+                "managed by sdtui",
+            ],
+        ),
+        (
+            "LOG_LEVEL=debug\n",
+            "    variables:\n      LOG_LEVEL: info\n",
+            &[
+                "dev.env:1:1",
+                "set both in deploy/dev.env and under `variables:`",
+            ],
+        ),
+    ];
+    for (env_text, variables, expect) in cases {
+        let root = common::root_with("cheapa");
+        let r = root.path();
+        ok(&sdtui(r, &["-p", "cheapa", "sync"]));
+        let dir = r.join("cheapa");
+        std::fs::create_dir_all(dir.join("deploy")).unwrap();
+        std::fs::write(dir.join("deploy/dev.env"), env_text).unwrap();
+        let cfg = std::fs::read_to_string(dir.join("config.yml")).unwrap();
+        std::fs::write(
+            dir.join("config.yml"),
+            format!("{cfg}environments:\n  dev:\n    env_file: deploy/dev.env\n{variables}"),
+        )
+        .unwrap();
+        let before = snapshot(&dir);
+        for args in [
+            &["-p", "cheapa", "sync"][..],
+            &["-p", "cheapa", "env", "dry-run", "dev"][..],
+        ] {
+            let err = fails(&sdtui(r, args));
+            for e in expect {
+                assert!(err.contains(e), "error should mention {e:?}:\n{err}");
+            }
+            assert!(err.contains("hint: "), "error should carry a hint:\n{err}");
+            assert_eq!(snapshot(&dir), before, "nothing may change on bad input");
+        }
+    }
+    // A missing env file is named like a missing init file.
+    rejects(
+        with_envs("  dev:\n    env_file: deploy/none.env\n"),
+        SYNC,
+        &[
+            "config.yml:164:15",
+            "variables file \"deploy/none.env\" of environment dev does not exist",
+        ],
+    );
+}

@@ -402,3 +402,105 @@ fn sha256_of(bytes: &[u8]) -> String {
         .unwrap()
         .to_string()
 }
+
+/// `init demo --environments dev,staging` in a fresh root, seeded.
+fn init_with_environments(dry_run: bool) -> (tempfile::TempDir, sdtui::engine::plan::Plan) {
+    let root = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(root.path().to_path_buf(), None).unwrap();
+    ws.test_seed = Some(7);
+    let p = ws.new_project("demo").unwrap();
+    let op = Operation::Init {
+        environments: vec!["dev".into(), "staging".into()],
+    };
+    let plan = ws.run(&p, &op, dry_run).unwrap();
+    (root, plan)
+}
+
+/// Every file `init --environments` writes (config.yml, the migration, the
+/// placeholder app, each environment's variables file, and what a sync
+/// generates) against goldens, byte for byte and mode for mode; two runs
+/// write identical trees; the dry run plans exactly those files and writes
+/// none of them.
+#[test]
+fn init_with_environments_matches_golden_files() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/init-environments");
+    let (root, plan) = init_with_environments(false);
+    let files = common::snapshot(&root.path().join("demo"));
+    for rel in [
+        "config.yml",
+        "deploy/init-compose.yml",
+        "deploy/app-compose.yml",
+        "deploy/dev.env",
+        "deploy/staging.env",
+        "secrets.yml",
+    ] {
+        assert!(files.contains_key(Path::new(rel)), "{rel} not written");
+    }
+    let (again, _) = init_with_environments(false);
+    assert_eq!(
+        common::snapshot(&again.path().join("demo")),
+        files,
+        "the same init writes the same files"
+    );
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut mismatches = Vec::new();
+    for (rel, (content, mode)) in &files {
+        let secret = rel.extension().is_some_and(|e| e == "env") || rel.ends_with("secrets.yml");
+        assert_eq!(
+            *mode,
+            if secret { 0o600 } else { 0o644 },
+            "mode of {}",
+            rel.display()
+        );
+        let path = golden.join(rel);
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, content.as_bytes()).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_ref() != Some(content) {
+            mismatches.push(rel.display().to_string());
+        }
+    }
+    if !update {
+        for rel in common::snapshot(&golden).keys() {
+            assert!(
+                files.contains_key(rel),
+                "golden {} was not written",
+                rel.display()
+            );
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "differ from goldens (UPDATE_GOLDEN=1 to accept): {mismatches:?}"
+    );
+    let planned: Vec<String> = plan
+        .changes
+        .iter()
+        .map(|c| c.rel.display().to_string())
+        .collect();
+    assert_eq!(
+        &planned[..5],
+        [
+            "config.yml",
+            "deploy/init-compose.yml",
+            "deploy/app-compose.yml",
+            "deploy/dev.env",
+            "deploy/staging.env"
+        ]
+    );
+
+    let (dry_root, dry) = init_with_environments(true);
+    let diff = dry.diff(false);
+    for rel in &planned {
+        assert!(
+            diff.contains(&format!("+++ b/{rel}")),
+            "{rel} not in the diff:\n{diff}"
+        );
+    }
+    assert!(diff.contains("+APP_MESSAGE=hello from dev"), "{diff}");
+    assert!(
+        !dry_root.path().join("demo/config.yml").exists()
+            && !dry_root.path().join("demo/deploy").exists(),
+        "a dry run writes nothing"
+    );
+}

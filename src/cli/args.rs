@@ -33,10 +33,15 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub(super) enum Command {
-    /// Create a project with a `local` VM and a commented config.yml.
+    /// Create a project with a `local` VM and a commented config.yml; with
+    /// --environments, a postgres and environments that start as they are.
     Init {
         /// The project's name: its folder under the projects root.
         name: String,
+        /// Environments to create, separated by commas (e.g. dev,staging):
+        /// each with its variables file, a migration and a placeholder app.
+        #[arg(long, value_name = "ENV,...")]
+        environments: Option<String>,
         #[command(flatten)]
         apply: ApplyFlags,
     },

@@ -119,9 +119,20 @@ pub fn run(cli: Cli) -> Result<()> {
         );
     }
     match command {
-        Command::Init { name, apply } => {
+        Command::Init {
+            name,
+            environments,
+            apply,
+        } => {
+            let environments: Vec<String> = environments
+                .map(|list| list.split(',').map(|e| e.trim().to_string()).collect())
+                .unwrap_or_default();
+            if !environments.is_empty() {
+                // Before anything else: a bad name writes nothing.
+                crate::engine::init::check_names(&environments)?;
+            }
             let p = ws.new_project(&name)?;
-            mutate(&ws, &p, &Operation::Init, &apply)
+            mutate(&ws, &p, &Operation::Init { environments }, &apply)
         }
         Command::Catalog { json } => catalog(&ws, json),
         Command::Projects { json } => {

@@ -46,6 +46,7 @@ pub(super) struct RawEnvironment {
     deployment: Option<Spanned<String>>,
     init_timeout: Option<Spanned<String>>,
     migrate: Option<RawMigrate>,
+    env_file: Option<Spanned<String>>,
 }
 
 /// `migrate: {command: "npm run migrate", service: web}`.
@@ -94,6 +95,10 @@ pub struct Environment {
     pub deployment: Option<UserFile>,
     pub init_timeout_s: u64,
     pub migrate: Option<Migrate>,
+    /// The user's file of variables (`env_file:`), already merged into
+    /// `variables`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env_file: Option<UserFile>,
 }
 
 impl Config {
@@ -182,6 +187,7 @@ pub(super) fn validate(
     path: &Path,
     text: &str,
     catalog: &Catalog,
+    planned: &super::Planned,
 ) -> Result<IndexMap<String, Environment>> {
     let at = |loc: &serde_saphyr::Location| spot(path, text, loc);
     let folder = path.parent().unwrap_or(Path::new("."));
@@ -407,6 +413,7 @@ pub(super) fn validate(
             deployment: None,
             init_timeout_s: DEFAULT_INIT_TIMEOUT_S,
             migrate: None,
+            env_file: None,
         };
 
         // Variables: plain values, never one sdtui manages.
@@ -448,7 +455,8 @@ pub(super) fn validate(
         let user_file = |f: &Spanned<String>, what: &str| -> Result<UserFile> {
             let rel = PathBuf::from(f.value.trim());
             let full = folder.join(&rel);
-            if f.value.trim().is_empty() || rel.is_absolute() || !full.is_file() {
+            let exists = full.is_file() || planned.contains_key(&rel);
+            if f.value.trim().is_empty() || rel.is_absolute() || !exists {
                 return Err(UserError::new(format!(
                     "{what} file \"{}\" of {scope} {}",
                     f.value,
@@ -474,6 +482,43 @@ pub(super) fn validate(
         }
         if let Some(f) = &env.deployment {
             environment.deployment = Some(user_file(f, "deployment")?);
+        }
+        // Variables from the user's env file: the same rules as
+        // `variables:`, and a name in both is refused (never a silent win).
+        if let Some(f) = &env.env_file {
+            let file = user_file(f, "variables")?;
+            let full = folder.join(&file.path);
+            let text = match planned.get(&file.path) {
+                Some(t) => t.clone(),
+                None => std::fs::read_to_string(&full)
+                    .map_err(|e| crate::error::io_error(&full, "read", e))?,
+            };
+            for e in super::dotenv::parse(&full, &text)? {
+                let spot = Some(SourceSpot::new(&full, Some(&text), e.line, e.column));
+                if let Some(by) = managed.get(&e.name) {
+                    return Err(UserError::new(format!(
+                        "variable {} of {scope} ({}) is managed by {by}; yours would shadow it",
+                        e.name,
+                        file.path.display()
+                    ))
+                    .at(spot)
+                    .hint(format!(
+                        "rename it (e.g. APP_{}); sdtui sets {} itself in every environment",
+                        e.name, e.name
+                    )));
+                }
+                if environment.variables.contains_key(&e.name) {
+                    return Err(UserError::new(format!(
+                        "variable {} of {scope} is set both in {} and under `variables:` in config.yml",
+                        e.name,
+                        file.path.display()
+                    ))
+                    .at(spot)
+                    .hint("keep one of the two: a value comes from one place"));
+                }
+                environment.variables.insert(e.name, e.value);
+            }
+            environment.env_file = Some(file);
         }
         if let Some(t) = &env.init_timeout {
             environment.init_timeout_s = parse_seconds(&t.value).ok_or_else(|| {

@@ -2,6 +2,7 @@
 //! validation against the catalog. Edits that keep the user's file live in
 //! `edit`, recognising the legacy format in `legacy`.
 
+pub mod dotenv;
 pub mod edit;
 pub mod environments;
 mod instances;
@@ -236,6 +237,21 @@ pub fn load(path: &Path, catalog: &Catalog) -> Result<Config> {
 }
 
 pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Config> {
+    parse_planned(path, text, catalog, &Planned::new())
+}
+
+/// Files a plan is about to write beside config.yml, by path relative to
+/// the project folder: the checker reads them as if they were on disk
+/// (`sdtui init --environments` names files it writes in the same plan).
+pub type Planned = std::collections::BTreeMap<std::path::PathBuf, String>;
+
+/// [`parse`], with the files `planned` to be written alongside.
+pub fn parse_planned(
+    path: &Path,
+    text: &str,
+    catalog: &Catalog,
+    planned: &Planned,
+) -> Result<Config> {
     let raw: raw::RawConfig = parse_yaml(path, text).map_err(|e| {
         // A name YAML reads as null fails the typed parse with the
         // parser's words; say it in the user's.
@@ -257,7 +273,7 @@ pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Config> {
             None => e,
         }
     })?;
-    raw::validate(raw, path, text, catalog)
+    raw::validate(raw, path, text, catalog, planned)
 }
 
 /// What a plain (unquoted) scalar is to YAML when it is not text: null,

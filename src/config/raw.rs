@@ -167,6 +167,7 @@ pub(super) fn validate(
     path: &Path,
     text: &str,
     catalog: &Catalog,
+    planned: &super::Planned,
 ) -> Result<Config> {
     let at = |loc: &serde_saphyr::Location| spot(path, text, loc);
     // Names written as `yes:` or `1.10:` parse as text here but mean
@@ -461,6 +462,7 @@ pub(super) fn validate(
         path,
         text,
         catalog,
+        planned,
     )?;
     Ok(Config {
         vms,

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod backup_service;
 pub mod compose_yaml;
 pub mod generate;
+pub mod init;
 pub mod migrate;
 pub mod plan;
 pub mod ports;
@@ -44,7 +45,10 @@ pub struct Workspace {
 /// variant carries a secret.
 #[derive(Debug, Clone)]
 pub enum Operation {
-    Init,
+    /// A new project; with environments, their files too (`init --environments`).
+    Init {
+        environments: Vec<String>,
+    },
     Sync,
     Add {
         type_name: String,
@@ -96,7 +100,10 @@ pub enum Operation {
 impl Operation {
     pub fn describe(&self) -> String {
         match self {
-            Operation::Init => "init".into(),
+            Operation::Init { environments } if environments.is_empty() => "init".into(),
+            Operation::Init { environments } => {
+                format!("init --environments {}", environments.join(","))
+            }
             Operation::Sync => "sync".into(),
             Operation::Add {
                 type_name,
@@ -447,20 +454,41 @@ impl Workspace {
             _ => {}
         }
         let old_text = match op {
-            Operation::Init => None,
+            Operation::Init { .. } => None,
             _ => Some(
                 std::fs::read_to_string(&config_path)
                     .map_err(|e| io_error(&config_path, "read", e))?,
             ),
         };
+        // The user's files `init --environments` writes with config.yml.
+        let mut user_files = Vec::new();
         let new_text = match (op, &old_text) {
-            (Operation::Init, _) => INIT_TEMPLATE.replace("{project}", &project.name),
+            (Operation::Init { environments }, _) if !environments.is_empty() => {
+                let (text, files) = init::render(&self.catalog, &project.name, environments)?;
+                for f in &files {
+                    let path = project.dir.join(&f.rel);
+                    if path.exists() {
+                        return Err(UserError::new(format!(
+                            "{} already exists; init would overwrite it",
+                            path.display()
+                        ))
+                        .hint("move it away, or run `sdtui init NAME` without --environments"));
+                    }
+                }
+                user_files = files;
+                text
+            }
+            (Operation::Init { .. }, _) => INIT_TEMPLATE.replace("{project}", &project.name),
             (_, Some(text)) => self.edit(project, text, op)?,
             (_, None) => unreachable!("only init has no config"),
         };
-        let config =
-            config::parse(&config_path, &new_text, &self.catalog).map_err(|e| match op {
-                Operation::Sync | Operation::Init => e,
+        let planned: config::Planned = user_files
+            .iter()
+            .map(|f| (f.rel.clone(), f.content.clone()))
+            .collect();
+        let config = config::parse_planned(&config_path, &new_text, &self.catalog, &planned)
+            .map_err(|e| match op {
+                Operation::Sync | Operation::Init { .. } => e,
                 // The edit is valid on its own; say what it ran into.
                 _ => UserError::new(format!(
                     "{} would make config.yml invalid: {}",
@@ -475,6 +503,19 @@ impl Workspace {
             crate::credentials::set_in(&mut secrets, &config, id, key, value)?;
         }
         let mut plan = self.plan_generated(project, &config, &secrets, None)?;
+        // After config.yml, in the order init names them.
+        for (i, f) in user_files.into_iter().enumerate() {
+            plan.changes.insert(
+                i,
+                FileChange {
+                    rel: f.rel,
+                    old: None,
+                    new: Some(f.content),
+                    mode: f.mode,
+                    kind: FileKind::Plain,
+                },
+            );
+        }
         if old_text.as_deref() != Some(new_text.as_str()) {
             plan.changes.insert(
                 0,
@@ -564,7 +605,9 @@ impl Workspace {
         let config = config::parse(&project.config_path(), text, &self.catalog)?;
         let cat = &self.catalog;
         match op {
-            Operation::Init | Operation::Migrate | Operation::Rename { .. } => unreachable!(),
+            Operation::Init { .. } | Operation::Migrate | Operation::Rename { .. } => {
+                unreachable!()
+            }
             Operation::Sync => Ok(text.to_string()),
             Operation::SetCredential { id, .. } => require_addon(&config, id).map(|_| text.into()),
             Operation::SetTag { app, tag } => {

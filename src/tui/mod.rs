@@ -127,7 +127,13 @@ pub fn run(ws: Workspace, project: Option<String>, config_dir: Option<PathBuf>) 
 
 fn create_example(ws: &Workspace) -> Result<()> {
     let p = ws.new_project("example")?;
-    ws.run(&p, &Operation::Init, false)?;
+    ws.run(
+        &p,
+        &Operation::Init {
+            environments: vec![],
+        },
+        false,
+    )?;
     for (t, n) in [("postgres", "primary"), ("redis", "cache")] {
         ws.run(
             &p,
