@@ -11,8 +11,8 @@ use crate::error::{Result, UserError};
 
 #[derive(Args, Debug)]
 pub struct ConnectArgs {
-    /// The instance (`databases.main`).
-    addon: String,
+    /// The instance (`databases.main`; default: the only database).
+    addon: Option<String>,
     /// Keep a forward open on 127.0.0.1:N for other clients until Ctrl-C
     /// (0: any free port) instead of opening the type's client.
     #[arg(long)]
@@ -37,18 +37,22 @@ fn report() -> forward::Report {
 }
 
 pub fn run(ws: &Workspace, p: &Project, a: ConnectArgs) -> Result<()> {
-    let dest = connect::destination(ws, p, &a.addon, a.readonly)?;
+    let addon = {
+        let loaded = ws.load(p)?;
+        crate::engine::addon_or_only_database(&loaded.config, a.addon.as_deref())?.id()
+    };
+    let dest = connect::destination(ws, p, &addon, a.readonly)?;
     let rt = runtime()?;
     match a.port {
         None if a.print_url => {
             if !dest.vm.is_local() {
                 return Err(UserError::new(format!(
                     "{} is on VM {}: its URL works only through a forward",
-                    a.addon, dest.vm.name
+                    addon, dest.vm.name
                 ))
                 .hint(format!(
                     "keep one open: sdtui -p {} connect {} --port 0 --print-url",
-                    p.name, a.addon
+                    p.name, addon
                 )));
             }
             println!("{}", connect::url(&dest, &dest.host, dest.port, a.reveal)?);
@@ -70,7 +74,7 @@ pub fn run(ws: &Workspace, p: &Project, a: ConnectArgs) -> Result<()> {
             println!(
                 "forwarding 127.0.0.1:{} to {} ({}:{} on VM {}); Ctrl-C stops it",
                 local.port(),
-                a.addon,
+                addon,
                 dest.host,
                 dest.port,
                 dest.vm.name
