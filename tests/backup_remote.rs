@@ -7,31 +7,8 @@ mod common;
 use std::process::Command;
 
 use common::docker::{Cleanup, container, docker, psql, require_images};
-use common::sshd::TestVm;
+use common::sshd::{RemoteDir, TestVm, sdtui_ssh as sdtui};
 use common::{fails, ok};
-
-fn sdtui(
-    root: &std::path::Path,
-    known_hosts: &std::path::Path,
-    args: &[&str],
-) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sdtui"))
-        .args(args)
-        .env("SDTUI_ROOT", root)
-        .env("SDTUI_ADDONS", root.join(".none"))
-        .env("SDTUI_KNOWN_HOSTS", known_hosts)
-        .env_remove("SSH_AUTH_SOCK")
-        .output()
-        .unwrap()
-}
-
-/// Removes the project's folder on the VM (this machine's home) at the end.
-struct RemoteDir(std::path::PathBuf);
-impl Drop for RemoteDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 #[test]
 fn backup_drill_and_restore_over_ssh() {

@@ -6,34 +6,11 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::docker::{Cleanup, container, docker, require_images};
 use common::ok;
-use common::sshd::TestVm;
-
-fn sdtui(
-    root: &std::path::Path,
-    known_hosts: &std::path::Path,
-    args: &[&str],
-) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sdtui"))
-        .args(args)
-        .env("SDTUI_ROOT", root)
-        .env("SDTUI_ADDONS", root.join(".none"))
-        .env("SDTUI_KNOWN_HOSTS", known_hosts)
-        .env_remove("SSH_AUTH_SOCK")
-        .output()
-        .unwrap()
-}
-
-struct RemoteDir(std::path::PathBuf);
-impl Drop for RemoteDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::sshd::{RemoteDir, TestVm, sdtui_ssh as sdtui};
 
 #[test]
 fn redis_scheduled_backups_over_ssh_with_compose_v2() {

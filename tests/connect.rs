@@ -8,25 +8,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use common::docker::{Cleanup, require_images};
-use common::sshd::TestVm;
+use common::sshd::{TestVm, sdtui_ssh as sdtui, sdtui_ssh_cmd as sdtui_cmd};
 use common::{fails, ok};
-
-fn sdtui_cmd(root: &std::path::Path, known_hosts: &std::path::Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sdtui"));
-    c.args(args)
-        .env("SDTUI_ROOT", root)
-        .env("SDTUI_ADDONS", root.join(".none"))
-        .env("SDTUI_KNOWN_HOSTS", known_hosts)
-        .env_remove("SSH_AUTH_SOCK");
-    c
-}
-
-fn sdtui(root: &std::path::Path, known_hosts: &std::path::Path, args: &[&str]) -> Output {
-    sdtui_cmd(root, known_hosts, args).output().unwrap()
-}
 
 /// Stops the background forward even when the test fails.
 struct Background(std::process::Child);

@@ -24,13 +24,8 @@ fn sdtui_cmd(
     compose: Compose,
     args: &[&str],
 ) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sdtui"));
-    cmd.args(args)
-        .env("SDTUI_ROOT", root)
-        .env("SDTUI_ADDONS", root.join(".none"))
-        .env("SDTUI_KNOWN_HOSTS", known_hosts)
-        .envs(compose.sdtui_env())
-        .env_remove("SSH_AUTH_SOCK");
+    let mut cmd = common::sshd::sdtui_ssh_cmd(root, known_hosts, args);
+    cmd.envs(compose.sdtui_env());
     cmd
 }
 

@@ -8,11 +8,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::compose::{Compose, v2_binary};
 use common::docker::{Cleanup, container, docker, psql, require_images, results};
-use common::sshd::TestVm;
+use common::sshd::{TestVm, sdtui_ssh_cmd};
 use common::{fails, ok};
 
 #[test]
@@ -23,13 +22,8 @@ fn environment_on_a_remote_vm_over_ssh() {
     let r = root.path();
     let known_hosts = r.join("known_hosts");
     let sdtui = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_sdtui"))
-            .args(args)
-            .env("SDTUI_ROOT", r)
-            .env("SDTUI_ADDONS", r.join(".none"))
-            .env("SDTUI_KNOWN_HOSTS", &known_hosts)
+        sdtui_ssh_cmd(r, &known_hosts, args)
             .env("SDTUI_COMPOSE", "docker-compose")
-            .env_remove("SSH_AUTH_SOCK")
             .output()
             .unwrap()
     };
@@ -192,13 +186,8 @@ fn init_and_deployment_on_a_remote_vm(compose: Compose, addr: &str, port: u16) {
     let r = root.path();
     let known_hosts = r.join("known_hosts");
     let sdtui = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_sdtui"))
-            .args(args)
-            .env("SDTUI_ROOT", r)
-            .env("SDTUI_ADDONS", r.join(".none"))
-            .env("SDTUI_KNOWN_HOSTS", &known_hosts)
+        sdtui_ssh_cmd(r, &known_hosts, args)
             .env("SDTUI_COMPOSE", "docker-compose")
-            .env_remove("SSH_AUTH_SOCK")
             .env_remove("DOCKER_CONFIG")
             .output()
             .unwrap()
@@ -326,15 +315,14 @@ fn init_and_deployment_on_a_remote_vm(compose: Compose, addr: &str, port: u16) {
         logs.contains("app reached its database through DATABASE_URL"),
         "{logs}"
     );
-    let mut follow = Command::new(env!("CARGO_BIN_EXE_sdtui"))
-        .args(["-p", &name, "env", "logs", "remote", "app", "-f"])
-        .env("SDTUI_ROOT", r)
-        .env("SDTUI_ADDONS", r.join(".none"))
-        .env("SDTUI_KNOWN_HOSTS", &known_hosts)
-        .env_remove("SSH_AUTH_SOCK")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut follow = sdtui_ssh_cmd(
+        r,
+        &known_hosts,
+        &["-p", &name, "env", "logs", "remote", "app", "-f"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let mut reader = std::io::BufReader::new(follow.stdout.take().unwrap());
     let mut seen = String::new();
     for _ in 0..10 {

@@ -11,7 +11,7 @@ use common::docker::{Cleanup, container, docker, require_images, results};
 use common::sshd::TestVm;
 use common::{fails, ok, sdtui};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// A project with a memcached `caches.cache` on VM `vm`, which is
 /// the local engine publishing on `ip`; `pin` sets its port.
@@ -182,14 +182,7 @@ fn up_refuses_a_port_another_container_holds_before_touching_anything() {
 
 /// The binary with an SSH VM's known_hosts and no agent.
 fn sdtui_ssh(root: &Path, vm: &TestVm, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sdtui"))
-        .args(args)
-        .env("SDTUI_ROOT", root)
-        .env("SDTUI_ADDONS", root.join(".none"))
-        .env("SDTUI_KNOWN_HOSTS", vm.trusted_known_hosts())
-        .env_remove("SSH_AUTH_SOCK")
-        .output()
-        .unwrap()
+    common::sshd::sdtui_ssh(root, &vm.trusted_known_hosts(), args)
 }
 
 #[test]

@@ -156,3 +156,30 @@ pub fn ssh_keygen(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The binary as the tests run it against SSH VMs: the test's own root and
+/// known_hosts, no ssh-agent (keys come from config.yml).
+pub fn sdtui_ssh_cmd(root: &Path, known_hosts: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sdtui"));
+    cmd.args(args)
+        .env("SDTUI_ROOT", root)
+        .env("SDTUI_ADDONS", root.join(".none"))
+        .env("SDTUI_KNOWN_HOSTS", known_hosts)
+        .env_remove("SSH_AUTH_SOCK");
+    cmd
+}
+
+/// [`sdtui_ssh_cmd`], run to completion.
+pub fn sdtui_ssh(root: &Path, known_hosts: &Path, args: &[&str]) -> std::process::Output {
+    sdtui_ssh_cmd(root, known_hosts, args).output().unwrap()
+}
+
+/// A folder a test VM wrote under the machine's real home (`~/.sdtui/...`),
+/// removed when the test ends, even when it fails.
+pub struct RemoteDir(pub PathBuf);
+
+impl Drop for RemoteDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
