@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod catalog;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod connect;
 pub mod crash;

@@ -92,6 +92,21 @@ pub(super) enum Command {
     /// Open the addon's client (psql, redis-cli ...) on this machine through
     /// a forward to its private address; `--port N` keeps the forward open.
     Connect(super::connect::ConnectArgs),
+    /// The project (or, with --env, an environment) as files for another
+    /// engine: `--format kubernetes` writes manifests for `kubectl apply -k`.
+    Export {
+        /// kubernetes: a StatefulSet and Service per addon, a Deployment per
+        /// app, a kustomization.yaml.
+        #[arg(long, value_enum)]
+        format: ExportTarget,
+        /// Folder to write into (default: PROJECT-kubernetes in the current folder).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Also write the Secret objects (credentials in the clear, 0600) and
+        /// list them in the kustomization.
+        #[arg(long)]
+        include_secrets: bool,
+    },
     /// The audit trail of applied operations.
     History {
         /// Print JSON instead of a table.
@@ -101,6 +116,11 @@ pub(super) enum Command {
         #[arg(long)]
         last: Option<usize>,
     },
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub(super) enum ExportTarget {
+    Kubernetes,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -155,5 +155,37 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Db(cmd) => db::run(&ws, &project()?, cmd),
         Command::Deploy(cmd) => deploy::run(&ws, &project()?, cmd),
         Command::Env(cmd) => env::run(&ws, &project()?, cmd),
+        Command::Export {
+            format: ExportTarget::Kubernetes,
+            output,
+            include_secrets,
+        } => {
+            let p = project()?;
+            let out = output.unwrap_or_else(|| PathBuf::from(format!("{}-kubernetes", p.name)));
+            let export = crate::cluster::kubernetes::manifests(&ws, &p, include_secrets)?;
+            for f in crate::cluster::kubernetes::write(&out, &export)? {
+                println!(
+                    "wrote {} ({:o}){}",
+                    f.path.display(),
+                    f.mode,
+                    if f.secrets {
+                        ": a Secret, credentials in the clear, as asked"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            if !include_secrets {
+                for s in &export.secrets {
+                    println!(
+                        "not written: Secret {} ({}): create it, or export with --include-secrets",
+                        s.name,
+                        s.keys.join(", ")
+                    );
+                }
+            }
+            println!("apply with: kubectl apply -k {}", out.display());
+            Ok(())
+        }
     }
 }

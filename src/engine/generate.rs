@@ -206,7 +206,7 @@ fn unknown_var(type_name: &str, what: &str, var: &str) -> UserError {
     .hint("fix the type's addon.yml")
 }
 
-fn template_vars(
+pub(crate) fn template_vars(
     project: &str,
     addon: &Addon,
     creds: &IndexMap<String, String>,
@@ -352,7 +352,7 @@ pub fn attachment_env(
         .collect()
 }
 
-fn app_environment(
+pub(crate) fn app_environment(
     config: &Config,
     catalog: &Catalog,
     secrets: &AddonSecrets,
@@ -526,7 +526,7 @@ pub fn effective_options(t: &AddonType, addon: &Addon) -> Vec<(String, String)> 
         .collect()
 }
 
-fn command(t: &AddonType, addon: &Addon) -> Vec<String> {
+pub(crate) fn command(t: &AddonType, addon: &Addon) -> Vec<String> {
     let mut args = Vec::new();
     for (k, v) in effective_options(t, addon) {
         for a in &t.options[&k].args {
