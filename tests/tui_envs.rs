@@ -348,8 +348,8 @@ fn palette_env_commands_complete_and_refuse_with_the_names() {
         ("env config dev", "config"),
     ] {
         match palette::parse(line).unwrap() {
-            Command::Env { action, env } => {
-                assert_eq!((action.verb, env.as_str()), (verb, "dev"))
+            Command::Env { action, env, arg } => {
+                assert_eq!((action.verb, env.as_deref(), arg), (verb, Some("dev"), None))
             }
             other => panic!("{other:?}"),
         }
