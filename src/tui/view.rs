@@ -525,12 +525,20 @@ fn draw_footer(f: &mut Frame, app: &App, footer: Rect) {
         )
     } else if app.pane == Pane::Environments {
         // Each row of the env action table, with its key.
+        // As many as the width takes (help lists them all).
         let mut keys: Vec<String> = super::envs::ENV_ACTIONS
             .iter()
             .map(|a| format!("{} {}", km.first(a.key), a.verb))
             .collect();
         keys.push(format!("{} filter", km.first(Action::Filter)));
-        keys.push(format!("{} help", km.first(Action::Help)));
+        let help = format!("{} help", km.first(Action::Help));
+        while keys.len() > 1
+            && (keys.join(" · ").chars().count() + 3 + help.chars().count())
+                > footer.width as usize
+        {
+            keys.pop();
+        }
+        keys.push(help);
         keys.join(" · ")
     } else {
         format!(

@@ -195,10 +195,17 @@ pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
                     false
                 }
                 Some(Err(e)) => {
-                    lines.push(Line::from(Span::styled(
-                        format!("cannot read what runs: {e}"),
-                        Style::default().fg(t.error),
-                    )));
+                    // The engine's message, then its hint on a line of its own.
+                    for (i, l) in e.lines().enumerate() {
+                        lines.push(Line::from(Span::styled(
+                            if i == 0 {
+                                format!("cannot read what runs: {l}")
+                            } else {
+                                l.to_string()
+                            },
+                            Style::default().fg(t.error),
+                        )));
+                    }
                     false
                 }
                 Some(Ok(rows)) if rows.is_empty() && restart => {
@@ -218,15 +225,16 @@ pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
                 Some(Ok(rows)) => {
                     lines.push(Line::from(if restart {
                         format!(
-                            "These containers of {}'s deployment ({}) are restarted in place:",
-                            d.env, rows[0].addon
+                            "These containers of {}'s deployment are restarted in place:",
+                            d.env
                         )
                     } else {
                         format!("These containers of {} are stopped and removed:", d.env)
                     }));
                     for r in rows {
+                        // The deployment's rows name its file as their addon.
                         let what = if restart {
-                            format!("  {} on VM {}  ", r.service, r.vm)
+                            format!("  {} ({}) on VM {}  ", r.service, r.addon, r.vm)
                         } else {
                             format!("  {} ({}) on VM {}  ", r.addon, r.service, r.vm)
                         };
@@ -356,11 +364,17 @@ pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
                     })
                     .collect(),
             };
-            // Scroll so the selected line stays in view.
+            // Long lines (a revealed URL, a path) wrap; scroll so the
+            // selected line stays in view, counting the rows each takes.
             let height = area.height.saturating_sub(2) as usize;
-            let top = selected.saturating_sub(height.saturating_sub(1));
+            let width = area.width.saturating_sub(2).max(1) as usize;
+            let rows = |l: &Line| l.width().max(1).div_ceil(width);
+            let before: usize = body.iter().take(*selected).map(rows).sum();
+            let own = body.get(*selected).map_or(1, rows);
+            let top = (before + own).saturating_sub(height);
             f.render_widget(
                 Paragraph::new(body)
+                    .wrap(Wrap { trim: false })
                     .scroll((top as u16, 0))
                     .block(border(title, false)),
                 area,

@@ -199,7 +199,7 @@ pub fn spawn(
 }
 
 /// Init's report as lines: the table `env init` prints.
-fn init_lines(env: &str, r: &ops::InitReport) -> Vec<ConfigLine> {
+pub fn init_lines(env: &str, r: &ops::InitReport) -> Vec<ConfigLine> {
     let plain = |text: String| ConfigLine { text, secret: None };
     if r.rows.is_empty() {
         return vec![plain(format!(
@@ -215,7 +215,7 @@ fn init_lines(env: &str, r: &ops::InitReport) -> Vec<ConfigLine> {
 }
 
 /// Export's report as lines: what the CLI prints, one file a line.
-fn exported_lines(
+pub fn exported_lines(
     env: &str,
     format: ops::ExportFormat,
     files: &[ops::Exported],
