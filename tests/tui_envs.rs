@@ -353,7 +353,10 @@ fn palette_env_commands_complete_and_refuse_with_the_names() {
     ] {
         match palette::parse(line).unwrap() {
             Command::Env { action, env, arg } => {
-                assert_eq!((action.verb, env.as_deref(), arg), (verb, Some("dev"), None))
+                assert_eq!(
+                    (action.verb, env.as_deref(), arg),
+                    (verb, Some("dev"), None)
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -366,7 +369,12 @@ fn palette_env_commands_complete_and_refuse_with_the_names() {
         "{e}"
     );
     let e = palette::parse("env").unwrap_err();
-    assert!(e.contains("usage: env start|stop|status|config|restart|init|deploy|dry-run|export|logs [ENV]"), "{e}");
+    assert!(
+        e.contains(
+            "usage: env start|stop|status|config|restart|init|deploy|dry-run|export|logs [ENV]"
+        ),
+        "{e}"
+    );
     // A third word only where it means something: export's format, one
     // service's logs.
     let e = palette::parse("env start dev now").unwrap_err();
@@ -378,7 +386,12 @@ fn palette_env_commands_complete_and_refuse_with_the_names() {
         ("env deploy dev", "deploy", Some("dev"), None),
         ("env dry-run dev", "dry-run", Some("dev"), None),
         ("env export dev pod", "export", Some("dev"), Some("pod")),
-        ("env logs dev redis-session", "logs", Some("dev"), Some("redis-session")),
+        (
+            "env logs dev redis-session",
+            "logs",
+            Some("dev"),
+            Some("redis-session"),
+        ),
     ] {
         match palette::parse(line).unwrap() {
             Command::Env {
@@ -425,7 +438,7 @@ fn palette_env_commands_complete_and_refuse_with_the_names() {
     );
     app.key(key(KeyCode::Esc));
     // A format the palette names writes without asking; a wrong one is named.
-    let mut palette_line = |app: &mut App, line: &str| {
+    let palette_line = |app: &mut App, line: &str| {
         app.key(key(KeyCode::Char(':')));
         for c in line.chars() {
             app.key(key(KeyCode::Char(c)));
@@ -489,7 +502,13 @@ fn restart_shows_what_restarts_and_asks_y_or_n() {
     );
     // What the task reads: the deployment's containers (fake here; the
     // tmux test reads real ones).
-    let mut web = row("production", "deploy/app-compose.yml", "web", "running", None);
+    let mut web = row(
+        "production",
+        "deploy/app-compose.yml",
+        "web",
+        "running",
+        None,
+    );
     web.ports = vec![];
     f.app.apply(Msg::Env(EnvMsg::Preview(
         "production".into(),
@@ -504,7 +523,10 @@ fn restart_shows_what_restarts_and_asks_y_or_n() {
         s.contains("web (deploy/app-compose.yml) on VM local  running"),
         "{s}"
     );
-    assert!(s.contains("y restarts it · n or Esc leaves it as it is"), "{s}");
+    assert!(
+        s.contains("y restarts it · n or Esc leaves it as it is"),
+        "{s}"
+    );
     assert!(!s.contains("volumes (the data)"), "{s}");
     insta::assert_snapshot!("envs_restart_review", s);
     let r = env_request(f.app.key(key(KeyCode::Char('y'))));
@@ -557,7 +579,12 @@ fn init_report() -> InitReport {
     InitReport {
         env: "production".into(),
         rows: vec![
-            row("migrate", Some(0), "exited", &["CREATE TABLE", "INSERT 0 1", "migrated"]),
+            row(
+                "migrate",
+                Some(0),
+                "exited",
+                &["CREATE TABLE", "INSERT 0 1", "migrated"],
+            ),
             row("seed", Some(0), "exited", &["seeded 12 rows"]),
         ],
     }
@@ -599,8 +626,14 @@ fn init_runs_in_the_background_then_shows_its_table() {
     )));
     let s = screen(&f);
     assert!(s.contains("env init production · Esc closes"), "{s}");
-    assert!(s.contains("FILE                     SERVICE  EXIT  TIME  LAST LOG LINES"), "{s}");
-    assert!(s.contains("deploy/init-compose.yml  migrate  0     1.4s  CREATE TABLE"), "{s}");
+    assert!(
+        s.contains("FILE                     SERVICE  EXIT  TIME  LAST LOG LINES"),
+        "{s}"
+    );
+    assert!(
+        s.contains("deploy/init-compose.yml  migrate  0     1.4s  CREATE TABLE"),
+        "{s}"
+    );
     assert!(s.contains("migrated"), "{s}");
     insta::assert_snapshot!("envs_init_table", s);
     f.app.key(key(KeyCode::Esc));
@@ -620,11 +653,15 @@ fn init_runs_in_the_background_then_shows_its_table() {
         "init",
         Err(error.clone()),
     )));
-    f.app.apply(Msg::Env(EnvMsg::Done("production".into(), Err(error))));
+    f.app
+        .apply(Msg::Env(EnvMsg::Done("production".into(), Err(error))));
     let s = screen(&f);
     assert!(s.contains("exited with code 3"), "{s}");
     assert!(s.contains("seed     3     1.4s  ERROR: relation"), "{s}");
-    assert!(s.contains("hint: fix it, then retry: sdtui env init production"), "{s}");
+    assert!(
+        s.contains("hint: fix it, then retry: sdtui env init production"),
+        "{s}"
+    );
     insta::assert_snapshot!("envs_init_failed", s);
     assert!(f.app.env_busy.is_empty());
 }
@@ -724,20 +761,21 @@ fn export_asks_the_format_then_shows_the_paths_written() {
     f.app.key(key(KeyCode::Char('x')));
     let r = env_request(f.app.key(key(KeyCode::Char('c'))));
     assert!(
-        matches!(&r, EnvRequest::Export { format: ExportFormat::Compose, .. }),
+        matches!(
+            &r,
+            EnvRequest::Export {
+                format: ExportFormat::Compose,
+                ..
+            }
+        ),
         "{r:?}"
     );
     // What the task writes (the engine's export; here into the test's
     // folder) and shows.
     let out = f.root.path().join("export-production");
-    let files = sdtui::env::ops::export(
-        &f.ws,
-        &f.project,
-        "production",
-        ExportFormat::Compose,
-        &out,
-    )
-    .unwrap();
+    let files =
+        sdtui::env::ops::export(&f.ws, &f.project, "production", ExportFormat::Compose, &out)
+            .unwrap();
     assert!(files.iter().all(|x| x.path.is_file()));
     let lines =
         sdtui::tui::envs::tasks::exported_lines("production", ExportFormat::Compose, &files);
@@ -779,7 +817,9 @@ fn logs_open_the_logs_pane_on_the_environment_or_one_instance() {
     );
     assert_eq!(f.app.pane, Pane::Logs);
     // What the event loop does with it: the pane follows under this label.
-    f.app.logs.restart(sdtui::tui::envs::logs_label("staging", None));
+    f.app
+        .logs
+        .restart(sdtui::tui::envs::logs_label("staging", None));
     f.app.apply(Msg::Logs(vec![(
         false,
         String::new(),
@@ -787,7 +827,10 @@ fn logs_open_the_logs_pane_on_the_environment_or_one_instance() {
     )]));
     let s = screen(&f);
     assert!(s.contains("Logs · env-staging"), "{s}");
-    assert!(s.contains("redis-session    | Ready to accept connections"), "{s}");
+    assert!(
+        s.contains("redis-session    | Ready to accept connections"),
+        "{s}"
+    );
     // Esc: back to the Environments pane.
     f.app.key(key(KeyCode::Esc));
     assert_eq!(f.app.pane, Pane::Environments);

@@ -260,8 +260,7 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                 if let Some(t) = log_task.take() {
                     t.abort();
                 }
-                app.logs
-                    .restart(envs::logs_label(&env, service.as_deref()));
+                app.logs.restart(envs::logs_label(&env, service.as_deref()));
                 log_task = Some(envs::tasks::spawn_logs(
                     ws.clone(),
                     project.clone(),

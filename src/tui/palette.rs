@@ -289,11 +289,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
             );
             let max = if takes_arg { 3 } else { 2 };
             if rest.len() > max {
-                return Err(format!(
-                    "env: unexpected \"{}\"; {}",
-                    rest[max],
-                    usage(cmd)
-                ));
+                return Err(format!("env: unexpected \"{}\"; {}", rest[max], usage(cmd)));
             }
             Command::Env {
                 action,

@@ -294,7 +294,10 @@ pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
                 Line::from(spans),
                 Line::from(""),
                 Line::from(Span::styled(
-                    format!("into ./export-{}/ (as `sdtui env export` without -o)", d.env),
+                    format!(
+                        "into ./export-{}/ (as `sdtui env export` without -o)",
+                        d.env
+                    ),
                     dim,
                 )),
                 Line::from(Span::styled(

@@ -202,15 +202,17 @@ pub fn spawn(
 pub fn init_lines(env: &str, r: &ops::InitReport) -> Vec<ConfigLine> {
     let plain = |text: String| ConfigLine { text, secret: None };
     if r.rows.is_empty() {
-        return vec![plain(format!(
-            "env {env}: init: none configured (skipped)"
-        ))];
+        return vec![plain(format!("env {env}: init: none configured (skipped)"))];
     }
     std::iter::once(plain(format!(
         "env {env}: every init container exited 0 (the deployment was not touched)"
     )))
     .chain(std::iter::once(plain(String::new())))
-    .chain(ops::render_init(&r.rows).lines().map(|l| plain(l.to_string())))
+    .chain(
+        ops::render_init(&r.rows)
+            .lines()
+            .map(|l| plain(l.to_string())),
+    )
     .collect()
 }
 
@@ -276,10 +278,7 @@ pub fn spawn_logs(
             })
             .collect();
         let _ = tx
-            .send(Msg::Note(format!(
-                "env logs {env}: {}",
-                names.join(", ")
-            )))
+            .send(Msg::Note(format!("env logs {env}: {}", names.join(", "))))
             .await;
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         let several = sources.len() > 1;
