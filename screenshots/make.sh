@@ -140,7 +140,8 @@ wait_for() {
     tmux capture-pane -p -t "$session" | grep -qF -- "$1" && return 0
     sleep 0.2
   done
-  echo "never saw: $1" >&2
+  echo "never saw: $1; the screen:" >&2
+  tmux capture-pane -p -t "$session" >&2
   return 1
 }
 shot() {
@@ -199,6 +200,6 @@ tmux send-keys -t "$session" n; sleep 0.3
 tmux send-keys -t "$session" x; wait_for "export staging as:"; shot env-export
 tmux send-keys -t "$session" c; wait_for "docker-compose.yml ("; shot env-export-written
 tmux send-keys -t "$session" Escape; sleep 0.3
-tmux send-keys -t "$session" l; wait_for "Logs · env-staging"; wait_for "redis-session      | "; shot env-logs
+tmux send-keys -t "$session" l; wait_for "Logs · env-staging"; wait_for " | "; sleep 2; shot env-logs
 tmux send-keys -t "$session" Escape; sleep 0.3
 tmux send-keys -t "$session" q

@@ -784,13 +784,10 @@ fn export_asks_the_format_then_shows_the_paths_written() {
         "export",
         Ok(lines),
     )));
-    f.app.apply(Msg::Env(EnvMsg::Done(
-        "production".into(),
-        Ok(format!(
-            "env export production: {} files written into {}",
-            files.len(),
-            out.display()
-        )),
+    f.app.apply(Msg::Note(format!(
+        "env export production: {} files written into {}",
+        files.len(),
+        out.display()
     )));
     let s = screen(&f);
     assert!(

@@ -94,17 +94,19 @@ pub fn spawn(
                 let result = ops::export(&ws, &project, &env, format, &out)
                     .map(|files| exported_lines(&env, format, &files))
                     .map_err(|e| format!("env export {env} failed: {}", error_text(&e)));
-                let done = match &result {
-                    Ok(lines) => Ok(format!(
+                // A note, not Done: export holds no run of the environment
+                // (a start of it may be going on).
+                let note = match &result {
+                    Ok(lines) => format!(
                         "env export {env}: {} file{} written into {}",
                         lines.len() - 1,
                         if lines.len() == 2 { "" } else { "s" },
                         out.display()
-                    )),
-                    Err(e) => Err(e.clone()),
+                    ),
+                    Err(e) => e.lines().next().unwrap_or_default().to_string(),
                 };
-                let _ = tx.blocking_send(Msg::Env(EnvMsg::Report(env.clone(), "export", result)));
-                let _ = tx.blocking_send(Msg::Env(EnvMsg::Done(env, done)));
+                let _ = tx.blocking_send(Msg::Env(EnvMsg::Report(env, "export", result)));
+                let _ = tx.blocking_send(Msg::Note(note));
             });
         }
         EnvRequest::Run { verb, env } => {
