@@ -38,7 +38,7 @@ cleanup() {
   [ -n "${xvfb_pid:-}" ] && kill "$xvfb_pid" 2>/dev/null || true
   "$bin" -p demo env stop staging >/dev/null 2>&1 || true
   # In envs mode demo-local is not this run's: leave it alone.
-  local cps=demo-staging-local
+  local cps="demo-staging-local demo-staging-local-init-1 demo-staging-local-deployment"
   if [ "$only" != envs ]; then
     "$bin" -p demo down >/dev/null 2>&1 || true
     cps="demo-local $cps"
@@ -89,6 +89,35 @@ environments:
           plan: small        # an override: the rest is the project's
     variables:
       LOG_LEVEL: info
+    init:
+      - deploy/migrate.yml
+    deployment: deploy/app.yml
+YAML
+# staging's own files: a migration that must exit 0, then the app.
+mkdir -p "$root/demo/deploy"
+cat > "$root/demo/deploy/migrate.yml" <<'YAML'
+services:
+  migrate:
+    image: postgres:15
+    entrypoint: ["sh", "-c"]
+    command:
+      - psql "$$URL" -v ON_ERROR_STOP=1 -c "create table if not exists orders (id int)" && echo "migrated ${SDTUI_ENVIRONMENT}"
+    environment:
+      URL: ${DATABASE_URL}
+YAML
+cat > "$root/demo/deploy/app.yml" <<'YAML'
+services:
+  web:
+    image: sdtui-testapp:latest
+    environment:
+      DATABASE_URL: ${DATABASE_URL}
+      LOG_LEVEL: ${LOG_LEVEL}
+      CHECK_PREFIXES: DATABASE
+    healthcheck:
+      test: ["CMD", "grep", "-qx", "0", "/tmp/check.rc"]
+      interval: 1s
+      timeout: 3s
+      retries: 60
 YAML
 sed -i "s/ADDR/$addr/" "$root/demo/config.yml"
 [ "$only" = envs ] || "$bin" -p demo up --timeout 180 >/dev/null
@@ -97,7 +126,8 @@ Xvfb "$display" -screen 0 1090x640x24 >/dev/null 2>&1 &
 xvfb_pid=$!
 sleep 1
 # Truecolour through tmux, so the theme's colours show as written.
-tmux -f /dev/null new-session -d -s "$session" -x 120 -y 34 "$bin -p demo"
+# In the root: an export writes ./export-ENV there, not in the repository.
+tmux -f /dev/null new-session -d -s "$session" -c "$root" -x 120 -y 34 "$bin -p demo"
 tmux set-option -t "$session" -g default-terminal tmux-256color
 tmux set-option -t "$session" -ga terminal-overrides ",xterm*:Tc"
 DISPLAY=$display xterm -geometry 120x34+0+0 -fa 'DejaVu Sans Mono' -fs 11 -bg '#1e1e1e' -fg '#d4d4d4' -e tmux attach -t "$session" &
@@ -110,7 +140,8 @@ wait_for() {
     tmux capture-pane -p -t "$session" | grep -qF -- "$1" && return 0
     sleep 0.2
   done
-  echo "never saw: $1" >&2
+  echo "never saw: $1; the screen:" >&2
+  tmux capture-pane -p -t "$session" >&2
   return 1
 }
 shot() {
@@ -158,4 +189,17 @@ tmux send-keys -t "$session" y; wait_for "compose project demo-staging-local"; s
 tmux send-keys -t "$session" Escape; sleep 0.3
 tmux send-keys -t "$session" X; wait_for "are stopped and removed"; shot env-stop
 tmux send-keys -t "$session" n; sleep 0.3
+# Its dry-run (D), init's table (i), a restart's y/N (R), export's format
+# and the files written (x, c), its logs (l).
+tmux send-keys -t "$session" D; wait_for "VARIABLE"; shot env-dry-run
+tmux send-keys -t "$session" Escape; sleep 0.3
+tmux send-keys -t "$session" i; wait_for "LAST LOG LINES" 120; shot env-init
+tmux send-keys -t "$session" Escape; sleep 0.3
+tmux send-keys -t "$session" R; wait_for "are restarted in place"; shot env-restart
+tmux send-keys -t "$session" n; sleep 0.3
+tmux send-keys -t "$session" x; wait_for "export staging as:"; shot env-export
+tmux send-keys -t "$session" c; wait_for "docker-compose.yml ("; shot env-export-written
+tmux send-keys -t "$session" Escape; sleep 0.3
+tmux send-keys -t "$session" l; wait_for "Logs · env-staging"; wait_for " | "; sleep 2; shot env-logs
+tmux send-keys -t "$session" Escape; sleep 0.3
 tmux send-keys -t "$session" q

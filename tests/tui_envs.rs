@@ -1,9 +1,12 @@
 //! The console's Environments pane — live state per addon, the keys on an
-//! environment row, `:env VERB ENV` with completion, the drill-down into
-//! its instances, a start's steps on the footer (and a second start
-//! refused), a stop's y/N showing what stops, the effective configuration
-//! masked until `r` — driven by keys and task reports, drawn into
-//! ratatui's TestBackend and compared with insta snapshots.
+//! environment row, `:env VERB [ENV]` with completion, the drill-down into
+//! its instances (Enter on one: its logs), a start's steps on the footer
+//! (and a second start refused), a stop's and a restart's y/N showing what
+//! they touch, the effective configuration and the dry-run masked until
+//! `r`, init's table (and its failure with the table and the retry hint),
+//! export's format choice and the paths it wrote, logs on the Logs pane —
+//! driven by keys and task reports, drawn into ratatui's TestBackend and
+//! compared with insta snapshots.
 
 mod common;
 
@@ -12,7 +15,8 @@ use common::tui::{key, render};
 use crossterm::event::KeyCode;
 use sdtui::engine::{Operation, Workspace};
 use sdtui::env::live::EnvLive;
-use sdtui::env::ops::EnvStatusRow;
+use sdtui::env::ops::{EnvStatusRow, ExportFormat, InitReport, InitRow};
+use sdtui::tui::app::Pane;
 use sdtui::tui::envs::{EnvMsg, EnvRequest, EnvStage};
 use sdtui::tui::palette::{self, Command};
 use sdtui::tui::{App, Msg, ProjectView, Request, theme::Theme};
@@ -348,16 +352,68 @@ fn palette_env_commands_complete_and_refuse_with_the_names() {
         ("env config dev", "config"),
     ] {
         match palette::parse(line).unwrap() {
-            Command::Env { action, env } => {
-                assert_eq!((action.verb, env.as_str()), (verb, "dev"))
+            Command::Env { action, env, arg } => {
+                assert_eq!(
+                    (action.verb, env.as_deref(), arg),
+                    (verb, Some("dev"), None)
+                )
             }
             other => panic!("{other:?}"),
         }
     }
     let e = palette::parse("env frobnicate dev").unwrap_err();
-    assert!(e.contains("env takes start, stop, status, config"), "{e}");
-    let e = palette::parse("env start").unwrap_err();
-    assert!(e.contains("usage: env start|stop|status|config ENV"), "{e}");
+    assert!(
+        e.contains(
+            "env takes start, stop, status, config, restart, init, deploy, dry-run, export, logs"
+        ),
+        "{e}"
+    );
+    let e = palette::parse("env").unwrap_err();
+    assert!(
+        e.contains(
+            "usage: env start|stop|status|config|restart|init|deploy|dry-run|export|logs [ENV]"
+        ),
+        "{e}"
+    );
+    // A third word only where it means something: export's format, one
+    // service's logs.
+    let e = palette::parse("env start dev now").unwrap_err();
+    assert!(e.contains("env: unexpected \"now\""), "{e}");
+    for (line, verb, env, arg) in [
+        ("env start", "start", None, None),
+        ("env restart dev", "restart", Some("dev"), None),
+        ("env init dev", "init", Some("dev"), None),
+        ("env deploy dev", "deploy", Some("dev"), None),
+        ("env dry-run dev", "dry-run", Some("dev"), None),
+        ("env export dev pod", "export", Some("dev"), Some("pod")),
+        (
+            "env logs dev redis-session",
+            "logs",
+            Some("dev"),
+            Some("redis-session"),
+        ),
+    ] {
+        match palette::parse(line).unwrap() {
+            Command::Env {
+                action,
+                env: e,
+                arg: a,
+            } => assert_eq!(
+                (action.verb, e.as_deref(), a.as_deref()),
+                (verb, env, arg),
+                "{line}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        palette::candidates("env re", view, &[], &none),
+        vec!["restart"]
+    );
+    assert_eq!(
+        palette::candidates("env export dev ", view, &[], &none),
+        vec!["compose", "pod", "env"]
+    );
     // An environment that does not exist: named, with the ones that do.
     let mut app = f.app;
     app.key(key(KeyCode::Char(':')));
@@ -369,6 +425,42 @@ fn palette_env_commands_complete_and_refuse_with_the_names() {
         app.message.as_deref(),
         Some("no environment qa; environments: dev, staging, production")
     );
+    // No ENV: the selected row's.
+    app.key(key(KeyCode::Char('j')));
+    app.key(key(KeyCode::Char(':')));
+    for c in "env dry-run".chars() {
+        app.key(key(KeyCode::Char(c)));
+    }
+    let r = env_request(app.key(key(KeyCode::Enter)));
+    assert!(
+        matches!(&r, EnvRequest::Text { verb: "dry-run", env } if env == "staging"),
+        "{r:?}"
+    );
+    app.key(key(KeyCode::Esc));
+    // A format the palette names writes without asking; a wrong one is named.
+    let palette_line = |app: &mut App, line: &str| {
+        app.key(key(KeyCode::Char(':')));
+        for c in line.chars() {
+            app.key(key(KeyCode::Char(c)));
+        }
+        app.key(key(KeyCode::Enter))
+    };
+    let r = env_request(palette_line(&mut app, "env export dev env"));
+    assert!(
+        matches!(&r, EnvRequest::Export { env, format: ExportFormat::Env } if env == "dev"),
+        "{r:?}"
+    );
+    assert!(palette_line(&mut app, "env export dev yaml").is_none());
+    assert_eq!(
+        app.message.as_deref(),
+        Some("env export: unknown \"yaml\"; choose compose, pod, env")
+    );
+    let r = env_request(palette_line(&mut app, "env logs production web"));
+    assert!(
+        matches!(&r, EnvRequest::Logs { env, service: Some(s) } if env == "production" && s == "web"),
+        "{r:?}"
+    );
+    assert_eq!(app.pane, Pane::Logs);
 }
 
 #[test]
@@ -379,6 +471,16 @@ fn help_lists_the_environment_keys_and_settings_change_them() {
     assert!(s.contains("on an environment (Environments pane)"), "{s}");
     assert!(s.contains("start the environment"), "{s}");
     assert!(s.contains("stop it, y/N (data kept)"), "{s}");
+    for line in [
+        "restart its deployment, y/N",
+        "run its init files (table)",
+        "deploy its deployment file",
+        "its variables and where they land",
+        "export compose, pod or env",
+        "logs of all its containers",
+    ] {
+        assert!(s.contains(line), "{line}:\n{s}");
+    }
     f.app.key(key(KeyCode::Esc));
     // keys: {env-start: o}: `o` starts, `s` no longer does.
     let settings: sdtui::tui::Settings = serde_saphyr::from_str("keys:\n  env-start: o\n").unwrap();
@@ -386,4 +488,357 @@ fn help_lists_the_environment_keys_and_settings_change_them() {
     assert!(f.app.key(key(KeyCode::Char('s'))).is_none());
     let r = env_request(f.app.key(key(KeyCode::Char('o'))));
     assert!(matches!(r, EnvRequest::Run { verb: "start", .. }), "{r:?}");
+}
+
+#[test]
+fn restart_shows_what_restarts_and_asks_y_or_n() {
+    let mut f = fixture();
+    f.app.apply(Msg::Env(EnvMsg::Live(Ok(live()))));
+    select(&mut f, "production");
+    let r = env_request(f.app.key(key(KeyCode::Char('R'))));
+    assert!(
+        matches!(&r, EnvRequest::Preview { verb: "restart", env } if env == "production"),
+        "{r:?}"
+    );
+    // What the task reads: the deployment's containers (fake here; the
+    // tmux test reads real ones).
+    let mut web = row(
+        "production",
+        "deploy/app-compose.yml",
+        "web",
+        "running",
+        None,
+    );
+    web.ports = vec![];
+    f.app.apply(Msg::Env(EnvMsg::Preview(
+        "production".into(),
+        Ok(vec![web]),
+    )));
+    let s = screen(&f);
+    assert!(
+        s.contains("These containers of production's deployment are restarted in place:"),
+        "{s}"
+    );
+    assert!(
+        s.contains("web (deploy/app-compose.yml) on VM local  running"),
+        "{s}"
+    );
+    assert!(
+        s.contains("y restarts it · n or Esc leaves it as it is"),
+        "{s}"
+    );
+    assert!(!s.contains("volumes (the data)"), "{s}");
+    insta::assert_snapshot!("envs_restart_review", s);
+    let r = env_request(f.app.key(key(KeyCode::Char('y'))));
+    assert!(
+        matches!(&r, EnvRequest::Run { verb: "restart", env } if env == "production"),
+        "{r:?}"
+    );
+    f.app.apply(Msg::Env(EnvMsg::Step(
+        "production".into(),
+        "env production: restart every service of the deployment".into(),
+    )));
+    let s = screen(&f);
+    assert!(
+        s.lines()
+            .last()
+            .unwrap()
+            .contains("env production: restart every service of the deployment"),
+        "{s}"
+    );
+    assert!(s.contains("│production   restart: "), "{s}");
+    // No deployment: the engine's refusal, and y does nothing.
+    select(&mut f, "dev");
+    f.app.key(key(KeyCode::Char('R')));
+    f.app.apply(Msg::Env(EnvMsg::Preview(
+        "dev".into(),
+        Err("environment dev has no deployment to restart\nhint: name one under `deployment:` in config.yml".into()),
+    )));
+    let s = screen(&f);
+    assert!(
+        s.contains("cannot read what runs: environment dev has no deployment to restart"),
+        "{s}"
+    );
+    assert!(
+        s.contains("hint: name one under `deployment:` in config.yml"),
+        "{s}"
+    );
+    assert!(s.contains("Esc closes"), "{s}");
+    assert!(f.app.key(key(KeyCode::Char('y'))).is_none());
+}
+
+fn init_report() -> InitReport {
+    let row = |service: &str, code: Option<i64>, outcome: &str, logs: &[&str]| InitRow {
+        file: "deploy/init-compose.yml".into(),
+        service: service.into(),
+        exit_code: code,
+        seconds: 1.4,
+        outcome: outcome.into(),
+        last_logs: logs.iter().map(|l| l.to_string()).collect(),
+    };
+    InitReport {
+        env: "production".into(),
+        rows: vec![
+            row(
+                "migrate",
+                Some(0),
+                "exited",
+                &["CREATE TABLE", "INSERT 0 1", "migrated"],
+            ),
+            row("seed", Some(0), "exited", &["seeded 12 rows"]),
+        ],
+    }
+}
+
+#[test]
+fn init_runs_in_the_background_then_shows_its_table() {
+    let mut f = fixture();
+    f.app.apply(Msg::Env(EnvMsg::Live(Ok(live()))));
+    select(&mut f, "production");
+    let r = env_request(f.app.key(key(KeyCode::Char('i'))));
+    assert!(
+        matches!(&r, EnvRequest::Run { verb: "init", env } if env == "production"),
+        "{r:?}"
+    );
+    assert!(f.app.env_dialog.is_none());
+    f.app.apply(Msg::Env(EnvMsg::Step(
+        "production".into(),
+        "env production: init: migrate exited 0 (1.4s)".into(),
+    )));
+    let s = screen(&f);
+    assert!(
+        s.lines()
+            .last()
+            .unwrap()
+            .contains("env production: init: migrate exited 0 (1.4s)"),
+        "{s}"
+    );
+    // Its end: the table the CLI prints, as a dialog, and the footer.
+    let lines = sdtui::tui::envs::tasks::init_lines("production", &init_report());
+    f.app.apply(Msg::Env(EnvMsg::Report(
+        "production".into(),
+        "init",
+        Ok(lines),
+    )));
+    f.app.apply(Msg::Env(EnvMsg::Done(
+        "production".into(),
+        Ok("env production: init: 2 containers exited 0".into()),
+    )));
+    let s = screen(&f);
+    assert!(s.contains("env init production · Esc closes"), "{s}");
+    assert!(
+        s.contains("FILE                     SERVICE  EXIT  TIME  LAST LOG LINES"),
+        "{s}"
+    );
+    assert!(
+        s.contains("deploy/init-compose.yml  migrate  0     1.4s  CREATE TABLE"),
+        "{s}"
+    );
+    assert!(s.contains("migrated"), "{s}");
+    insta::assert_snapshot!("envs_init_table", s);
+    f.app.key(key(KeyCode::Esc));
+    assert!(f.app.env_dialog.is_none());
+
+    // A failure: the error with its table and the retry hint.
+    f.app.key(key(KeyCode::Char('i')));
+    let mut failed = init_report();
+    failed.rows[1].exit_code = Some(3);
+    failed.rows[1].last_logs = vec!["ERROR: relation \"users\" does not exist".into()];
+    let error = format!(
+        "env init production failed: env production: init container seed (deploy/init-compose.yml) exited with code 3; the init phase stopped, the deployment was not touched\n\n{}\nhint: fix it, then retry: sdtui env init production (nothing else was changed)",
+        sdtui::env::ops::render_init(&failed.rows).trim_end()
+    );
+    f.app.apply(Msg::Env(EnvMsg::Report(
+        "production".into(),
+        "init",
+        Err(error.clone()),
+    )));
+    f.app
+        .apply(Msg::Env(EnvMsg::Done("production".into(), Err(error))));
+    let s = screen(&f);
+    assert!(s.contains("exited with code 3"), "{s}");
+    assert!(s.contains("seed     3     1.4s  ERROR: relation"), "{s}");
+    assert!(
+        s.contains("hint: fix it, then retry: sdtui env init production"),
+        "{s}"
+    );
+    insta::assert_snapshot!("envs_init_failed", s);
+    assert!(f.app.env_busy.is_empty());
+}
+
+#[test]
+fn deploy_runs_in_the_background() {
+    let mut f = fixture();
+    select(&mut f, "production");
+    let r = env_request(f.app.key(key(KeyCode::Char('d'))));
+    assert!(
+        matches!(&r, EnvRequest::Run { verb: "deploy", env } if env == "production"),
+        "{r:?}"
+    );
+    // One run per environment at a time.
+    assert!(f.app.key(key(KeyCode::Char('i'))).is_none());
+    assert!(
+        f.app
+            .message
+            .clone()
+            .unwrap()
+            .contains("env deploy production is already in progress")
+    );
+}
+
+#[test]
+fn dry_run_is_masked_until_r_reveals_the_selected_line() {
+    let mut f = fixture();
+    select(&mut f, "production");
+    let r = env_request(f.app.key(key(KeyCode::Char('D'))));
+    assert!(
+        matches!(&r, EnvRequest::Text { verb: "dry-run", env } if env == "production"),
+        "{r:?}"
+    );
+    // What the task reads: the engine's dry-run, line by line.
+    let lines = sdtui::env::live::dry_run_lines(&f.ws, &f.project, "production").unwrap();
+    let cli = sdtui::env::ops::dry_run(&f.ws, &f.project, "production", false).unwrap();
+    assert_eq!(
+        lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(),
+        cli.lines().collect::<Vec<_>>(),
+        "the same table as the CLI"
+    );
+    f.app.apply(Msg::Env(EnvMsg::Text(
+        "production".into(),
+        Ok(lines.clone()),
+    )));
+    let s = screen(&f);
+    assert!(s.contains("VARIABLE"), "{s}");
+    assert!(s.contains("deploy/app-compose.yml:"), "{s}");
+    assert!(s.contains("LOG_LEVEL"), "{s}");
+    let secret_line = lines.iter().position(|l| l.secret.is_some()).unwrap();
+    let value = lines[secret_line].secret.clone().unwrap();
+    let revealed = sdtui::env::ops::dry_run(&f.ws, &f.project, "production", true).unwrap();
+    assert!(revealed.contains(&value), "the value is the revealed one");
+    assert!(!s.contains(&value), "masked until asked:\n{s}");
+    insta::assert_snapshot!("envs_dry_run_masked", s);
+    f.app.key(key(KeyCode::Char('r')));
+    assert_eq!(f.app.message.as_deref(), Some("no secret on this line"));
+    for _ in 0..secret_line {
+        f.app.key(key(KeyCode::Char('j')));
+    }
+    f.app.key(key(KeyCode::Char('r')));
+    // The revealed URL is long: it wraps (whole on a wide screen).
+    assert!(render(&f.app, 240, 26).contains(&value));
+    let s = screen(&f);
+    let head: String = value.chars().take(60).collect();
+    assert!(s.contains(&head), "{s}");
+    f.app.key(key(KeyCode::Char('r')));
+    assert!(!render(&f.app, 240, 26).contains(&value));
+    f.app.key(key(KeyCode::Esc));
+    assert!(f.app.env_dialog.is_none());
+}
+
+#[test]
+fn export_asks_the_format_then_shows_the_paths_written() {
+    let mut f = fixture();
+    select(&mut f, "production");
+    assert!(f.app.key(key(KeyCode::Char('x'))).is_none());
+    let s = screen(&f);
+    assert!(s.contains("export production as:"), "{s}");
+    assert!(s.contains("into ./export-production/"), "{s}");
+    insta::assert_snapshot!("envs_export_choose", s);
+    // Esc writes nothing.
+    f.app.key(key(KeyCode::Esc));
+    assert!(f.app.env_dialog.is_none());
+    assert_eq!(
+        f.app.message.as_deref(),
+        Some("env export production: nothing was written")
+    );
+    // → then Enter: the second format; a first letter picks directly.
+    f.app.key(key(KeyCode::Char('x')));
+    f.app.key(key(KeyCode::Right));
+    let r = env_request(f.app.key(key(KeyCode::Enter)));
+    assert!(
+        matches!(&r, EnvRequest::Export { env, format: ExportFormat::Pod } if env == "production"),
+        "{r:?}"
+    );
+    f.app.key(key(KeyCode::Char('x')));
+    let r = env_request(f.app.key(key(KeyCode::Char('c'))));
+    assert!(
+        matches!(
+            &r,
+            EnvRequest::Export {
+                format: ExportFormat::Compose,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    // What the task writes (the engine's export; here into the test's
+    // folder) and shows.
+    let out = f.root.path().join("export-production");
+    let files =
+        sdtui::env::ops::export(&f.ws, &f.project, "production", ExportFormat::Compose, &out)
+            .unwrap();
+    assert!(files.iter().all(|x| x.path.is_file()));
+    let lines =
+        sdtui::tui::envs::tasks::exported_lines("production", ExportFormat::Compose, &files);
+    f.app.apply(Msg::Env(EnvMsg::Report(
+        "production".into(),
+        "export",
+        Ok(lines),
+    )));
+    f.app.apply(Msg::Note(format!(
+        "env export production: {} files written into {}",
+        files.len(),
+        out.display()
+    )));
+    let s = screen(&f);
+    assert!(
+        s.contains("wrote <root>/export-production/docker-compose.yml (600)"),
+        "{s}"
+    );
+    assert!(s.contains("holds secrets in the clear, as"), "{s}");
+    assert!(
+        s.contains("env export production: 2 files written into <root>/export-production"),
+        "{s}"
+    );
+    insta::assert_snapshot!("envs_export_written", s);
+}
+
+#[test]
+fn logs_open_the_logs_pane_on_the_environment_or_one_instance() {
+    let mut f = fixture();
+    f.app.apply(Msg::Env(EnvMsg::Live(Ok(live()))));
+    select(&mut f, "staging");
+    let r = env_request(f.app.key(key(KeyCode::Char('l'))));
+    assert!(
+        matches!(&r, EnvRequest::Logs { env, service: None } if env == "staging"),
+        "{r:?}"
+    );
+    assert_eq!(f.app.pane, Pane::Logs);
+    // What the event loop does with it: the pane follows under this label.
+    f.app
+        .logs
+        .restart(sdtui::tui::envs::logs_label("staging", None));
+    f.app.apply(Msg::Logs(vec![(
+        false,
+        String::new(),
+        "redis-session    | Ready to accept connections".into(),
+    )]));
+    let s = screen(&f);
+    assert!(s.contains("Logs · env-staging"), "{s}");
+    assert!(
+        s.contains("redis-session    | Ready to accept connections"),
+        "{s}"
+    );
+    // Esc: back to the Environments pane.
+    f.app.key(key(KeyCode::Esc));
+    assert_eq!(f.app.pane, Pane::Environments);
+    // Enter, then Enter on an instance: that one's logs.
+    f.app.key(key(KeyCode::Enter));
+    f.app.key(key(KeyCode::Char('j')));
+    let r = env_request(f.app.key(key(KeyCode::Enter)));
+    assert!(
+        matches!(&r, EnvRequest::Logs { env, service: Some(s) } if env == "staging" && s == "redis-session"),
+        "{r:?}"
+    );
+    assert!(f.app.env_dialog.is_none());
+    assert_eq!(f.app.pane, Pane::Logs);
 }

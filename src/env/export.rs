@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::engine::generate::{COMPOSE_FILE, ENV_DIR, compose_dir, env_value};
 use crate::engine::{Project, Workspace};
 use crate::env::files::{self, Prepared};
-use crate::env::substitute::{dry_run_rows, render_dry_run};
+use crate::env::substitute::{DryRunRow, dry_run_rows, render_dry_run};
 use crate::env::vars::{Resolved, resolve};
 use crate::error::{Result, UserError, io_error};
 
@@ -19,23 +19,34 @@ use crate::error::{Result, UserError, io_error};
 /// masked unless `reveal`), and each file:line:col where it lands. Nothing
 /// is written or run.
 pub fn dry_run(ws: &Workspace, project: &Project, env: &str, reveal: bool) -> Result<String> {
+    Ok(match dry_run_rows_of(ws, project, env, reveal)? {
+        Some(rows) => render_dry_run(&rows),
+        None => no_files(env),
+    })
+}
+
+pub(crate) fn no_files(env: &str) -> String {
+    format!("environment {env} names no init or deployment file: nothing to substitute\n")
+}
+
+/// The rows of `env dry-run ENV`; None when the environment names no file.
+pub(crate) fn dry_run_rows_of(
+    ws: &Workspace,
+    project: &Project,
+    env: &str,
+    reveal: bool,
+) -> Result<Option<Vec<DryRunRow>>> {
     let r = resolve(ws, project, env)?;
     let (init, deployment) = files::prepare_all(&r, &project.dir)?;
+    if init.is_empty() && deployment.is_none() {
+        return Ok(None);
+    }
     let occurrences: Vec<_> = init
         .iter()
         .chain(deployment.as_ref())
         .flat_map(|p| p.occurrences.clone())
         .collect();
-    if init.is_empty() && deployment.is_none() {
-        return Ok(format!(
-            "environment {env} names no init or deployment file: nothing to substitute\n"
-        ));
-    }
-    Ok(render_dry_run(&dry_run_rows(
-        &occurrences,
-        &r.variables,
-        reveal,
-    )))
+    Ok(Some(dry_run_rows(&occurrences, &r.variables, reveal)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]

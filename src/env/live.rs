@@ -64,6 +64,55 @@ impl std::fmt::Debug for ConfigLine {
     }
 }
 
+impl ConfigLine {
+    /// The line as shown: its secret in place of the mask when `reveal`.
+    pub fn shown(&self, reveal: bool) -> String {
+        match &self.secret {
+            Some(value) if reveal => [ops::MASK, crate::env::substitute::DRY_RUN_MASK]
+                .iter()
+                .find(|m| self.text.contains(**m))
+                .map(|m| self.text.replacen(m, value, 1))
+                .unwrap_or_else(|| self.text.clone()),
+            _ => self.text.clone(),
+        }
+    }
+}
+
+/// `env dry-run ENV` as lines, the same table as the CLI prints: every
+/// variable, its value (a secret masked in `text`, its value beside, on
+/// the variable's first line) and each file:line:col where it lands.
+pub fn dry_run_lines(ws: &Workspace, project: &Project, env: &str) -> Result<Vec<ConfigLine>> {
+    use crate::env::export::{dry_run_rows_of, no_files};
+    use crate::env::substitute::{DRY_RUN_MASK, render_dry_run};
+    let plain = |text: &str| ConfigLine {
+        text: text.to_string(),
+        secret: None,
+    };
+    let (Some(masked), Some(shown)) = (
+        dry_run_rows_of(ws, project, env, false)?,
+        dry_run_rows_of(ws, project, env, true)?,
+    ) else {
+        return Ok(no_files(env).lines().map(plain).collect());
+    };
+    let text = render_dry_run(&masked);
+    let mut lines = text.lines();
+    // The header (or the one line saying no variable is used).
+    let mut out: Vec<ConfigLine> = lines.next().map(plain).into_iter().collect();
+    // The same rows in the same order, revealed or not: a secret's value
+    // is the revealed row's.
+    for (row, open) in masked.iter().zip(&shown) {
+        for i in 0..row.places.len() {
+            let Some(text) = lines.next() else { break };
+            out.push(ConfigLine {
+                text: text.to_string(),
+                secret: (i == 0 && row.shown == DRY_RUN_MASK).then(|| open.shown.clone()),
+            });
+        }
+    }
+    out.extend(lines.map(plain));
+    Ok(out)
+}
+
 /// `env config ENV` as lines, the same facts as the CLI prints; secrets
 /// masked in `text`, their values beside.
 pub fn config_lines(ws: &Workspace, project: &Project, env: &str) -> Result<Vec<ConfigLine>> {

@@ -6,7 +6,8 @@
 
 pub use super::export::{ExportFormat, Exported, dry_run, export};
 pub use super::phases::{
-    DeployReport, InitReport, StartReport, deploy, init, log_sources, restart, start,
+    DeployReport, InitReport, StartReport, deploy, init, log_sources, restart, restart_preview,
+    start,
 };
 pub use super::run::{InitRow, render_init};
 pub use super::vars::{Resolved, resolve};

@@ -334,6 +334,40 @@ pub async fn restart(
     Ok(())
 }
 
+/// What `env restart ENV` restarts: each container of the deployment's
+/// compose project, as it runs now (the same refusal as `restart` when the
+/// environment has no deployment). Nothing is changed.
+pub async fn restart_preview(
+    ws: &Workspace,
+    project: &Project,
+    env: &str,
+) -> Result<Vec<super::ops::EnvStatusRow>> {
+    let r = resolve(ws, project, env)?;
+    let (_, deployment) = files::prepare_all(&r, &project.dir)?;
+    let Some(p) = deployment else {
+        return Err(
+            UserError::new(format!("environment {env} has no deployment to restart"))
+                .hint("name one under `deployment:` in config.yml"),
+        );
+    };
+    let docker = crate::docker::connect_local().await?;
+    let cp = compose_project_of(&r, "deployment");
+    let file = p.source.path.display().to_string();
+    Ok(crate::docker::project_containers(&docker, &cp)
+        .await?
+        .into_iter()
+        .map(|c| super::ops::EnvStatusRow {
+            env: env.to_string(),
+            vm: r.vm.clone(),
+            addon: file.clone(),
+            service: c.service,
+            state: c.state,
+            health: c.health,
+            ports: c.ports,
+        })
+        .collect())
+}
+
 /// Containers `env logs` reads: the addons' and the deployment's (one
 /// service's when named), with their VM's client.
 pub async fn log_sources(

@@ -13,7 +13,7 @@
 mod dry_run;
 mod template;
 
-pub use dry_run::{DryRunRow, dry_run_rows, render_dry_run};
+pub use dry_run::{DryRunRow, MASK as DRY_RUN_MASK, dry_run_rows, render_dry_run};
 pub use template::closest_names;
 
 use crate::error::{SourceSpot, UserError};

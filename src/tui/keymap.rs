@@ -90,6 +90,12 @@ actions! {
     EnvStart "env-start" Environments ["s"] "start the environment";
     EnvStop "env-stop" Environments ["X"] "stop it, y/N (data kept)";
     EnvConfig "env-config" Environments ["y"] "its effective config";
+    EnvRestart "env-restart" Environments ["R"] "restart its deployment, y/N";
+    EnvInit "env-init" Environments ["i"] "run its init files (table)";
+    EnvDeploy "env-deploy" Environments ["d"] "deploy its deployment file";
+    EnvDryRun "env-dry-run" Environments ["D"] "its variables and where they land";
+    EnvExport "env-export" Environments ["x"] "export compose, pod or env";
+    EnvLogs "env-logs" Environments ["l"] "logs of all its containers";
 }
 
 /// A key as written in settings: `q`, `G`, `ctrl-c`, `shift-tab`, `enter`,

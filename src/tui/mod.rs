@@ -260,6 +260,21 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
             Some(Request::Data(d)) => {
                 data::tasks::spawn(ws.clone(), project.clone(), d, tx.clone())
             }
+            Some(Request::Env(envs::EnvRequest::Logs { env, service })) => {
+                // Like FollowLogs: a new stream replaces the old one.
+                if let Some(t) = log_task.take() {
+                    t.abort();
+                }
+                app.logs.restart(envs::logs_label(&env, service.as_deref()));
+                log_task = Some(envs::tasks::spawn_logs(
+                    ws.clone(),
+                    project.clone(),
+                    env,
+                    service,
+                    app.logs.cap,
+                    tx.clone(),
+                ));
+            }
             Some(Request::Env(e)) => {
                 envs::tasks::spawn(ws.clone(), project.clone(), e, tx.clone(), env_poke.clone())
             }
@@ -872,7 +887,19 @@ pub fn spawn_logs(
     cap: usize,
     tx: mpsc::Sender<Msg>,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
+    tokio::spawn(follow_logs(docker, container, cap, tx, None))
+}
+
+/// [`spawn_logs`]'s work, each line after `prefix` when one is given
+/// (several containers in one view).
+pub async fn follow_logs(
+    docker: Docker,
+    container: String,
+    cap: usize,
+    tx: mpsc::Sender<Msg>,
+    prefix: Option<String>,
+) {
+    {
         let opts = bollard::query_parameters::LogsOptionsBuilder::default()
             .stdout(true)
             .stderr(true)
@@ -906,6 +933,10 @@ pub fn spawn_logs(
                                 Some((t, rest)) if t.len() >= 20 && t.as_bytes()[4] == b'-' => (t.to_string(), rest.to_string()),
                                 _ => (String::new(), line.to_string()),
                             };
+                            let text = match &prefix {
+                                Some(p) => format!("{p}{text}"),
+                                None => text,
+                            };
                             batch.push((stderr, time, text));
                         }
                         if batch.len() > cap {
@@ -933,5 +964,5 @@ pub fn spawn_logs(
                 }
             }
         }
-    })
+    }
 }

@@ -31,10 +31,12 @@ pub enum Command {
         readonly: bool,
     },
     Connect(String),
-    /// `env VERB ENV`: a row of the Environments pane's action table.
+    /// `env VERB [ENV] [SERVICE|FORMAT]`: a row of the Environments pane's
+    /// action table; ENV defaults to the selected one.
     Env {
         action: &'static super::envs::EnvAction,
-        env: String,
+        env: Option<String>,
+        arg: Option<String>,
     },
     Logs(String),
     Theme(String),
@@ -80,7 +82,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "env",
-        "env start|stop|status|config ENV: an environment, as its keys do",
+        "env start|stop|status|config|restart|init|deploy|dry-run|export|logs [ENV] [FORMAT|SERVICE]: as its keys do",
     ),
     ("logs", "logs ADDON|SERVICE"),
     ("project", "project NAME"),
@@ -268,7 +270,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
             Command::Connect(rest[0].clone())
         }
         "env" => {
-            need(2)?;
+            need(1)?;
             let action = super::envs::env_action(&rest[0]).ok_or_else(|| {
                 format!(
                     "env: unknown \"{}\"; env takes {}",
@@ -280,12 +282,19 @@ pub fn parse(line: &str) -> Result<Command, String> {
                         .join(", ")
                 )
             })?;
-            if rest.len() > 2 {
-                return Err(format!("env: unexpected \"{}\"; {}", rest[2], usage(cmd)));
+            // A third word: export's format or one service's logs.
+            let takes_arg = matches!(
+                action.kind,
+                super::envs::EnvKind::Logs | super::envs::EnvKind::Choose(_)
+            );
+            let max = if takes_arg { 3 } else { 2 };
+            if rest.len() > max {
+                return Err(format!("env: unexpected \"{}\"; {}", rest[max], usage(cmd)));
             }
             Command::Env {
                 action,
-                env: rest[1].clone(),
+                env: rest.get(1).cloned(),
+                arg: rest.get(2).cloned(),
             }
         }
         "logs" => {
@@ -410,6 +419,12 @@ pub fn candidates(
                 .map(|a| a.verb.to_string())
                 .collect(),
             ("env", 2) => view.env_rows.iter().map(|e| e.name.clone()).collect(),
+            ("env", 3) => match super::envs::env_action(words[1]).map(|a| a.kind) {
+                Some(super::envs::EnvKind::Choose(options)) => {
+                    options.iter().map(|o| o.to_string()).collect()
+                }
+                _ => vec![],
+            },
             ("project", 1) => projects.to_vec(),
             ("theme", 1) => vec!["dark".into(), "light".into(), "high-contrast".into()],
             ("mouse", 1) => vec!["on".into(), "off".into()],

@@ -196,7 +196,7 @@ impl App {
             } => return self.open_restore(addon, backup, into),
             C::Rotate { addon, readonly } => return self.open_rotate(addon, readonly),
             C::Connect(id) => return self.open_connect(id),
-            C::Env { action, env } => return self.open_env_action(action, env),
+            C::Env { action, env, arg } => return self.open_env_command(action, env, arg),
             C::Logs(name) => {
                 let service = self
                     .view

@@ -525,12 +525,19 @@ fn draw_footer(f: &mut Frame, app: &App, footer: Rect) {
         )
     } else if app.pane == Pane::Environments {
         // Each row of the env action table, with its key.
+        // As many as the width takes (help lists them all).
         let mut keys: Vec<String> = super::envs::ENV_ACTIONS
             .iter()
             .map(|a| format!("{} {}", km.first(a.key), a.verb))
             .collect();
         keys.push(format!("{} filter", km.first(Action::Filter)));
-        keys.push(format!("{} help", km.first(Action::Help)));
+        let help = format!("{} help", km.first(Action::Help));
+        while keys.len() > 1
+            && (keys.join(" · ").chars().count() + 3 + help.chars().count()) > footer.width as usize
+        {
+            keys.pop();
+        }
+        keys.push(help);
         keys.join(" · ")
     } else {
         format!(
@@ -859,22 +866,37 @@ fn draw_help(f: &mut Frame, app: &App) {
     if lines.len() <= rows || rows == 0 {
         f.render_widget(Paragraph::new(lines).block(block), area);
     } else {
+        // Columns of the screen's height: as many as the keys need and the
+        // width takes (36 cells each, two at least); what still does not
+        // fit is counted on the last row.
+        let fit = (f.area().width.saturating_sub(2) / 36).max(2) as usize;
+        let rows = f.area().height.saturating_sub(2).max(1) as usize;
+        let cols = lines.len().div_ceil(rows).clamp(2, fit);
+        let per = lines.len().div_ceil(cols).min(rows);
         let area = centered(
             f.area(),
-            f.area().width.min(160),
-            (lines.len().div_ceil(2) as u16 + 2).min(f.area().height),
+            f.area().width.min(80 * cols as u16),
+            (per as u16 + 2).min(f.area().height),
         );
         f.render_widget(Clear, area);
         let inner = block.inner(area);
         f.render_widget(block, area);
-        let [left, right] =
-            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-                .spacing(1)
-                .areas(inner);
-        let split = lines.len().div_ceil(2);
-        let rest = lines.split_off(split);
-        f.render_widget(Paragraph::new(lines), left);
-        f.render_widget(Paragraph::new(rest), right);
+        if lines.len() > per * cols {
+            let hidden = lines.len() - (per * cols - 1);
+            lines.truncate(per * cols - 1);
+            lines.push(Line::from(Span::styled(
+                format!("… {hidden} more: a taller terminal shows them"),
+                Style::default().fg(t.dim),
+            )));
+        }
+        let areas = Layout::horizontal(vec![Constraint::Ratio(1, cols as u32); cols])
+            .spacing(1)
+            .split(inner);
+        let mut rest = lines;
+        for column in areas.iter() {
+            let tail = rest.split_off(per.min(rest.len()));
+            f.render_widget(Paragraph::new(std::mem::replace(&mut rest, tail)), *column);
+        }
     }
 }
 

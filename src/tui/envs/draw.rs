@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
 use super::{ENV_ACTIONS, EnvDialog, EnvStage};
-use crate::env::ops::{EnvStatusRow, MASK};
+use crate::env::ops::EnvStatusRow;
 use crate::tui::app::App;
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
@@ -123,11 +123,11 @@ pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
         EnvStage::Instances { selected } => {
             let live = app.env_live.get(&d.env);
             let title = format!(
-                " env {} · {} · {} · Esc back ",
+                " env {} · {} · Enter its logs · Esc back ",
                 d.env,
                 live.map_or("reading ...".into(), |l| l.state()),
-                keys_line(app)
             );
+            let keys = Line::from(format!(" {} ", keys_line(app)));
             match live.map(|l| &l.rows) {
                 Some(Ok(rows)) => {
                     let area = centered(f.area(), 110, rows.len() as u16 + 4);
@@ -162,7 +162,7 @@ pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
                                 .style(Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
                         )
                         .row_highlight_style(Style::default().bg(t.selected_bg).fg(t.selected_fg))
-                        .block(border(title, false)),
+                        .block(border(title, false).title_bottom(keys)),
                         area,
                         &mut state,
                     );
@@ -177,13 +177,14 @@ pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
                     f.render_widget(
                         Paragraph::new(text)
                             .wrap(Wrap { trim: false })
-                            .block(border(title, false)),
+                            .block(border(title, false).title_bottom(keys)),
                         area,
                     );
                 }
             }
         }
         EnvStage::Confirm { verb, preview } => {
+            let restart = *verb == "restart";
             let mut lines: Vec<Line> = Vec::new();
             let ok = match preview {
                 None => {
@@ -194,11 +195,25 @@ pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
                     false
                 }
                 Some(Err(e)) => {
-                    lines.push(Line::from(Span::styled(
-                        format!("cannot read what runs: {e}"),
-                        Style::default().fg(t.error),
-                    )));
+                    // The engine's message, then its hint on a line of its own.
+                    for (i, l) in e.lines().enumerate() {
+                        lines.push(Line::from(Span::styled(
+                            if i == 0 {
+                                format!("cannot read what runs: {l}")
+                            } else {
+                                l.to_string()
+                            },
+                            Style::default().fg(t.error),
+                        )));
+                    }
                     false
+                }
+                Some(Ok(rows)) if rows.is_empty() && restart => {
+                    lines.push(Line::from(format!(
+                        "nothing of {}'s deployment runs; restart starts nothing (env deploy does).",
+                        d.env
+                    )));
+                    true
                 }
                 Some(Ok(rows)) if rows.is_empty() => {
                     lines.push(Line::from(format!(
@@ -208,13 +223,23 @@ pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
                     true
                 }
                 Some(Ok(rows)) => {
-                    lines.push(Line::from(format!(
-                        "These containers of {} are stopped and removed:",
-                        d.env
-                    )));
+                    lines.push(Line::from(if restart {
+                        format!(
+                            "These containers of {}'s deployment are restarted in place:",
+                            d.env
+                        )
+                    } else {
+                        format!("These containers of {} are stopped and removed:", d.env)
+                    }));
                     for r in rows {
+                        // The deployment's rows name its file as their addon.
+                        let what = if restart {
+                            format!("  {} ({}) on VM {}  ", r.service, r.addon, r.vm)
+                        } else {
+                            format!("  {} ({}) on VM {}  ", r.addon, r.service, r.vm)
+                        };
                         lines.push(Line::from(vec![
-                            Span::raw(format!("  {} ({}) on VM {}  ", r.addon, r.service, r.vm)),
+                            Span::raw(what),
                             Span::styled(instance_word(r), instance_style(t, &instance_word(r))),
                         ]));
                     }
@@ -223,15 +248,19 @@ pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
             };
             lines.push(Line::from(""));
             lines.push(Line::from(Span::styled(
-                "Its volumes (the data) are kept: env start brings it back.",
+                if restart {
+                    "Its addons, volumes and files are not touched; each step shows on the footer."
+                } else {
+                    "Its volumes (the data) are kept: env start brings it back."
+                },
                 Style::default().fg(t.ok),
             )));
             lines.push(Line::from(""));
             lines.push(Line::from(Span::styled(
-                if ok {
-                    format!("y {verb}s it · n or Esc keeps it running")
-                } else {
-                    "Esc closes".to_string()
+                match (ok, restart) {
+                    (true, true) => format!("y {verb}s it · n or Esc leaves it as it is"),
+                    (true, false) => format!("y {verb}s it · n or Esc keeps it running"),
+                    _ => "Esc closes".to_string(),
                 },
                 Style::default().fg(t.accent),
             )));
@@ -244,34 +273,89 @@ pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
                 area,
             );
         }
+        EnvStage::Choose {
+            verb,
+            options,
+            selected,
+        } => {
+            let mut spans = vec![Span::raw(" ")];
+            for (i, o) in options.iter().enumerate() {
+                let style = if i == *selected {
+                    Style::default().bg(t.selected_bg).fg(t.selected_fg)
+                } else {
+                    Style::default().fg(t.accent)
+                };
+                spans.push(Span::styled(format!(" {o} "), style));
+                spans.push(Span::raw("  "));
+            }
+            let lines = vec![
+                Line::from(format!("{verb} {} as:", d.env)),
+                Line::from(""),
+                Line::from(spans),
+                Line::from(""),
+                Line::from(Span::styled(
+                    format!(
+                        "into ./export-{}/ (as `sdtui env export` without -o)",
+                        d.env
+                    ),
+                    dim,
+                )),
+                Line::from(Span::styled(
+                    "←/→ choose · Enter or its first letter writes · Esc closes",
+                    Style::default().fg(t.accent),
+                )),
+            ];
+            let area = centered(f.area(), 64, lines.len() as u16 + 2);
+            f.render_widget(Clear, area);
+            f.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(border(format!(" env {verb} {} ", d.env), false)),
+                area,
+            );
+        }
         EnvStage::Text {
             verb,
             lines,
             selected,
             revealed,
         } => {
-            let title = format!(
-                " env {verb} {} · {} reveals the selected secret · Esc closes ",
-                d.env,
-                app.keymap.first(Action::Reveal)
-            );
+            let secrets = lines
+                .as_ref()
+                .and_then(|l| l.as_ref().ok())
+                .is_some_and(|l| l.iter().any(|l| l.secret.is_some()));
+            let title = if secrets {
+                format!(
+                    " env {verb} {} · {} reveals the selected secret · Esc closes ",
+                    d.env,
+                    app.keymap.first(Action::Reveal)
+                )
+            } else {
+                format!(" env {verb} {} · Esc closes ", d.env)
+            };
             // Over the pane itself: a long configuration gets every row.
             let area = app.body.get();
             f.render_widget(Clear, area);
             let body: Vec<Line> = match lines {
                 None => vec![Line::from(Span::styled("reading ...", dim))],
-                Some(Err(e)) => vec![Line::from(Span::styled(
-                    e.clone(),
-                    Style::default().fg(t.error),
-                ))],
+                // The error's first line, then what it carries (a table,
+                // the hint) as it was written.
+                Some(Err(e)) => e
+                    .lines()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        if i == 0 {
+                            Line::from(Span::styled(l.to_string(), Style::default().fg(t.error)))
+                        } else {
+                            Line::from(l.to_string())
+                        }
+                    })
+                    .collect(),
                 Some(Ok(lines)) => lines
                     .iter()
                     .enumerate()
                     .map(|(i, l)| {
-                        let text = match &l.secret {
-                            Some(v) if revealed.contains(&i) => l.text.replace(MASK, v),
-                            _ => l.text.clone(),
-                        };
+                        let text = l.shown(revealed.contains(&i));
                         let style = if i == *selected {
                             Style::default().bg(t.selected_bg).fg(t.selected_fg)
                         } else if l.secret.is_some() && !revealed.contains(&i) {
@@ -283,11 +367,17 @@ pub fn dialog(f: &mut Frame, app: &App, d: &EnvDialog) {
                     })
                     .collect(),
             };
-            // Scroll so the selected line stays in view.
+            // Long lines (a revealed URL, a path) wrap; scroll so the
+            // selected line stays in view, counting the rows each takes.
             let height = area.height.saturating_sub(2) as usize;
-            let top = selected.saturating_sub(height.saturating_sub(1));
+            let width = area.width.saturating_sub(2).max(1) as usize;
+            let rows = |l: &Line| l.width().max(1).div_ceil(width);
+            let before: usize = body.iter().take(*selected).map(rows).sum();
+            let own = body.get(*selected).map_or(1, rows);
+            let top = (before + own).saturating_sub(height);
             f.render_widget(
                 Paragraph::new(body)
+                    .wrap(Wrap { trim: false })
                     .scroll((top as u16, 0))
                     .block(border(title, false)),
                 area,

@@ -1,7 +1,9 @@
 //! The console's Environments pane: each environment's live state (read
-//! by a task, tasks.rs), its keys and `:env VERB ENV` palette commands, and
-//! the dialogs they open — an environment's instances (Enter), what a stop
-//! stops before y/N, its effective configuration. Every verb is one row of
+//! by a task, tasks.rs), its keys and `:env VERB [ENV]` palette commands,
+//! and the dialogs they open — an environment's instances (Enter, and Enter
+//! again for one's logs), what a stop or restart touches before y/N, its
+//! effective configuration and dry-run, the init table, export's format
+//! and the files it wrote, its logs. Every verb is one row of
 //! [`ENV_ACTIONS`]; how it runs is decided by its kind, what it calls by
 //! one arm in tasks.rs, so a new `env` operation plugs in as a line each.
 
@@ -31,6 +33,11 @@ pub enum EnvKind {
     Instances,
     /// A scrollable text of the engine's, secrets masked until `r`.
     Text,
+    /// One of these words first (export's format), then it runs and shows
+    /// what it wrote.
+    Choose(&'static [&'static str]),
+    /// The console's Logs pane on its containers.
+    Logs,
 }
 
 /// One environment verb: the palette's word, its key on an environment
@@ -68,7 +75,46 @@ pub const ENV_ACTIONS: &[EnvAction] = &[
         usage: "the effective configuration, secrets masked (r reveals)",
         kind: EnvKind::Text,
     },
+    EnvAction {
+        verb: "restart",
+        key: Action::EnvRestart,
+        usage: "what restarts, then y/N; steps on the footer",
+        kind: EnvKind::Confirm,
+    },
+    EnvAction {
+        verb: "init",
+        key: Action::EnvInit,
+        usage: "its init files run to completion; then each container's exit, time, last lines",
+        kind: EnvKind::Run,
+    },
+    EnvAction {
+        verb: "deploy",
+        key: Action::EnvDeploy,
+        usage: "its deployment file substituted, up -d, health waited; steps on the footer",
+        kind: EnvKind::Run,
+    },
+    EnvAction {
+        verb: "dry-run",
+        key: Action::EnvDryRun,
+        usage: "every variable its files use, masked (r reveals), and file:line:col where it lands",
+        kind: EnvKind::Text,
+    },
+    EnvAction {
+        verb: "export",
+        key: Action::EnvExport,
+        usage: "compose, pod or env files into ./export-ENV (as the CLI), then the paths",
+        kind: EnvKind::Choose(EXPORT_FORMATS),
+    },
+    EnvAction {
+        verb: "logs",
+        key: Action::EnvLogs,
+        usage: "the Logs pane on its addons' and deployment's containers",
+        kind: EnvKind::Logs,
+    },
 ];
+
+/// `env export`'s formats, as the CLI's `--format` spells them.
+pub const EXPORT_FORMATS: &[&str] = &["compose", "pod", "env"];
 
 pub fn env_action(verb: &str) -> Option<&'static EnvAction> {
     ENV_ACTIONS.iter().find(|a| a.verb == verb)
@@ -87,6 +133,12 @@ pub enum EnvStage {
     Confirm {
         verb: &'static str,
         preview: Option<Result<Vec<EnvStatusRow>, String>>,
+    },
+    /// A word to pick (export's format); Enter or its first letter runs.
+    Choose {
+        verb: &'static str,
+        options: &'static [&'static str],
+        selected: usize,
     },
     /// The engine's text (None while reading).
     Text {
@@ -114,6 +166,17 @@ pub enum EnvRequest {
         verb: &'static str,
         env: String,
     },
+    /// `env export ENV --format F` into the CLI's default folder.
+    Export {
+        env: String,
+        format: crate::env::ops::ExportFormat,
+    },
+    /// The Logs pane on its containers (one service's when named); run
+    /// by the event loop, which owns the log stream.
+    Logs {
+        env: String,
+        service: Option<String>,
+    },
 }
 
 impl EnvRequest {
@@ -124,6 +187,11 @@ impl EnvRequest {
             EnvRequest::Preview { verb, env } => format!("read what env {verb} {env} touches"),
             EnvRequest::Run { verb, env } => format!("env {verb} {env}"),
             EnvRequest::Text { verb, env } => format!("read env {verb} {env}"),
+            EnvRequest::Export { env, format } => format!("env export {env} --format {format:?}"),
+            EnvRequest::Logs { env, service } => match service {
+                Some(s) => format!("follow the logs of env {env} {s}"),
+                None => format!("follow the logs of env {env}"),
+            },
         }
     }
 }
@@ -136,6 +204,17 @@ pub enum EnvMsg {
     Step(String, String),
     Done(String, Result<String, String>),
     Text(String, Result<Vec<ConfigLine>, String>),
+    /// What a run leaves to read (init's table, export's paths, or the
+    /// error with its table and hint): opened as a text dialog.
+    Report(String, &'static str, Result<Vec<ConfigLine>, String>),
+}
+
+/// The label the Logs pane shows and names a saved file after.
+pub fn logs_label(env: &str, service: Option<&str>) -> String {
+    match service {
+        Some(s) => format!("env-{env}-{s}"),
+        None => format!("env-{env}"),
+    }
 }
 
 /// A verb this console runs on an environment, for the pane and `u`-like
@@ -177,6 +256,87 @@ impl App {
             return Some(None);
         };
         Some(self.open_env_action(spec, env))
+    }
+
+    /// `:env VERB [ENV] [SERVICE|FORMAT]`: ENV defaults to the selected
+    /// row's; a third word names logs' service or export's format.
+    pub(super) fn open_env_command(
+        &mut self,
+        spec: &EnvAction,
+        env: Option<String>,
+        arg: Option<String>,
+    ) -> Option<Request> {
+        let env = match env.or_else(|| self.selected_env()) {
+            Some(e) => e,
+            None if self.view.env_rows.len() == 1 => self.view.env_rows[0].name.clone(),
+            None => {
+                self.message = Some(format!(
+                    "env {} needs an environment: {}",
+                    spec.verb,
+                    self.view
+                        .env_rows
+                        .iter()
+                        .map(|e| e.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                return None;
+            }
+        };
+        match (spec.kind, arg) {
+            (_, None) => self.open_env_action(spec, env),
+            (EnvKind::Logs, Some(service)) => {
+                if !self.view.env_rows.iter().any(|e| e.name == env) {
+                    return self.open_env_action(spec, env);
+                }
+                Some(self.env_logs(env, Some(service)))
+            }
+            (EnvKind::Choose(options), Some(word)) => {
+                if !options.contains(&word.as_str()) {
+                    self.message = Some(format!(
+                        "env {}: unknown \"{word}\"; choose {}",
+                        spec.verb,
+                        options.join(", ")
+                    ));
+                    return None;
+                }
+                if !self.view.env_rows.iter().any(|e| e.name == env) {
+                    return self.open_env_action(spec, env);
+                }
+                self.chosen(spec.verb, env, &word)
+            }
+            (_, Some(word)) => {
+                self.message = Some(format!(
+                    "env {}: unexpected \"{word}\"; usage: env {} [ENV]",
+                    spec.verb, spec.verb
+                ));
+                None
+            }
+        }
+    }
+
+    /// The Logs pane on an environment's containers (Esc comes back here).
+    fn env_logs(&mut self, env: String, service: Option<String>) -> Request {
+        self.env_dialog = None;
+        if self.pane != Pane::Logs {
+            self.came_from = self.pane;
+        }
+        self.pane = Pane::Logs;
+        Request::Env(EnvRequest::Logs { env, service })
+    }
+
+    /// A word picked in a Choose dialog (or named on the palette).
+    fn chosen(&mut self, verb: &'static str, env: String, word: &str) -> Option<Request> {
+        self.env_dialog = None;
+        match verb {
+            "export" => {
+                use clap::ValueEnum;
+                let format = crate::env::ops::ExportFormat::from_str(word, false).ok()?;
+                self.message = Some(format!("env export {env} --format {word}: writing ..."));
+                Some(Request::Env(EnvRequest::Export { env, format }))
+            }
+            _ => None,
+        }
     }
 
     /// `:env VERB ENV` or a key: what the verb's kind says.
@@ -229,6 +389,18 @@ impl App {
                 });
                 Some(Request::Env(EnvRequest::Text { verb, env }))
             }
+            EnvKind::Choose(options) => {
+                self.env_dialog = Some(EnvDialog {
+                    env,
+                    stage: EnvStage::Choose {
+                        verb,
+                        options,
+                        selected: 0,
+                    },
+                });
+                None
+            }
+            EnvKind::Logs => Some(self.env_logs(env, None)),
         }
     }
 
@@ -284,6 +456,22 @@ impl App {
                 }
                 match k.code {
                     KeyCode::Esc | KeyCode::Char('q') => self.env_dialog = None,
+                    KeyCode::Enter => {
+                        // The selected instance's logs.
+                        let service = self
+                            .env_live
+                            .get(&env)
+                            .and_then(|l| l.rows.as_ref().ok())
+                            .and_then(|rows| rows.get(*selected))
+                            .map(|r| r.service.clone());
+                        return match service {
+                            Some(s) => Some(self.env_logs(env, Some(s))),
+                            None => {
+                                self.message = Some("no instance on this row yet".into());
+                                None
+                            }
+                        };
+                    }
                     KeyCode::Down | KeyCode::Char('j') => {
                         *selected = (*selected + 1).min(n.saturating_sub(1))
                     }
@@ -307,6 +495,37 @@ impl App {
                 }
                 _ => None,
             },
+            EnvStage::Choose {
+                verb,
+                options,
+                selected,
+            } => {
+                let verb = *verb;
+                let last = options.len().saturating_sub(1);
+                match k.code {
+                    KeyCode::Esc | KeyCode::Char('q') => {
+                        self.env_dialog = None;
+                        self.message = Some(format!("env {verb} {env}: nothing was written"));
+                    }
+                    KeyCode::Down | KeyCode::Char('j') | KeyCode::Right | KeyCode::Tab => {
+                        *selected = (*selected + 1).min(last)
+                    }
+                    KeyCode::Up | KeyCode::Char('k') | KeyCode::Left | KeyCode::BackTab => {
+                        *selected = selected.saturating_sub(1)
+                    }
+                    KeyCode::Enter => {
+                        let word = options[(*selected).min(last)];
+                        return self.chosen(verb, env, word);
+                    }
+                    KeyCode::Char(c) => {
+                        if let Some(word) = options.iter().find(|o| o.starts_with(c)) {
+                            return self.chosen(verb, env, word);
+                        }
+                    }
+                    _ => {}
+                }
+                None
+            }
             EnvStage::Text {
                 lines,
                 selected,
@@ -371,6 +590,19 @@ impl App {
                 {
                     *lines = Some(result);
                 }
+            }
+            EnvMsg::Report(env, verb, result) => {
+                // A run's report: shown whatever was open on the pane
+                // (what the user asked for last), and kept until Esc.
+                self.env_dialog = Some(EnvDialog {
+                    env,
+                    stage: EnvStage::Text {
+                        verb,
+                        lines: Some(result),
+                        selected: 0,
+                        revealed: HashSet::new(),
+                    },
+                });
             }
             EnvMsg::Step(env, line) => {
                 if let Some(b) = self.env_busy.get_mut(&env) {

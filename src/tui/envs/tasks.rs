@@ -11,7 +11,8 @@ use tokio::task::JoinHandle;
 
 use super::{EnvMsg, EnvRequest};
 use crate::engine::{Project, Workspace};
-use crate::env::{live, ops};
+use crate::env::live::{self, ConfigLine};
+use crate::env::ops;
 use crate::tui::{Msg, error_text};
 
 /// How often the pane's state is read when nothing pokes it: modest, as
@@ -55,13 +56,17 @@ pub fn spawn(
 ) {
     match request {
         EnvRequest::Refresh => poke.notify_one(),
-        EnvRequest::Preview { env, .. } => {
+        EnvRequest::Preview { verb, env } => {
             tokio::spawn(async move {
-                // What `stop` touches: the instances that have a container.
-                let rows = ops::status(&ws, &project, Some(&env))
-                    .await
-                    .map(|rows| rows.into_iter().filter(|r| r.state != "absent").collect())
-                    .map_err(|e| error_text(&e));
+                let rows = match verb {
+                    // What `restart` touches: the deployment's containers.
+                    "restart" => ops::restart_preview(&ws, &project, &env).await,
+                    // What `stop` touches: the instances that have a container.
+                    _ => ops::status(&ws, &project, Some(&env))
+                        .await
+                        .map(|rows| rows.into_iter().filter(|r| r.state != "absent").collect()),
+                }
+                .map_err(|e| error_text(&e));
                 let _ = tx.send(Msg::Env(EnvMsg::Preview(env, rows))).await;
             });
         }
@@ -69,9 +74,39 @@ pub fn spawn(
             tokio::task::spawn_blocking(move || {
                 let lines = match verb {
                     "config" => live::config_lines(&ws, &project, &env).map_err(|e| error_text(&e)),
+                    "dry-run" => {
+                        live::dry_run_lines(&ws, &project, &env).map_err(|e| error_text(&e))
+                    }
                     other => Err(format!("env {other} has no text view")),
                 };
                 let _ = tx.blocking_send(Msg::Env(EnvMsg::Text(env, lines)));
+            });
+        }
+        // The event loop follows the logs itself.
+        EnvRequest::Logs { .. } => {}
+        EnvRequest::Export { env, format } => {
+            tokio::task::spawn_blocking(move || {
+                // Where the CLI writes without -o: export-ENV in the
+                // current folder (the console's), named in full.
+                let out = std::env::current_dir()
+                    .unwrap_or_default()
+                    .join(format!("export-{env}"));
+                let result = ops::export(&ws, &project, &env, format, &out)
+                    .map(|files| exported_lines(&env, format, &files))
+                    .map_err(|e| format!("env export {env} failed: {}", error_text(&e)));
+                // A note, not Done: export holds no run of the environment
+                // (a start of it may be going on).
+                let note = match &result {
+                    Ok(lines) => format!(
+                        "env export {env}: {} file{} written into {}",
+                        lines.len() - 1,
+                        if lines.len() == 2 { "" } else { "s" },
+                        out.display()
+                    ),
+                    Err(e) => e.lines().next().unwrap_or_default().to_string(),
+                };
+                let _ = tx.blocking_send(Msg::Env(EnvMsg::Report(env, "export", result)));
+                let _ = tx.blocking_send(Msg::Note(note));
             });
         }
         EnvRequest::Run { verb, env } => {
@@ -110,6 +145,49 @@ pub fn spawn(
                             if r.len() == 1 { "" } else { "s" }
                         )
                     }),
+                    "init" => {
+                        let got = ops::init(&ws, &project, &env, &report).await;
+                        // The table to read, on success or failure alike.
+                        let lines = match &got {
+                            Ok(r) => Ok(init_lines(&env, r)),
+                            Err(e) => Err(format!("env init {env} failed: {}", error_text(e))),
+                        };
+                        let _ = tx
+                            .send(Msg::Env(EnvMsg::Report(env.clone(), "init", lines)))
+                            .await;
+                        got.map(|r| match r.rows.len() {
+                            0 => format!("env {env}: init: none configured (skipped)"),
+                            n => format!(
+                                "env {env}: init: {n} container{} exited 0",
+                                if n == 1 { "" } else { "s" }
+                            ),
+                        })
+                    }
+                    "deploy" => ops::deploy(&ws, &project, &env, START_TIMEOUT, &report)
+                        .await
+                        .map(|r| {
+                            if r.services.is_empty() {
+                                format!("env {env}: deployment: {}", r.file)
+                            } else {
+                                format!(
+                                    "env {env}: deployed {} as {}: {}",
+                                    r.file,
+                                    r.compose_project,
+                                    r.services
+                                        .iter()
+                                        .map(|s| format!(
+                                            "{} {}",
+                                            s.service,
+                                            s.health.as_deref().unwrap_or(&s.state)
+                                        ))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            }
+                        }),
+                    "restart" => ops::restart(&ws, &project, &env, None, &report)
+                        .await
+                        .map(|()| format!("env {env}: restarted every service of the deployment")),
                     other => Err(crate::error::UserError::new(format!(
                         "env {other} cannot run from the console yet"
                     ))),
@@ -120,4 +198,103 @@ pub fn spawn(
             });
         }
     }
+}
+
+/// Init's report as lines: the table `env init` prints.
+pub fn init_lines(env: &str, r: &ops::InitReport) -> Vec<ConfigLine> {
+    let plain = |text: String| ConfigLine { text, secret: None };
+    if r.rows.is_empty() {
+        return vec![plain(format!("env {env}: init: none configured (skipped)"))];
+    }
+    std::iter::once(plain(format!(
+        "env {env}: every init container exited 0 (the deployment was not touched)"
+    )))
+    .chain(std::iter::once(plain(String::new())))
+    .chain(
+        ops::render_init(&r.rows)
+            .lines()
+            .map(|l| plain(l.to_string())),
+    )
+    .collect()
+}
+
+/// Export's report as lines: what the CLI prints, one file a line.
+pub fn exported_lines(
+    env: &str,
+    format: ops::ExportFormat,
+    files: &[ops::Exported],
+) -> Vec<ConfigLine> {
+    let plain = |text: String| ConfigLine { text, secret: None };
+    std::iter::once(plain(format!(
+        "env export {env} --format {}: every value resolved; runs without sdtui",
+        format!("{format:?}").to_lowercase()
+    )))
+    .chain(files.iter().map(|f| {
+        plain(format!(
+            "wrote {} ({:o}){}",
+            f.path.display(),
+            f.mode,
+            if f.secrets {
+                ": holds secrets in the clear, as asked; mode 0600"
+            } else {
+                ""
+            }
+        ))
+    }))
+    .collect()
+}
+
+/// The Logs pane on an environment's containers (`env logs ENV [SERVICE]`'s
+/// sources): each followed by a task of its own, its lines after its
+/// service's name when there are several; aborting this ends them all.
+pub fn spawn_logs(
+    ws: Arc<Workspace>,
+    project: Project,
+    env: String,
+    service: Option<String>,
+    cap: usize,
+    tx: mpsc::Sender<Msg>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let sources = match ops::log_sources(&ws, &project, &env, service.as_deref()).await {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx
+                    .send(Msg::Note(format!(
+                        "env logs {env}: {}",
+                        error_text(&e).replace('\n', "; ")
+                    )))
+                    .await;
+                return;
+            }
+        };
+        // The VM too when a service name runs on more than one.
+        let names: Vec<String> = sources
+            .iter()
+            .map(|s| {
+                if sources.iter().filter(|o| o.service == s.service).count() > 1 {
+                    format!("{}@{}", s.service, s.vm)
+                } else {
+                    s.service.clone()
+                }
+            })
+            .collect();
+        let _ = tx
+            .send(Msg::Note(format!("env logs {env}: {}", names.join(", "))))
+            .await;
+        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        let several = sources.len() > 1;
+        let mut followers = tokio::task::JoinSet::new();
+        for (s, name) in sources.into_iter().zip(names) {
+            let prefix = several.then(|| format!("{name:<width$} | "));
+            followers.spawn(crate::tui::follow_logs(
+                s.docker,
+                s.container_id,
+                cap,
+                tx.clone(),
+                prefix,
+            ));
+        }
+        while followers.join_next().await.is_some() {}
+    })
 }
