@@ -60,7 +60,7 @@ pub async fn connect_local() -> Result<Docker> {
         .map_err(|e| docker_error("negotiate the API version", e))
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ServiceState {
     pub service: String,
     pub container_id: String,

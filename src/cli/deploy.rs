@@ -8,7 +8,8 @@ pub enum DeployCmd {
     /// Deploy: sync, compose up per VM, wait for health, provision; a failed
     /// health check rolls back to the previous release.
     Up {
-        /// Only this VM (default: every VM, in parallel).
+        /// VMs: a name, a glob (`web-*`) or a comma list (default: every VM,
+        /// --parallel at once).
         #[arg(long)]
         vm: Option<String>,
         /// Seconds to wait for health checks.
@@ -20,13 +21,13 @@ pub enum DeployCmd {
     },
     /// Stop and remove the containers; volumes (the data) stay.
     Down {
-        /// Only this VM (default: every VM).
+        /// VMs: a name, a glob (`web-*`) or a comma list (default: every VM).
         #[arg(long)]
         vm: Option<String>,
     },
     /// Live state of every service: state, health, uptime, image, ports.
     Status {
-        /// Only this VM (default: every VM).
+        /// VMs: a name, a glob (`web-*`) or a comma list (default: every VM).
         #[arg(long)]
         vm: Option<String>,
         /// Print JSON instead of a table.
@@ -109,8 +110,8 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
             Ok(())
         }
         DeployCmd::Status { vm, json } => {
-            let (rows, health) = runtime()?.block_on(async {
-                let rows = crate::deploy::status(ws, p, vm.as_deref()).await?;
+            let (rows, unreachable, health) = runtime()?.block_on(async {
+                let (rows, unreachable) = crate::deploy::status_by_vm(ws, p, vm.as_deref()).await?;
                 // The containers' state stands on its own: backup health
                 // that cannot be read is a note on stderr, not a failure.
                 let health = crate::backup::health::project_health(ws, p, vm.as_deref())
@@ -119,8 +120,24 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
                         progress(format!("backup health not read: {}", e.message));
                         Vec::new()
                     });
-                Ok::<_, UserError>((rows, health))
+                Ok::<_, UserError>((rows, unreachable, health))
             })?;
+            // Shown after the table: each VM that could not be read, why,
+            // and a non-zero exit.
+            let vm_count = {
+                let loaded = ws.load(p)?;
+                crate::deploy::select_vms(&loaded.config, vm.as_deref())?.len()
+            };
+            let outcome = if unreachable.is_empty() {
+                Ok(())
+            } else {
+                Err(crate::deploy::fanout::failed_vms(
+                    "status",
+                    &p.name,
+                    vm_count,
+                    unreachable,
+                ))
+            };
             let health_of = |service: &str| health.iter().find(|h| h.service == service);
             if json {
                 // Each addon's row carries its last backup and verdict.
@@ -140,7 +157,7 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
                     })
                     .collect();
                 print_json(&with_backup);
-                return Ok(());
+                return outcome;
             }
             let now = chrono::Utc::now();
             let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -183,7 +200,7 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
                     println!("{line}");
                 }
             }
-            Ok(())
+            outcome
         }
         DeployCmd::Deploy { app, tag, timeout } => {
             let r = runtime()?.block_on(crate::deploy::deploy_app(

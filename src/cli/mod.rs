@@ -87,6 +87,9 @@ pub fn run(cli: Cli) -> Result<()> {
     let addons_dir = cli.addons_dir.clone().or_else(default_addons_dir);
     let mut ws = Workspace::open(root, addons_dir.as_deref())?;
     ws.accept_new_host = cli.accept_new_host;
+    if let Some(n) = cli.parallel {
+        ws.parallel = n.into();
+    }
     let project = || {
         let mut p = ws.project(cli.project.as_deref())?;
         if let Some(env) = &cli.environment {

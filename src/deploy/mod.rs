@@ -19,6 +19,7 @@ use crate::error::{Result, UserError, io_error};
 
 mod compose;
 pub mod container;
+pub mod fanout;
 mod health;
 pub mod lock;
 pub mod ports_check;
@@ -30,6 +31,8 @@ mod status;
 pub mod steps;
 pub mod target;
 mod up;
+
+pub(crate) use fanout::select_vms;
 
 pub use compose::*;
 #[allow(unused_imports)]
@@ -67,21 +70,6 @@ pub struct ServiceReport {
     /// nothing had to run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compose: Option<String>,
-}
-
-pub(super) fn select_vms<'a>(config: &'a Config, vm_filter: Option<&str>) -> Result<Vec<&'a Vm>> {
-    let vms: Vec<&Vm> = config
-        .vms
-        .values()
-        .filter(|v| vm_filter.is_none_or(|f| f == v.name))
-        .collect();
-    if let Some(f) = vm_filter
-        && vms.is_empty()
-    {
-        return Err(UserError::new(format!("unknown VM \"{f}\""))
-            .hint(crate::config::hint_choices("VMs", config.vms.keys())));
-    }
-    Ok(vms)
 }
 
 #[cfg(test)]

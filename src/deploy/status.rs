@@ -43,6 +43,48 @@ pub async fn status(
     Ok(rows)
 }
 
+/// Live state of every service, at most `--parallel` VMs at once; a VM
+/// that cannot be read fails alone: its expected services come back as
+/// rows in state `unreachable`, and the VM with why.
+pub async fn status_by_vm(
+    ws: &Workspace,
+    project: &Project,
+    vm_filter: Option<&str>,
+) -> Result<(Vec<StatusRow>, Vec<(String, UserError)>)> {
+    let loaded = ws.load(project)?;
+    let vms = select_vms(&loaded.config, vm_filter)?;
+    let runs: Vec<_> = vms
+        .iter()
+        .map(|vm| async move {
+            let conn = Connected::open(ws, project, vm).await?;
+            vm_status(&conn.docker, project, &vm.name).await
+        })
+        .collect();
+    let mut rows = Vec::new();
+    let mut failed = Vec::new();
+    for (vm, result) in vms.iter().zip(fanout::bounded(runs, ws.parallel).await) {
+        match result {
+            Ok(r) => rows.extend(r),
+            Err(e) => {
+                rows.extend(
+                    super::up::expected_services(&loaded.config, &vm.name)
+                        .into_iter()
+                        .map(|service| StatusRow {
+                            vm: vm.name.clone(),
+                            state: ServiceState {
+                                service,
+                                state: "unreachable".into(),
+                                ..ServiceState::default()
+                            },
+                        }),
+                );
+                failed.push((vm.name.clone(), e));
+            }
+        }
+    }
+    Ok((rows, failed))
+}
+
 /// Finds a service's container on whichever VM runs it.
 pub async fn service_container(
     ws: &Workspace,

@@ -48,7 +48,8 @@ pub async fn up_reporting(
         .map(|vm| vm.name.clone())
         .collect();
     locks.extend(lock::acquire_all(project, &unlocked, "up", report).await?);
-    // Every VM at once: connect, stage, compose up, wait, provision.
+    // At most `--parallel` VMs at once: connect, stage, compose up, wait,
+    // provision. A VM that fails stops nothing else.
     let runs = vms.iter().map(|vm| {
         let loaded = &loaded;
         async move {
@@ -57,26 +58,37 @@ pub async fn up_reporting(
                 .await
                 .map_err(|e| (vec![], e))?;
             let vm_report = |line: String| report(format!("VM {}: {line}", vm.name));
-            up_vm(ws, project, loaded, vm, &conn, timeout, &vm_report).await
+            let done = up_vm(ws, project, loaded, vm, &conn, timeout, &vm_report).await;
+            report(format!(
+                "VM {}: {}",
+                vm.name,
+                match &done {
+                    Ok(r) => format!(
+                        "done ({} service{})",
+                        r.len(),
+                        if r.len() == 1 { "" } else { "s" }
+                    ),
+                    Err((_, e)) =>
+                        format!("FAILED: {}", e.message.lines().next().unwrap_or_default()),
+                }
+            ));
+            done
         }
     });
+    let outcomes = fanout::bounded(runs.collect(), ws.parallel).await;
     let mut reports = Vec::new();
-    let mut failure: Option<UserError> = None;
-    for result in join_all(runs).await {
+    let mut failed = Vec::new();
+    for (vm, result) in vms.iter().zip(outcomes) {
         match result {
             Ok(mut r) => reports.append(&mut r),
             Err((mut r, e)) => {
                 reports.append(&mut r);
-                failure = Some(match failure {
-                    None => e,
-                    Some(prev) => UserError {
-                        message: format!("{}\n{}", prev.message, e.message),
-                        ..prev
-                    },
-                });
+                failed.push((vm.name.clone(), e));
             }
         }
     }
+    let failure =
+        (!failed.is_empty()).then(|| fanout::failed_vms("up", &project.name, vms.len(), failed));
     let outcome = match &failure {
         None => "applied".to_string(),
         Some(e) => format!("failed: {}", e.message.lines().next().unwrap_or_default()),
@@ -426,36 +438,64 @@ pub async fn down(
     let (wanted, locks) = lock_selected(ws, project, vm_filter, "down", report).await?;
     let started = audit::now();
     let loaded = ws.load(project)?;
-    let mut reports = Vec::new();
-    for vm in select_vms(&loaded.config, vm_filter)?
+    let vms: Vec<&Vm> = select_vms(&loaded.config, vm_filter)?
         .into_iter()
         .filter(|vm| wanted.contains(&vm.name))
-    {
+        .collect();
+    let runs = vms.iter().map(|vm| async move {
         let conn = Connected::open(ws, project, vm).await?;
         if !conn.target.has_current() {
-            continue;
+            return Ok(Vec::new());
         }
         let name = compose_project(&project.name, &vm.name);
         let before = docker::project_containers(&conn.docker, &name).await?;
         conn.target
             .compose(&name, &["down", "--remove-orphans"])
             .await?;
-        reports.extend(before.into_iter().map(|s| ServiceReport {
-            vm: vm.name.clone(),
-            service: s.service,
-            action: Action::Removed,
-            health: "stopped".into(),
-            container_id: s.container_id.chars().take(12).collect(),
-            detail: None,
-            compose: None,
-        }));
+        report(format!("VM {}: down", vm.name));
+        Ok::<_, UserError>(
+            before
+                .into_iter()
+                .map(|s| ServiceReport {
+                    vm: vm.name.clone(),
+                    service: s.service,
+                    action: Action::Removed,
+                    health: "stopped".into(),
+                    container_id: s.container_id.chars().take(12).collect(),
+                    detail: None,
+                    compose: None,
+                })
+                .collect::<Vec<_>>(),
+        )
+    });
+    let outcomes = fanout::bounded(runs.collect(), ws.parallel).await;
+    let mut reports = Vec::new();
+    let mut failed = Vec::new();
+    for (vm, result) in vms.iter().zip(outcomes) {
+        match result {
+            Ok(mut r) => reports.append(&mut r),
+            Err(e) => failed.push((vm.name.clone(), e)),
+        }
     }
+    let failure =
+        (!failed.is_empty()).then(|| fanout::failed_vms("down", &project.name, vms.len(), failed));
     audit::append(
         &project.audit_path(),
-        &audit::Entry::since(started, project.audit_label("down"), "applied", vec![]),
+        &audit::Entry::since(
+            started,
+            project.audit_label("down"),
+            match &failure {
+                None => "applied".to_string(),
+                Some(e) => format!("failed: {}", e.message.lines().next().unwrap_or_default()),
+            },
+            vec![],
+        ),
     )?;
     drop(locks);
-    Ok(reports)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(reports),
+    }
 }
 
 /// The deploy locks of the VMs `vm_filter` selects (every VM without one),

@@ -39,7 +39,13 @@ pub struct Workspace {
     /// Trust a VM's SSH host key on first sight (`--accept-new-host`); a
     /// changed key is refused regardless.
     pub accept_new_host: bool,
+    /// VMs worked on at once by up, down and status (`--parallel`).
+    pub parallel: usize,
 }
+
+/// VMs worked on at once unless `--parallel` says otherwise: enough to hide
+/// SSH and health-check waits, few enough not to swamp this machine.
+pub const DEFAULT_PARALLEL: usize = 8;
 
 /// A mutating operation. Its `describe()` goes into the audit trail, so no
 /// variant carries a secret.
@@ -242,6 +248,7 @@ impl Workspace {
             root,
             test_seed: None,
             accept_new_host: false,
+            parallel: DEFAULT_PARALLEL,
         })
     }
 
