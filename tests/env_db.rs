@@ -46,6 +46,7 @@ fn db_commands_work_per_environment() {
         Cleanup(cp("production")),
         Cleanup(format!("{}-init-1", cp("production"))),
         Cleanup(format!("{}-deployment", cp("production"))),
+        Cleanup(format!("{}-migrate", cp("production"))),
     );
     let dir = r.join(&name);
     common::copy_dir(&common::fixture("envs"), &dir);

@@ -27,7 +27,7 @@ pub struct Cli {
     /// written to known_hosts); a changed key is always refused.
     #[arg(long, global = true)]
     pub(super) accept_new_host: bool,
-    /// VMs worked on at once by up, down and status (default 8).
+    /// VMs worked on at once by up, down and status (default 16).
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(super) parallel: Option<u16>,
     #[command(subcommand)]

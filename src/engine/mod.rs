@@ -45,7 +45,7 @@ pub struct Workspace {
 
 /// VMs worked on at once unless `--parallel` says otherwise: enough to hide
 /// SSH and health-check waits, few enough not to swamp this machine.
-pub const DEFAULT_PARALLEL: usize = 8;
+pub const DEFAULT_PARALLEL: usize = 16;
 
 /// A mutating operation. Its `describe()` goes into the audit trail, so no
 /// variant carries a secret.

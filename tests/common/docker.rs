@@ -26,6 +26,25 @@ impl Drop for Cleanup {
                 .split_whitespace()
                 .map(str::to_string)
                 .collect();
+            if rm[0] == "network" {
+                // A network another test project's container still joins
+                // (an environment's deployment on its addons' network)
+                // would stay behind, and leaked networks use up the
+                // engine's address pools: let go of it first.
+                for id in &ids {
+                    let out = Command::new("docker")
+                        .args(["network", "inspect", "-f"])
+                        .arg("{{range $id, $c := .Containers}}{{$id}} {{end}}")
+                        .arg(id)
+                        .output()
+                        .unwrap();
+                    for c in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                        let _ = Command::new("docker")
+                            .args(["network", "disconnect", "-f", id, c])
+                            .output();
+                    }
+                }
+            }
             if !ids.is_empty() {
                 let _ = Command::new("docker").args(&rm).args(&ids).output();
             }
