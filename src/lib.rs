@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod connect;
+pub mod contract;
 pub mod crash;
 pub mod credentials;
 pub mod deploy;

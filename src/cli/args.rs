@@ -92,6 +92,8 @@ pub(super) enum Command {
     /// Open the addon's client (psql, redis-cli ...) on this machine through
     /// a forward to its private address; `--port N` keeps the forward open.
     Connect(super::connect::ConnectArgs),
+    /// Prove every attachment from inside its app: connect, authenticate, and a readonly one refuses a write.
+    Doctor(super::doctor::DoctorArgs),
     /// The audit trail of applied operations.
     History {
         /// Print JSON instead of a table.
