@@ -431,7 +431,7 @@ impl Probe<'_> {
         container: &str,
         connect: Vec<String>,
         vars: &BTreeMap<String, String>,
-        mask: &dyn Fn(&str) -> String,
+        mask: &(dyn Fn(&str) -> String + Sync),
     ) -> (Verdict, Vec<String>) {
         let mut proven = Vec::new();
         let (code, output) =
@@ -505,10 +505,7 @@ impl Probe<'_> {
                 );
             }
             if !refused {
-                let failure = match self.classify(&output) {
-                    Failure::Other => Failure::Other,
-                    f => f,
-                };
+                let failure = self.classify(&output);
                 return (
                     Verdict::Failed {
                         failure,

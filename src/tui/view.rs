@@ -199,18 +199,38 @@ pub fn draw(f: &mut Frame, app: &App) {
             );
         }
         Pane::Attachments => {
-            let rows = app
-                .visible_attachments()
-                .into_iter()
-                .map(|r| Row::new(r.iter().cloned().map(Cell::from).collect::<Vec<_>>()))
-                .collect();
+            let visible = app.visible_attachments();
+            // Each column as wide as its longest cell: DOCTOR gets the rest.
+            let width = |i: usize, header: &str| {
+                let w = visible
+                    .iter()
+                    .map(|r| r[i].chars().count())
+                    .chain([header.len()])
+                    .max()
+                    .unwrap_or(0);
+                Constraint::Length(w as u16)
+            };
             let widths = [
+                width(0, "APP"),
+                width(1, "ADDON"),
+                width(2, "AS"),
+                width(3, "ACCESS"),
                 Constraint::Min(10),
-                Constraint::Min(18),
-                Constraint::Min(10),
-                Constraint::Length(10),
             ];
-            list(f, rows, &widths, &["APP", "ADDON", "AS", "ACCESS"]);
+            let rows = visible
+                .into_iter()
+                .map(|r| {
+                    let mut cells: Vec<Cell> = r.iter().cloned().map(Cell::from).collect();
+                    cells.push(Cell::from(app.doctor_cell(r)));
+                    Row::new(cells)
+                })
+                .collect();
+            list(
+                f,
+                rows,
+                &widths,
+                &["APP", "ADDON", "AS", "ACCESS", "DOCTOR"],
+            );
         }
         Pane::Environments if app.view.env_rows.is_empty() => {
             let text = Line::from(Span::styled(
