@@ -95,7 +95,20 @@ fn doctor_proves_each_attachment_and_names_what_broke() {
     let password = common::revealed_credential(r, &name, "databases.main", "PASSWORD");
     assert!(!all.contains(&password), "a secret leaked: {all}");
     // No probe is left behind.
-    let (_, probes) = docker(&["ps", "-aq", "--filter", "label=io.sdtui.doctor"]);
+    let (_, web) = docker(&[
+        "inspect",
+        "-f",
+        "{{.Id}}",
+        &container(&compose_project, "web"),
+    ]);
+    let web = web.trim();
+    assert_eq!(web.len(), 64, "{web}");
+    let (_, probes) = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=io.sdtui.doctor={web}"),
+    ]);
     assert!(probes.trim().is_empty(), "probes left: {probes}");
 
     // A wrong password written by hand into the app's env file, the app
@@ -246,4 +259,123 @@ fn doctor_proves_each_attachment_and_names_what_broke() {
     assert!(stdout.contains("app not running"), "{stdout}");
     assert!(stdout.contains("sdtui -p"), "{stdout}");
     assert!(stderr.contains("4 of 4 attachments failed"), "{stderr}");
+}
+
+mod remote {
+    use super::*;
+    use common::sshd::TestVm;
+
+    fn sdtui(
+        root: &std::path::Path,
+        known_hosts: &std::path::Path,
+        args: &[&str],
+    ) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sdtui"))
+            .args(args)
+            .env("SDTUI_ROOT", root)
+            .env("SDTUI_ADDONS", root.join(".none"))
+            .env("SDTUI_KNOWN_HOSTS", known_hosts)
+            .env_remove("SSH_AUTH_SOCK")
+            .output()
+            .unwrap()
+    }
+
+    /// The project's folder on the VM (this machine's home), removed at the end.
+    struct RemoteDir(std::path::PathBuf);
+    impl Drop for RemoteDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The same probe over SSH: the Docker API through the session, the
+    /// app on the VM; one attachment broken in the server, then the app
+    /// stopped.
+    #[test]
+    fn doctor_over_ssh() {
+        require_images(&["postgres:15", "sdtui-testapp:latest"]);
+        let vm = TestVm::start("127.0.89.2", 2289);
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let known_hosts = r.join("known_hosts");
+        let name = format!("docs{}", std::process::id());
+        let compose_project = format!("{name}-core");
+        let _cleanup = Cleanup(compose_project.clone());
+        let _remote = RemoteDir(
+            std::path::PathBuf::from(std::env::var("HOME").unwrap())
+                .join(".sdtui")
+                .join(&name),
+        );
+        let dir = r.join(&name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("config.yml"),
+            format!(
+                "vms:\n  core:\n    host: {}\n    port: {}\n    user: root\n    identity: {}\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\n      vm: core\napps:\n  web:\n    image: sdtui-testapp\n    vm: core\n    addons:\n      - databases.main as DATABASE\n      - addon: databases.main\n        as: REPORTS\n        access: readonly\n",
+                vm.addr,
+                vm.port,
+                vm.client_key().display()
+            ),
+        )
+        .unwrap();
+        ok(&sdtui(
+            r,
+            &known_hosts,
+            &["-p", &name, "--accept-new-host", "up", "--timeout", "180"],
+        ));
+        let doctor = |expect_ok: bool| {
+            let out = sdtui(r, &known_hosts, &["-p", &name, "doctor", "--json"]);
+            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+            assert_eq!(
+                out.status.success(),
+                expect_ok,
+                "{stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            let map: std::collections::BTreeMap<String, (String, String)> = rows
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["prefix"].as_str().unwrap().to_string(),
+                        (
+                            r["result"].as_str().unwrap().to_string(),
+                            r["failure"].as_str().unwrap_or_default().to_string(),
+                        ),
+                    )
+                })
+                .collect();
+            (map, stdout)
+        };
+        let (map, all) = doctor(true);
+        assert_eq!(map.len(), 2, "{all}");
+        assert!(all.contains("write refused"), "{all}");
+
+        // The owner's password changed in the server behind the app's back.
+        let pg = container(&compose_project, "postgres-main");
+        let (user, db) = (format!("{name}_main_user"), format!("{name}_main"));
+        psql(
+            &pg,
+            &user,
+            &db,
+            &format!("ALTER ROLE \"{user}\" PASSWORD 'changed-behind-its-back'"),
+        );
+        let (map, all) = doctor(false);
+        assert_eq!(map["DATABASE"], ("failed".into(), "auth".into()), "{all}");
+        assert_eq!(map["REPORTS"].0, "ok", "{all}");
+
+        let web = container(&compose_project, "web");
+        let (stopped, out) = docker(&["stop", &web]);
+        assert!(stopped, "{out}");
+        let (map, all) = doctor(false);
+        for (_, (result, failure)) in &map {
+            assert_eq!(
+                (result.as_str(), failure.as_str()),
+                ("failed", "app_not_running"),
+                "{all}"
+            );
+        }
+    }
 }
