@@ -497,7 +497,7 @@ impl Probe<'_> {
                     Verdict::Failed {
                         failure: Failure::Writable,
                         detail: match vars.get("USER") {
-                            Some(u) => format!("a write as the readonly login {u} succeeded"),
+                            Some(u) => format!("{u} could write"),
                             None => "a write as the readonly login succeeded".into(),
                         },
                     },
@@ -616,7 +616,10 @@ fn client_line(output: &str) -> String {
         .rev()
         .find(|l| {
             let l = l.to_ascii_lowercase();
-            l.contains("error") || l.contains("fatal") || l.contains("could not")
+            l.contains("error")
+                || l.contains("fatal")
+                || l.contains("could not")
+                || l.contains("failed")
         })
         .or(lines.last())
         .map(|l| l.to_string())
