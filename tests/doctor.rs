@@ -370,7 +370,7 @@ mod remote {
         let (stopped, out) = docker(&["stop", &web]);
         assert!(stopped, "{out}");
         let (map, all) = doctor(false);
-        for (_, (result, failure)) in &map {
+        for (result, failure) in map.values() {
             assert_eq!(
                 (result.as_str(), failure.as_str()),
                 ("failed", "app_not_running"),
