@@ -379,3 +379,68 @@ mod remote {
         }
     }
 }
+
+/// MariaDB's checks: readwrite and readonly proven, then the readonly user
+/// granted a write and the wrong database in the app's environment.
+#[test]
+fn doctor_on_mariadb() {
+    require_images(&["mariadb:10.11", "sdtui-testapp:latest"]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("docm{}", std::process::id());
+    let compose_project = format!("{name}-local");
+    let _cleanup = Cleanup(compose_project.clone());
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        "vms:\n  local:\n    host: local\n    private_ip: 127.0.89.4\naddons:\n  databases:\n    shop:\n      type: mariadb\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - databases.shop as DATABASE\n      - addon: databases.shop\n        as: REPORTS\n        access: readonly\n",
+    )
+    .unwrap();
+    ok(&sdtui(r, &["-p", &name, "up", "--timeout", "180"]));
+    let (passed, map, all) = doctor(r, &name);
+    assert!(passed, "{all}");
+    assert_eq!(map.len(), 2, "{all}");
+    assert!(all.contains("write refused"), "{all}");
+
+    let db = container(&compose_project, "mariadb-shop");
+    let root_password = common::revealed_credential(r, &name, "databases.shop", "ROOT_PASSWORD");
+    let database = common::revealed_credential(r, &name, "databases.shop", "DATABASE");
+    let sql = |q: &str| {
+        let (done, out) = docker(&[
+            "exec",
+            "-e",
+            &format!("MYSQL_PWD={root_password}"),
+            &db,
+            "mariadb",
+            "-uroot",
+            "-h",
+            "127.0.0.1",
+            "-e",
+            q,
+        ]);
+        assert!(done, "{q}: {out}");
+    };
+    sql(&format!(
+        "GRANT CREATE, DROP ON `{database}`.* TO 'shop_readonly'@'%'"
+    ));
+    let (passed, map, all) = doctor(r, &name);
+    assert!(!passed, "{all}");
+    assert_only(&map, "REPORTS", &["writable"], &all);
+    sql(&format!(
+        "REVOKE CREATE, DROP ON `{database}`.* FROM 'shop_readonly'@'%'"
+    ));
+
+    // The database the app was given is not there any more.
+    sql(&format!("DROP DATABASE `{database}`"));
+    let (passed, map, all) = doctor(r, &name);
+    assert!(!passed, "{all}");
+    for prefix in ["DATABASE", "REPORTS"] {
+        let (result, failure, _) = &map[prefix];
+        assert_eq!(
+            (result.as_str(), failure.as_str()),
+            ("failed", "database"),
+            "{all}"
+        );
+    }
+}

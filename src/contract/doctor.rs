@@ -18,7 +18,7 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, InspectContainerOptions, RemoveContainerOptionsBuilder,
+    CreateContainerOptions, InspectContainerOptions, RemoveContainerOptionsBuilder,
 };
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -536,21 +536,9 @@ impl Probe<'_> {
     }
 
     /// A probe container of the addon's image in the app's network
-    /// namespace, idling until the checks are exec'd in it.
+    /// namespace, idling until the checks are exec'd in it. Unnamed: two
+    /// runs at once (the console and the CLI) never meet.
     async fn start(&self, env: Vec<String>) -> std::result::Result<String, String> {
-        let name = format!(
-            "sdtui-doctor-{}-{}",
-            &self.app_container[..12.min(self.app_container.len())],
-            self.prefix.to_ascii_lowercase()
-        );
-        // A leftover of an interrupted run would clash by name.
-        let _ = self
-            .docker
-            .remove_container(
-                &name,
-                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-            )
-            .await;
         let body = ContainerCreateBody {
             image: Some(self.image.to_string()),
             entrypoint: Some(vec!["sleep".into()]),
@@ -562,17 +550,15 @@ impl Probe<'_> {
             )])),
             host_config: Some(HostConfig {
                 network_mode: Some(format!("container:{}", self.app_container)),
-                auto_remove: Some(false),
+                // An interrupted run's probe goes by itself when its sleep ends.
+                auto_remove: Some(true),
                 ..Default::default()
             }),
             ..Default::default()
         };
         let created = self
             .docker
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                body,
-            )
+            .create_container(None::<CreateContainerOptions>, body)
             .await
             .map_err(|e| match e {
                 bollard::errors::Error::DockerResponseServerError {
