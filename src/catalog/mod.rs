@@ -443,7 +443,10 @@ fn parse_addon(path: &Path, text: &str) -> Result<AddonType> {
         return err(msg, "see the catalog's backup: fields in README.md".into());
     }
     if let Some(d) = &t.doctor
-        && let Err(msg) = d.check(&t.name)
+        && let Err(msg) = d.check(
+            &t.name,
+            &t.env.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),
+        )
     {
         return err(msg, "see the catalog's doctor: fields in README.md".into());
     }

@@ -70,10 +70,46 @@ pub struct DoctorWrite {
 }
 
 impl DoctorSpec {
-    /// Catalog-load check: regexes compile, the kinds are failures.
-    pub fn check(&self, type_name: &str) -> std::result::Result<(), String> {
+    /// Catalog-load check: commands are there, templates use only the
+    /// attachment's variables (`vars`: the names under `env:`), regexes
+    /// compile.
+    pub fn check(&self, type_name: &str, vars: &[String]) -> std::result::Result<(), String> {
         if self.connect.command.is_empty() {
             return Err(format!("{type_name}: doctor.connect.command is empty"));
+        }
+        let mut templates: Vec<(String, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (format!("env.{k}"), v.as_str()))
+            .collect();
+        templates.extend(
+            self.connect
+                .command
+                .iter()
+                .map(|a| ("connect.command".to_string(), a.as_str())),
+        );
+        templates.extend(
+            self.connect
+                .expect
+                .iter()
+                .map(|a| ("connect.expect".to_string(), a.as_str())),
+        );
+        if let Some(w) = &self.write {
+            templates.extend(
+                w.command
+                    .iter()
+                    .map(|a| ("write.command".to_string(), a.as_str())),
+            );
+        }
+        for (field, t) in templates {
+            for var in template::variables(t) {
+                if !vars.contains(&var) {
+                    return Err(format!(
+                        "{type_name}: doctor.{field} uses {{{var}}}, which is not one of the attachment's variables ({})",
+                        vars.join(", ")
+                    ));
+                }
+            }
         }
         let mut patterns: Vec<(String, &str)> = self
             .failures
