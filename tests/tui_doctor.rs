@@ -82,10 +82,7 @@ fn doctor_runs_as_a_task_and_shows_each_verdict_on_its_row() {
             "databases.analytics",
             "ANALYTICS",
             "readonly",
-            failed(
-                Failure::Writable,
-                "a write as the readonly login cheapa_analytics_readonly succeeded",
-            ),
+            failed(Failure::Writable, "cheapa_analytics_readonly could write"),
         ),
         report(
             "api",
@@ -182,6 +179,15 @@ fn doctor_runs_as_a_task_and_shows_each_verdict_on_its_row() {
     );
     assert!(!done.contains("checking"), "{done}");
     insta::assert_snapshot!("doctor_results", done);
+    // The selected row's whole verdict on the footer, past what the cell shows.
+    app.key(key(KeyCode::Char('j')));
+    let selected = render(&app, 110, 20);
+    assert!(
+        selected.contains(
+            "api ANALYTICS: writable when it should be readonly: cheapa_analytics_readonly could write"
+        ),
+        "{selected}"
+    );
 
     // `:doctor storefront`: that app's rows alone are checked again.
     app.key(key(KeyCode::Char(':')));

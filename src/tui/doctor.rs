@@ -61,6 +61,18 @@ impl App {
         }
     }
 
+    /// On the Attachments pane, the selected row's whole verdict when it
+    /// is not ok (`web REPORTS: writable when ...`), for the footer.
+    pub fn selected_doctor_line(&self) -> Option<String> {
+        if self.pane != Pane::Attachments {
+            return None;
+        }
+        let row = *self.visible_attachments().get(self.selected_row())?;
+        let r = self.doctor.results.get(&(row[0].clone(), row[2].clone()))?;
+        (!matches!(r.verdict, Verdict::Ok))
+            .then(|| format!("{} {}: {}", r.app, r.prefix, r.summary()))
+    }
+
     /// The DOCTOR cell of an Attachments row (`[app, addon, as, access]`).
     pub fn doctor_cell(&self, row: &[String; 4]) -> Span<'static> {
         let t = &self.theme;

@@ -532,6 +532,9 @@ fn draw_footer(f: &mut Frame, app: &App, footer: Rect) {
         "[deploying] up is running".to_string()
     } else if !filter.is_empty() && app.pane != Pane::Logs {
         format!("/{filter} · {} clears", km.first(Action::Back))
+    } else if let Some(verdict) = app.selected_doctor_line() {
+        // The whole verdict of the selected row: the pane's cell may cut it.
+        verdict
     } else if app.pane == Pane::Logs {
         format!(
             "{} search · n/N next · {} keep · {} pause · {} time · {} wrap · {} save · {} back",
