@@ -29,7 +29,7 @@ root=$(mktemp -d)
 export SDTUI_ROOT=$root SDTUI_ADDONS=$root/.none SDTUI_CONFIG=$root/.config
 display=${SDTUI_SHOTS_DISPLAY:-:97}
 # SDTUI_SHOTS=envs: only the Environments pane's pictures (the project is
-# not deployed first).
+# not deployed first); SDTUI_SHOTS=doctor: only the doctor's.
 only=${SDTUI_SHOTS:-all}
 session=${SDTUI_SHOTS_SESSION:-shots}
 cleanup() {
@@ -149,9 +149,24 @@ shot() {
   DISPLAY=$display xwd -root -silent | convert xwd:- "$out/$1.png"
   echo "screenshots/$1.png"
 }
+# Doctor on the Attachments pane (D), with one attachment broken for the
+# picture: the analytics readonly role granted a write.
+doctor_shot() {
+  local pg
+  pg=$(docker ps -q --filter label=com.docker.compose.project=demo-local --filter label=com.docker.compose.service=postgres-analytics)
+  docker exec "$pg" psql -q -U demo_analytics_user -d demo_analytics -c 'GRANT CREATE ON SCHEMA public TO demo_analytics_readonly'
+  tmux send-keys -t "$session" 3 D; wait_for "attachments failed" 120; shot doctor
+  docker exec "$pg" psql -q -U demo_analytics_user -d demo_analytics -c 'REVOKE CREATE ON SCHEMA public FROM demo_analytics_readonly'
+}
+if [ "$only" = doctor ]; then
+  doctor_shot
+  tmux send-keys -t "$session" q
+  exit 0
+fi
 if [ "$only" != envs ]; then
 tmux send-keys -t "$session" 2; shot addons
 tmux send-keys -t "$session" 3; shot attachments
+doctor_shot
 tmux send-keys -t "$session" 5; shot containers
 tmux send-keys -t "$session" 2 Enter; sleep 1; shot logs
 # Search the logs: matches highlighted, the view held still.

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod connect;
+pub mod contract;
 pub mod crash;
 pub mod credentials;
 pub mod deploy;

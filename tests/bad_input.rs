@@ -784,3 +784,33 @@ fn environment_env_files_that_do_not_read() {
         ],
     );
 }
+
+/// A type's `doctor:` section that cannot work is refused when the catalog
+/// loads, naming the type, the field and what is wrong; nothing runs.
+#[test]
+fn a_broken_doctor_section_names_the_type_and_the_field() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    ok(&sdtui(r, &["init", "shop"]));
+    let redis = std::fs::read_to_string(common::fixture("../../addons/redis/addon.yml")).unwrap();
+    let user = r.join(".no-user-addons/keydb");
+    std::fs::create_dir_all(&user).unwrap();
+    let keydb = redis
+        .replace("name: redis", "name: keydb")
+        .replace("redis:{version}", "keydb:{version}");
+    for (broken, said) in [
+        (
+            keydb.replace("refused: \"NOPERM\"", "refused: \"NOPERM(\""),
+            "keydb: doctor.write.refused: bad pattern \"NOPERM(\"",
+        ),
+        (
+            keydb.replace("DOCTOR_PORT: \"{PORT}\"", "DOCTOR_PORT: \"{PROT}\""),
+            "keydb: doctor.env.DOCTOR_PORT uses {PROT}, which is not one of the attachment's variables (URL, HOST, PORT, PASSWORD, READONLY)",
+        ),
+    ] {
+        std::fs::write(user.join("addon.yml"), broken).unwrap();
+        let err = fails(&sdtui(r, &["catalog"]));
+        assert!(err.contains(said), "{err}");
+        assert!(err.contains("keydb/addon.yml"), "{err}");
+    }
+}

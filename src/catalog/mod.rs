@@ -73,6 +73,8 @@ pub struct AddonType {
     pub rotate: Option<RotateSpec>,
     /// The client `connect` opens on the laptop.
     pub connect: Option<ConnectSpec>,
+    /// How `doctor` proves an attachment from beside its app.
+    pub doctor: Option<crate::contract::doctor::DoctorSpec>,
     #[serde(default)]
     pub depends: Vec<String>,
     #[serde(default)]
@@ -439,6 +441,14 @@ fn parse_addon(path: &Path, text: &str) -> Result<AddonType> {
         && let Err(msg) = b.check(&t.name)
     {
         return err(msg, "see the catalog's backup: fields in README.md".into());
+    }
+    if let Some(d) = &t.doctor
+        && let Err(msg) = d.check(
+            &t.name,
+            &t.env.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),
+        )
+    {
+        return err(msg, "see the catalog's doctor: fields in README.md".into());
     }
     Ok(t)
 }

@@ -110,6 +110,8 @@ pub(super) enum Command {
         #[arg(long)]
         include_secrets: bool,
     },
+    /// Prove every attachment from inside its app: connect, authenticate, and a readonly one refuses a write.
+    Doctor(super::doctor::DoctorArgs),
     /// The audit trail of applied operations.
     History {
         /// Print JSON instead of a table.

@@ -8,6 +8,7 @@ mod connect;
 mod credentials;
 mod db;
 mod deploy;
+mod doctor;
 mod env;
 mod logs;
 mod output;
@@ -153,6 +154,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Migrate { apply } => mutate(&ws, &project()?, &Operation::Migrate, &apply),
         Command::Config { app, reveal, json } => app_config(&ws, &project()?, &app, reveal, json),
         Command::Connect(args) => connect::run(&ws, &project()?, args),
+        Command::Doctor(args) => doctor::run(&ws, &project()?, args),
         Command::History { json, last } => history(&project()?, json, last),
         Command::Addons(cmd) => addons(&ws, &project()?, cmd),
         Command::Db(cmd) => db::run(&ws, &project()?, cmd),

@@ -94,6 +94,8 @@ pub struct App {
     /// Backup ids read so far per addon, for the palette's completion.
     pub known_backups: BTreeMap<String, Vec<String>>,
     pub mouse: bool,
+    /// `doctor`'s last verdicts, by (app, prefix), and whether one runs.
+    pub doctor: super::doctor::DoctorState,
     pub message: Option<String>,
     /// The deploy this console started and has not heard the end of (one
     /// at a time: `u` during it says so instead of starting another).
@@ -134,6 +136,7 @@ impl App {
             env_busy: BTreeMap::new(),
             env_dialog: None,
             mouse: false,
+            doctor: Default::default(),
             message: None,
             deploying: None,
             quit: false,

@@ -72,6 +72,7 @@ actions! {
     Backups "backups" Global ["B"] "backups list, restore one";
     Rotate "rotate" Global ["C"] "rotate the credentials";
     Connect "connect" Global ["c"] "connect with its client";
+    Doctor "doctor" Global ["D"] "doctor: prove attachments";
     Reveal "reveal" Global ["r"] "reveal or mask a secret";
     Restart "restart" Global ["R"] "restart the container";
     StopStart "stop-start" Global ["S"] "stop or start container";

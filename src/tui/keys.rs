@@ -137,6 +137,7 @@ impl App {
                 self.message = Some(format!("backup {id}: starting ..."));
                 return Some(Request::Backup(id));
             }
+            Action::Doctor => return self.start_doctor(None),
             Action::Backups | Action::Rotate | Action::Connect => {
                 let Some(id) = self.selected_addon() else {
                     self.message = Some("no addon on this row (Addons pane)".into());

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod data;
+pub mod doctor;
 pub mod env_view;
 pub mod envs;
 pub mod host_prompt;
@@ -257,6 +258,9 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
             }
             Some(Request::Up) => spawn_up(ws.clone(), project.clone(), tx.clone()),
             Some(Request::Backup(id)) => spawn_backup(ws.clone(), project.clone(), id, tx.clone()),
+            Some(Request::Doctor(app)) => {
+                doctor::spawn(ws.clone(), project.clone(), app, tx.clone())
+            }
             Some(Request::Data(d)) => {
                 data::tasks::spawn(ws.clone(), project.clone(), d, tx.clone())
             }
@@ -478,6 +482,7 @@ fn describe(request: &Request) -> String {
         Request::TrustHost(p) => format!("trust the host key of VM {}", p.vm),
         Request::SwitchProject(name) => format!("switch to project {name}"),
         Request::Backup(id) => format!("back up {id}"),
+        Request::Doctor(app) => format!("doctor {}", app.as_deref().unwrap_or("(every app)")),
         Request::UseProject(loaded) => format!("opened project {}", loaded.0.name),
         Request::Rewatch(_) => "watch the VMs again".into(),
         Request::Shell { label, .. } => format!("a shell or client in {label}"),

@@ -43,6 +43,8 @@ pub enum Request {
     SwitchProject(String),
     /// Back up an addon and prove it restores (a drill).
     Backup(String),
+    /// Prove every attachment (of one app, or all) from inside its app.
+    Doctor(Option<String>),
     /// A project read in the background: the loop switches its watchers
     /// and panes to it.
     UseProject(Box<LoadedProject>),
@@ -94,6 +96,8 @@ pub enum Msg {
     Logs(Vec<(bool, String, String)>),
     /// A line for the footer: an error, or how a background task ended.
     Note(String),
+    /// `doctor` ended: a verdict per attachment, or why it could not run.
+    Doctor(std::result::Result<Vec<crate::contract::doctor::AttachmentReport>, String>),
     /// The console's deploy ended, with the line that says how.
     DeployDone(String),
     Planned(std::result::Result<PlanView, String>),
@@ -142,6 +146,7 @@ impl App {
                 }
             }
             Msg::Note(e) => self.message = Some(e),
+            Msg::Doctor(result) => self.doctor_done(result),
             Msg::DeployDone(e) => {
                 self.deploying = None;
                 self.message = Some(e);

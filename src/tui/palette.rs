@@ -31,6 +31,8 @@ pub enum Command {
         readonly: bool,
     },
     Connect(String),
+    /// Every attachment (of one app) proven from inside its app.
+    Doctor(Option<String>),
     /// `env VERB [ENV] [SERVICE|FORMAT]`: a row of the Environments pane's
     /// action table; ENV defaults to the selected one.
     Env {
@@ -79,6 +81,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "connect",
         "connect ADDON: its client (psql ...) in this terminal",
+    ),
+    (
+        "doctor",
+        "doctor [APP]: prove each attachment from inside its app",
     ),
     (
         "env",
@@ -269,6 +275,16 @@ pub fn parse(line: &str) -> Result<Command, String> {
             }
             Command::Connect(rest[0].clone())
         }
+        "doctor" => {
+            if rest.len() > 1 {
+                return Err(format!(
+                    "doctor: unexpected \"{}\"; {}",
+                    rest[1],
+                    usage(cmd)
+                ));
+            }
+            Command::Doctor(rest.first().cloned())
+        }
         "env" => {
             need(1)?;
             let action = super::envs::env_action(&rest[0]).ok_or_else(|| {
@@ -387,6 +403,7 @@ pub fn candidates(
                 1,
             ) => addons(),
             ("rotate", 2) => vec!["readonly".into()],
+            ("doctor", 1) => apps(),
             // Another instance of the same type takes a restore `into`.
             ("restore", _) if previous == "into" => {
                 let t = type_of_addon(words[1]);

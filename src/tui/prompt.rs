@@ -196,6 +196,10 @@ impl App {
             } => return self.open_restore(addon, backup, into),
             C::Rotate { addon, readonly } => return self.open_rotate(addon, readonly),
             C::Connect(id) => return self.open_connect(id),
+            C::Doctor(Some(app)) if !self.view.apps.contains(&app) => {
+                self.message = Some(format!("no app {app}; apps: {}", self.view.apps.join(", ")));
+            }
+            C::Doctor(app) => return self.start_doctor(app),
             C::Env { action, env, arg } => return self.open_env_command(action, env, arg),
             C::Logs(name) => {
                 let service = self

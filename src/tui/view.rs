@@ -199,18 +199,38 @@ pub fn draw(f: &mut Frame, app: &App) {
             );
         }
         Pane::Attachments => {
-            let rows = app
-                .visible_attachments()
-                .into_iter()
-                .map(|r| Row::new(r.iter().cloned().map(Cell::from).collect::<Vec<_>>()))
-                .collect();
+            let visible = app.visible_attachments();
+            // Each column as wide as its longest cell: DOCTOR gets the rest.
+            let width = |i: usize, header: &str| {
+                let w = visible
+                    .iter()
+                    .map(|r| r[i].chars().count())
+                    .chain([header.len()])
+                    .max()
+                    .unwrap_or(0);
+                Constraint::Length(w as u16)
+            };
             let widths = [
+                width(0, "APP"),
+                width(1, "ADDON"),
+                width(2, "AS"),
+                width(3, "ACCESS"),
                 Constraint::Min(10),
-                Constraint::Min(18),
-                Constraint::Min(10),
-                Constraint::Length(10),
             ];
-            list(f, rows, &widths, &["APP", "ADDON", "AS", "ACCESS"]);
+            let rows = visible
+                .into_iter()
+                .map(|r| {
+                    let mut cells: Vec<Cell> = r.iter().cloned().map(Cell::from).collect();
+                    cells.push(Cell::from(app.doctor_cell(r)));
+                    Row::new(cells)
+                })
+                .collect();
+            list(
+                f,
+                rows,
+                &widths,
+                &["APP", "ADDON", "AS", "ACCESS", "DOCTOR"],
+            );
         }
         Pane::Environments if app.view.env_rows.is_empty() => {
             let text = Line::from(Span::styled(
@@ -512,6 +532,9 @@ fn draw_footer(f: &mut Frame, app: &App, footer: Rect) {
         "[deploying] up is running".to_string()
     } else if !filter.is_empty() && app.pane != Pane::Logs {
         format!("/{filter} · {} clears", km.first(Action::Back))
+    } else if let Some(verdict) = app.selected_doctor_line() {
+        // The whole verdict of the selected row: the pane's cell may cut it.
+        verdict
     } else if app.pane == Pane::Logs {
         format!(
             "{} search · n/N next · {} keep · {} pause · {} time · {} wrap · {} save · {} back",

@@ -1,0 +1,4 @@
+//! What the catalog promises about a running addon, checked for real:
+//! `doctor` (every attachment proven from inside its app).
+
+pub mod doctor;
