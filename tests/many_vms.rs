@@ -157,6 +157,36 @@ fn twenty_vms_bounded_each_failing_alone() {
         "{table}"
     );
 
+    // On a terminal each VM is one line that updates in place and ends
+    // with its outcome (piped, above, every step was a line of its own).
+    let session = format!("mv{}", std::process::id());
+    let tmux = common::tmux::Tmux::start_sized(
+        &session,
+        &format!(
+            "env -u SSH_AUTH_SOCK SDTUI_ROOT={} SDTUI_ADDONS={} SDTUI_KNOWN_HOSTS={} {} -p {name} up --vm 'web-0*'; echo up-exited-$?; sleep 60",
+            r.display(),
+            r.join(".none").display(),
+            known_hosts.display(),
+            env!("CARGO_BIN_EXE_sdtui")
+        ),
+        200,
+        50,
+    );
+    let screen = tmux.wait_until(
+        "up to end",
+        |s| s.contains("up-exited-"),
+        std::time::Duration::from_secs(180),
+    );
+    assert!(screen.contains("up-exited-1"), "{screen}");
+    for i in [1, 2, 3, 4, 5, 6, 8, 9] {
+        let vm = format!("VM web-0{i}: ");
+        let lines: Vec<&str> = screen.lines().filter(|l| l.contains(&vm)).collect();
+        assert_eq!(lines.len(), 1, "{vm} on one line:\n{screen}");
+        assert!(lines[0].contains("done (1 service)"), "{screen}");
+    }
+    assert!(screen.contains("VM web-07: FAILED"), "{screen}");
+    drop(tmux);
+
     // down reaches the 18 it can and says which it could not.
     let err = fails(&sdtui(&["-p", &name, "down"]));
     assert!(err.contains("down failed on 2 of 20 VMs"), "{err}");

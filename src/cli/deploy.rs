@@ -89,13 +89,15 @@ pub enum DeployCmd {
 pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
     match cmd {
         DeployCmd::Up { vm, timeout, json } => {
+            let bars = VmProgress::new();
             let reports = runtime()?.block_on(crate::deploy::up_reporting(
                 ws,
                 p,
                 vm.as_deref(),
                 std::time::Duration::from_secs(timeout),
-                &progress,
+                &|line| bars.line(line),
             ));
+            drop(bars);
             match reports {
                 Ok(r) => {
                     print_reports(&r, json);
@@ -105,7 +107,12 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
             }
         }
         DeployCmd::Down { vm } => {
-            let r = runtime()?.block_on(crate::deploy::down(ws, p, vm.as_deref(), &progress))?;
+            let bars = VmProgress::new();
+            let r = runtime()?.block_on(crate::deploy::down(ws, p, vm.as_deref(), &|line| {
+                bars.line(line)
+            }));
+            drop(bars);
+            let r = r?;
             print_reports(&r, false);
             Ok(())
         }

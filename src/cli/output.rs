@@ -15,6 +15,52 @@ pub(crate) fn progress(line: String) {
     eprintln!("{line}");
 }
 
+/// Steps of a command over many VMs: on a terminal, one line per VM that
+/// updates in place (`VM web-07: compose up`), finished with its outcome;
+/// piped, the plain lines of [`progress`].
+pub(crate) struct VmProgress {
+    multi: Option<indicatif::MultiProgress>,
+    bars: std::sync::Mutex<indexmap::IndexMap<String, indicatif::ProgressBar>>,
+}
+
+impl VmProgress {
+    pub(crate) fn new() -> VmProgress {
+        VmProgress {
+            multi: std::io::IsTerminal::is_terminal(&std::io::stderr())
+                .then(indicatif::MultiProgress::new),
+            bars: Default::default(),
+        }
+    }
+
+    pub(crate) fn line(&self, line: String) {
+        let Some(multi) = &self.multi else {
+            return progress(line);
+        };
+        let Some((vm, step)) = line.strip_prefix("VM ").and_then(|l| l.split_once(": ")) else {
+            let _ = multi.println(line);
+            return;
+        };
+        let Ok(mut bars) = self.bars.lock() else {
+            return progress(line);
+        };
+        let bar = bars.entry(vm.to_string()).or_insert_with(|| {
+            let bar = multi.add(indicatif::ProgressBar::new_spinner());
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} VM {prefix}: {wide_msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(vm.to_string());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        if step.starts_with("done") || step.starts_with("FAILED") {
+            bar.finish_with_message(step.to_string());
+        } else {
+            bar.set_message(step.to_string());
+        }
+    }
+}
+
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

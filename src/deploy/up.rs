@@ -452,7 +452,7 @@ pub async fn down(
         conn.target
             .compose(&name, &["down", "--remove-orphans"])
             .await?;
-        report(format!("VM {}: down", vm.name));
+        report(format!("VM {}: done (down)", vm.name));
         Ok::<_, UserError>(
             before
                 .into_iter()
