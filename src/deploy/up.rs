@@ -54,11 +54,11 @@ pub async fn up_reporting(
         let loaded = &loaded;
         async move {
             report(format!("VM {}: connecting", vm.name));
-            let conn = Connected::open(ws, project, vm)
-                .await
-                .map_err(|e| (vec![], e))?;
             let vm_report = |line: String| report(format!("VM {}: {line}", vm.name));
-            let done = up_vm(ws, project, loaded, vm, &conn, timeout, &vm_report).await;
+            let done = match Connected::open(ws, project, vm).await {
+                Ok(conn) => up_vm(ws, project, loaded, vm, &conn, timeout, &vm_report).await,
+                Err(e) => Err((vec![], e)),
+            };
             report(format!(
                 "VM {}: {}",
                 vm.name,
@@ -443,30 +443,16 @@ pub async fn down(
         .filter(|vm| wanted.contains(&vm.name))
         .collect();
     let runs = vms.iter().map(|vm| async move {
-        let conn = Connected::open(ws, project, vm).await?;
-        if !conn.target.has_current() {
-            return Ok(Vec::new());
-        }
-        let name = compose_project(&project.name, &vm.name);
-        let before = docker::project_containers(&conn.docker, &name).await?;
-        conn.target
-            .compose(&name, &["down", "--remove-orphans"])
-            .await?;
-        report(format!("VM {}: done (down)", vm.name));
-        Ok::<_, UserError>(
-            before
-                .into_iter()
-                .map(|s| ServiceReport {
-                    vm: vm.name.clone(),
-                    service: s.service,
-                    action: Action::Removed,
-                    health: "stopped".into(),
-                    container_id: s.container_id.chars().take(12).collect(),
-                    detail: None,
-                    compose: None,
-                })
-                .collect::<Vec<_>>(),
-        )
+        let done = down_vm(ws, project, vm).await;
+        report(format!(
+            "VM {}: {}",
+            vm.name,
+            match &done {
+                Ok(_) => "done (down)".to_string(),
+                Err(e) => format!("FAILED: {}", e.message.lines().next().unwrap_or_default()),
+            }
+        ));
+        done
     });
     let outcomes = fanout::bounded(runs.collect(), ws.parallel).await;
     let mut reports = Vec::new();
@@ -496,6 +482,33 @@ pub async fn down(
         Some(e) => Err(e),
         None => Ok(reports),
     }
+}
+
+/// One VM's part of `down`: its containers removed, volumes kept.
+async fn down_vm(ws: &Workspace, project: &Project, vm: &Vm) -> Result<Vec<ServiceReport>> {
+    let conn = Connected::open(ws, project, vm).await?;
+    if !conn.target.has_current() {
+        return Ok(Vec::new());
+    }
+    let name = compose_project(&project.name, &vm.name);
+    let before = docker::project_containers(&conn.docker, &name).await?;
+    conn.target
+        .compose(&name, &["down", "--remove-orphans"])
+        .await?;
+    Ok::<_, UserError>(
+        before
+            .into_iter()
+            .map(|s| ServiceReport {
+                vm: vm.name.clone(),
+                service: s.service,
+                action: Action::Removed,
+                health: "stopped".into(),
+                container_id: s.container_id.chars().take(12).collect(),
+                detail: None,
+                compose: None,
+            })
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// The deploy locks of the VMs `vm_filter` selects (every VM without one),
