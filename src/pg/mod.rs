@@ -119,7 +119,8 @@ if [ ! -s "$$PGDATA/PG_VERSION" ]; then
     sleep 2
   done
   unset PGPASSWORD
-  sed -i "s|password=[^ ']* |passfile=$$PASSFILE |" "$$PGDATA/postgresql.auto.conf"
+  sed -Ei "s#password=(''[^']*''|[^ ']*) #passfile=$$PASSFILE #" "$$PGDATA/postgresql.auto.conf"
+  if grep -q 'password=' "$$PGDATA/postgresql.auto.conf"; then echo "sdtui: primary_conninfo still holds a password" >&2; exit 1; fi
   chown postgres "$$PGDATA/postgresql.auto.conf"
   echo "sdtui: base backup of $$SDTUI_LEADER_HOST:$$SDTUI_LEADER_PORT taken; starting as a hot standby"
 fi
