@@ -143,7 +143,10 @@ fn follow_read_on_the_follower_then_unfollow_and_write() {
         "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g",
     );
     let caught_up = wait_for("the row on the follower", Duration::from_secs(20), || {
-        try_psql(&follower, &user, &db, "SELECT count(*) FROM t").1.trim() == "1000"
+        try_psql(&follower, &user, &db, "SELECT count(*) FROM t")
+            .1
+            .trim()
+            == "1000"
     });
     eprintln!("1000 rows visible on the follower after {caught_up:?}");
 
@@ -180,7 +183,10 @@ fn follow_read_on_the_follower_then_unfollow_and_write() {
     // The replication password: in the 0600 env file only, masked in info.
     let password = revealed_credential(r, &name, "databases.replica", "REPLICATION_PASSWORD");
     assert!(password.len() >= 32);
-    assert!(info["credentials"]["REPLICATION_PASSWORD"].is_string(), "{info}");
+    assert!(
+        info["credentials"]["REPLICATION_PASSWORD"].is_string(),
+        "{info}"
+    );
     assert!(!info.to_string().contains(&password), "masked: {info}");
     let compose =
         std::fs::read_to_string(r.join(&name).join("compose/local/docker-compose.yml")).unwrap();
@@ -231,7 +237,14 @@ fn follow_read_on_the_follower_then_unfollow_and_write() {
     assert!(err.contains("databases.primary is not a follower"), "{err}");
     let dry = ok(&sdtui(
         r,
-        &["-p", &name, "pg", "unfollow", "databases.replica", "--dry-run"],
+        &[
+            "-p",
+            &name,
+            "pg",
+            "unfollow",
+            "databases.replica",
+            "--dry-run",
+        ],
     ));
     assert!(dry.contains("-      follows: databases.primary"), "{dry}");
     let (wrote, _) = try_psql(&follower, &user, &db, "INSERT INTO t VALUES (5000, 'x')");
@@ -242,7 +255,10 @@ fn follow_read_on_the_follower_then_unfollow_and_write() {
         &["-p", &name, "pg", "unfollow", "databases.replica"],
     ));
     eprintln!("unfollow: {:?}", started.elapsed());
-    assert!(out.contains("promoted to an independent writable primary"), "{out}");
+    assert!(
+        out.contains("promoted to an independent writable primary"),
+        "{out}"
+    );
     psql(&follower, &user, &db, "INSERT INTO t VALUES (5000, 'x')");
     assert_eq!(
         psql(&follower, &user, &db, "SELECT count(*) FROM t"),
@@ -270,7 +286,10 @@ fn follow_read_on_the_follower_then_unfollow_and_write() {
     let config = std::fs::read_to_string(r.join(&name).join("config.yml")).unwrap();
     assert!(!config.contains("follows:"), "{config}");
     let history = ok(&sdtui(r, &["-p", &name, "history", "--json"]));
-    assert!(history.contains("pg unfollow databases.replica"), "{history}");
+    assert!(
+        history.contains("pg unfollow databases.replica"),
+        "{history}"
+    );
     let env = ok(&sdtui(r, &["-p", &name, "config", "web"]));
     assert!(env.contains("REPLICA_READONLY=false"), "{env}");
 
@@ -278,8 +297,14 @@ fn follow_read_on_the_follower_then_unfollow_and_write() {
     // primary, its data kept.
     ok(&sdtui(r, &["-p", &name, "up", "--timeout", "180"]));
     let promoted = container(&compose_project, "postgres-replica");
-    assert_eq!(psql(&promoted, &user, &db, "SELECT pg_is_in_recovery()"), "f");
+    assert_eq!(
+        psql(&promoted, &user, &db, "SELECT pg_is_in_recovery()"),
+        "f"
+    );
     psql(&promoted, &user, &db, "INSERT INTO t VALUES (5001, 'y')");
-    assert_eq!(psql(&promoted, &user, &db, "SELECT count(*) FROM t"), "1002");
+    assert_eq!(
+        psql(&promoted, &user, &db, "SELECT count(*) FROM t"),
+        "1002"
+    );
     ok(&sdtui(r, &["-p", &name, "down"]));
 }

@@ -147,7 +147,8 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
                                 serde_json::to_value(h).unwrap_or_default(),
                             );
                         }
-                        if let (Some(lag), Some(obj)) = (lag_of(&r.state.service), v.as_object_mut())
+                        if let (Some(lag), Some(obj)) =
+                            (lag_of(&r.state.service), v.as_object_mut())
                         {
                             obj.insert(
                                 "replication".into(),

@@ -228,7 +228,9 @@ pub(super) fn validate(
         let Some(leader) = addons.iter().find(|a| a.id() == f.value) else {
             let postgres = addons
                 .iter()
-                .filter(|a| a.type_name == "postgres" && a.follows.is_none() && a.id() != follower.id())
+                .filter(|a| {
+                    a.type_name == "postgres" && a.follows.is_none() && a.id() != follower.id()
+                })
                 .map(|a| a.id());
             return fail(
                 format!("addon {shown_id} follows unknown addon \"{}\"", f.value),
@@ -237,19 +239,29 @@ pub(super) fn validate(
         };
         if follower.type_name != "postgres" {
             return fail(
-                format!("addon {shown_id} is {}, which cannot follow another instance", follower.type_name),
+                format!(
+                    "addon {shown_id} is {}, which cannot follow another instance",
+                    follower.type_name
+                ),
                 "only postgres instances are followers: remove `follows:`".into(),
             );
         }
         if leader.type_name != "postgres" {
             return fail(
-                format!("addon {shown_id} follows {}, which is {}, not postgres", leader.id(), leader.type_name),
+                format!(
+                    "addon {shown_id} follows {}, which is {}, not postgres",
+                    leader.id(),
+                    leader.type_name
+                ),
                 "a follower streams from a postgres instance of the same major version".into(),
             );
         }
         if leader.id() == follower.id() || leader.follows.is_some() {
             return fail(
-                format!("addon {shown_id} follows {}, which is itself a follower", leader.id()),
+                format!(
+                    "addon {shown_id} follows {}, which is itself a follower",
+                    leader.id()
+                ),
                 "follow the leader instead; chains of followers are not supported".into(),
             );
         }
@@ -257,9 +269,15 @@ pub(super) fn validate(
             return fail(
                 format!(
                     "addon {shown_id} is postgres {} but follows {} (postgres {}): physical replication cannot cross major versions",
-                    follower.version, leader.id(), leader.version
+                    follower.version,
+                    leader.id(),
+                    leader.version
                 ),
-                format!("give it `version: {}`, or move {} to a new major with `sdtui pg upgrade`", leader.version, leader.id()),
+                format!(
+                    "give it `version: {}`, or move {} to a new major with `sdtui pg upgrade`",
+                    leader.version,
+                    leader.id()
+                ),
             );
         }
         // A hot standby refuses to start with fewer connections than its
@@ -280,7 +298,10 @@ pub(super) fn validate(
                     "addon {shown_id} allows {mine} connections but its leader {} allows {theirs}: a standby needs at least as many",
                     leader.id()
                 ),
-                format!("give it the leader's plan ({}) or `options: {{max_connections: \"{theirs}\"}}`", leader.plan),
+                format!(
+                    "give it the leader's plan ({}) or `options: {{max_connections: \"{theirs}\"}}`",
+                    leader.plan
+                ),
             );
         }
     }

@@ -532,9 +532,10 @@ impl Workspace {
         }
         let mut plan = self.plan_generated(project, &config, &secrets, None)?;
         if let Operation::Follow { leader, name, .. } = op
-            && let Some(f) = config.addons.iter().find(|a| {
-                a.follows.as_deref() == Some(leader.as_str()) && &a.name == name
-            })
+            && let Some(f) = config
+                .addons
+                .iter()
+                .find(|a| a.follows.as_deref() == Some(leader.as_str()) && &a.name == name)
         {
             plan.notes.push(format!(
                 "{} streams from {leader} (replication role and slot {} made on {leader} by `sdtui up`); an attachment to {} is readonly whatever it asks",
@@ -746,10 +747,11 @@ impl Workspace {
                     .hint(config::hint_choices("postgres instances", &postgres)));
                 }
                 if let Some(of) = &l.follows {
-                    return Err(UserError::new(format!(
-                        "{leader} is itself a follower of {of}"
-                    ))
-                    .hint(format!("follow its leader: sdtui pg follow {of} --name {name}")));
+                    return Err(
+                        UserError::new(format!("{leader} is itself a follower of {of}")).hint(
+                            format!("follow its leader: sdtui pg follow {of} --name {name}"),
+                        ),
+                    );
                 }
                 let t = cat.require(&l.type_name)?;
                 if !config::is_dns_label(name) {

@@ -158,7 +158,13 @@ pub async fn lag(ws: &Workspace, project: &Project, follower: &str) -> Result<La
     let (f, leader) = require_follower(&loaded.config, follower)?;
     let (docker, c) = crate::deploy::service_container(ws, project, &leader.service()).await?;
     let creds = &loaded.generated.secrets[&leader.type_name][&leader.name];
-    let (code, out) = psql(&docker, &c.container_id, creds, &lag_sql(&super::slot_name(f))).await?;
+    let (code, out) = psql(
+        &docker,
+        &c.container_id,
+        creds,
+        &lag_sql(&super::slot_name(f)),
+    )
+    .await?;
     if code != 0 {
         return Err(UserError::new(format!(
             "cannot read the lag of {} on {} (exit {code}): {}",
@@ -256,7 +262,13 @@ pub async fn unfollow(
     let creds = loaded.generated.secrets[&f.type_name][&f.name].clone();
     let leader_creds = loaded.generated.secrets[&leader.type_name][&leader.name].clone();
     let (docker, c) = crate::deploy::service_container(ws, project, &f.service()).await?;
-    let (code, out) = psql(&docker, &c.container_id, &creds, "SELECT pg_is_in_recovery()").await?;
+    let (code, out) = psql(
+        &docker,
+        &c.container_id,
+        &creds,
+        "SELECT pg_is_in_recovery()",
+    )
+    .await?;
     let in_recovery = code == 0 && out.trim() == "t";
     if in_recovery {
         let (code, out) = psql(
