@@ -308,3 +308,129 @@ fn follow_read_on_the_follower_then_unfollow_and_write() {
     );
     ok(&sdtui(r, &["-p", &name, "down"]));
 }
+
+/// A Docker network for the test, removed when dropped: its gateway is the
+/// leader VM's private address, which containers can reach (a 127.x
+/// address is not reachable from inside a container).
+struct Network(String);
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = docker(&["network", "rm", &self.0]);
+    }
+}
+
+#[test]
+fn follower_on_another_vm_streams_from_a_leader_over_ssh() {
+    require_images(&["postgres:15"]);
+    let vm = common::sshd::TestVm::start("127.0.88.2", 2288);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let known_hosts = r.join("known_hosts");
+    let name = format!("pgr{}", std::process::id());
+    let _cleanup = (
+        Cleanup(format!("{name}-core")),
+        Cleanup(format!("{name}-local")),
+    );
+    let net = Network(format!("sdtui-{name}"));
+    let _ = docker(&["network", "rm", &net.0]);
+    let (made, said) = docker(&[
+        "network",
+        "create",
+        "--subnet",
+        "172.31.88.0/24",
+        "--gateway",
+        "172.31.88.1",
+        &net.0,
+    ]);
+    assert!(made, "{said}");
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        format!(
+            "vms:\n  core:\n    host: {}\n    port: {}\n    user: root\n    identity: {}\n    private_ip: 172.31.88.1\n  local:\n    host: local\n    private_ip: 127.0.88.3\naddons:\n  databases:\n    primary:\n      type: postgres\n      plan: small\n      vm: core\n",
+            vm.addr,
+            vm.port,
+            vm.client_key().display()
+        ),
+    )
+    .unwrap();
+    let sdtui = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sdtui"))
+            .args(args)
+            .env("SDTUI_ROOT", r)
+            .env("SDTUI_ADDONS", r.join(".none"))
+            .env("SDTUI_KNOWN_HOSTS", &known_hosts)
+            .env("SDTUI_USER", "tester")
+            .env_remove("SSH_AUTH_SOCK")
+            .output()
+            .unwrap()
+    };
+    ok(&sdtui(&[
+        "-p",
+        &name,
+        "--accept-new-host",
+        "pg",
+        "follow",
+        "databases.primary",
+        "--name",
+        "replica",
+        "--vm",
+        "local",
+    ]));
+    let env = std::fs::read_to_string(dir.join("compose/local/env/postgres-replica.env")).unwrap();
+    assert!(env.contains("SDTUI_LEADER_HOST='172.31.88.1'"), "{env}");
+    let started = Instant::now();
+    ok(&sdtui(&[
+        "-p",
+        &name,
+        "--accept-new-host",
+        "up",
+        "--timeout",
+        "240",
+    ]));
+    eprintln!(
+        "up of leader (over SSH) and follower: {:?}",
+        started.elapsed()
+    );
+
+    let leader = container(&format!("{name}-core"), "postgres-primary");
+    let follower = container(&format!("{name}-local"), "postgres-replica");
+    let (user, db) = (format!("{name}_primary_user"), format!("{name}_primary"));
+    psql(
+        &leader,
+        &user,
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)",
+    );
+    wait_for("rows on the follower", Duration::from_secs(20), || {
+        try_psql(&follower, &user, &db, "SELECT count(*) FROM t")
+            .1
+            .trim()
+            == "100"
+    });
+    let (wrote, said) = try_psql(&follower, &user, &db, "INSERT INTO t VALUES (1000)");
+    assert!(!wrote && said.contains("read-only"), "{said}");
+    let lag = json(&ok(&sdtui(&["-p", &name, "pg", "lag", "--json"])));
+    assert_eq!(lag[0]["streaming"], true, "{lag}");
+
+    ok(&sdtui(&[
+        "-p",
+        &name,
+        "pg",
+        "unfollow",
+        "databases.replica",
+    ]));
+    psql(&follower, &user, &db, "INSERT INTO t VALUES (1000)");
+    assert_eq!(
+        psql(
+            &leader,
+            &user,
+            &db,
+            "SELECT count(*) FROM pg_replication_slots"
+        ),
+        "0"
+    );
+    ok(&sdtui(&["-p", &name, "down"]));
+}
