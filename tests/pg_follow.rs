@@ -306,6 +306,44 @@ fn follow_read_on_the_follower_then_unfollow_and_write() {
         psql(&promoted, &user, &db, "SELECT count(*) FROM t"),
         "1002"
     );
+
+    // A follower removed from config.yml: the next `up` drops its slot, which
+    // would otherwise keep the leader's WAL forever. Its logins are the
+    // leader's: rotating them on it is refused.
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "pg",
+            "follow",
+            "databases.primary",
+            "--name",
+            "spare",
+        ],
+    ));
+    let err = fails(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "credentials",
+            "rotate",
+            "databases.spare",
+        ],
+    ));
+    assert!(err.contains("rotate them on the leader"), "{err}");
+    ok(&sdtui(r, &["-p", &name, "up", "--timeout", "180"]));
+    let spare_slot =
+        "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'sdtui_follower_spare'";
+    assert_eq!(psql(&leader, &user, &db, spare_slot), "1");
+    ok(&sdtui(
+        r,
+        &["-p", &name, "addons", "remove", "databases.spare"],
+    ));
+    ok(&sdtui(r, &["-p", &name, "up", "--timeout", "180"]));
+    assert_eq!(psql(&leader, &user, &db, spare_slot), "0");
     ok(&sdtui(r, &["-p", &name, "down"]));
 }
 

@@ -25,11 +25,12 @@ pub async fn provision_leaders(
     docker: &Docker,
     states: &[ServiceState],
 ) -> Result<()> {
-    for leader in config.addons.iter().filter(|a| a.vm == vm) {
+    for leader in config
+        .addons
+        .iter()
+        .filter(|a| a.vm == vm && a.type_name == "postgres" && a.follows.is_none())
+    {
         let followers: Vec<&Addon> = super::followers(config, leader).collect();
-        if followers.is_empty() {
-            continue;
-        }
         let Some(container) = states.iter().find(|s| s.service == leader.service()) else {
             continue;
         };
@@ -41,6 +42,32 @@ pub async fn provision_leaders(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        // A slot no follower uses any more (one removed from config.yml)
+        // would keep the leader's WAL forever: dropped once inactive.
+        let keep: Vec<String> = followers
+            .iter()
+            .map(|f| format!("'{}'", super::slot_name(f)))
+            .collect();
+        let stale = format!(
+            "SELECT 1 FROM (SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'sdtui\\_follower\\_%' AND NOT active{}) d",
+            if keep.is_empty() {
+                String::new()
+            } else {
+                format!(" AND slot_name NOT IN ({})", keep.join(", "))
+            }
+        );
+        crate::deploy::steps::run(
+            docker,
+            &container.container_id,
+            t,
+            client,
+            &vars,
+            &[stale],
+            &vars,
+            &format!("dropping unused follower slots on {}", leader.id()),
+            &crate::deploy::steps::secret_values(t, &vars),
+        )
+        .await?;
         for f in followers {
             let creds = &secrets[&f.type_name][&f.name];
             let role = creds
