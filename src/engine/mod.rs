@@ -543,6 +543,17 @@ impl Workspace {
                 crate::pg::slot_name(f),
                 f.id()
             ));
+            if let Some(l) = config.addon(leader)
+                && l.vm != f.vm
+                && config.vms[&l.vm].private_ip.starts_with("127.")
+            {
+                plan.notes.push(format!(
+                    "{} reaches {leader} at VM {}'s private_ip {}, which a container cannot reach (loopback): give that VM an address containers can reach",
+                    f.id(),
+                    l.vm,
+                    config.vms[&l.vm].private_ip
+                ));
+            }
         }
         // After config.yml, in the order init names them.
         for (i, f) in user_files.into_iter().enumerate() {
