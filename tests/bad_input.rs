@@ -873,6 +873,21 @@ fn followers_that_cannot_be() {
             "max_connections",
         ],
     );
+    // A leader with followers cannot be removed.
+    rejects(
+        |c| {
+            c.replacen(
+                "      plan: large\n      vm: core\n",
+                "      plan: large\n      vm: core\n      follows: databases.primary\n",
+                1,
+            )
+        },
+        &["addons", "remove", "databases.primary"],
+        &[
+            "addon databases.primary has followers: databases.analytics",
+            "sdtui pg unfollow databases.analytics",
+        ],
+    );
     // Unfollow something that follows nothing.
     rejects(
         |c| c.to_string(),

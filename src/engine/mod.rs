@@ -805,6 +805,17 @@ impl Workspace {
             }
             Operation::Remove { id } => {
                 let a = require_addon(&config, id)?;
+                let followers: Vec<String> =
+                    crate::pg::followers(&config, a).map(|f| f.id()).collect();
+                if let Some(first) = followers.first() {
+                    return Err(UserError::new(format!(
+                        "addon {id} has followers: {}",
+                        followers.join(", ")
+                    ))
+                    .hint(format!(
+                        "make each independent first (sdtui pg unfollow {first}) or remove it"
+                    )));
+                }
                 let users: Vec<String> = config
                     .attachments_of(id)
                     .map(|(app, att)| format!("{} (as {})", app.name, att.prefix))
