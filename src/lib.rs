@@ -15,6 +15,7 @@ pub mod docker;
 pub mod engine;
 pub mod env;
 pub mod error;
+pub mod pg;
 pub mod ssh;
 pub mod template;
 pub mod tui;

@@ -814,3 +814,122 @@ fn a_broken_doctor_section_names_the_type_and_the_field() {
         assert!(err.contains("keydb/addon.yml"), "{err}");
     }
 }
+
+#[test]
+fn followers_that_cannot_be() {
+    // Not postgres: refused, naming the postgres instances.
+    rejects(
+        |c| c.to_string(),
+        &["pg", "follow", "caches.session", "--name", "copy"],
+        &[
+            "caches.session is redis: only postgres instances can be followed",
+            "postgres instances: databases.primary, databases.analytics",
+        ],
+    );
+    // Across major versions (written in config.yml): at the line, pointing
+    // at `pg upgrade`.
+    rejects(
+        |c| {
+            c.replacen(
+                "      version: \"14\"  # Different version!\n      plan: small\n",
+                "      version: \"14\"  # Different version!\n      plan: small\n      follows: databases.primary\n",
+                1,
+            )
+        },
+        SYNC,
+        &[
+            "config.yml:45:16",
+            "addon databases.reports is postgres 14 but follows databases.primary (postgres 15)",
+            "cannot cross major versions",
+            "sdtui pg upgrade",
+        ],
+    );
+    // An unknown leader; a follower of a follower; a redis following.
+    rejects(
+        |c| {
+            c.replacen(
+                "    primary:\n      type: postgres\n",
+                "    primary:\n      type: postgres\n      follows: databases.nope\n",
+                1,
+            )
+        },
+        SYNC,
+        &[
+            "databases.primary follows unknown addon \"databases.nope\"",
+            "postgres instances the project has",
+        ],
+    );
+    rejects(
+        |c| {
+            c.replacen(
+                "    primary:\n      type: postgres\n",
+                "    primary:\n      type: postgres\n      follows: databases.analytics\n",
+                1,
+            )
+            .replacen(
+                "      plan: large\n      vm: core\n",
+                "      plan: large\n      vm: core\n      follows: databases.primary\n",
+                1,
+            )
+        },
+        SYNC,
+        &["follows databases.analytics, which is itself a follower"],
+    );
+    rejects(
+        |c| {
+            c.replacen(
+                "      plan: small\n      vm: app\n",
+                "      plan: small\n      vm: app\n      follows: databases.primary\n",
+                1,
+            )
+        },
+        SYNC,
+        &["addon caches.session is redis, which cannot follow another instance"],
+    );
+    // A standby with fewer connections than its leader would not start.
+    rejects(
+        |c| c.to_string(),
+        &[
+            "pg",
+            "follow",
+            "databases.analytics",
+            "--name",
+            "tiny",
+            "--plan",
+            "small",
+        ],
+        &[
+            "databases.tiny allows 50 connections but its leader databases.analytics allows 200",
+            "max_connections",
+        ],
+    );
+    // A leader with followers cannot be removed.
+    rejects(
+        |c| {
+            c.replacen(
+                "      plan: large\n      vm: core\n",
+                "      plan: large\n      vm: core\n      follows: databases.primary\n",
+                1,
+            )
+        },
+        &["addons", "remove", "databases.primary"],
+        &[
+            "addon databases.primary has followers: databases.analytics",
+            "sdtui pg unfollow databases.analytics",
+        ],
+    );
+    // Unfollow something that follows nothing.
+    rejects(
+        |c| c.to_string(),
+        &["pg", "unfollow", "databases.primary"],
+        &[
+            "addon databases.primary is not a follower",
+            "sdtui pg follow databases.primary --name NAME",
+        ],
+    );
+    rejects(
+        |c| c.to_string(),
+        &["pg", "follow", "databases.nope", "--name", "copy"],
+        &["databases.nope"],
+    );
+}

@@ -245,6 +245,7 @@ mod tests {
             port: None,
             publish: crate::catalog::Publish::Private,
             backup: every.map(|e| e.parse().unwrap()),
+            follows: None,
         }
     }
 

@@ -280,7 +280,12 @@ impl AddonType {
     /// The one rule for what is secret: a credential the catalog marks
     /// `secret` (see [`CredentialSpec::is_secret`]).
     pub fn is_secret_credential(&self, name: &str) -> bool {
-        self.credentials.get(name).is_some_and(|c| c.is_secret())
+        match self.credentials.get(name) {
+            Some(c) => c.is_secret(),
+            // A credential the engine adds itself (a follower's
+            // REPLICATION_PASSWORD): a password is secret.
+            None => name.ends_with("PASSWORD"),
+        }
     }
     /// A value rendered from `template` is secret when the template uses a
     /// secret credential (`{PASSWORD}`, a URL that embeds it).

@@ -245,11 +245,23 @@ pub(super) fn addons_info(
         .map(|(app, att)| json!({"app": app.name, "as": att.prefix, "access": att.access}))
         .collect();
     let plan = &t.plans[&a.plan];
+    // A follower's replay lag, read live on its leader.
+    let lag = match &a.follows {
+        Some(_) => Some(
+            super::runtime()?
+                .block_on(crate::pg::ops::lags(ws, p, &l.config))
+                .into_iter()
+                .find(|x| x.follower == a.id()),
+        )
+        .flatten(),
+        None => None,
+    };
     if json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "id": a.id(), "type": a.type_name, "version": a.version, "plan": a.plan, "vm": a.vm,
+                "follows": a.follows, "replication": lag,
                 "image": a.image.clone().unwrap_or_else(|| t.image_for(&a.version)), "service": a.service(),
                 "resources": {"memory": plan.memory, "cpu": plan.cpu, "disk": plan.disk},
                 "options": crate::engine::generate::effective_options(t, a).into_iter().collect::<std::collections::BTreeMap<_,_>>(),
@@ -266,6 +278,12 @@ pub(super) fn addons_info(
     );
     println!("VM:        {}", a.vm);
     println!("Service:   {}", a.service());
+    if let Some(leader) = &a.follows {
+        println!("Follows:   {leader} (read-only hot standby; attachments are readonly)");
+        if let Some(lag) = &lag {
+            println!("Lag:       {}", lag.describe());
+        }
+    }
     println!(
         "Image:     {}",
         a.image.clone().unwrap_or_else(|| t.image_for(&a.version))

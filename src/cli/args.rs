@@ -92,6 +92,9 @@ pub(super) enum Command {
     /// Databases: shell, backups proven by restore drills, restore.
     #[command(subcommand)]
     Db(super::db::DbCmd),
+    /// Postgres followers: follow, unfollow, lag.
+    #[command(subcommand)]
+    Pg(super::pg::PgCmd),
     /// Open the addon's client (psql, redis-cli ...) on this machine through
     /// a forward to its private address; `--port N` keeps the forward open.
     Connect(super::connect::ConnectArgs),

@@ -117,7 +117,7 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
             Ok(())
         }
         DeployCmd::Status { vm, json } => {
-            let (rows, unreachable, health) = runtime()?.block_on(async {
+            let (rows, unreachable, health, lags) = runtime()?.block_on(async {
                 let (rows, unreachable) = crate::deploy::status_by_vm(ws, p, vm.as_deref()).await?;
                 // The containers' state stands on its own: backup health
                 // that cannot be read is a note on stderr, not a failure.
@@ -127,8 +127,19 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
                         progress(format!("backup health not read: {}", e.message));
                         Vec::new()
                     });
-                Ok::<_, UserError>((rows, unreachable, health))
+                // Followers' replay lag, read on their leaders.
+                let loaded = ws.load(p)?;
+                let lags = crate::pg::ops::lags(ws, p, &loaded.config).await;
+                let lags: Vec<(String, crate::pg::ops::Lag)> = lags
+                    .into_iter()
+                    .filter_map(|lag| {
+                        let service = loaded.config.addon(&lag.follower)?.service();
+                        Some((service, lag))
+                    })
+                    .collect();
+                Ok::<_, UserError>((rows, unreachable, health, lags))
             })?;
+            let lag_of = |service: &str| lags.iter().find(|(s, _)| s == service).map(|(_, l)| l);
             // Shown after the table: each VM that could not be read, why,
             // and a non-zero exit.
             let vm_count = {
@@ -158,6 +169,14 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
                             obj.insert(
                                 "backup".into(),
                                 serde_json::to_value(h).unwrap_or_default(),
+                            );
+                        }
+                        if let (Some(lag), Some(obj)) =
+                            (lag_of(&r.state.service), v.as_object_mut())
+                        {
+                            obj.insert(
+                                "replication".into(),
+                                serde_json::to_value(lag).unwrap_or_default(),
                             );
                         }
                         v
@@ -192,6 +211,9 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
                 ],
                 &table_rows,
             );
+            for (_, lag) in &lags {
+                println!("follower {}: {}", lag.follower, lag.describe());
+            }
             // Warnings, with why, below the table (in the warning colour on
             // a terminal).
             for h in health.iter().filter(|h| h.verdict.is_warning()) {

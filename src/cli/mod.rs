@@ -12,6 +12,7 @@ mod doctor;
 mod env;
 mod logs;
 mod output;
+mod pg;
 mod project;
 
 use std::path::PathBuf;
@@ -158,6 +159,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::History { json, last } => history(&project()?, json, last),
         Command::Addons(cmd) => addons(&ws, &project()?, cmd),
         Command::Db(cmd) => db::run(&ws, &project()?, cmd),
+        Command::Pg(cmd) => pg::run(&ws, &project()?, cmd),
         Command::Deploy(cmd) => deploy::run(&ws, &project()?, cmd),
         Command::Env(cmd) => env::run(&ws, &project()?, cmd),
         Command::Export {

@@ -171,6 +171,19 @@ pub fn set_addon_field(
     Ok(d.to_string())
 }
 
+/// Removes one field of an addon instance (`follows` ...).
+pub fn remove_addon_field(text: &str, category: &str, name: &str, key: &str) -> Result<String> {
+    let d = doc(text)?;
+    let r = root(&d)?;
+    let inst = r
+        .get_mapping("addons")
+        .and_then(|a| a.get_mapping(category))
+        .and_then(|c| c.get_mapping(name))
+        .ok_or_else(|| UserError::new(format!("no addon {category}.{name} in config.yml")))?;
+    inst.remove(key);
+    Ok(d.to_string())
+}
+
 /// Sets one scalar field of an app (tag ...).
 pub fn set_app_field(text: &str, app: &str, key: &str, value: &str) -> Result<String> {
     let d = doc(text)?;

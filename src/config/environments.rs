@@ -599,6 +599,7 @@ fn overlay(base: &mut RawAddon, over: RawAddon) {
         port,
         publish,
         backup,
+        follows,
     } = over;
     base.type_name = type_name.or(base.type_name.take());
     base.version = version.or(base.version.take());
@@ -612,6 +613,7 @@ fn overlay(base: &mut RawAddon, over: RawAddon) {
     base.port = port.or(base.port.take());
     base.publish = publish.or(base.publish.take());
     base.backup = backup.or(base.backup.take());
+    base.follows = follows.or(base.follows.take());
 }
 
 /// Where each instance's `port:` is written, by id.

@@ -75,6 +75,8 @@ pub(super) fn validate(
     };
     let mut addons: Vec<Addon> = Vec::new();
     let mut by_service: HashMap<String, String> = HashMap::new();
+    // `follows:` as written, checked once every instance is known.
+    let mut follows: Vec<(usize, Spanned<String>)> = Vec::new();
     for (category, instances) in raw {
         if !is_dns_label(&category.value) {
             return Err(UserError::new(format!(
@@ -199,7 +201,11 @@ pub(super) fn validate(
                 port: a.port.as_ref().map(|p| p.value),
                 publish,
                 backup,
+                follows: a.follows.as_ref().map(|f| f.value.clone()),
             };
+            if let Some(f) = &a.follows {
+                follows.push((addons.len(), f.clone()));
+            }
             // One service per type and name: two `main` postgres instances in
             // different categories would share a container name and secrets.
             if let Some(other) = by_service.insert(addon.service(), id.clone()) {
@@ -213,5 +219,99 @@ pub(super) fn validate(
             addons.push(addon);
         }
     }
+    for (i, f) in follows {
+        let follower = &addons[i];
+        let shown_id = shown(&follower.id());
+        let fail = |message: String, hint: String| {
+            Err(UserError::new(message).at(at(&f.referenced)).hint(hint))
+        };
+        let Some(leader) = addons.iter().find(|a| a.id() == f.value) else {
+            let postgres = addons
+                .iter()
+                .filter(|a| {
+                    a.type_name == "postgres" && a.follows.is_none() && a.id() != follower.id()
+                })
+                .map(|a| a.id());
+            return fail(
+                format!("addon {shown_id} follows unknown addon \"{}\"", f.value),
+                hint_choices(&format!("postgres instances {} has", w.scope), postgres),
+            );
+        };
+        if follower.type_name != "postgres" {
+            return fail(
+                format!(
+                    "addon {shown_id} is {}, which cannot follow another instance",
+                    follower.type_name
+                ),
+                "only postgres instances are followers: remove `follows:`".into(),
+            );
+        }
+        if leader.type_name != "postgres" {
+            return fail(
+                format!(
+                    "addon {shown_id} follows {}, which is {}, not postgres",
+                    leader.id(),
+                    leader.type_name
+                ),
+                "a follower streams from a postgres instance of the same major version".into(),
+            );
+        }
+        if leader.id() == follower.id() || leader.follows.is_some() {
+            return fail(
+                format!(
+                    "addon {shown_id} follows {}, which is itself a follower",
+                    leader.id()
+                ),
+                "follow the leader instead; chains of followers are not supported".into(),
+            );
+        }
+        if major(&leader.version) != major(&follower.version) {
+            return fail(
+                format!(
+                    "addon {shown_id} is postgres {} but follows {} (postgres {}): physical replication cannot cross major versions",
+                    follower.version,
+                    leader.id(),
+                    leader.version
+                ),
+                format!(
+                    "give it `version: {}`, or move {} to a new major with `sdtui pg upgrade`",
+                    leader.version,
+                    leader.id()
+                ),
+            );
+        }
+        // A hot standby refuses to start with fewer connections than its
+        // leader allows.
+        let max_connections = |a: &Addon| {
+            catalog.get(&a.type_name).and_then(|t| {
+                a.options
+                    .get("max_connections")
+                    .or_else(|| t.plans.get(&a.plan)?.options.get("max_connections"))
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+        };
+        if let (Some(mine), Some(theirs)) = (max_connections(follower), max_connections(leader))
+            && mine < theirs
+        {
+            return fail(
+                format!(
+                    "addon {shown_id} allows {mine} connections but its leader {} allows {theirs}: a standby needs at least as many",
+                    leader.id()
+                ),
+                format!(
+                    "give it the leader's plan ({}) or `options: {{max_connections: \"{theirs}\"}}`",
+                    leader.plan
+                ),
+            );
+        }
+    }
     Ok(addons)
+}
+
+/// `15` of `15`, `15.4` or `15-alpine`.
+pub fn major(version: &str) -> &str {
+    version
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap_or(version)
 }

@@ -11,6 +11,7 @@ mod raw;
 pub mod schedule;
 
 pub use environments::{Environment, Migrate, UserFile};
+pub use instances::major;
 
 pub use raw::{option_matches, parse_option, suggest_prefix};
 
@@ -82,6 +83,10 @@ pub struct Addon {
     /// `backup: {every, keep}`: a backup service on the addon's VM.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<schedule::BackupSchedule>,
+    /// The leader this instance streams from (`follows:`), a postgres
+    /// instance of the same major version in the same scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follows: Option<String>,
 }
 
 impl Addon {

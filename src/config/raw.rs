@@ -58,6 +58,8 @@ pub(super) struct RawAddon {
     pub port: Option<Spanned<u16>>,
     pub publish: Option<Spanned<String>>,
     pub backup: Option<Spanned<super::schedule::RawBackup>>,
+    /// `follows: databases.primary`: a streaming replica of that instance.
+    pub follows: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

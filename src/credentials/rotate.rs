@@ -239,6 +239,14 @@ pub async fn rotate(
     // Refusals that need no VM come first: a type without rotate: changes nothing.
     let before = ws.load(project)?;
     let addon = crate::engine::require_addon(&before.config, id)?.clone();
+    if let Some(leader) = &addon.follows {
+        return Err(UserError::new(format!(
+            "{id} follows {leader}: its logins are its leader's, replicated (a standby cannot change them)"
+        ))
+        .hint(format!(
+            "rotate them on the leader: sdtui addons credentials rotate {leader}"
+        )));
+    }
     let t = ws.catalog.require(&addon.type_name)?;
     login(t, &addon, readonly)?;
     let mut vms = vec![addon.vm.clone()];

@@ -13,7 +13,12 @@ pub(crate) async fn provision(
     docker: &Docker,
     states: &[ServiceState],
 ) -> Result<()> {
-    for addon in config.addons.iter().filter(|a| a.vm == vm) {
+    // A follower is a hot standby: its roles come from its leader.
+    for addon in config
+        .addons
+        .iter()
+        .filter(|a| a.vm == vm && a.follows.is_none())
+    {
         let t = ws.catalog.require(&addon.type_name)?;
         let (Some(client), Some(steps)) = (&t.provision_with, t.provision.get("readonly")) else {
             continue;
@@ -38,5 +43,5 @@ pub(crate) async fn provision(
         )
         .await?;
     }
-    Ok(())
+    crate::pg::ops::provision_leaders(ws, config, secrets, vm, docker, states).await
 }

@@ -192,13 +192,20 @@ pub(super) async fn up_vm(
     let expected = services.len();
     // Addons first: healthy and provisioned (readonly roles exist) before
     // any app that uses them starts.
-    let addon_services: Vec<String> = loaded
-        .config
-        .addons
-        .iter()
-        .filter(|a| a.vm == vm.name)
-        .map(|a| a.service())
-        .collect();
+    // Followers after the rest, once their leaders are provisioned (their
+    // base backup needs the leader's replication role and slot).
+    let (addon_services, follower_services): (Vec<String>, Vec<String>) = {
+        let (f, rest): (Vec<_>, Vec<_>) = loaded
+            .config
+            .addons
+            .iter()
+            .filter(|a| a.vm == vm.name)
+            .partition(|a| a.follows.is_some());
+        (
+            rest.iter().map(|a| a.service()).collect(),
+            f.iter().map(|a| a.service()).collect(),
+        )
+    };
     let mut phases: Vec<(Vec<String>, usize)> = Vec::new();
     if !addon_services.is_empty() {
         // Orphans go first: a renamed addon's old container still holds its
@@ -210,6 +217,11 @@ pub(super) async fn up_vm(
         ];
         args.extend(addon_services.iter().cloned());
         phases.push((args, addon_services.len()));
+    }
+    if !follower_services.is_empty() {
+        let mut args = vec!["up".to_string(), "-d".to_string()];
+        args.extend(follower_services.iter().cloned());
+        phases.push((args, addon_services.len() + follower_services.len()));
     }
     phases.push((
         vec!["up".into(), "-d".into(), "--remove-orphans".into()],

@@ -141,6 +141,18 @@ pub fn generate(
                     secret_keys.insert(k.clone());
                 }
             }
+            // A follower: how its entrypoint reaches the leader.
+            if let Some(leader) = addon.follows.as_deref().and_then(|l| config.addon(l)) {
+                let leader_creds = &secrets[&leader.type_name][&leader.name];
+                for (k, v, secret) in
+                    crate::pg::follower_env(config, addon, leader, creds, leader_creds)
+                {
+                    if secret {
+                        secret_keys.insert(k.clone());
+                    }
+                    vars.push((k, v));
+                }
+            }
             if vars.is_empty() {
                 continue;
             }
@@ -246,10 +258,22 @@ fn addon_secrets(
                 .cloned()
         })
         .collect();
-    for addon in &config.addons {
+    // Leaders before their followers, which copy their credentials.
+    let ordered = config
+        .addons
+        .iter()
+        .filter(|a| a.follows.is_none())
+        .chain(config.addons.iter().filter(|a| a.follows.is_some()));
+    for addon in ordered {
         let t = catalog.require(&addon.type_name)?;
         let vm = &config.vms[&addon.vm];
         let old = existing.instance(&addon.type_name, &addon.name);
+        let leader_creds = addon
+            .follows
+            .as_deref()
+            .and_then(|l| config.addon(l))
+            .and_then(|l| out.get(&l.type_name).and_then(|i| i.get(&l.name)))
+            .cloned();
         let mut kv = IndexMap::new();
         kv.insert("HOST".to_string(), vm.private_ip.clone());
         let service = addon.service();
@@ -276,7 +300,13 @@ fn addon_secrets(
         let base_vars = template_vars(project, addon, &IndexMap::new());
         for (key, spec) in &t.credentials {
             let from_option = spec.from_option.as_ref().and_then(|o| addon.options.get(o));
-            let value = if let Some(v) = from_option {
+            let copied = leader_creds
+                .as_ref()
+                .filter(|_| crate::pg::COPIED.contains(&key.as_str()))
+                .and_then(|l| l.get(key));
+            let value = if let Some(v) = copied {
+                v.clone()
+            } else if let Some(v) = from_option {
                 v.clone()
             } else if let Some(v) = old.and_then(|o| o.get(key)) {
                 v.clone()
@@ -288,12 +318,34 @@ fn addon_secrets(
             };
             kv.insert(key.clone(), value);
         }
+        if addon.follows.is_some() {
+            kv.insert(
+                crate::pg::REPLICATION_USER.to_string(),
+                crate::pg::role_name(project, addon),
+            );
+            let pw = old
+                .and_then(|o| o.get(crate::pg::REPLICATION_PASSWORD))
+                .cloned()
+                .unwrap_or_else(|| password(rng, crate::pg::PASSWORD_LEN));
+            kv.insert(crate::pg::REPLICATION_PASSWORD.to_string(), pw);
+        }
         if let Some(v) = volumes.filter(|v| *v != service) {
             kv.insert(VOLUMES_KEY.to_string(), v);
         }
         out.entry(addon.type_name.clone())
             .or_default()
             .insert(addon.name.clone(), kv);
+    }
+    // In the order config.yml gives, whatever order they were made in.
+    for instances in out.values_mut() {
+        let at = |name: &String| {
+            config
+                .addons
+                .iter()
+                .position(|a| &a.name == name)
+                .unwrap_or(usize::MAX)
+        };
+        instances.sort_by(|a, _, b, _| at(a).cmp(&at(b)));
     }
     Ok(out)
 }
@@ -309,6 +361,13 @@ pub fn attachment_env(
     prefix: &str,
     access: Access,
 ) -> Result<Vec<(String, String, bool)>> {
+    // A follower is a hot standby: an attachment to it is readonly,
+    // whatever it asks.
+    let access = if addon.follows.is_some() {
+        Access::Readonly
+    } else {
+        access
+    };
     let same_vm = app.vm == addon.vm;
     let mut vars: BTreeMap<String, String> =
         creds.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -611,7 +670,11 @@ fn compose_file(
                 .unwrap_or_else(|| t.image_for(&addon.version)),
             restart: "unless-stopped".into(),
             hostname: t.hostname.then(|| service.clone()),
-            entrypoint: vec![],
+            entrypoint: if addon.follows.is_some() {
+                crate::pg::entrypoint()
+            } else {
+                vec![]
+            },
             command: command(t, addon),
             env_file: if t.container_env.is_empty() {
                 vec![]

@@ -95,6 +95,18 @@ pub enum Operation {
         app: String,
         tag: String,
     },
+    /// `pg follow LEADER --name NAME`: a new postgres instance streaming
+    /// from LEADER (`follows:`).
+    Follow {
+        leader: String,
+        name: String,
+        plan: Option<String>,
+        vm: Option<String>,
+    },
+    /// `pg unfollow ID`: `follows:` removed (the promotion is `pg::ops`).
+    Unfollow {
+        id: String,
+    },
     /// A rotated credential's new value (kept out of `describe()` and Debug).
     SetCredential {
         id: String,
@@ -173,6 +185,22 @@ impl Operation {
             Operation::SetCredential { id, key, .. } => {
                 format!("addons credentials rotate {id} ({key})")
             }
+            Operation::Follow {
+                leader,
+                name,
+                plan,
+                vm,
+            } => {
+                let mut s = format!("pg follow {leader} --name {name}");
+                if let Some(p) = plan {
+                    s.push_str(&format!(" --plan {p}"));
+                }
+                if let Some(v) = vm {
+                    s.push_str(&format!(" --vm {v}"));
+                }
+                s
+            }
+            Operation::Unfollow { id } => format!("pg unfollow {id}"),
         }
     }
 }
@@ -510,6 +538,30 @@ impl Workspace {
             crate::credentials::set_in(&mut secrets, &config, id, key, value)?;
         }
         let mut plan = self.plan_generated(project, &config, &secrets, None)?;
+        if let Operation::Follow { leader, name, .. } = op
+            && let Some(f) = config
+                .addons
+                .iter()
+                .find(|a| a.follows.as_deref() == Some(leader.as_str()) && &a.name == name)
+        {
+            plan.notes.push(format!(
+                "{} streams from {leader} (replication role and slot {} made on {leader} by `sdtui up`); an attachment to {} is readonly whatever it asks",
+                f.id(),
+                crate::pg::slot_name(f),
+                f.id()
+            ));
+            if let Some(l) = config.addon(leader)
+                && l.vm != f.vm
+                && config.vms[&l.vm].private_ip.starts_with("127.")
+            {
+                plan.notes.push(format!(
+                    "{} reaches {leader} at VM {}'s private_ip {}, which a container cannot reach (loopback): give that VM an address containers can reach",
+                    f.id(),
+                    l.vm,
+                    config.vms[&l.vm].private_ip
+                ));
+            }
+        }
         // After config.yml, in the order init names them.
         for (i, f) in user_files.into_iter().enumerate() {
             plan.changes.insert(
@@ -692,8 +744,85 @@ impl Workspace {
                 }
                 edit::add_addon(text, &category, name, &fields, options)
             }
+            Operation::Follow {
+                leader,
+                name,
+                plan,
+                vm,
+            } => {
+                let l = require_addon(&config, leader)?;
+                if l.type_name != "postgres" {
+                    let postgres: Vec<String> = config
+                        .addons
+                        .iter()
+                        .filter(|a| a.type_name == "postgres" && a.follows.is_none())
+                        .map(|a| a.id())
+                        .collect();
+                    return Err(UserError::new(format!(
+                        "{leader} is {}: only postgres instances can be followed",
+                        l.type_name
+                    ))
+                    .hint(config::hint_choices("postgres instances", &postgres)));
+                }
+                if let Some(of) = &l.follows {
+                    return Err(
+                        UserError::new(format!("{leader} is itself a follower of {of}")).hint(
+                            format!("follow its leader: sdtui pg follow {of} --name {name}"),
+                        ),
+                    );
+                }
+                let t = cat.require(&l.type_name)?;
+                if !config::is_dns_label(name) {
+                    return Err(UserError::new(format!(
+                        "addon name \"{name}\" is not a DNS label"
+                    ))
+                    .hint(config::DNS_LABEL_HINT));
+                }
+                let id = format!("{}.{name}", l.category);
+                if config.addon(&id).is_some() {
+                    return Err(UserError::new(format!("addon {id} already exists"))
+                        .hint("pick another name for the follower"));
+                }
+                if let Some(p) = plan
+                    && !t.plans.contains_key(p)
+                {
+                    return Err(
+                        UserError::new(format!("unknown plan \"{p}\" for {}", t.name)).hint(
+                            config::hint_choices(&format!("{} plans", t.name), t.plans.keys()),
+                        ),
+                    );
+                }
+                let vm = vm.clone().unwrap_or_else(|| l.vm.clone());
+                if !config.vms.contains_key(&vm) {
+                    return Err(UserError::new(format!("unknown VM \"{vm}\""))
+                        .hint(config::hint_choices("VMs", config.vms.keys())));
+                }
+                let fields = vec![
+                    ("type", t.name.clone()),
+                    ("version", l.version.clone()),
+                    ("plan", plan.clone().unwrap_or_else(|| l.plan.clone())),
+                    ("vm", vm),
+                    ("follows", leader.clone()),
+                ];
+                edit::add_addon(text, &l.category, name, &fields, &[])
+            }
+            Operation::Unfollow { id } => {
+                let (f, _) = crate::pg::ops::require_follower(&config, id)?;
+                edit::remove_addon_field(text, &f.category, &f.name, "follows")
+            }
             Operation::Remove { id } => {
                 let a = require_addon(&config, id)?;
+                let followers: Vec<String> =
+                    crate::pg::followers(&config, a).map(|f| f.id()).collect();
+                if let Some(first) = followers.first() {
+                    return Err(UserError::new(format!(
+                        "addon {id} has followers: {}",
+                        followers.join(", ")
+                    ))
+                    .hint(format!(
+                        "make each independent first (sdtui pg unfollow {first}) or remove it"
+                    )));
+                }
                 let users: Vec<String> = config
                     .attachments_of(id)
                     .map(|(app, att)| format!("{} (as {})", app.name, att.prefix))

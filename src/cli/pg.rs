@@ -1,0 +1,109 @@
+//! `sdtui pg ...`: postgres followers. Each is one engine call (`pg/`);
+//! this file only parses and prints.
+
+use clap::Subcommand;
+
+use super::{ApplyFlags, mutate, print_json, print_plan, runtime};
+use crate::engine::{Operation, Project, Workspace};
+use crate::error::Result;
+
+#[derive(Subcommand, Debug)]
+pub enum PgCmd {
+    /// A new postgres instance streaming from LEADER (a read-only hot
+    /// standby; attachments to it are readonly). `sdtui up` starts it.
+    Follow {
+        /// The leader, `databases.primary`.
+        leader: String,
+        /// The follower's name (in the leader's category).
+        #[arg(long)]
+        name: String,
+        /// Its plan (default: the leader's).
+        #[arg(long)]
+        plan: Option<String>,
+        /// Its VM (default: the leader's).
+        #[arg(long)]
+        vm: Option<String>,
+        #[command(flatten)]
+        apply: ApplyFlags,
+    },
+    /// Promote a follower to an independent writable primary; its slot is
+    /// dropped on the leader and `follows:` removed from config.yml.
+    Unfollow {
+        /// The follower, `databases.replica`.
+        follower: String,
+        #[command(flatten)]
+        apply: ApplyFlags,
+    },
+    /// A follower's replay lag (bytes and seconds), read on its leader.
+    Lag {
+        /// The follower (default: every follower).
+        follower: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(ws: &Workspace, p: &Project, cmd: PgCmd) -> Result<()> {
+    match cmd {
+        PgCmd::Follow {
+            leader,
+            name,
+            plan,
+            vm,
+            apply,
+        } => mutate(
+            ws,
+            p,
+            &Operation::Follow {
+                leader,
+                name,
+                plan,
+                vm,
+            },
+            &apply,
+        ),
+        PgCmd::Unfollow { follower, apply } => {
+            let (plan, done) =
+                runtime()?.block_on(crate::pg::ops::unfollow(ws, p, &follower, apply.dry_run))?;
+            print_plan(&plan, &apply);
+            match done {
+                None => println!(
+                    "dry run: {} file(s) would change; nothing was written",
+                    plan.changes.len()
+                ),
+                Some(u) => println!(
+                    "pg unfollow {}: {}; slot dropped on {}; {} file(s) changed (`sdtui up` recreates its container as a plain primary)",
+                    u.follower,
+                    if u.promoted {
+                        "promoted to an independent writable primary"
+                    } else {
+                        "already writable"
+                    },
+                    u.leader,
+                    plan.changes.len()
+                ),
+            }
+            Ok(())
+        }
+        PgCmd::Lag { follower, json } => {
+            let lags = runtime()?.block_on(async {
+                match follower {
+                    Some(f) => crate::pg::ops::lag(ws, p, &f).await.map(|l| vec![l]),
+                    None => {
+                        let l = ws.load(p)?;
+                        Ok(crate::pg::ops::lags(ws, p, &l.config).await)
+                    }
+                }
+            })?;
+            if json {
+                print_json(&lags);
+            } else {
+                for l in lags {
+                    println!("{}: {}", l.follower, l.describe());
+                }
+            }
+            Ok(())
+        }
+    }
+}
