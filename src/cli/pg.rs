@@ -1,4 +1,4 @@
-//! `sdtui pg ...`: postgres followers. Each is one engine call (`pg/`);
+//! `sdtui pg ...`: postgres followers and forks. Each is one engine call (`pg/`);
 //! this file only parses and prints.
 
 use clap::Subcommand;
@@ -33,6 +33,27 @@ pub enum PgCmd {
         follower: String,
         #[command(flatten)]
         apply: ApplyFlags,
+    },
+    /// An independent writable copy of SOURCE from a base backup of it (not
+    /// a dump), with passwords of its own: for trying migrations on real data.
+    Fork {
+        /// The instance to copy, `databases.primary`.
+        source: String,
+        /// The copy's name (in the source's category).
+        #[arg(long)]
+        name: String,
+        /// Its plan (default: the source's).
+        #[arg(long)]
+        plan: Option<String>,
+        /// Its VM (default: the source's).
+        #[arg(long)]
+        vm: Option<String>,
+        /// Seconds to wait for each health check.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// A follower's replay lag (bytes and seconds), read on its leader.
     Lag {
@@ -83,6 +104,40 @@ pub fn run(ws: &Workspace, p: &Project, cmd: PgCmd) -> Result<()> {
                     u.leader,
                     plan.changes.len()
                 ),
+            }
+            Ok(())
+        }
+        PgCmd::Fork {
+            source,
+            name,
+            plan,
+            vm,
+            timeout,
+            json,
+        } => {
+            let f = runtime()?.block_on(crate::pg::fork::fork(
+                ws,
+                p,
+                crate::pg::fork::ForkRequest {
+                    source,
+                    name,
+                    plan,
+                    vm,
+                },
+                std::time::Duration::from_secs(timeout),
+                &super::progress,
+            ))?;
+            if json {
+                print_json(&f);
+            } else {
+                println!(
+                    "{} forked from {} on VM {} in {:.1} s: writable, its own passwords for {}",
+                    f.copy,
+                    f.source,
+                    f.vm,
+                    f.seconds,
+                    f.rotated.join(", ")
+                );
             }
             Ok(())
         }

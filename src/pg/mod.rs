@@ -5,6 +5,7 @@
 //! The pure part (names, the follower's entrypoint, the leader's SQL) is
 //! here; `ops` talks to the containers.
 
+pub mod fork;
 pub mod ops;
 
 use indexmap::IndexMap;
