@@ -1,0 +1,154 @@
+//! What the console keeps watching while it runs: each VM's Docker events
+//! (the panes' live state) and its backups' health, reconnecting when a VM
+//! goes away.
+
+use super::*;
+
+/// The VMs to watch; it reads the project, so call it off the event loop
+/// (or before it starts).
+pub(super) fn vms_of(ws: &Workspace, project: &Project) -> std::result::Result<Vec<Vm>, String> {
+    ws.load(project)
+        .map(|l| l.config.vms.values().cloned().collect())
+        .map_err(|e| e.message)
+}
+
+pub(super) fn spawn_watchers(
+    ws: &Arc<Workspace>,
+    project: &Project,
+    vms: std::result::Result<Vec<Vm>, String>,
+    tx: &mpsc::Sender<Msg>,
+    dockers: &Dockers,
+) -> Vec<JoinHandle<()>> {
+    let vms = match vms {
+        Ok(vms) => vms,
+        Err(e) => {
+            let _ = tx.try_send(Msg::Note(e));
+            return Vec::new();
+        }
+    };
+    let mut tasks: Vec<JoinHandle<()>> = vms
+        .iter()
+        .cloned()
+        .map(|vm| {
+            tokio::spawn(watch_vm(
+                ws.clone(),
+                project.clone(),
+                vm,
+                tx.clone(),
+                dockers.clone(),
+            ))
+        })
+        .collect();
+    tasks.extend(
+        vms.into_iter()
+            .map(|vm| tokio::spawn(watch_backups(ws.clone(), project.clone(), vm, tx.clone()))),
+    );
+    tasks
+}
+
+/// One VM's addons' backup health, once a minute: the backup services
+/// write files, which no Docker event announces. Quiet on errors (the
+/// VM's watcher reports the connection).
+pub(super) async fn watch_backups(
+    ws: Arc<Workspace>,
+    project: Project,
+    vm: Vm,
+    tx: mpsc::Sender<Msg>,
+) {
+    loop {
+        if let Ok(list) = crate::backup::health::project_health(&ws, &project, Some(&vm.name)).await
+            && !list.is_empty()
+            && tx.send(Msg::BackupHealth(list)).await.is_err()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+}
+
+/// One VM: connect (asking about an unknown host key first), read its
+/// containers, then refresh after each Docker event (throttled), never
+/// polling. A lost connection is retried.
+pub(super) async fn watch_vm(
+    ws: Arc<Workspace>,
+    project: Project,
+    vm: Vm,
+    tx: mpsc::Sender<Msg>,
+    dockers: Dockers,
+) {
+    let retry = Duration::from_secs(5);
+    loop {
+        if !vm.is_local() {
+            let target = crate::deploy::target::ssh_target(&vm, false);
+            match crate::ssh::scan_host_key(&target).await {
+                Ok(scan) if matches!(scan.check, crate::ssh::HostKeyCheck::Unknown) => {
+                    let prompt = HostPrompt {
+                        vm: vm.name.clone(),
+                        label: format!("{}@{}:{}", target.user, target.host, target.port),
+                        host: target.host.clone(),
+                        port: target.port,
+                        fingerprint: scan.fingerprint,
+                        algorithm: scan.algorithm,
+                        key: scan.key,
+                        known_hosts: target.known_hosts.clone(),
+                    };
+                    let _ = tx.send(Msg::HostKey(Box::new(prompt))).await;
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = tx
+                        .send(Msg::Note(format!("VM {}: {}", vm.name, e.message)))
+                        .await;
+                    tokio::time::sleep(retry).await;
+                    continue;
+                }
+            }
+        }
+        let conn = match crate::deploy::target::Connected::open(&ws, &project, &vm).await {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx.send(Msg::Note(e.message)).await;
+                tokio::time::sleep(retry).await;
+                continue;
+            }
+        };
+        if let Ok(mut d) = dockers.lock() {
+            d.insert(vm.name.clone(), conn.docker.clone());
+        }
+        let cp = crate::deploy::compose_project(&project.name, &vm.name);
+        let refresh = || async {
+            match crate::deploy::vm_status(&conn.docker, &project, &vm.name).await {
+                Ok(rows) => {
+                    let _ = tx.send(Msg::VmStatus(vm.name.clone(), rows)).await;
+                }
+                Err(e) => {
+                    let _ = tx
+                        .send(Msg::Note(format!("VM {}: {}", vm.name, e.message)))
+                        .await;
+                }
+            }
+        };
+        refresh().await;
+        let mut events = std::pin::pin!(crate::docker::project_events(&conn.docker, &cp));
+        while let Some(ev) = events.next().await {
+            if ev.is_err() {
+                break;
+            }
+            // On a Docker event, so a test can make it happen once the
+            // console has the terminal.
+            #[cfg(debug_assertions)]
+            crate::crash::test_panic("task");
+            // Throttle: gather the burst, then one refresh.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            refresh().await;
+        }
+        let _ = tx
+            .send(Msg::Note(format!(
+                "VM {}: the event stream ended; reconnecting",
+                vm.name
+            )))
+            .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
