@@ -52,9 +52,9 @@ fn console_follows_the_engine_live() {
     // p follows again.
     tmux.keys(&["p"]);
     tmux.wait_gone("PAUSED", Duration::from_secs(5));
-    // e on the addon: a shell in its container (docker exec -it).
+    // e on the addon: its client (psql) in its container, logged in.
     tmux.keys(&["2"]);
-    shell_round_trip(&tmux, "postgres-main");
+    client_round_trip(&tmux, "postgres-main");
     // Help, then quit.
     tmux.keys(&["?"]);
     tmux.wait_for("this help", Duration::from_secs(5));
@@ -365,6 +365,38 @@ fn shell_round_trip(tmux: &Tmux, service: &str) {
     assert!(screen.contains("1 Projects"), "{screen}");
 }
 
+/// e on a postgres row opens its client (`db shell`) inside the container,
+/// logged in: a query answers, its terminal follows the window's size,
+/// `\q` brings the console back, redrawn.
+fn client_round_trip(tmux: &Tmux, service: &str) {
+    tmux.keys(&["e"]);
+    tmux.wait_for(
+        &format!("sdtui: postgres client in {service}"),
+        Duration::from_secs(10),
+    );
+    tmux.wait_for("Type \"help\"", Duration::from_secs(10));
+    tmux.keys(&["-l", "select 'sdtui-client-' || 6*7\\;"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("sdtui-client-42", Duration::from_secs(10));
+    tmux.resize(90, 28);
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys(&["-l", "\\! stty size"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("28 90", Duration::from_secs(10));
+    tmux.keys(&["-l", "\\q"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        &format!("postgres client in {service} ended (0)"),
+        Duration::from_secs(10),
+    );
+    let screen = tmux.screen();
+    assert!(
+        !screen.contains("sdtui-client-42"),
+        "the console redrew:\n{screen}"
+    );
+    assert!(screen.contains("1 Projects"), "{screen}");
+}
+
 /// A container stopped outside sdtui shows as exited within 2 s: the
 /// console follows the engine's events, it does not poll.
 fn stop_by_hand_shows_exited(tmux: &Tmux, container: &str, engine: &str) {
@@ -597,7 +629,11 @@ fn panic_leaves_a_usable_terminal(site: &str) {
         format!("project:     {name}"),
         "pane:        Attachments".to_string(),
         format!("SDTUI_TEST_PANIC={site}"),
-        "Location: src/tui/mod.rs".to_string(),
+        // The draw loop's panic, or a watcher task's.
+        format!(
+            "Location: src/tui/{}",
+            if site == "task" { "watch.rs" } else { "mod.rs" }
+        ),
         "Backtrace:".to_string(),
     ] {
         assert!(report.contains(&text), "no {text:?} in:\n{report}");

@@ -363,21 +363,21 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                 let client = addon.and_then(|id| {
                     crate::connect::shell::client_in_container(&ws, &project, &id, false).ok()
                 });
-                let (intro, what) = match client {
-                    Some((dest, what)) => (
-                        format!(
-                            "sdtui: {} client in {label} on VM {vm}; quit it to come back to the console",
-                            dest.t.name
-                        ),
-                        what,
-                    ),
+                let (kind, what) = match client {
+                    Some((dest, what)) => (format!("{} client", dest.t.name), what),
                     None => (
-                        format!(
-                            "sdtui: shell in {label} on VM {vm}; `exit` comes back to the console"
-                        ),
+                        "shell".to_string(),
                         crate::connect::tty::InContainer::shell(),
                     ),
                 };
+                let intro = format!(
+                    "sdtui: {kind} in {label} on VM {vm}; {} comes back to the console",
+                    if kind == "shell" {
+                        "`exit`"
+                    } else {
+                        "quitting it"
+                    }
+                );
                 let work = crate::connect::tty::run(&ws, &project, &vm_config, &container, &what);
                 let result = match step_aside(&mut tui, events, intro, work).await {
                     Ok((again, result)) => {
@@ -387,8 +387,8 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
                     Err(e) => break Err(e),
                 };
                 app.message = Some(match result {
-                    Ok(code) => format!("shell in {label} ended ({code})"),
-                    Err(e) => format!("shell in {label}: {}", e.message),
+                    Ok(code) => format!("{kind} in {label} ended ({code})"),
+                    Err(e) => format!("{kind} in {label}: {}", e.message),
                 });
                 dirty = true;
             }
