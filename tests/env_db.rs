@@ -9,7 +9,8 @@
 
 mod common;
 
-use std::path::Path;
+use common::env_secret as secret;
+
 use std::time::Duration;
 
 use common::docker::{Cleanup, container, docker, psql, require_images};
@@ -17,21 +18,6 @@ use common::tmux::Tmux;
 use common::{fails, ok, sdtui};
 
 const IP: &str = "127.0.86.1";
-
-fn secret(root: &Path, name: &str, env: &str, key: &str) -> String {
-    let text = std::fs::read_to_string(
-        root.join(name)
-            .join("environments")
-            .join(env)
-            .join("secrets.yml"),
-    )
-    .unwrap();
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix(&format!("{key}: ")))
-        .unwrap_or_else(|| panic!("no {key} in {env}'s secrets.yml:\n{text}"))
-        .trim_matches('\'')
-        .to_string()
-}
 
 #[test]
 fn db_commands_work_per_environment() {

@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::env_secret as secret;
+
 use std::path::Path;
 use std::process::Output;
 use std::time::Instant;
@@ -36,21 +38,6 @@ fn project(root: &Path, name: &str, ip: &str) {
         cfg.replace("private_ip: 127.0.73.1", &format!("private_ip: {ip}")),
     )
     .unwrap();
-}
-
-fn secret(root: &Path, name: &str, env: &str, key: &str) -> String {
-    let text = std::fs::read_to_string(
-        root.join(name)
-            .join("environments")
-            .join(env)
-            .join("secrets.yml"),
-    )
-    .unwrap();
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix(&format!("{key}: ")))
-        .unwrap_or_else(|| panic!("no {key} in {env}'s secrets.yml:\n{text}"))
-        .trim_matches('\'')
-        .to_string()
 }
 
 fn volumes(compose_project: &str) -> Vec<String> {

@@ -200,3 +200,20 @@ pub fn psql_login(addr: &str, port: &str, user: &str, db: &str, password: &str) 
         ),
     )
 }
+
+/// One value of an environment's secrets.yml (`USER`, `PASSWORD` ...), read
+/// from the file the engine wrote for it.
+pub fn env_secret(root: &Path, project: &str, env: &str, key: &str) -> String {
+    let text = std::fs::read_to_string(
+        root.join(project)
+            .join("environments")
+            .join(env)
+            .join("secrets.yml"),
+    )
+    .unwrap();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("no {key} in {env}'s secrets.yml:\n{text}"))
+        .trim_matches('\'')
+        .to_string()
+}
