@@ -687,6 +687,46 @@ fn deploy_runs_in_the_background() {
 }
 
 #[test]
+fn migrate_runs_in_the_background_then_shows_its_row() {
+    let mut f = fixture();
+    select(&mut f, "production");
+    let r = env_request(f.app.key(key(KeyCode::Char('M'))));
+    assert!(
+        matches!(&r, EnvRequest::Run { verb: "migrate", env } if env == "production"),
+        "{r:?}"
+    );
+    // The engine's row, as `db migrate --env` prints it, in a text dialog.
+    let rows = sdtui::env::ops::render_init(&init_report().rows);
+    let mut lines = vec![sdtui::env::live::ConfigLine {
+        text: "env production: the migrate command exited 0 (the deployment was not touched)"
+            .into(),
+        secret: None,
+    }];
+    lines.extend(rows.lines().map(|l| sdtui::env::live::ConfigLine {
+        text: l.to_string(),
+        secret: None,
+    }));
+    f.app.apply(Msg::Env(EnvMsg::Report(
+        "production".into(),
+        "migrate",
+        Ok(lines),
+    )));
+    let screen = screen(&f);
+    assert!(screen.contains("the migrate command exited 0"), "{screen}");
+    // The palette says the same verb.
+    f.app.key(key(KeyCode::Esc));
+    f.app.key(key(KeyCode::Char(':')));
+    for c in "env migrate staging".chars() {
+        f.app.key(key(KeyCode::Char(c)));
+    }
+    let r = env_request(f.app.key(key(KeyCode::Enter)));
+    assert!(
+        matches!(&r, EnvRequest::Run { verb: "migrate", env } if env == "staging"),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn dry_run_is_masked_until_r_reveals_the_selected_line() {
     let mut f = fixture();
     select(&mut f, "production");

@@ -97,6 +97,7 @@ actions! {
     EnvDryRun "env-dry-run" Environments ["D"] "its variables and where they land";
     EnvExport "env-export" Environments ["x"] "export compose, pod or env";
     EnvLogs "env-logs" Environments ["l"] "logs of all its containers";
+    EnvMigrate "env-migrate" Environments ["M"] "run its migrate command (table)";
 }
 
 /// A key as written in settings: `q`, `G`, `ctrl-c`, `shift-tab`, `enter`,

@@ -111,6 +111,12 @@ pub const ENV_ACTIONS: &[EnvAction] = &[
         usage: "the Logs pane on its addons' and deployment's containers",
         kind: EnvKind::Logs,
     },
+    EnvAction {
+        verb: "migrate",
+        key: Action::EnvMigrate,
+        usage: "its migrate command once, in the deployment's image; then its exit, time, last lines",
+        kind: EnvKind::Run,
+    },
 ];
 
 /// `env export`'s formats, as the CLI's `--format` spells them.

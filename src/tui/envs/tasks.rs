@@ -163,6 +163,25 @@ pub fn spawn(
                             ),
                         })
                     }
+                    "migrate" => {
+                        let got = crate::env::migrate::migrate(&ws, &project, &env, &report).await;
+                        let lines = match &got {
+                            Ok(r) => Ok(std::iter::once(ConfigLine {
+                                text: format!("env {env}: the migrate command exited 0 (the deployment was not touched)"),
+                                secret: None,
+                            })
+                            .chain(ops::render_init(&r.rows).lines().map(|l| ConfigLine {
+                                text: l.to_string(),
+                                secret: None,
+                            }))
+                            .collect()),
+                            Err(e) => Err(format!("env migrate {env} failed: {}", error_text(e))),
+                        };
+                        let _ = tx
+                            .send(Msg::Env(EnvMsg::Report(env.clone(), "migrate", lines)))
+                            .await;
+                        got.map(|_| format!("env {env}: migrate: exited 0"))
+                    }
                     "deploy" => ops::deploy(&ws, &project, &env, START_TIMEOUT, &report)
                         .await
                         .map(|r| {
