@@ -264,16 +264,19 @@ pub async fn apply(
     if let Some((vm, cp)) = &plan.deployment {
         writers.push(("the deployment".into(), vm.clone(), cp.clone(), None));
     }
+    // One connection per other VM, held until the apps are started again.
+    let mut held: Vec<Connected> = Vec::new();
     let mut stopped = Vec::new();
     for (label, vm, cp, service) in &writers {
-        let docker_of =
-            |c: &Option<Connected>| c.as_ref().map_or(conn.docker.clone(), |c| c.docker.clone());
-        let probe = if *vm == plan.target_vm {
-            None
+        let docker = if *vm == plan.target_vm {
+            conn.docker.clone()
         } else {
-            Some(Connected::open(ws, project, &config.vms[vm]).await?)
+            let other = Connected::open(ws, project, &config.vms[vm]).await?;
+            let docker = other.docker.clone();
+            held.push(other);
+            docker
         };
-        let running: Vec<_> = crate::docker::project_containers(&docker_of(&probe), cp)
+        let running: Vec<_> = crate::docker::project_containers(&docker, cp)
             .await?
             .into_iter()
             .filter(|c| c.state == "running" && service.as_ref().is_none_or(|s| c.service == *s))
@@ -283,20 +286,15 @@ pub async fn apply(
                 Some(_) => label.clone(),
                 None => format!("{} ({label})", c.service),
             };
-            let app_conn = if *vm == plan.target_vm {
-                None
-            } else {
-                Some(Connected::open(ws, project, &config.vms[vm]).await?)
-            };
             report(format!("stopping {name}"));
-            docker_of(&app_conn)
+            docker
                 .stop_container(
                     &c.container_id,
                     Some(StopContainerOptionsBuilder::default().t(30).build()),
                 )
                 .await
                 .map_err(|e| UserError::new(format!("cannot stop {name}: {e}")))?;
-            stopped.push((name, c.container_id.clone(), app_conn));
+            stopped.push((name, c.container_id.clone(), docker.clone()));
         }
     }
 
@@ -358,13 +356,13 @@ pub async fn apply(
     )
     .await?;
 
-    for (app, id, app_conn) in &stopped {
-        let docker = app_conn.as_ref().map_or(&conn.docker, |c| &c.docker);
+    for (app, id, docker) in &stopped {
         report(format!("starting {app}"));
         super::drill::start_healthy(docker, id)
             .await
             .map_err(|e| UserError::new(format!("{app} after the restore: {}", e.message)))?;
     }
+    drop(held);
     report(format!(
         "{} restored into {} in {seconds:.1} s",
         manifest.id, plan.target

@@ -37,10 +37,7 @@ fn report() -> forward::Report {
 }
 
 pub fn run(ws: &Workspace, p: &Project, a: ConnectArgs) -> Result<()> {
-    let addon = {
-        let loaded = ws.load(p)?;
-        crate::engine::addon_or_only_database(&loaded.config, a.addon.as_deref())?.id()
-    };
+    let addon = super::db::addon_of(ws, p, a.addon.as_deref())?;
     let dest = connect::destination(ws, p, &addon, a.readonly)?;
     let rt = runtime()?;
     match a.port {

@@ -82,7 +82,7 @@ pub enum PullCmd {
 }
 
 /// The addon named, or the only database of the project (environment).
-fn addon_of(ws: &Workspace, project: &Project, addon: Option<&str>) -> Result<String> {
+pub(super) fn addon_of(ws: &Workspace, project: &Project, addon: Option<&str>) -> Result<String> {
     let loaded = ws.load(project)?;
     Ok(crate::engine::addon_or_only_database(&loaded.config, addon)?.id())
 }

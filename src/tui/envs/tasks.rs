@@ -166,15 +166,10 @@ pub fn spawn(
                     "migrate" => {
                         let got = crate::env::migrate::migrate(&ws, &project, &env, &report).await;
                         let lines = match &got {
-                            Ok(r) => Ok(std::iter::once(ConfigLine {
-                                text: format!("env {env}: the migrate command exited 0 (the deployment was not touched)"),
-                                secret: None,
-                            })
-                            .chain(ops::render_init(&r.rows).lines().map(|l| ConfigLine {
-                                text: l.to_string(),
-                                secret: None,
-                            }))
-                            .collect()),
+                            Ok(r) => Ok(table_lines(
+                                format!("env {env}: the migrate command exited 0 (the deployment was not touched)"),
+                                r,
+                            )),
                             Err(e) => Err(format!("env migrate {env} failed: {}", error_text(e))),
                         };
                         let _ = tx
@@ -221,20 +216,29 @@ pub fn spawn(
 
 /// Init's report as lines: the table `env init` prints.
 pub fn init_lines(env: &str, r: &ops::InitReport) -> Vec<ConfigLine> {
-    let plain = |text: String| ConfigLine { text, secret: None };
     if r.rows.is_empty() {
-        return vec![plain(format!("env {env}: init: none configured (skipped)"))];
+        return vec![ConfigLine {
+            text: format!("env {env}: init: none configured (skipped)"),
+            secret: None,
+        }];
     }
-    std::iter::once(plain(format!(
-        "env {env}: every init container exited 0 (the deployment was not touched)"
-    )))
-    .chain(std::iter::once(plain(String::new())))
-    .chain(
-        ops::render_init(&r.rows)
-            .lines()
-            .map(|l| plain(l.to_string())),
+    table_lines(
+        format!("env {env}: every init container exited 0 (the deployment was not touched)"),
+        r,
     )
-    .collect()
+}
+
+/// A heading, a blank line, then the init table's rows (init, migrate).
+fn table_lines(heading: String, r: &ops::InitReport) -> Vec<ConfigLine> {
+    let plain = |text: String| ConfigLine { text, secret: None };
+    std::iter::once(plain(heading))
+        .chain(std::iter::once(plain(String::new())))
+        .chain(
+            ops::render_init(&r.rows)
+                .lines()
+                .map(|l| plain(l.to_string())),
+        )
+        .collect()
 }
 
 /// Export's report as lines: what the CLI prints, one file a line.
