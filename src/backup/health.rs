@@ -246,6 +246,7 @@ mod tests {
             publish: crate::catalog::Publish::Private,
             backup: every.map(|e| e.parse().unwrap()),
             follows: None,
+            state: Default::default(),
         }
     }
 

@@ -3,8 +3,6 @@
 //! prints. With `--env ENV` each works on that environment's instances; an
 //! addon left out is the only database there.
 
-use std::io::{BufRead, IsTerminal, Write};
-
 use clap::Subcommand;
 
 use crate::backup::Manifest;
@@ -185,22 +183,8 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
             ))?;
             eprint!("{}", plan.describe());
             let name = plan.confirm_name();
-            let typed = match confirm {
-                Some(c) => c,
-                None if std::io::stdin().is_terminal() => {
-                    eprint!("type {name} to go on: ");
-                    std::io::stderr().flush().ok();
-                    let mut line = String::new();
-                    std::io::stdin().lock().read_line(&mut line).ok();
-                    line.trim().to_string()
-                }
-                None => {
-                    return Err(UserError::new(format!(
-                        "restoring into {name} needs its name typed back; nothing was touched"
-                    ))
-                    .hint(format!("add --confirm {name}")));
-                }
-            };
+            let typed =
+                super::output::typed_back(confirm, &name, &format!("restoring into {name}"))?;
             rt.block_on(crate::backup::restore::apply(
                 ws, project, &plan, &typed, &progress,
             ))?;

@@ -15,6 +15,26 @@ pub(crate) fn progress(line: String) {
     eprintln!("{line}");
 }
 
+/// The name of what is about to lose data, typed back: `--confirm NAME`,
+/// else asked on a terminal; with neither, `doing` is refused.
+pub(crate) fn typed_back(confirm: Option<String>, name: &str, doing: &str) -> Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    match confirm {
+        Some(c) => Ok(c),
+        None if std::io::stdin().is_terminal() => {
+            eprint!("type {name} to go on: ");
+            std::io::stderr().flush().ok();
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).ok();
+            Ok(line.trim().to_string())
+        }
+        None => Err(crate::error::UserError::new(format!(
+            "{doing} needs {name} typed back; nothing was touched"
+        ))
+        .hint(format!("add --confirm {name}"))),
+    }
+}
+
 /// Steps of a command over many VMs: on a terminal, one line per VM that
 /// updates in place (`VM web-07: compose up`), finished with its outcome;
 /// piped, the plain lines of [`progress`].

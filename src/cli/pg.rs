@@ -34,6 +34,32 @@ pub enum PgCmd {
         #[command(flatten)]
         apply: ApplyFlags,
     },
+    /// Make a follower the primary: writes stop on its leader, it replays
+    /// everything, is promoted, and every attachment of the leader moves to
+    /// it (apps restarted). The old leader stays, read-only.
+    Promote {
+        /// The follower, `databases.replica`.
+        follower: String,
+        /// Promote even if it has not replayed everything (or its leader is
+        /// gone): what the leader committed last is lost. Asks for the
+        /// leader's name typed back.
+        #[arg(long)]
+        force: bool,
+        /// The leader's name, instead of the prompt `--force` asks.
+        #[arg(long)]
+        confirm: Option<String>,
+        /// Seconds the follower may take to replay what its leader wrote.
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+        /// Seconds to wait for each health check.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        apply: ApplyFlags,
+    },
     /// An independent writable copy of SOURCE from a base backup of it (not
     /// a dump), with passwords of its own: for trying migrations on real data.
     Fork {
@@ -103,6 +129,71 @@ pub fn run(ws: &Workspace, p: &Project, cmd: PgCmd) -> Result<()> {
                     },
                     u.leader,
                     plan.changes.len()
+                ),
+            }
+            Ok(())
+        }
+        PgCmd::Promote {
+            follower,
+            force,
+            confirm,
+            wait,
+            timeout,
+            json,
+            apply,
+        } => {
+            let typed = if force && !apply.dry_run {
+                let loaded = ws.load(p)?;
+                let (_, leader) = crate::pg::ops::require_follower(&loaded.config, &follower)?;
+                Some(super::output::typed_back(
+                    confirm,
+                    &leader.id(),
+                    &format!(
+                        "promoting {follower} with --force (losing {}'s last writes)",
+                        leader.id()
+                    ),
+                )?)
+            } else {
+                None
+            };
+            let (plan, done) = runtime()?.block_on(crate::pg::promote::promote(
+                ws,
+                p,
+                crate::pg::promote::PromoteRequest {
+                    id: &follower,
+                    force: typed.as_deref(),
+                    dry_run: apply.dry_run,
+                    catch_up: std::time::Duration::from_secs(wait),
+                },
+                std::time::Duration::from_secs(timeout),
+                &super::progress,
+            ))?;
+            if json {
+                print_json(&serde_json::json!({"plan": plan.notes, "promoted": done}));
+                return Ok(());
+            }
+            print_plan(&plan, &apply);
+            match done {
+                None => println!(
+                    "dry run: {} file(s) would change; nothing was written",
+                    plan.changes.len()
+                ),
+                Some(d) => println!(
+                    "{} promoted in {:.1} s: writes were unavailable for {:.1} s; {} lost; {} read-only{}",
+                    d.follower,
+                    d.seconds,
+                    d.window_seconds,
+                    match d.lost_bytes {
+                        Some(0) => "nothing".to_string(),
+                        Some(b) => format!("{b} B of WAL"),
+                        None => "an unknown amount (the leader was unreachable)".to_string(),
+                    },
+                    d.old_leader,
+                    if d.apps.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {} now on {}", d.apps.join(", "), d.follower)
+                    }
                 ),
             }
             Ok(())

@@ -104,10 +104,25 @@ pub fn rename_addon(
             addons.remove(category);
         }
     }
-    let (old_id, new_id) = (
-        format!("{category}.{name}"),
-        format!("{new_category}.{new_name}"),
-    );
+    retarget_attachments(
+        &d.to_string(),
+        &format!("{category}.{name}"),
+        &format!("{new_category}.{new_name}"),
+        keep_prefix,
+    )
+}
+
+/// Points every app's attachment to `old_id` at `new_id` instead, in the
+/// long and the short forms; `keep_prefix` is written where the prefix was
+/// the default (the new instance's category may default to another).
+pub fn retarget_attachments(
+    text: &str,
+    old_id: &str,
+    new_id: &str,
+    keep_prefix: Option<&str>,
+) -> Result<String> {
+    let d = doc(text)?;
+    let r = root(&d)?;
     let Some(apps) = r.get_mapping("apps") else {
         return Ok(d.to_string());
     };
@@ -123,7 +138,7 @@ pub fn rename_addon(
                     .and_then(|v| v.as_scalar().map(|s| s.as_string()))
                     .is_some_and(|v| v == old_id);
                 if points_here {
-                    m.set("addon", new_id.as_str());
+                    m.set("addon", new_id);
                     if let Some(p) = keep_prefix
                         && !m.contains_key("as")
                     {
@@ -134,13 +149,13 @@ pub fn rename_addon(
                 // The short forms: `category.name` and `category.name as P`.
                 let short = s.as_string();
                 let mut words = short.split_whitespace();
-                if words.next() != Some(old_id.as_str()) {
+                if words.next() != Some(old_id) {
                     continue;
                 }
                 let rest: Vec<&str> = words.collect();
                 let new_short = match (rest.as_slice(), keep_prefix) {
                     ([], Some(p)) => format!("{new_id} as {p}"),
-                    _ => std::iter::once(new_id.as_str())
+                    _ => std::iter::once(new_id)
                         .chain(rest.iter().copied())
                         .collect::<Vec<_>>()
                         .join(" "),

@@ -600,6 +600,7 @@ fn overlay(base: &mut RawAddon, over: RawAddon) {
         publish,
         backup,
         follows,
+        state,
     } = over;
     base.type_name = type_name.or(base.type_name.take());
     base.version = version.or(base.version.take());
@@ -614,6 +615,7 @@ fn overlay(base: &mut RawAddon, over: RawAddon) {
     base.publish = publish.or(base.publish.take());
     base.backup = backup.or(base.backup.take());
     base.follows = follows.or(base.follows.take());
+    base.state = state.or(base.state.take());
 }
 
 /// Where each instance's `port:` is written, by id.

@@ -189,6 +189,25 @@ pub(super) fn validate(
                     at(l).or_else(|| at(&b.referenced))
                 })?),
             };
+            let state = match &a.state {
+                None => InstanceState::Running,
+                Some(s) => InstanceState::parse(&s.value).ok_or_else(|| {
+                    UserError::new(format!(
+                        "state \"{}\" of addon {shown_id} is not valid",
+                        s.value
+                    ))
+                    .at(at(&s.referenced))
+                    .hint("state: running (the default), read_only (running, refusing writes) or stopped (not started, its volume kept)")
+                })?,
+            };
+            if state == InstanceState::ReadOnly && t.name != "postgres" {
+                return Err(UserError::new(format!(
+                    "addon {shown_id} is {}, which sdtui cannot make read-only",
+                    t.name
+                ))
+                .at(a.state.as_ref().and_then(|s| at(&s.referenced)))
+                .hint("only postgres instances can be `state: read_only`; use `stopped` or remove `state:`"));
+            }
             let addon = Addon {
                 category: category.value.clone(),
                 name: name.value.clone(),
@@ -202,6 +221,7 @@ pub(super) fn validate(
                 publish,
                 backup,
                 follows: a.follows.as_ref().map(|f| f.value.clone()),
+                state,
             };
             if let Some(f) = &a.follows {
                 follows.push((addons.len(), f.clone()));

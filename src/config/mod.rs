@@ -87,6 +87,43 @@ pub struct Addon {
     /// instance of the same major version in the same scope.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub follows: Option<String>,
+    /// `state:` what `up` does with the instance (a promoted follower's old
+    /// leader is `read_only`, an upgraded one `stopped`).
+    #[serde(skip_serializing_if = "InstanceState::is_running")]
+    pub state: InstanceState,
+}
+
+/// An instance's `state:`. `read_only`: running, refusing writes (postgres:
+/// `default_transaction_read_only`, set by `up`); `stopped`: not in the
+/// VM's compose file, its volume kept until it is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceState {
+    #[default]
+    Running,
+    ReadOnly,
+    Stopped,
+}
+
+impl InstanceState {
+    pub fn is_running(&self) -> bool {
+        *self == InstanceState::Running
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceState::Running => "running",
+            InstanceState::ReadOnly => "read_only",
+            InstanceState::Stopped => "stopped",
+        }
+    }
+    pub fn parse(s: &str) -> Option<InstanceState> {
+        match s {
+            "running" => Some(InstanceState::Running),
+            "read_only" => Some(InstanceState::ReadOnly),
+            "stopped" => Some(InstanceState::Stopped),
+            _ => None,
+        }
+    }
 }
 
 impl Addon {

@@ -60,6 +60,8 @@ pub(super) struct RawAddon {
     pub backup: Option<Spanned<super::schedule::RawBackup>>,
     /// `follows: databases.primary`: a streaming replica of that instance.
     pub follows: Option<Spanned<String>>,
+    /// `state: read_only | stopped` (default running).
+    pub state: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -368,6 +370,17 @@ pub(super) fn validate(
                 .at(addon_spot())
                 .hint(hint_choices("addons", addons.iter().map(Addon::id))));
             };
+            if target.state == InstanceState::Stopped {
+                return Err(UserError::new(format!(
+                    "app {app_name} is attached to {}, which is `state: stopped`",
+                    raw.addon.value
+                ))
+                .at(addon_spot())
+                .hint(format!(
+                    "attach it to a running instance, or start {} again by removing its `state:`",
+                    raw.addon.value
+                )));
+            }
             let access = match &raw.access {
                 None => Access::Readwrite,
                 Some(s) => Access::parse(&s.value).ok_or_else(|| {

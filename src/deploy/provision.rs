@@ -30,13 +30,17 @@ pub(crate) async fn provision(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let mut steps = steps.clone();
+        if addon.state == crate::config::InstanceState::ReadOnly {
+            steps.insert(0, crate::pg::WRITABLE_SESSION.into());
+        }
         steps::run(
             docker,
             &container.container_id,
             t,
             client,
             &vars,
-            steps,
+            &steps,
             &vars,
             &format!("provisioning {}", addon.id()),
             &steps::secret_values(t, &vars),

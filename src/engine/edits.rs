@@ -155,6 +155,68 @@ impl Workspace {
                 let (f, _) = crate::pg::ops::require_follower(&config, id)?;
                 edit::remove_addon_field(text, &f.category, &f.name, "follows")
             }
+            Operation::Promote { id } => {
+                let (f, leader) = crate::pg::ops::require_follower(&config, id)?;
+                let text = edit::remove_addon_field(text, &f.category, &f.name, "follows")?;
+                let text = edit::retarget_attachments(&text, &leader.id(), &f.id(), None)?;
+                edit::set_addon_field(
+                    &text,
+                    &leader.category,
+                    &leader.name,
+                    "state",
+                    config::InstanceState::ReadOnly.as_str(),
+                )
+            }
+            Operation::UpgradeTarget {
+                source,
+                name,
+                version,
+            } => {
+                let s = require_addon(&config, source)?;
+                let t = cat.require(&s.type_name)?;
+                if !config::is_dns_label(name) {
+                    return Err(UserError::new(format!(
+                        "addon name \"{name}\" is not a DNS label"
+                    ))
+                    .hint(config::DNS_LABEL_HINT));
+                }
+                let id = format!("{}.{name}", s.category);
+                if config.addon(&id).is_some() {
+                    return Err(UserError::new(format!("addon {id} already exists"))
+                        .hint("name the upgraded instance with --name"));
+                }
+                if !t.versions.contains(version) {
+                    return Err(
+                        UserError::new(format!("{} has no version \"{version}\"", t.name)).hint(
+                            config::hint_choices(&format!("{} versions", t.name), &t.versions),
+                        ),
+                    );
+                }
+                let fields = vec![
+                    ("type", t.name.clone()),
+                    ("version", version.clone()),
+                    ("plan", s.plan.clone()),
+                    ("vm", s.vm.clone()),
+                ];
+                let options: Vec<(String, String)> = s
+                    .options
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                edit::add_addon(text, &s.category, name, &fields, &options)
+            }
+            Operation::Changeover { from, to } => {
+                let old = require_addon(&config, from)?;
+                require_addon(&config, to)?;
+                let text = edit::retarget_attachments(text, from, to, None)?;
+                edit::set_addon_field(
+                    &text,
+                    &old.category,
+                    &old.name,
+                    "state",
+                    config::InstanceState::Stopped.as_str(),
+                )
+            }
             Operation::Remove { id } => {
                 let a = require_addon(&config, id)?;
                 let followers: Vec<String> =

@@ -655,6 +655,11 @@ fn compose_file(
             volumes.push(format!("{vol}:{}", v.path));
             file.volumes.insert(vol, Empty {});
         }
+        // Stopped: no service (`up` removes its container), the volume
+        // still declared, so its data stays the project's.
+        if addon.state == crate::config::InstanceState::Stopped {
+            continue;
+        }
         let labels = [
             ("com.superdeploy.project", project),
             ("com.superdeploy.addon", &t.name),

@@ -108,6 +108,24 @@ pub enum Operation {
     Unfollow {
         id: String,
     },
+    /// `pg promote ID`: `follows:` removed, every attachment of its leader
+    /// moved to it, the leader `state: read_only`.
+    Promote {
+        id: String,
+    },
+    /// `pg upgrade SOURCE --version V`, its first step: a new instance
+    /// NAME of that version beside SOURCE (same category, plan, options, VM).
+    UpgradeTarget {
+        source: String,
+        name: String,
+        version: String,
+    },
+    /// `pg upgrade`'s switch: every attachment of `from` moved to `to`,
+    /// `from` `state: stopped` (its volume kept until `--purge`).
+    Changeover {
+        from: String,
+        to: String,
+    },
     /// A rotated credential's new value (kept out of `describe()` and Debug).
     SetCredential {
         id: String,
@@ -202,6 +220,15 @@ impl Operation {
                 s
             }
             Operation::Unfollow { id } => format!("pg unfollow {id}"),
+            Operation::Promote { id } => format!("pg promote {id}"),
+            Operation::UpgradeTarget {
+                source,
+                name,
+                version,
+            } => format!("pg upgrade {source} --version {version} (new instance {name})"),
+            Operation::Changeover { from, to } => {
+                format!("pg upgrade {from}: attachments moved to {to}, {from} stopped")
+            }
         }
     }
 }

@@ -7,6 +7,8 @@
 
 pub mod fork;
 pub mod ops;
+pub mod promote;
+pub mod upgrade;
 
 use indexmap::IndexMap;
 
@@ -152,6 +154,29 @@ pub fn leader_steps(role: &str, password: &str, slot: &str) -> Vec<String> {
         "SELECT 1 FROM (SELECT pg_reload_conf()) r".into(),
     ]
 }
+
+/// Run first in a session on a `state: read_only` instance that must still
+/// change roles (provisioning): the default is only a default.
+pub const WRITABLE_SESSION: &str = "SET default_transaction_read_only = off";
+
+/// Makes new transactions on an instance read-only (or writable again),
+/// persistently (`postgresql.auto.conf`, in the volume) and at once
+/// (reload). Each statement runs alone: ALTER SYSTEM refuses a transaction.
+pub fn read_only_steps(read_only: bool) -> Vec<String> {
+    vec![
+        if read_only {
+            "ALTER SYSTEM SET default_transaction_read_only = on".into()
+        } else {
+            "ALTER SYSTEM RESET default_transaction_read_only".into()
+        },
+        "SELECT 1 FROM (SELECT pg_reload_conf()) r".into(),
+    ]
+}
+
+/// Ends every client session but the caller's, so no transaction begun
+/// while the instance was writable can still commit: what follows a
+/// switch to read-only before a changeover. Replication connections stay.
+pub const END_CLIENT_SESSIONS: &str = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()";
 
 /// The `pg_hba.conf` line that lets a follower's role replicate.
 pub fn hba_line(role: &str) -> String {

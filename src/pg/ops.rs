@@ -42,6 +42,27 @@ pub async fn provision_leaders(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let read_only = leader.state == crate::config::InstanceState::ReadOnly;
+        crate::deploy::steps::run(
+            docker,
+            &container.container_id,
+            t,
+            client,
+            &vars,
+            &super::read_only_steps(read_only),
+            &vars,
+            &format!(
+                "making {} {}",
+                leader.id(),
+                if read_only { "read-only" } else { "writable" }
+            ),
+            &crate::deploy::steps::secret_values(t, &vars),
+        )
+        .await?;
+        let session: Vec<String> = read_only
+            .then(|| super::WRITABLE_SESSION.to_string())
+            .into_iter()
+            .collect();
         // A slot no follower uses any more (one removed from config.yml)
         // would keep the leader's WAL forever: dropped once inactive.
         let keep: Vec<String> = followers
@@ -62,7 +83,7 @@ pub async fn provision_leaders(
             t,
             client,
             &vars,
-            &[stale],
+            &[session.clone(), vec![stale]].concat(),
             &vars,
             &format!("dropping unused follower slots on {}", leader.id()),
             &crate::deploy::steps::secret_values(t, &vars),
@@ -94,7 +115,11 @@ pub async fn provision_leaders(
                 ))
                 .hint("the container's logs may say more: sdtui logs SERVICE"));
             }
-            let steps = super::leader_steps(&role, &password, &super::slot_name(f));
+            let steps = [
+                session.clone(),
+                super::leader_steps(&role, &password, &super::slot_name(f)),
+            ]
+            .concat();
             let mut secret_values = crate::deploy::steps::secret_values(t, &vars);
             secret_values.push(&password);
             crate::deploy::steps::run(
@@ -116,11 +141,39 @@ pub async fn provision_leaders(
 
 /// psql as the instance's owner on its own socket (trusted inside the
 /// container): `-At`, fields by tabs.
-async fn psql(
+pub(crate) async fn psql(
     docker: &Docker,
     container: &str,
     creds: &indexmap::IndexMap<String, String>,
     sql: &str,
+) -> Result<(i64, String)> {
+    psql_with(docker, container, creds, sql, vec![]).await
+}
+
+/// [`psql`] in a session that may write on a `state: read_only` instance
+/// (the read-only default is only a default).
+pub(crate) async fn psql_writable(
+    docker: &Docker,
+    container: &str,
+    creds: &indexmap::IndexMap<String, String>,
+    sql: &str,
+) -> Result<(i64, String)> {
+    psql_with(
+        docker,
+        container,
+        creds,
+        sql,
+        vec!["PGOPTIONS=-c default_transaction_read_only=off".into()],
+    )
+    .await
+}
+
+async fn psql_with(
+    docker: &Docker,
+    container: &str,
+    creds: &indexmap::IndexMap<String, String>,
+    sql: &str,
+    env: Vec<String>,
 ) -> Result<(i64, String)> {
     let get = |k: &str| creds.get(k).cloned().unwrap_or_default();
     docker::exec(
@@ -142,7 +195,7 @@ async fn psql(
             "-c".into(),
             sql.into(),
         ],
-        vec![],
+        env,
         None,
     )
     .await
@@ -289,34 +342,36 @@ pub async fn unfollow(
     let creds = loaded.generated.secrets[&f.type_name][&f.name].clone();
     let leader_creds = loaded.generated.secrets[&leader.type_name][&leader.name].clone();
     let (docker, c) = crate::deploy::service_container(ws, project, &f.service()).await?;
-    let (code, out) = psql(
-        &docker,
-        &c.container_id,
-        &creds,
-        "SELECT pg_is_in_recovery()",
-    )
-    .await?;
-    let in_recovery = code == 0 && out.trim() == "t";
-    if in_recovery {
-        let (code, out) = psql(
-            &docker,
-            &c.container_id,
-            &creds,
-            "SELECT pg_promote(true, 60)",
-        )
-        .await?;
-        if code != 0 || out.trim() != "t" {
-            return Err(UserError::new(format!(
-                "{} was not promoted (exit {code}): {}",
-                f.id(),
-                out.trim()
-            ))
-            .hint(format!(
-                "nothing was written; its logs may say why: sdtui logs {}",
-                f.service()
-            )));
-        }
-    } else if code != 0 {
+    let in_recovery = promote_server(&docker, &c.container_id, &creds, f).await?;
+    let plan = ws.run(project, &op, false).map(|p| Plan {
+        notes: plan.notes.clone(),
+        ..p
+    })?;
+    let (ldocker, lc) = crate::deploy::service_container(ws, project, &leader.service()).await?;
+    let dropped = drop_slot_and_role(&ldocker, &lc.container_id, &leader_creds, &creds, f, leader)
+        .await
+        .map(|()| true)?;
+    Ok((
+        plan,
+        Some(Unfollowed {
+            follower: f.id(),
+            leader: leader.id(),
+            promoted: in_recovery,
+            slot_dropped: dropped,
+        }),
+    ))
+}
+
+/// `pg_promote()` on a standby: `Ok(true)` when it was one and is now a
+/// primary, `Ok(false)` when it already was writable.
+pub(crate) async fn promote_server(
+    docker: &Docker,
+    container: &str,
+    creds: &indexmap::IndexMap<String, String>,
+    f: &Addon,
+) -> Result<bool> {
+    let (code, out) = psql(docker, container, creds, "SELECT pg_is_in_recovery()").await?;
+    if code != 0 {
         return Err(UserError::new(format!(
             "cannot ask {} whether it is a standby (exit {code}): {}",
             f.id(),
@@ -324,23 +379,48 @@ pub async fn unfollow(
         ))
         .hint("nothing was written; start it with `sdtui up` first"));
     }
-    let plan = ws.run(project, &op, false).map(|p| Plan {
-        notes: plan.notes.clone(),
-        ..p
-    })?;
-    // The slot is released once the promoted server's walreceiver is gone.
+    if out.trim() != "t" {
+        return Ok(false);
+    }
+    let (code, out) = psql(docker, container, creds, "SELECT pg_promote(true, 60)").await?;
+    if code != 0 || out.trim() != "t" {
+        return Err(UserError::new(format!(
+            "{} was not promoted (exit {code}): {}",
+            f.id(),
+            out.trim()
+        ))
+        .hint(format!(
+            "nothing was written; its logs may say why: sdtui logs {}",
+            f.service()
+        )));
+    }
+    Ok(true)
+}
+
+/// Drops a promoted follower's slot and replication role on its old
+/// leader; the slot is released once the promoted server's walreceiver is
+/// gone, so this waits for it (up to 15 s).
+pub(crate) async fn drop_slot_and_role(
+    ldocker: &Docker,
+    leader_container: &str,
+    leader_creds: &indexmap::IndexMap<String, String>,
+    follower_creds: &indexmap::IndexMap<String, String>,
+    f: &Addon,
+    leader: &Addon,
+) -> Result<()> {
     let slot = super::slot_name(f);
-    let role = creds
+    let role = follower_creds
         .get(super::REPLICATION_USER)
         .cloned()
         .unwrap_or_default();
-    let (ldocker, lc) = crate::deploy::service_container(ws, project, &leader.service()).await?;
     let mut dropped = false;
     for _ in 0..30 {
-        let (code, out) = psql(
-            &ldocker,
-            &lc.container_id,
-            &leader_creds,
+        // A read-only leader (a promoted follower's old one) still lets
+        // its owner drop what it made.
+        let (code, out) = psql_writable(
+            ldocker,
+            leader_container,
+            leader_creds,
             &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active; SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"),
         )
         .await?;
@@ -361,20 +441,12 @@ pub async fn unfollow(
             leader.id()
         )));
     }
-    let _ = psql(
-        &ldocker,
-        &lc.container_id,
-        &leader_creds,
+    psql_writable(
+        ldocker,
+        leader_container,
+        leader_creds,
         &format!("DROP ROLE IF EXISTS \"{role}\""),
     )
     .await?;
-    Ok((
-        plan,
-        Some(Unfollowed {
-            follower: f.id(),
-            leader: leader.id(),
-            promoted: in_recovery,
-            slot_dropped: dropped,
-        }),
-    ))
+    Ok(())
 }
