@@ -60,6 +60,47 @@ pub enum PgCmd {
         #[command(flatten)]
         apply: ApplyFlags,
     },
+    /// A new major version by changeover: a new instance beside SOURCE,
+    /// filled by logical replication while the apps keep writing, then a
+    /// cut-over of seconds (writes stopped, last rows and sequences copied,
+    /// attachments moved, apps restarted). SOURCE is kept stopped with its
+    /// volume until --purge. Run again to resume an interrupted upgrade.
+    Upgrade {
+        /// The postgres instance, `databases.primary`.
+        source: String,
+        /// The new major version (default: the newest the catalog has).
+        #[arg(long)]
+        version: Option<String>,
+        /// The new instance's name (default: SOURCE's name and the major,
+        /// `primary-17`).
+        #[arg(long)]
+        name: Option<String>,
+        /// Where logical replication cannot carry everything (large
+        /// objects, tables without a primary key): dump and restore with
+        /// writes stopped for the whole copy.
+        #[arg(long)]
+        allow_dump: bool,
+        /// Show every step and what cannot be carried; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Give up an upgrade in progress: SOURCE serving, writable, every
+        /// attachment on it; the new instance removed.
+        #[arg(long, conflicts_with_all = ["purge", "dry_run", "allow_dump", "version", "name"])]
+        abort: bool,
+        /// After an upgrade: delete the old, stopped SOURCE and its volume
+        /// (asks for its name typed back).
+        #[arg(long, conflicts_with_all = ["dry_run", "allow_dump", "version", "name"])]
+        purge: bool,
+        /// SOURCE's name, instead of the prompt `--purge` asks.
+        #[arg(long)]
+        confirm: Option<String>,
+        /// Seconds to wait for each health check and for the copy.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// An independent writable copy of SOURCE from a base backup of it (not
     /// a dump), with passwords of its own: for trying migrations on real data.
     Fork {
@@ -195,6 +236,130 @@ pub fn run(ws: &Workspace, p: &Project, cmd: PgCmd) -> Result<()> {
                         format!("; {} now on {}", d.apps.join(", "), d.follower)
                     }
                 ),
+            }
+            Ok(())
+        }
+        PgCmd::Upgrade {
+            source,
+            version,
+            name,
+            allow_dump,
+            dry_run,
+            abort,
+            purge,
+            confirm,
+            timeout,
+            json,
+        } => {
+            let rt = runtime()?;
+            if abort {
+                let a = rt.block_on(crate::pg::upgrade::abort(ws, p, &source, &super::progress))?;
+                if json {
+                    print_json(&a);
+                } else {
+                    println!(
+                        "upgrade of {} aborted (it had reached: {}): {} serving and writable with every attachment; {} removed{}",
+                        a.source,
+                        a.stopped_after,
+                        a.source,
+                        a.target,
+                        if a.removed_volumes.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" with its volume {}", a.removed_volumes.join(", "))
+                        }
+                    );
+                }
+                return Ok(());
+            }
+            if purge {
+                let loaded = ws.load(p)?;
+                let addon = crate::engine::require_addon(&loaded.config, &source)?;
+                if addon.state != crate::config::InstanceState::Stopped {
+                    return Err(crate::error::UserError::new(format!(
+                        "{source} is not an upgraded (stopped) instance"
+                    ))
+                    .hint(format!(
+                        "to delete a running instance: sdtui addons remove {source} --purge"
+                    )));
+                }
+                let typed = super::output::typed_back(
+                    confirm,
+                    &source,
+                    &format!("deleting {source} and its volume"),
+                )?;
+                if typed != source {
+                    return Err(crate::error::UserError::new(format!(
+                        "\"{typed}\" is not {source}; nothing was deleted"
+                    ))
+                    .hint(format!("type {source} to delete it")));
+                }
+                let volumes = rt
+                    .block_on(crate::deploy::remove_and_purge(
+                        ws,
+                        p,
+                        &source,
+                        None,
+                        &super::progress,
+                    ))
+                    .map_err(|e| match e {
+                        crate::deploy::RemoveError::Refused(e)
+                        | crate::deploy::RemoveError::PurgeFailed(e) => e,
+                    })?;
+                println!("{source} deleted with its volume(s) {}", volumes.join(", "));
+                return Ok(());
+            }
+            let req = crate::pg::upgrade::UpgradeRequest {
+                source,
+                version,
+                name,
+                allow_dump,
+                dry_run,
+            };
+            if dry_run {
+                let plan = rt.block_on(crate::pg::upgrade::plan(ws, p, &req))?;
+                if json {
+                    print_json(&plan);
+                    return Ok(());
+                }
+                print!("{}", plan.diff);
+                println!(
+                    "pg upgrade {} to postgres {} as {}, by {}:",
+                    plan.source, plan.version, plan.target, plan.method
+                );
+                for (i, s) in plan.steps.iter().enumerate() {
+                    println!("  {}. {s}", i + 1);
+                }
+                for u in &plan.unsupported {
+                    println!("cannot be carried by logical replication: {u}");
+                }
+                for n in &plan.notes {
+                    println!("note: {n}");
+                }
+                println!("dry run: nothing was changed");
+                return Ok(());
+            }
+            let u = rt.block_on(crate::pg::upgrade::upgrade(
+                ws,
+                p,
+                &req,
+                std::time::Duration::from_secs(timeout),
+                &super::progress,
+            ))?;
+            if json {
+                print_json(&u);
+            } else {
+                println!(
+                    "{} upgraded to postgres {} as {} by {} in {:.1} s; writes were unavailable for {:.1} s; {} kept stopped with its volume (sdtui pg upgrade {} --purge deletes it)",
+                    u.source,
+                    u.version,
+                    u.target,
+                    u.method,
+                    u.seconds,
+                    u.window_seconds,
+                    u.source,
+                    u.source
+                );
             }
             Ok(())
         }

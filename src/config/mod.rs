@@ -131,6 +131,10 @@ impl Addon {
     pub fn id(&self) -> String {
         format!("{}.{}", self.category, self.name)
     }
+    /// Not `state: stopped`: it has a container.
+    pub fn runs(&self) -> bool {
+        self.state != InstanceState::Stopped
+    }
     /// Compose service name, `postgres-primary`.
     pub fn service(&self) -> String {
         format!("{}-{}", self.type_name, self.name)

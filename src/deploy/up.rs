@@ -199,7 +199,7 @@ pub(super) async fn up_vm(
             .config
             .addons
             .iter()
-            .filter(|a| a.vm == vm.name)
+            .filter(|a| a.vm == vm.name && a.runs())
             .partition(|a| a.follows.is_some());
         (
             rest.iter().map(|a| a.service()).collect(),
@@ -391,12 +391,12 @@ pub(super) fn expected_services(config: &Config, vm: &str) -> Vec<String> {
     let addons = config
         .addons
         .iter()
-        .filter(|a| a.vm == vm)
+        .filter(|a| a.vm == vm && a.runs())
         .map(|a| a.service());
     let backups = config
         .addons
         .iter()
-        .filter(|a| a.vm == vm && a.backup.is_some())
+        .filter(|a| a.vm == vm && a.runs() && a.backup.is_some())
         .map(crate::engine::backup_service::service_name);
     addons
         .chain(backups)
