@@ -82,17 +82,40 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
     let before = std::fs::read_to_string(dir.join("config.yml")).unwrap();
     let err = fails(&sdtui(
         r,
-        &["-p", &name, "pg", "upgrade", "databases.primary", "--version", "17"],
+        &[
+            "-p",
+            &name,
+            "pg",
+            "upgrade",
+            "databases.primary",
+            "--version",
+            "17",
+        ],
     ));
     assert!(err.contains("public.nopk"), "{err}");
     assert!(err.contains("--allow-dump"), "{err}");
-    assert_eq!(std::fs::read_to_string(dir.join("config.yml")).unwrap(), before);
-    assert!(!dir.join("pg-upgrades").join("databases.primary.json").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("config.yml")).unwrap(),
+        before
+    );
+    assert!(
+        !dir.join("pg-upgrades")
+            .join("databases.primary.json")
+            .exists()
+    );
     psql(&old, &user, &db, "ALTER TABLE nopk ADD PRIMARY KEY (x)");
     // Not newer: refused.
     let err = fails(&sdtui(
         r,
-        &["-p", &name, "pg", "upgrade", "databases.primary", "--version", "14"],
+        &[
+            "-p",
+            &name,
+            "pg",
+            "upgrade",
+            "databases.primary",
+            "--version",
+            "14",
+        ],
     ));
     assert!(err.contains("not a newer major version"), "{err}");
 
@@ -111,13 +134,27 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
     ));
     assert!(dry.contains("+    primary-17:"), "{dry}");
     assert!(dry.contains("by logical replication"), "{dry}");
-    assert!(dry.contains("subscription on databases.primary-17"), "{dry}");
+    assert!(
+        dry.contains("subscription on databases.primary-17"),
+        "{dry}"
+    );
     assert!(dry.contains("nothing was changed"), "{dry}");
-    assert_eq!(std::fs::read_to_string(dir.join("config.yml")).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("config.yml")).unwrap(),
+        before
+    );
 
     // Killed mid-way (while replication is being set up), then aborted.
     let mut child = Command::new(env!("CARGO_BIN_EXE_sdtui"))
-        .args(["-p", &name, "pg", "upgrade", "databases.primary", "--version", "17"])
+        .args([
+            "-p",
+            &name,
+            "pg",
+            "upgrade",
+            "databases.primary",
+            "--version",
+            "17",
+        ])
         .env("SDTUI_ROOT", r)
         .env("SDTUI_ADDONS", r.join(".no-user-addons"))
         .env("SDTUI_USER", "tester")
@@ -144,10 +181,16 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
         &["-p", &name, "pg", "upgrade", "databases.primary", "--abort"],
     ));
     assert!(aborted.contains("aborted"), "{aborted}");
-    assert_eq!(std::fs::read_to_string(dir.join("config.yml")).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("config.yml")).unwrap(),
+        before
+    );
     assert!(running(&cp, "postgres-primary-17").is_none());
     let (_, volumes) = docker(&["volume", "ls", "-q"]);
-    assert!(!volumes.contains(&format!("{cp}_postgres-primary-17-data")), "{volumes}");
+    assert!(
+        !volumes.contains(&format!("{cp}_postgres-primary-17-data")),
+        "{volumes}"
+    );
     assert_eq!(
         psql(
             &old,
@@ -158,7 +201,10 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
         "0"
     );
     let web = container(&cp, "web");
-    let (wrote, out) = app_sql(&web, "INSERT INTO t (note) VALUES ('after abort') RETURNING id");
+    let (wrote, out) = app_sql(
+        &web,
+        "INSERT INTO t (note) VALUES ('after abort') RETURNING id",
+    );
     assert!(wrote, "writable after the abort: {out}");
 
     // The upgrade, with a writer going through the app throughout.
@@ -204,7 +250,10 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
     let after = committed.lock().unwrap().len();
     let waited = Instant::now();
     while committed.lock().unwrap().len() < after + 5 {
-        assert!(waited.elapsed() < Duration::from_secs(60), "the writer never wrote again");
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "the writer never wrote again"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     stop.store(true, Ordering::SeqCst);
@@ -233,7 +282,12 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
     sorted.dedup();
     assert_eq!(sorted.len(), ids.len());
     assert_eq!(
-        psql(&new, &nuser, &ndb, "SELECT count(*) FROM t WHERE note NOT LIKE 'w%'"),
+        psql(
+            &new,
+            &nuser,
+            &ndb,
+            "SELECT count(*) FROM t WHERE note NOT LIKE 'w%'"
+        ),
         "200001"
     );
     assert!(psql(&new, &nuser, &ndb, "SHOW server_version").starts_with("17"));
@@ -244,10 +298,16 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
     // The old one: stopped, its volume kept; no state file left.
     let config = std::fs::read_to_string(dir.join("config.yml")).unwrap();
     assert!(config.contains("state: stopped"), "{config}");
-    assert!(config.contains("databases.primary-17 as DATABASE"), "{config}");
+    assert!(
+        config.contains("databases.primary-17 as DATABASE"),
+        "{config}"
+    );
     assert!(running(&cp, "postgres-primary").is_none());
     let (_, volumes) = docker(&["volume", "ls", "-q"]);
-    assert!(volumes.contains(&format!("{cp}_postgres-primary-data")), "{volumes}");
+    assert!(
+        volumes.contains(&format!("{cp}_postgres-primary-data")),
+        "{volumes}"
+    );
     assert!(!dir.join("pg-upgrades/databases.primary.json").exists());
 
     // Figures: the window (tool and writer), the same data dumped and
@@ -299,7 +359,10 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
         ],
     ));
     let (_, volumes) = docker(&["volume", "ls", "-q"]);
-    assert!(!volumes.contains(&format!("{cp}_postgres-primary-data")), "{volumes}");
+    assert!(
+        !volumes.contains(&format!("{cp}_postgres-primary-data")),
+        "{volumes}"
+    );
     let config = std::fs::read_to_string(dir.join("config.yml")).unwrap();
     assert!(!config.contains("    primary:"), "{config}");
 }
