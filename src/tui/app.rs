@@ -85,6 +85,8 @@ pub struct App {
     pub passphrase: Option<PassphrasePrompt>,
     /// Backups list, restore or rotation on an addon.
     pub data: Option<super::data::DataDialog>,
+    /// A Postgres operation: its plan, then its run.
+    pub pg: Option<super::pg::PgDialog>,
     /// Each environment's live state, as the last read found it.
     pub env_live: BTreeMap<String, crate::env::live::EnvLive>,
     /// `env` verbs this console runs, per environment.
@@ -131,6 +133,7 @@ impl App {
             host_prompt: None,
             passphrase: None,
             data: None,
+            pg: None,
             known_backups: BTreeMap::new(),
             env_live: BTreeMap::new(),
             env_busy: BTreeMap::new(),

@@ -73,6 +73,7 @@ actions! {
     Rotate "rotate" Global ["C"] "rotate the credentials";
     Connect "connect" Global ["c"] "connect with its client";
     Doctor "doctor" Global ["D"] "doctor: prove attachments";
+    Postgres "postgres" Global ["P"] "pg follow/promote/fork/upgrade";
     Reveal "reveal" Global ["r"] "reveal or mask a secret";
     Restart "restart" Global ["R"] "restart the container";
     StopStart "stop-start" Global ["S"] "stop or start container";

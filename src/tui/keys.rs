@@ -34,6 +34,9 @@ impl App {
         if self.data.is_some() {
             return self.data_key(k);
         }
+        if self.pg.is_some() {
+            return self.pg_key(k);
+        }
         if self.env_dialog.is_some() {
             return self.env_dialog_key(k);
         }
@@ -138,6 +141,25 @@ impl App {
                 return Some(Request::Backup(id));
             }
             Action::Doctor => return self.start_doctor(None),
+            Action::Postgres => {
+                let Some(id) = self.selected_addon() else {
+                    self.message = Some("no addon on this row (Addons pane)".into());
+                    return None;
+                };
+                if !self
+                    .view
+                    .addons
+                    .iter()
+                    .any(|a| a.id == id && a.type_name == "postgres")
+                {
+                    self.message = Some(format!("{id} is not a postgres instance"));
+                    return None;
+                }
+                // The palette, the verb to choose (Tab lists them); the
+                // selected instance is the one it applies to.
+                self.prompt = Some(Prompt::new(PromptKind::Palette, "pg "));
+                return None;
+            }
             Action::Backups | Action::Rotate | Action::Connect => {
                 let Some(id) = self.selected_addon() else {
                     self.message = Some("no addon on this row (Addons pane)".into());
@@ -253,6 +275,7 @@ impl App {
         if !self.mouse
             || self.wizard.is_some()
             || self.data.is_some()
+            || self.pg.is_some()
             || self.env_dialog.is_some()
             || self.prompt.is_some()
             || self.help

@@ -15,6 +15,7 @@ pub mod logs;
 pub mod msg;
 pub mod palette;
 pub mod passphrase;
+pub mod pg;
 pub mod project_view;
 pub mod prompt;
 mod tasks;
@@ -269,6 +270,7 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
             Some(Request::Data(d)) => {
                 data::tasks::spawn(ws.clone(), project.clone(), d, tx.clone())
             }
+            Some(Request::Pg(r)) => pg::tasks::spawn(ws.clone(), project.clone(), r, tx.clone()),
             Some(Request::Env(envs::EnvRequest::Logs { env, service })) => {
                 // Like FollowLogs: a new stream replaces the old one.
                 if let Some(t) = log_task.take() {
@@ -493,6 +495,7 @@ fn describe(request: &Request) -> String {
         Request::Shell { label, .. } => format!("a shell or client in {label}"),
         Request::Container { label, action, .. } => format!("{} {label}", action.verb()),
         Request::Data(d) => d.describe(),
+        Request::Pg(r) => r.describe(),
         Request::Connect(to) => format!("connect to {}", to.0.addon.id()),
         Request::Env(e) => e.describe(),
     }

@@ -62,6 +62,8 @@ pub enum Request {
     },
     /// Backups list, restore, rotation, connect: run as tasks.
     Data(super::data::DataRequest),
+    /// A Postgres operation's plan or run.
+    Pg(super::pg::PgRequest),
     /// The Environments pane's reads and `env` verbs.
     Env(super::envs::EnvRequest),
     /// The type's client; the console steps aside meanwhile.
@@ -114,6 +116,8 @@ pub enum Msg {
     ),
     /// A data-safety dialog's task reported.
     Data(super::data::DataMsg),
+    /// The Postgres dialog's task reported.
+    Pg(super::pg::PgMsg),
     /// An Environments task reported.
     Env(super::envs::EnvMsg),
     /// An encrypted key needs its passphrase: the answer goes back on
@@ -222,6 +226,7 @@ impl App {
             }
             Msg::HostKey(p) => self.host_prompt = Some(*p),
             Msg::Data(m) => return self.apply_data(m),
+            Msg::Pg(m) => return self.apply_pg(m),
             Msg::Env(m) => return self.apply_env(m),
             Msg::ProjectLoaded(Ok(loaded)) => return Some(Request::UseProject(loaded)),
             Msg::ProjectLoaded(Err(e)) => self.message = Some(e),

@@ -31,6 +31,9 @@ pub enum Command {
         readonly: bool,
     },
     Connect(String),
+    /// `pg VERB [ADDON] [ARG]`: a Postgres operation, planned then
+    /// reviewed; without ADDON, the selected row's (the words as typed).
+    Pg(Vec<String>),
     /// Every attachment (of one app) proven from inside its app.
     Doctor(Option<String>),
     /// `env VERB [ENV] [SERVICE|FORMAT]`: a row of the Environments pane's
@@ -85,6 +88,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "doctor",
         "doctor [APP]: prove each attachment from inside its app",
+    ),
+    (
+        "pg",
+        "pg VERB [ADDON] [NAME|VERSION]: follow|fork NAME, unfollow, promote, upgrade [VERSION], abort-upgrade; ADDON defaults to the selected row",
     ),
     (
         "env",
@@ -275,6 +282,10 @@ pub fn parse(line: &str) -> Result<Command, String> {
             }
             Command::Connect(rest[0].clone())
         }
+        "pg" => {
+            need(1)?;
+            Command::Pg(rest.to_vec())
+        }
         "doctor" => {
             if rest.len() > 1 {
                 return Err(format!(
@@ -404,6 +415,19 @@ pub fn candidates(
             ) => addons(),
             ("rotate", 2) => vec!["readonly".into()],
             ("doctor", 1) => apps(),
+            ("pg", 1) => super::pg::VERBS.iter().map(|v| v.to_string()).collect(),
+            ("pg", 2) => view
+                .addons
+                .iter()
+                .filter(|a| a.type_name == "postgres")
+                .map(|a| a.id.clone())
+                .collect(),
+            ("pg", 3) if words[1] == "upgrade" => view
+                .types
+                .iter()
+                .find(|t| t.name == "postgres")
+                .map(|t| t.versions.clone())
+                .unwrap_or_default(),
             // Another instance of the same type takes a restore `into`.
             ("restore", _) if previous == "into" => {
                 let t = type_of_addon(words[1]);

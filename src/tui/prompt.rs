@@ -201,6 +201,12 @@ impl App {
             }
             C::Doctor(app) => return self.start_doctor(app),
             C::Env { action, env, arg } => return self.open_env_command(action, env, arg),
+            C::Pg(words) => {
+                match super::pg::PgOp::parse(&words, self.selected_addon().as_deref()) {
+                    Ok(op) => return self.open_pg(op),
+                    Err(e) => self.message = Some(e),
+                }
+            }
             C::Logs(name) => {
                 let service = self
                     .view

@@ -291,6 +291,9 @@ pub fn draw(f: &mut Frame, app: &App) {
     if let Some(d) = &app.data {
         super::data::draw::draw(f, app, d);
     }
+    if let Some(d) = &app.pg {
+        super::pg::draw::draw(f, app, d);
+    }
     if let Some(p) = &app.host_prompt {
         let area = centered(f.area(), 76, 10);
         f.render_widget(Clear, area);
