@@ -29,7 +29,8 @@ root=$(mktemp -d)
 export SDTUI_ROOT=$root SDTUI_ADDONS=$root/.none SDTUI_CONFIG=$root/.config
 display=${SDTUI_SHOTS_DISPLAY:-:97}
 # SDTUI_SHOTS=envs: only the Environments pane's pictures (the project is
-# not deployed first); SDTUI_SHOTS=doctor: only the doctor's.
+# not deployed first); SDTUI_SHOTS=doctor or pg: only the doctor's or the
+# Postgres dialog's.
 only=${SDTUI_SHOTS:-all}
 session=${SDTUI_SHOTS_SESSION:-shots}
 cleanup() {
@@ -158,8 +159,21 @@ doctor_shot() {
   tmux send-keys -t "$session" 3 D; wait_for "attachments failed" 120; shot doctor
   docker exec "$pg" psql -q -U demo_analytics_user -d demo_analytics -c 'REVOKE CREATE ON SCHEMA public FROM demo_analytics_readonly'
 }
+# The Postgres dialog (P on a postgres row): an upgrade's plan, reviewed
+# before anything runs.
+pg_shot() {
+  tmux send-keys -t "$session" 2 g P; sleep 0.5
+  tmux send-keys -t "$session" -l 'upgrade 17'; tmux send-keys -t "$session" Enter
+  wait_for "y/Enter run" 60; shot pg-upgrade-review
+  tmux send-keys -t "$session" Escape; sleep 0.5
+}
 if [ "$only" = doctor ]; then
   doctor_shot
+  tmux send-keys -t "$session" q
+  exit 0
+fi
+if [ "$only" = pg ]; then
+  pg_shot
   tmux send-keys -t "$session" q
   exit 0
 fi
@@ -192,6 +206,7 @@ tmux send-keys -t "$session" -l databases.prim; shot restore-review
 tmux send-keys -t "$session" Escape; sleep 0.5
 tmux send-keys -t "$session" C; wait_for "Enter/y rotate"; shot rotate-review
 tmux send-keys -t "$session" Escape; sleep 0.5
+pg_shot
 fi
 # Environments: staging started from the pane (s), its instances (Enter),
 # its configuration (y), what a stop stops (X).

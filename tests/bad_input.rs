@@ -933,3 +933,93 @@ fn followers_that_cannot_be() {
         &["databases.nope"],
     );
 }
+
+#[test]
+fn instance_states_promote_and_upgrade_refusals() {
+    // `state:` must be one of three, at its line.
+    rejects(
+        |c| {
+            c.replacen(
+                "    primary:\n      type: postgres\n",
+                "    primary:\n      type: postgres\n      state: paused\n",
+                1,
+            )
+        },
+        SYNC,
+        &[
+            "config.yml:",
+            "state \"paused\" of addon databases.primary is not valid",
+            "read_only",
+        ],
+    );
+    // Only postgres can be made read-only.
+    rejects(
+        |c| {
+            c.replacen(
+                "    session:\n      type: redis\n",
+                "    session:\n      type: redis\n      state: read_only\n",
+                1,
+            )
+        },
+        SYNC,
+        &["caches.session is redis, which sdtui cannot make read-only"],
+    );
+    // An app attached to a stopped instance.
+    rejects(
+        |c| {
+            c.replacen(
+                "    primary:\n      type: postgres\n",
+                "    primary:\n      type: postgres\n      state: stopped\n",
+                1,
+            )
+        },
+        SYNC,
+        &["is attached to databases.primary, which is `state: stopped`"],
+    );
+    // Promote something that follows nothing; upgrade what is not postgres,
+    // to an older major, or with followers.
+    rejects(
+        |c| c.to_string(),
+        &["pg", "promote", "databases.primary"],
+        &["addon databases.primary is not a follower"],
+    );
+    rejects(
+        |c| c.to_string(),
+        &["pg", "upgrade", "caches.session", "--dry-run"],
+        &["caches.session is redis: only postgres instances are upgraded this way"],
+    );
+    rejects(
+        |c| c.to_string(),
+        &[
+            "pg",
+            "upgrade",
+            "databases.primary",
+            "--version",
+            "14",
+            "--dry-run",
+        ],
+        &[
+            "databases.primary is postgres 15: 14 is not a newer major version",
+            "newer versions",
+        ],
+    );
+    rejects(
+        |c| {
+            c.replacen(
+                "      plan: large\n      vm: core\n",
+                "      plan: large\n      vm: core\n      follows: databases.primary\n",
+                1,
+            )
+        },
+        &["pg", "upgrade", "databases.primary", "--dry-run"],
+        &[
+            "databases.primary has followers (databases.analytics)",
+            "sdtui pg unfollow databases.analytics",
+        ],
+    );
+    rejects(
+        |c| c.to_string(),
+        &["pg", "upgrade", "databases.primary", "--abort"],
+        &["no upgrade of databases.primary is in progress"],
+    );
+}
