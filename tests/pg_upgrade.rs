@@ -2,8 +2,9 @@
 //! throughout: refused (nothing written) while a table has no primary key;
 //! the dry run lists every step; an upgrade killed mid-way is aborted
 //! (the old instance serving, writable, no slot or publication left, the
-//! new one gone with its volume); then the upgrade runs with a writer
-//! inserting through the app's DATABASE_URL, and every row the writer saw
+//! new one gone with its volume); then, with a writer inserting through
+//! the app's DATABASE_URL, an upgrade killed while it copies the rows is
+//! run again and resumes to the end; every row the writer saw
 //! committed is on the new instance, the sequence carries on, the old one
 //! is stopped with its volume kept until `--purge`. Figures: the write-
 //! unavailable window as the tool and as the writer saw it, against a
@@ -33,6 +34,33 @@ fn app_sql(app: &str, sql: &str) -> (bool, String) {
         "import os, sys, psycopg2\nc = psycopg2.connect(os.environ['DATABASE_URL'], connect_timeout=3)\nc.autocommit = True\ncur = c.cursor()\ncur.execute(sys.argv[1])\nprint(cur.fetchone()[0] if cur.description else 'ok')",
         sql,
     ])
+}
+
+/// Starts `pg upgrade` and kills it (SIGKILL) once it prints a line that
+/// starts with `at`; returns what it printed.
+fn killed_at(r: &std::path::Path, name: &str, at: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sdtui"))
+        .args(["-p", name, "pg", "upgrade", "databases.primary", "--version", "17"])
+        .env("SDTUI_ROOT", r)
+        .env("SDTUI_ADDONS", r.join(".no-user-addons"))
+        .env("SDTUI_USER", "tester")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        said.push_str(&line);
+        said.push('\n');
+        if line.starts_with(at) {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    child.wait().unwrap();
+    assert!(said.contains(at), "{said}");
+    said
 }
 
 /// The running container of `service`, if there is one now.
@@ -145,35 +173,7 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
     );
 
     // Killed mid-way (while replication is being set up), then aborted.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sdtui"))
-        .args([
-            "-p",
-            &name,
-            "pg",
-            "upgrade",
-            "databases.primary",
-            "--version",
-            "17",
-        ])
-        .env("SDTUI_ROOT", r)
-        .env("SDTUI_ADDONS", r.join(".no-user-addons"))
-        .env("SDTUI_USER", "tester")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut said = String::new();
-    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
-        let line = line.unwrap();
-        said.push_str(&line);
-        said.push('\n');
-        if line.starts_with("upgrade 5/10") {
-            child.kill().unwrap();
-            break;
-        }
-    }
-    child.wait().unwrap();
-    assert!(said.contains("upgrade 5/10"), "{said}");
+    killed_at(r, &name, "upgrade 5/10");
     let state = std::fs::read_to_string(dir.join("pg-upgrades/databases.primary.json")).unwrap();
     assert!(state.contains("\"step\": \"schema\""), "{state}");
     let aborted = ok(&sdtui(
@@ -231,7 +231,9 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
         })
     };
     std::thread::sleep(Duration::from_secs(2));
-    let out = ok(&sdtui(
+    // Killed again while the rows are copied; run again, it resumes.
+    killed_at(r, &name, "upgrade 6/10");
+    let resumed = sdtui(
         r,
         &[
             "-p",
@@ -243,9 +245,16 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
             "17",
             "--json",
         ],
-    ));
+    );
+    let progress = String::from_utf8_lossy(&resumed.stderr).to_string();
+    assert!(
+        progress.contains("resuming the upgrade of databases.primary to 17 after:"),
+        "{progress}"
+    );
+    let out = ok(&resumed);
     let upgraded: serde_json::Value =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(upgraded["target"], "databases.primary-17", "{out}");
     // A few writes on the new instance, then the writer stops.
     let after = committed.lock().unwrap().len();
     let waited = Instant::now();
