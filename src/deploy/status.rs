@@ -28,6 +28,9 @@ pub async fn status(
     project: &Project,
     vm_filter: Option<&str>,
 ) -> Result<Vec<StatusRow>> {
+    if let Some(cluster) = crate::cluster::swarm::cluster_of(ws, project)? {
+        return crate::cluster::swarm::status(ws, project, &cluster, vm_filter).await;
+    }
     let loaded = ws.load(project)?;
     let vms = select_vms(&loaded.config, vm_filter)?;
     // Every VM at once; one engine call per container, no polling.
@@ -51,6 +54,10 @@ pub async fn status_by_vm(
     project: &Project,
     vm_filter: Option<&str>,
 ) -> Result<(Vec<StatusRow>, Vec<(String, UserError)>)> {
+    if let Some(cluster) = crate::cluster::swarm::cluster_of(ws, project)? {
+        let rows = crate::cluster::swarm::status(ws, project, &cluster, vm_filter).await?;
+        return Ok((rows, Vec::new()));
+    }
     let loaded = ws.load(project)?;
     let vms = select_vms(&loaded.config, vm_filter)?;
     let runs: Vec<_> = vms
