@@ -118,13 +118,18 @@ struct Port {
     target: u16,
     published: u16,
     protocol: &'static str,
-    /// `host`: on the node that runs the task (an addon's own node);
-    /// `ingress`: on every node, routed to the task.
+    /// `host`: on the node that runs the task, the service's own VM, as
+    /// compose publishes it there (the routing mesh's `ingress` needs a
+    /// virtual IP, which `dnsrr` services have not).
     mode: &'static str,
 }
 
 #[derive(Serialize, Default)]
 struct Deploy {
+    /// `dnsrr`: a service name resolves to its task's own address on the
+    /// overlay, with no virtual IP in between (one task per service; the
+    /// virtual IP needs IPVS in the node's kernel, missing on some hosts).
+    endpoint_mode: &'static str,
     replicas: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     resources: Option<Resources>,
@@ -175,6 +180,7 @@ fn deploy(vm: &str, limits: Option<Limits>, has_volume: bool, monitor: String) -
         "start-first"
     };
     Deploy {
+        endpoint_mode: "dnsrr",
         replicas: 1,
         resources: limits.map(|limits| Resources { limits }),
         placement: Placement {
@@ -441,7 +447,7 @@ pub fn stack(
                         target: port,
                         published: port,
                         protocol: "tcp",
-                        mode: "ingress",
+                        mode: "host",
                     }]
                 })
                 .unwrap_or_default(),

@@ -306,13 +306,39 @@ async fn stack_deploy(conn: &Connected, project: &Project, loaded: &Loaded) -> R
     }
 }
 
-/// The VM each service of the stack is placed on.
-fn placement(config: &Config) -> BTreeMap<String, String> {
+/// Where each service of the stack is placed, and whether it has a health
+/// check (the catalog's word: it is what the stack was given).
+struct Placed {
+    vm: String,
+    health_check: bool,
+}
+
+fn placement(ws: &Workspace, config: &Config) -> BTreeMap<String, Placed> {
     config
         .addons
         .iter()
-        .map(|a| (a.service(), a.vm.clone()))
-        .chain(config.apps.values().map(|a| (a.name.clone(), a.vm.clone())))
+        .map(|a| {
+            let health_check = ws
+                .catalog
+                .get(&a.type_name)
+                .is_some_and(|t| t.healthcheck.is_some());
+            (
+                a.service(),
+                Placed {
+                    vm: a.vm.clone(),
+                    health_check,
+                },
+            )
+        })
+        .chain(config.apps.values().map(|a| {
+            (
+                a.name.clone(),
+                Placed {
+                    vm: a.vm.clone(),
+                    health_check: false,
+                },
+            )
+        }))
         .collect()
 }
 
@@ -377,17 +403,18 @@ async fn up_locked(
         &loaded.secrets,
     )?;
     create_secrets(docker, &stack.secrets).await?;
-    let before: HashMap<String, u64> = services(docker, &project.name)
+    let wanted = placement(ws, config);
+    // A service whose task keeps its container was left as it was.
+    let before: HashMap<String, String> = tasks(docker, &project.name, &wanted)
         .await?
         .into_iter()
-        .map(|s| (s.name, s.version))
+        .map(|r| (r.state.service, r.state.container_id))
         .collect();
     report(format!(
         "VM {}: docker stack deploy {}",
         cluster.manager, project.name
     ));
     stack_deploy(&conn, project, loaded).await?;
-    let wanted = placement(config);
     let deadline = Instant::now() + timeout;
     let rows = loop {
         let rows = tasks(docker, &project.name, &wanted).await?;
@@ -432,18 +459,13 @@ async fn up_locked(
     };
     let keep: Vec<String> = stack.secrets.iter().map(|s| s.name.clone()).collect();
     remove_stale_secrets(docker, &project.name, &keep).await;
-    let after: HashMap<String, u64> = services(docker, &project.name)
-        .await?
-        .into_iter()
-        .map(|s| (s.name, s.version))
-        .collect();
     Ok(rows
         .into_iter()
         .filter(|r| r.state.state == "running")
         .map(|r| {
             let action = match before.get(&r.state.service) {
                 None => Action::Created,
-                Some(v) if after.get(&r.state.service) == Some(v) => Action::Unchanged,
+                Some(id) if *id == r.state.container_id => Action::Unchanged,
                 Some(_) => Action::Recreated,
             };
             report(format!(
@@ -469,9 +491,7 @@ struct SwarmService {
     id: String,
     /// Without the stack's prefix: `postgres-primary`.
     name: String,
-    version: u64,
     image: String,
-    has_healthcheck: bool,
     ports: Vec<String>,
 }
 
@@ -506,16 +526,11 @@ async fn services(docker: &Docker, project: &str) -> Result<Vec<SwarmService>> {
             Some(SwarmService {
                 id: s.id?,
                 name: full.strip_prefix(&prefix).unwrap_or(&full).to_string(),
-                version: s.version.and_then(|v| v.index).unwrap_or(0),
                 image: container
                     .as_ref()
                     .and_then(|c| c.image.clone())
                     .map(|i| i.split('@').next().unwrap_or_default().to_string())
                     .unwrap_or_default(),
-                has_healthcheck: container
-                    .and_then(|c| c.health_check)
-                    .and_then(|h| h.test)
-                    .is_some_and(|t| t.first().is_some_and(|w| w != "NONE")),
                 ports,
             })
         })
@@ -566,7 +581,7 @@ async fn failed_update(docker: &Docker, project: &str) -> Result<Option<(String,
 async fn tasks(
     docker: &Docker,
     project: &str,
-    placement: &BTreeMap<String, String>,
+    placement: &BTreeMap<String, Placed>,
 ) -> Result<Vec<StatusRow>> {
     let services = services(docker, project).await?;
     let all = docker
@@ -592,7 +607,8 @@ async fn tasks(
             .and_then(|st| st.state.as_ref())
             .map(TaskState::to_string)
             .unwrap_or_else(|| "pending".into());
-        let health = if !s.has_healthcheck {
+        let placed = placement.get(&s.name);
+        let health = if !placed.is_some_and(|p| p.health_check) {
             None
         } else if state == "running" {
             // The swarm moves a task with a health check from starting to
@@ -603,10 +619,7 @@ async fn tasks(
         };
         let container = status.and_then(|st| st.container_status.as_ref());
         rows.push(StatusRow {
-            vm: placement
-                .get(&s.name)
-                .cloned()
-                .unwrap_or_else(|| "-".into()),
+            vm: placed.map(|p| p.vm.clone()).unwrap_or_else(|| "-".into()),
             state: ServiceState {
                 service: s.name.clone(),
                 container_id: container
@@ -647,7 +660,7 @@ pub async fn status(
     let loaded = ws.load(project)?;
     let vm = &loaded.config.vms[&cluster.manager];
     let conn = Connected::open(ws, project, vm).await?;
-    tasks(&conn.docker, &project.name, &placement(&loaded.config)).await
+    tasks(&conn.docker, &project.name, &placement(ws, &loaded.config)).await
 }
 
 /// `down` of a swarm project: `docker stack rm` on the manager, waiting
@@ -667,7 +680,7 @@ pub async fn down(
     let result = async {
         let vm = &loaded.config.vms[&manager];
         let conn = Connected::open(ws, project, vm).await?;
-        let before = tasks(&conn.docker, &project.name, &placement(&loaded.config)).await?;
+        let before = tasks(&conn.docker, &project.name, &placement(ws, &loaded.config)).await?;
         report(format!("VM {manager}: docker stack rm {}", project.name));
         let args = ["stack", "rm", project.name.as_str()];
         match &conn.target {
