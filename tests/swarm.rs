@@ -4,7 +4,9 @@
 //! when the test fails), a postgres + redis + app project: `up` until every
 //! task runs healthy, the app's own checks of its attachments, a write and
 //! a read through psql, `status` listing the tasks, the refusals (a node
-//! not in the swarm, `--vm`), `down`.
+//! not in the swarm, `--vm`), `down`; then the same stack again with its
+//! manager reached over SSH (a test sshd on 127.0.96.1:2601 driving this
+//! engine), the first deploy's data found in the kept volume.
 //! Prints the figure: stack deploy until healthy vs `up` of the same project
 //! with compose.
 //!
@@ -17,6 +19,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use common::docker::{Cleanup, docker, require_images};
+use common::sshd::{RemoteDir, TestVm, sdtui_ssh};
 use common::{fails, ok, sdtui};
 
 const PROJECT: &str = "swarm96";
@@ -316,6 +319,93 @@ fn a_project_runs_as_a_swarm_stack() {
         &format!("name={PROJECT}_postgres-main-data"),
     ]);
     assert!(!vols.trim().is_empty(), "the data volume went with down");
+
+    // The same stack from a manager reached over SSH (a VM whose sshd
+    // drives this engine): the stack uploaded there, deployed by its
+    // docker, and the data of the first deploy found again in the volume.
+    let vm = TestVm::start("127.0.96.1", 2601);
+    let _remote_dir = RemoteDir(
+        std::path::PathBuf::from(std::env::var("HOME").unwrap())
+            .join(".sdtui")
+            .join(PROJECT),
+    );
+    let config = project_yml(true)
+        .replace(
+            "  local:\n    host: local\n    private_ip: 127.0.96.1\n",
+            &format!(
+                "  mgr:\n    host: {}\n    port: {}\n    user: root\n    identity: {}\n",
+                vm.addr,
+                vm.port,
+                vm.client_key().display()
+            ),
+        )
+        .replace("manager: local", "manager: mgr");
+    std::fs::write(root.path().join(PROJECT).join("config.yml"), config).unwrap();
+    let known_hosts = vm.trusted_known_hosts();
+    let t = Instant::now();
+    let remote_up = ok(&sdtui_ssh(
+        root.path(),
+        &known_hosts,
+        &["-p", PROJECT, "up", "--timeout", "180"],
+    ));
+    let remote_elapsed = t.elapsed();
+    println!("up (swarm, manager over SSH):\n{remote_up}");
+    assert!(remote_up.contains("mgr"), "{remote_up}");
+    let (_, label) = docker(&[
+        "node",
+        "inspect",
+        "self",
+        "-f",
+        "{{index .Spec.Labels \"sdtui.vm\"}}",
+    ]);
+    assert_eq!(label.trim(), "mgr");
+    let pg = task_container("postgres-main");
+    let (okr, out) = docker(&[
+        "exec",
+        "-e",
+        &format!("PGPASSWORD={password}"),
+        &pg,
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        user,
+        "-d",
+        db,
+        "-Atc",
+        "SELECT v FROM t;",
+    ]);
+    assert!(okr && out.contains("through the swarm"), "{out}");
+    let status = ok(&sdtui_ssh(
+        root.path(),
+        &known_hosts,
+        &["-p", PROJECT, "status", "--json"],
+    ));
+    let rows: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["vm"] == "mgr" && r["state"] == "running"),
+        "{status}"
+    );
+    ok(&sdtui_ssh(
+        root.path(),
+        &known_hosts,
+        &["-p", PROJECT, "down"],
+    ));
+    let (_, services) = docker(&[
+        "service",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.stack.namespace={PROJECT}"),
+    ]);
+    assert!(services.trim().is_empty(), "{services}");
+    println!(
+        "FIGURE swarm: stack deploy with the manager over SSH (volume kept) {:.1}s",
+        remote_elapsed.as_secs_f64()
+    );
 
     println!(
         "FIGURE swarm: stack deploy until healthy {:.1}s vs compose up {:.1}s (postgres + redis + app, one node)",
