@@ -3,7 +3,7 @@
 //! address pool 172.31.96.0/20, left with `docker swarm leave --force` even
 //! when the test fails), a postgres + redis + app project: `up` until every
 //! task runs healthy, the app's own checks of its attachments, a write and
-//! a read through psql, `status` listing the tasks, the refusals (a node
+//! a read through psql, `status` listing the tasks, `logs`, the refusals (a node
 //! not in the swarm, `--vm`), `down`; then the same stack again with its
 //! manager reached over SSH (a test sshd on 127.0.96.1:2601 driving this
 //! engine), the first deploy's data found in the kept volume.
@@ -293,6 +293,20 @@ fn a_project_runs_as_a_swarm_stack() {
         .find(|r| r["service"] == "postgres-main")
         .unwrap();
     assert_eq!(pg_row["health"], "healthy");
+
+    // logs reads each service's task container on its VM's engine.
+    let logs = ok(&sdtui(
+        root.path(),
+        &["-p", PROJECT, "logs", "web", "--tail", "50"],
+    ));
+    assert!(logs.contains("check.py exited 0"), "{logs}");
+    let all = ok(&sdtui(
+        root.path(),
+        &["-p", PROJECT, "logs", "--tail", "5", "--no-color"],
+    ));
+    for service in ["postgres-main", "redis-session", "web"] {
+        assert!(all.contains(service), "{service} missing from:\n{all}");
+    }
 
     // A second up with nothing changed leaves the services as they were.
     let again = ok(&sdtui(

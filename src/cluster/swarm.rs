@@ -4,20 +4,19 @@
 //! created through the Docker API, and the swarm's services and tasks read
 //! back through the same API.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::models::{LocalNodeState, SecretSpec, ServiceUpdateStatusStateEnum, TaskState};
-use bollard::query_parameters::{
-    ListSecretsOptions, ListServicesOptions, ListTasksOptions, UpdateNodeOptionsBuilder,
-};
+use bollard::models::{LocalNodeState, SecretSpec};
+use bollard::query_parameters::{ListSecretsOptions, UpdateNodeOptionsBuilder};
 
 use super::stack::{self, NODE_LABEL, STACK_FILE};
+use super::swarm_tasks::{failed_update, placement, services, stack_containers, tasks};
+pub use super::swarm_tasks::{log_sources, service_container, status};
 use crate::config::{Cluster, Config, Vm};
 use crate::deploy::target::{Connected, Target};
-use crate::deploy::{Action, ServiceReport, StatusRow, lock};
-use crate::docker::ServiceState;
+use crate::deploy::{Action, ServiceReport, lock};
 use crate::engine::{Loaded, Operation, Project, Workspace, audit};
 use crate::error::{Result, UserError};
 use crate::ssh::RemoteCommand;
@@ -27,7 +26,7 @@ pub fn cluster_of(ws: &Workspace, project: &Project) -> Result<Option<Cluster>> 
     Ok(ws.load(project)?.config.cluster)
 }
 
-fn refuse_vm_filter(vm_filter: Option<&str>, what: &str) -> Result<()> {
+pub(super) fn refuse_vm_filter(vm_filter: Option<&str>, what: &str) -> Result<()> {
     match vm_filter {
         None => Ok(()),
         Some(f) => Err(UserError::new(format!(
@@ -37,14 +36,14 @@ fn refuse_vm_filter(vm_filter: Option<&str>, what: &str) -> Result<()> {
     }
 }
 
-fn stack_label_filter(project: &str) -> HashMap<String, Vec<String>> {
+pub(super) fn stack_label_filter(project: &str) -> HashMap<String, Vec<String>> {
     HashMap::from([(
         "label".to_string(),
         vec![format!("com.docker.stack.namespace={project}")],
     )])
 }
 
-fn api_error(what: &str, e: bollard::errors::Error) -> UserError {
+pub(super) fn api_error(what: &str, e: bollard::errors::Error) -> UserError {
     UserError::new(format!("{what}: {e}"))
 }
 
@@ -306,42 +305,6 @@ async fn stack_deploy(conn: &Connected, project: &Project, loaded: &Loaded) -> R
     }
 }
 
-/// Where each service of the stack is placed, and whether it has a health
-/// check (the catalog's word: it is what the stack was given).
-struct Placed {
-    vm: String,
-    health_check: bool,
-}
-
-fn placement(ws: &Workspace, config: &Config) -> BTreeMap<String, Placed> {
-    config
-        .addons
-        .iter()
-        .map(|a| {
-            let health_check = ws
-                .catalog
-                .get(&a.type_name)
-                .is_some_and(|t| t.healthcheck.is_some());
-            (
-                a.service(),
-                Placed {
-                    vm: a.vm.clone(),
-                    health_check,
-                },
-            )
-        })
-        .chain(config.apps.values().map(|a| {
-            (
-                a.name.clone(),
-                Placed {
-                    vm: a.vm.clone(),
-                    health_check: false,
-                },
-            )
-        }))
-        .collect()
-}
-
 /// `up` of a swarm project: sync, check the nodes, label them, create the
 /// secrets, `docker stack deploy`, then wait until every service's task
 /// runs (a task with a health check counts as running only once healthy).
@@ -485,182 +448,6 @@ async fn up_locked(
             }
         })
         .collect())
-}
-
-struct SwarmService {
-    id: String,
-    /// Without the stack's prefix: `postgres-primary`.
-    name: String,
-    image: String,
-    ports: Vec<String>,
-}
-
-async fn services(docker: &Docker, project: &str) -> Result<Vec<SwarmService>> {
-    let list = docker
-        .list_services(Some(ListServicesOptions {
-            filters: Some(stack_label_filter(project)),
-            status: None,
-        }))
-        .await
-        .map_err(|e| api_error("listing swarm services", e))?;
-    let prefix = format!("{project}_");
-    Ok(list
-        .into_iter()
-        .filter_map(|s| {
-            let spec = s.spec?;
-            let full = spec.name.clone()?;
-            let container = spec.task_template.and_then(|t| t.container_spec);
-            let ports = s
-                .endpoint
-                .and_then(|e| e.ports)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|p| {
-                    format!(
-                        "{}->{}",
-                        p.published_port.unwrap_or(0),
-                        p.target_port.unwrap_or(0)
-                    )
-                })
-                .collect();
-            Some(SwarmService {
-                id: s.id?,
-                name: full.strip_prefix(&prefix).unwrap_or(&full).to_string(),
-                image: container
-                    .as_ref()
-                    .and_then(|c| c.image.clone())
-                    .map(|i| i.split('@').next().unwrap_or_default().to_string())
-                    .unwrap_or_default(),
-                ports,
-            })
-        })
-        .collect())
-}
-
-/// Containers of the stack's tasks on this engine, stopped ones too.
-async fn stack_containers(docker: &Docker, project: &str) -> Result<usize> {
-    let list = docker
-        .list_containers(Some(
-            bollard::query_parameters::ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&stack_label_filter(project))
-                .build(),
-        ))
-        .await
-        .map_err(|e| api_error("listing the stack's containers", e))?;
-    Ok(list.len())
-}
-
-/// A service whose update the swarm rolled back (its new task failed).
-async fn failed_update(docker: &Docker, project: &str) -> Result<Option<(String, String)>> {
-    let list = docker
-        .list_services(Some(ListServicesOptions {
-            filters: Some(stack_label_filter(project)),
-            status: None,
-        }))
-        .await
-        .map_err(|e| api_error("listing swarm services", e))?;
-    Ok(list.into_iter().find_map(|s| {
-        let u = s.update_status?;
-        matches!(
-            u.state,
-            Some(ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED)
-                | Some(ServiceUpdateStatusStateEnum::ROLLBACK_STARTED)
-        )
-        .then(|| {
-            (
-                s.spec.and_then(|s| s.name).unwrap_or_default(),
-                u.message.unwrap_or_default(),
-            )
-        })
-    }))
-}
-
-/// One row per service: its current task (the one the swarm wants
-/// running), placed on the VM the stack pins it to.
-async fn tasks(
-    docker: &Docker,
-    project: &str,
-    placement: &BTreeMap<String, Placed>,
-) -> Result<Vec<StatusRow>> {
-    let services = services(docker, project).await?;
-    let all = docker
-        .list_tasks(Some(ListTasksOptions {
-            filters: Some(HashMap::from([(
-                "desired-state".to_string(),
-                vec!["running".to_string()],
-            )])),
-        }))
-        .await
-        .map_err(|e| api_error("listing swarm tasks", e))?;
-    let mut rows = Vec::new();
-    for s in &services {
-        let mut mine: Vec<_> = all
-            .iter()
-            .filter(|t| t.service_id.as_deref() == Some(s.id.as_str()))
-            .collect();
-        // The newest first: after an update the old one is shutting down.
-        mine.sort_by_key(|t| std::cmp::Reverse(t.version.as_ref().and_then(|v| v.index)));
-        let task = mine.first();
-        let status = task.and_then(|t| t.status.as_ref());
-        let state = status
-            .and_then(|st| st.state.as_ref())
-            .map(TaskState::to_string)
-            .unwrap_or_else(|| "pending".into());
-        let placed = placement.get(&s.name);
-        let health = if !placed.is_some_and(|p| p.health_check) {
-            None
-        } else if state == "running" {
-            // The swarm moves a task with a health check from starting to
-            // running only once the check passes.
-            Some("healthy".to_string())
-        } else {
-            Some("starting".to_string())
-        };
-        let container = status.and_then(|st| st.container_status.as_ref());
-        rows.push(StatusRow {
-            vm: placed.map(|p| p.vm.clone()).unwrap_or_else(|| "-".into()),
-            state: ServiceState {
-                service: s.name.clone(),
-                container_id: container
-                    .and_then(|c| c.container_id.clone())
-                    .unwrap_or_default(),
-                container: task
-                    .map(|t| {
-                        format!(
-                            "{project}_{}.{}",
-                            s.name,
-                            t.slot.map(|n| n.to_string()).unwrap_or_default()
-                        )
-                    })
-                    .unwrap_or_default(),
-                state,
-                health,
-                image: s.image.clone(),
-                started_at: status
-                    .and_then(|st| st.timestamp.clone())
-                    .unwrap_or_default(),
-                ports: s.ports.clone(),
-                exit_code: container.and_then(|c| c.exit_code),
-            },
-        });
-    }
-    Ok(rows)
-}
-
-/// `status` of a swarm project: the stack's services and their tasks, read
-/// on the manager.
-pub async fn status(
-    ws: &Workspace,
-    project: &Project,
-    cluster: &Cluster,
-    vm_filter: Option<&str>,
-) -> Result<Vec<StatusRow>> {
-    refuse_vm_filter(vm_filter, "status")?;
-    let loaded = ws.load(project)?;
-    let vm = &loaded.config.vms[&cluster.manager];
-    let conn = Connected::open(ws, project, vm).await?;
-    tasks(&conn.docker, &project.name, &placement(ws, &loaded.config)).await
 }
 
 /// `down` of a swarm project: `docker stack rm` on the manager, waiting

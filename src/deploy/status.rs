@@ -98,6 +98,9 @@ pub async fn service_container(
     project: &Project,
     service: &str,
 ) -> Result<(Docker, ServiceState)> {
+    if crate::cluster::swarm::cluster_of(ws, project)?.is_some() {
+        return crate::cluster::swarm::service_container(ws, project, service).await;
+    }
     // config.yml says which VM runs it: one connection, to that VM only.
     let loaded = ws.load(project)?;
     let addon_vm = loaded
@@ -147,6 +150,9 @@ pub async fn log_sources(
     project: &Project,
     vm_filter: Option<&str>,
 ) -> Result<Vec<LogSource>> {
+    if let Some(cluster) = crate::cluster::swarm::cluster_of(ws, project)? {
+        return crate::cluster::swarm::log_sources(ws, project, &cluster, vm_filter).await;
+    }
     let loaded = ws.load(project)?;
     let vms = select_vms(&loaded.config, vm_filter)?;
     let per_vm = join_all(vms.iter().map(|vm| async move {
