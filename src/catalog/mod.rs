@@ -47,6 +47,11 @@ pub struct AddonType {
     /// a 0600 env file, never into the compose file.
     #[serde(default)]
     pub container_env: IndexMap<String, String>,
+    /// `container_env` names the image also reads from a file named by
+    /// `NAME_FILE` (the official images' `_FILE` forms): in a swarm stack
+    /// those come from Docker secrets instead of the service's environment.
+    #[serde(default)]
+    pub file_env: Vec<String>,
     /// Container command; an element `{options}` splices option arguments,
     /// `{options}` inside an element inserts them shell-quoted.
     #[serde(default)]

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::catalog::{AddonType, Catalog};
-use crate::config::{Addon, App, Config};
+use crate::config::{Addon, App};
 use crate::engine::generate::{self, EnvVar};
 use crate::engine::{Loaded, Project, Workspace};
 use crate::error::{Result, UserError, io_error};
@@ -157,7 +157,7 @@ pub fn build(
 
     // In a cluster every addon is the app's neighbour: its Service name and
     // container port, as for an app on the addon's own VM.
-    let in_cluster = one_machine(config);
+    let in_cluster = super::one_machine(config);
     for app in config.apps.values() {
         let name = dns_name(&app.name);
         let env: Vec<EnvVar> = generate::app_environment(
@@ -460,20 +460,6 @@ fn app_docs(
         ],
         None => vec![deployment],
     }
-}
-
-/// The config as if every VM were one machine: apps then reach addons by
-/// service name and container port, as pods reach Services.
-fn one_machine(config: &Config) -> Config {
-    let mut c = config.clone();
-    let first = c.vms.keys().next().cloned().unwrap_or_default();
-    for a in &mut c.addons {
-        a.vm = first.clone();
-    }
-    for app in c.apps.values_mut() {
-        app.vm = first.clone();
-    }
-    c
 }
 
 /// A compose health check as a probe's command: `CMD-SHELL x` → `sh -c x`,

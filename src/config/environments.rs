@@ -124,6 +124,8 @@ impl Config {
             apps: IndexMap::new(),
             environments: IndexMap::new(),
             environment: Some(name.to_string()),
+            // An environment deploys with compose onto its own VMs.
+            cluster: None,
             index,
         })
     }

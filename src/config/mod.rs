@@ -2,6 +2,7 @@
 //! validation against the catalog. Edits that keep the user's file live in
 //! `edit`, recognising the legacy format in `legacy`.
 
+pub mod cluster;
 pub mod dotenv;
 pub mod edit;
 pub mod environments;
@@ -10,6 +11,7 @@ pub mod legacy;
 mod raw;
 pub mod schedule;
 
+pub use cluster::{Cluster, ClusterKind};
 pub use environments::{Environment, Migrate, UserFile};
 pub use instances::major;
 
@@ -37,6 +39,9 @@ pub struct Config {
     /// Set when this is one environment's effective config
     /// ([`Config::for_environment`]), for what generated files say.
     pub environment: Option<String>,
+    /// `cluster:`: the project deploys as a stack on a swarm of its VMs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Cluster>,
     /// `databases.primary` → position in `addons`, for lookups at scale.
     #[serde(skip)]
     pub index: std::collections::HashMap<String, usize>,

@@ -29,6 +29,8 @@ pub(super) struct RawConfig {
     apps: IndexMap<Name, RawApp>,
     #[serde(default)]
     environments: IndexMap<Name, Option<RawEnvironment>>,
+    /// `cluster: {kind: swarm, manager: VM}`: deploy as a stack.
+    cluster: Option<Spanned<super::cluster::RawCluster>>,
 }
 
 #[derive(Deserialize)]
@@ -479,7 +481,12 @@ pub(super) fn validate(
         catalog,
         planned,
     )?;
+    let cluster = raw
+        .cluster
+        .map(|c| super::cluster::validate(c, path, text, &vms, &addons, &apps))
+        .transpose()?;
     Ok(Config {
+        cluster,
         vms,
         addons,
         apps,

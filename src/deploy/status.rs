@@ -28,6 +28,9 @@ pub async fn status(
     project: &Project,
     vm_filter: Option<&str>,
 ) -> Result<Vec<StatusRow>> {
+    if let Some(cluster) = crate::cluster::swarm::cluster_of(ws, project)? {
+        return crate::cluster::swarm::status(ws, project, &cluster, vm_filter).await;
+    }
     let loaded = ws.load(project)?;
     let vms = select_vms(&loaded.config, vm_filter)?;
     // Every VM at once; one engine call per container, no polling.
@@ -51,6 +54,10 @@ pub async fn status_by_vm(
     project: &Project,
     vm_filter: Option<&str>,
 ) -> Result<(Vec<StatusRow>, Vec<(String, UserError)>)> {
+    if let Some(cluster) = crate::cluster::swarm::cluster_of(ws, project)? {
+        let rows = crate::cluster::swarm::status(ws, project, &cluster, vm_filter).await?;
+        return Ok((rows, Vec::new()));
+    }
     let loaded = ws.load(project)?;
     let vms = select_vms(&loaded.config, vm_filter)?;
     let runs: Vec<_> = vms
@@ -91,6 +98,9 @@ pub async fn service_container(
     project: &Project,
     service: &str,
 ) -> Result<(Docker, ServiceState)> {
+    if crate::cluster::swarm::cluster_of(ws, project)?.is_some() {
+        return crate::cluster::swarm::service_container(ws, project, service).await;
+    }
     // config.yml says which VM runs it: one connection, to that VM only.
     let loaded = ws.load(project)?;
     let addon_vm = loaded
@@ -140,6 +150,9 @@ pub async fn log_sources(
     project: &Project,
     vm_filter: Option<&str>,
 ) -> Result<Vec<LogSource>> {
+    if let Some(cluster) = crate::cluster::swarm::cluster_of(ws, project)? {
+        return crate::cluster::swarm::log_sources(ws, project, &cluster, vm_filter).await;
+    }
     let loaded = ws.load(project)?;
     let vms = select_vms(&loaded.config, vm_filter)?;
     let per_vm = join_all(vms.iter().map(|vm| async move {

@@ -25,6 +25,9 @@ pub async fn up_reporting(
     timeout: Duration,
     report: &(dyn Fn(String) + Sync),
 ) -> Result<Vec<ServiceReport>> {
+    if let Some(cluster) = crate::cluster::swarm::cluster_of(ws, project)? {
+        return crate::cluster::swarm::up(ws, project, &cluster, vm_filter, timeout, report).await;
+    }
     // The VMs' deploy locks before the sync: a second `up` waits here, then
     // deploys the state the first one left, never beside it.
     let (_, mut locks) = lock_selected(ws, project, vm_filter, "up", report).await?;
@@ -447,6 +450,9 @@ pub async fn down(
     vm_filter: Option<&str>,
     report: &(dyn Fn(String) + Sync),
 ) -> Result<Vec<ServiceReport>> {
+    if let Some(cluster) = crate::cluster::swarm::cluster_of(ws, project)? {
+        return crate::cluster::swarm::down(ws, project, &cluster, vm_filter, report).await;
+    }
     let (wanted, locks) = lock_selected(ws, project, vm_filter, "down", report).await?;
     let started = audit::now();
     let loaded = ws.load(project)?;

@@ -204,6 +204,11 @@ pub fn generate(
         });
     }
 
+    if config.cluster.is_some() {
+        let stack = crate::cluster::stack::stack(project, config, catalog, &secrets, existing)?;
+        files.extend(stack.files);
+    }
+
     Ok(Generated {
         secrets,
         files,
