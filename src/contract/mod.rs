@@ -2,3 +2,4 @@
 //! `doctor` (every attachment proven from inside its app).
 
 pub mod doctor;
+pub mod status;
