@@ -75,10 +75,24 @@ pub struct AddonType {
     pub connect: Option<ConnectSpec>,
     /// How `doctor` proves an attachment from beside its app.
     pub doctor: Option<crate::contract::doctor::DoctorSpec>,
+    /// Types (or names they `provide`) an instance needs in its project;
+    /// those on its VM start first.
     #[serde(default)]
     pub depends: Vec<String>,
+    /// Other names this type answers to in `depends`/`conflicts` (mariadb
+    /// provides `mysql`).
+    #[serde(default)]
+    pub provides: Vec<String>,
+    /// Types (or provided names) that may not share a VM with it.
     #[serde(default)]
     pub conflicts: Vec<String>,
+    /// A user type that replaces a built-in one of the same name must say
+    /// so, so a folder cannot shadow one by accident.
+    #[serde(default)]
+    pub overrides: bool,
+    /// How the type's contract script (`addon.sh` beside addon.yml) runs;
+    /// absent without a script.
+    pub contract: Option<crate::contract::script::ContractSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -338,8 +352,15 @@ impl Catalog {
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| crate::error::io_error(&path, "read", e))?;
                 let t = parse_addon(&path, &text)?;
+                check_user_type(&t, &path, &types)?;
                 types.insert(t.name.clone(), (t, path));
             }
+        }
+        if let Some(cycle) = crate::contract::deps::find_cycle(types.values().map(|(t, _)| t)) {
+            return Err(
+                UserError::new(format!("addon types depend on each other: {cycle}"))
+                    .hint("remove one of these from the other's `depends:` in its addon.yml"),
+            );
         }
         Ok(Catalog { types })
     }
@@ -388,6 +409,46 @@ impl Catalog {
             }
         }
     }
+}
+
+/// A user folder's type: named as its folder, and replacing a built-in
+/// one only when it says `overrides: true`.
+fn check_user_type(
+    t: &AddonType,
+    path: &Path,
+    types: &BTreeMap<String, (AddonType, PathBuf)>,
+) -> Result<()> {
+    let folder = path
+        .parent()
+        .and_then(|d| d.file_name())
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    if t.name != folder {
+        return Err(UserError::new(format!(
+            "{}: type name \"{}\" differs from its folder \"{folder}\"",
+            path.display(),
+            t.name
+        ))
+        .hint(format!(
+            "rename the folder to {} or set `name: {folder}`",
+            t.name
+        )));
+    }
+    if let Some((_, builtin)) = types.get(&t.name)
+        && builtin.starts_with("<builtin>")
+        && !t.overrides
+    {
+        return Err(UserError::new(format!(
+            "{}: type {} shadows the built-in {}",
+            path.display(),
+            t.name,
+            t.name
+        ))
+        .hint(
+            "add `overrides: true` to replace the built-in type, or rename the folder and `name:`",
+        ));
+    }
+    Ok(())
 }
 
 fn parse_addon(path: &Path, text: &str) -> Result<AddonType> {

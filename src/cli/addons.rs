@@ -29,6 +29,7 @@ pub(super) fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> 
             version,
             vm,
             options,
+            with_deps,
             apply,
         } => {
             let options = options
@@ -54,6 +55,7 @@ pub(super) fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> 
                     version,
                     vm,
                     options,
+                    with_deps,
                 },
                 &apply,
             )

@@ -190,6 +190,10 @@ pub(super) enum AddonsCmd {
         /// KEY=VALUE, repeatable.
         #[arg(long = "option", value_name = "KEY=VALUE")]
         options: Vec<String>,
+        /// Also add an instance of each type it depends on that the
+        /// project lacks (same VM, same name), in the same plan.
+        #[arg(long)]
+        with_deps: bool,
         #[command(flatten)]
         apply: ApplyFlags,
     },

@@ -1,5 +1,7 @@
 //! What the catalog promises about a running addon, checked for real:
 //! `doctor` (every attachment proven from inside its app).
 
+pub mod deps;
 pub mod doctor;
+pub mod script;
 pub mod status;

@@ -151,6 +151,7 @@ fn create_example(ws: &Workspace) -> Result<()> {
                 version: None,
                 vm: None,
                 options: vec![],
+                with_deps: false,
             },
             false,
         )?;
