@@ -93,6 +93,9 @@ pub struct AddonType {
     /// How the type's contract script (`addon.sh` beside addon.yml) runs;
     /// absent without a script.
     pub contract: Option<crate::contract::script::ContractSpec>,
+    /// The folder holding its `addon.sh`, for a type with a `contract:`.
+    #[serde(skip)]
+    pub script_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -353,6 +356,7 @@ impl Catalog {
                     .map_err(|e| crate::error::io_error(&path, "read", e))?;
                 let t = parse_addon(&path, &text)?;
                 check_user_type(&t, &path, &types)?;
+                let t = with_script(t, &path)?;
                 types.insert(t.name.clone(), (t, path));
             }
         }
@@ -411,9 +415,43 @@ impl Catalog {
     }
 }
 
+/// A type with `contract:` gets its folder's `addon.sh`, which must be
+/// there and executable; one without `contract:` may not have one.
+pub fn with_script(mut t: AddonType, addon_yml: &Path) -> Result<AddonType> {
+    use crate::contract::script::SCRIPT;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = addon_yml.parent().unwrap_or(Path::new("."));
+    let script = dir.join(SCRIPT);
+    match (&t.contract, std::fs::metadata(&script)) {
+        (None, Ok(_)) => Err(UserError::new(format!(
+            "type {}: {} is there but addon.yml has no `contract:`",
+            t.name,
+            script.display()
+        ))
+        .hint("add `contract: {kind: container}` (or `kind: system`) to its addon.yml")),
+        (None, Err(_)) => Ok(t),
+        (Some(_), Err(_)) => Err(UserError::new(format!(
+            "type {}, function metadata: {} is missing",
+            t.name,
+            script.display()
+        ))
+        .hint("write the contract's functions in addon.sh beside addon.yml (see README.md)")),
+        (Some(_), Ok(m)) if m.permissions().mode() & 0o111 == 0 => Err(UserError::new(format!(
+            "type {}, function metadata: {} is not executable",
+            t.name,
+            script.display()
+        ))
+        .hint(format!("chmod +x {}", script.display()))),
+        (Some(_), Ok(_)) => {
+            t.script_dir = Some(dir.to_path_buf());
+            Ok(t)
+        }
+    }
+}
+
 /// A user folder's type: named as its folder, and replacing a built-in
 /// one only when it says `overrides: true`.
-fn check_user_type(
+pub fn check_user_type(
     t: &AddonType,
     path: &Path,
     types: &BTreeMap<String, (AddonType, PathBuf)>,
@@ -451,7 +489,7 @@ fn check_user_type(
     Ok(())
 }
 
-fn parse_addon(path: &Path, text: &str) -> Result<AddonType> {
+pub fn parse_addon(path: &Path, text: &str) -> Result<AddonType> {
     let t: AddonType = crate::config::parse_yaml(path, text)?;
     let err = |msg: String, hint: String| {
         Err(UserError::new(format!("{}: {msg}", path.display())).hint(hint))

@@ -48,11 +48,14 @@ pub(super) enum Command {
         #[command(flatten)]
         apply: ApplyFlags,
     },
-    /// List addon types and their plans.
+    /// List addon types and their plans (`catalog validate DIR` checks a
+    /// type folder).
     Catalog {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        cmd: Option<CatalogCmd>,
     },
     /// List the projects under the root.
     Projects {
@@ -142,6 +145,16 @@ pub(super) struct ApplyFlags {
     /// Print only the summary, not the diff.
     #[arg(long, short)]
     pub(super) quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum CatalogCmd {
+    /// Check a type folder before use: addon.yml, and its addon.sh's
+    /// metadata and validate answers against the contract.
+    Validate {
+        /// The type's folder (holding addon.yml and addon.sh).
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -3,5 +3,8 @@
 
 pub mod deps;
 pub mod doctor;
+pub mod lifecycle;
+pub mod run;
 pub mod script;
 pub mod status;
+pub mod validate;

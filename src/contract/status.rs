@@ -182,9 +182,14 @@ pub async fn of_addon(
         )
         .await?;
         let service = addon.service();
-        Ok::<_, crate::error::UserError>(from_container(
-            states.iter().find(|s| s.service == service),
-        ))
+        let found = states.iter().find(|s| s.service == service);
+        let values = from_container(found);
+        Ok::<_, crate::error::UserError>(match (found, ws.catalog.get(&addon.type_name)) {
+            (Some(c), Some(t)) => {
+                super::lifecycle::refine(project, t, &conn.docker, c, values).await
+            }
+            _ => values,
+        })
     };
     match tokio::time::timeout(std::time::Duration::from_secs(20), read).await {
         Ok(Ok(s)) => s,

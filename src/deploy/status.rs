@@ -35,6 +35,30 @@ fn with_addon_values(config: &crate::config::Config, vm: &str, rows: &mut Vec<St
     }
 }
 
+/// A script-backed addon's values from its own `status`/`health`.
+async fn refine_with_scripts(
+    ws: &Workspace,
+    project: &Project,
+    config: &crate::config::Config,
+    docker: &Docker,
+    rows: &mut [StatusRow],
+) {
+    for row in rows.iter_mut() {
+        let Some(addon) = config
+            .addons
+            .iter()
+            .find(|a| a.service() == row.state.service)
+        else {
+            continue;
+        };
+        let (Some(t), Some(values)) = (ws.catalog.get(&addon.type_name), row.addon.clone()) else {
+            continue;
+        };
+        row.addon =
+            Some(crate::contract::lifecycle::refine(project, t, docker, &row.state, values).await);
+    }
+}
+
 /// Live state of every service on one VM, through its engine.
 pub async fn vm_status(docker: &Docker, project: &Project, vm: &str) -> Result<Vec<StatusRow>> {
     let states = docker::project_containers(docker, &compose_project(&project.name, vm)).await?;
@@ -81,11 +105,15 @@ pub async fn status_by_vm(
 ) -> Result<(Vec<StatusRow>, Vec<(String, UserError)>)> {
     let loaded = ws.load(project)?;
     let vms = select_vms(&loaded.config, vm_filter)?;
+    let config = &loaded.config;
     let runs: Vec<_> = vms
         .iter()
         .map(|vm| async move {
             let conn = Connected::open(ws, project, vm).await?;
-            vm_status(&conn.docker, project, &vm.name).await
+            let mut rows = vm_status(&conn.docker, project, &vm.name).await?;
+            with_addon_values(config, &vm.name, &mut rows);
+            refine_with_scripts(ws, project, config, &conn.docker, &mut rows).await;
+            Ok::<_, UserError>(rows)
         })
         .collect();
     let mut rows = Vec::new();
@@ -109,7 +137,9 @@ pub async fn status_by_vm(
                     .collect()
             }
         };
-        with_addon_values(&loaded.config, &vm.name, &mut vm_rows);
+        if vm_rows.iter().all(|r| r.addon.is_none()) {
+            with_addon_values(&loaded.config, &vm.name, &mut vm_rows);
+        }
         rows.extend(vm_rows);
     }
     Ok((rows, failed))
