@@ -25,6 +25,9 @@ fn replace_in(path: &Path, from: &str, to: &str) {
     std::fs::write(path, text.replace(from, to)).unwrap();
 }
 
+/// What is broken, how, and what the error must say.
+type Case<'a> = (&'a str, Box<dyn Fn() + 'a>, &'a str);
+
 #[test]
 fn catalog_validate_passes_the_fixture_and_names_function_and_field_on_bad_input() {
     let root = tempfile::tempdir().unwrap();
@@ -44,7 +47,7 @@ fn catalog_validate_passes_the_fixture_and_names_function_and_field_on_bad_input
     );
     let script = dir.join("addon.sh");
     let original = std::fs::read_to_string(&script).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn()>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "not executable",
             Box::new(|| {
