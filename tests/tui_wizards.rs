@@ -608,6 +608,7 @@ fn container_keys_stop_start_and_restart_the_selected_row() {
             ports: vec![],
             exit_code: None,
         },
+        addon: None,
     };
     f.app
         .apply(Msg::VmStatus("core".into(), vec![row("running")]));

@@ -80,10 +80,27 @@ pub struct AddonType {
     pub connect: Option<ConnectSpec>,
     /// How `doctor` proves an attachment from beside its app.
     pub doctor: Option<crate::contract::doctor::DoctorSpec>,
+    /// Types (or names they `provide`) an instance needs in its project;
+    /// those on its VM start first.
     #[serde(default)]
     pub depends: Vec<String>,
+    /// Other names this type answers to in `depends`/`conflicts` (mariadb
+    /// provides `mysql`).
+    #[serde(default)]
+    pub provides: Vec<String>,
+    /// Types (or provided names) that may not share a VM with it.
     #[serde(default)]
     pub conflicts: Vec<String>,
+    /// A user type that replaces a built-in one of the same name must say
+    /// so, so a folder cannot shadow one by accident.
+    #[serde(default)]
+    pub overrides: bool,
+    /// How the type's contract script (`addon.sh` beside addon.yml) runs;
+    /// absent without a script.
+    pub contract: Option<crate::contract::script::ContractSpec>,
+    /// The folder holding its `addon.sh`, for a type with a `contract:`.
+    #[serde(skip)]
+    pub script_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -343,8 +360,16 @@ impl Catalog {
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| crate::error::io_error(&path, "read", e))?;
                 let t = parse_addon(&path, &text)?;
+                check_user_type(&t, &path, &types)?;
+                let t = with_script(t, &path)?;
                 types.insert(t.name.clone(), (t, path));
             }
+        }
+        if let Some(cycle) = crate::contract::deps::find_cycle(types.values().map(|(t, _)| t)) {
+            return Err(
+                UserError::new(format!("addon types depend on each other: {cycle}"))
+                    .hint("remove one of these from the other's `depends:` in its addon.yml"),
+            );
         }
         Ok(Catalog { types })
     }
@@ -395,7 +420,81 @@ impl Catalog {
     }
 }
 
-fn parse_addon(path: &Path, text: &str) -> Result<AddonType> {
+/// A type with `contract:` gets its folder's `addon.sh`, which must be
+/// there and executable; one without `contract:` may not have one.
+pub fn with_script(mut t: AddonType, addon_yml: &Path) -> Result<AddonType> {
+    use crate::contract::script::SCRIPT;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = addon_yml.parent().unwrap_or(Path::new("."));
+    let script = dir.join(SCRIPT);
+    match (&t.contract, std::fs::metadata(&script)) {
+        (None, Ok(_)) => Err(UserError::new(format!(
+            "type {}: {} is there but addon.yml has no `contract:`",
+            t.name,
+            script.display()
+        ))
+        .hint("add `contract: {kind: container}` (or `kind: system`) to its addon.yml")),
+        (None, Err(_)) => Ok(t),
+        (Some(_), Err(_)) => Err(UserError::new(format!(
+            "type {}, function metadata: {} is missing",
+            t.name,
+            script.display()
+        ))
+        .hint("write the contract's functions in addon.sh beside addon.yml (see README.md)")),
+        (Some(_), Ok(m)) if m.permissions().mode() & 0o111 == 0 => Err(UserError::new(format!(
+            "type {}, function metadata: {} is not executable",
+            t.name,
+            script.display()
+        ))
+        .hint(format!("chmod +x {}", script.display()))),
+        (Some(_), Ok(_)) => {
+            t.script_dir = Some(dir.to_path_buf());
+            Ok(t)
+        }
+    }
+}
+
+/// A user folder's type: named as its folder, and replacing a built-in
+/// one only when it says `overrides: true`.
+pub fn check_user_type(
+    t: &AddonType,
+    path: &Path,
+    types: &BTreeMap<String, (AddonType, PathBuf)>,
+) -> Result<()> {
+    let folder = path
+        .parent()
+        .and_then(|d| d.file_name())
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    if t.name != folder {
+        return Err(UserError::new(format!(
+            "{}: type name \"{}\" differs from its folder \"{folder}\"",
+            path.display(),
+            t.name
+        ))
+        .hint(format!(
+            "rename the folder to {} or set `name: {folder}`",
+            t.name
+        )));
+    }
+    if let Some((_, builtin)) = types.get(&t.name)
+        && builtin.starts_with("<builtin>")
+        && !t.overrides
+    {
+        return Err(UserError::new(format!(
+            "{}: type {} shadows the built-in {}",
+            path.display(),
+            t.name,
+            t.name
+        ))
+        .hint(
+            "add `overrides: true` to replace the built-in type, or rename the folder and `name:`",
+        ));
+    }
+    Ok(())
+}
+
+pub fn parse_addon(path: &Path, text: &str) -> Result<AddonType> {
     let t: AddonType = crate::config::parse_yaml(path, text)?;
     let err = |msg: String, hint: String| {
         Err(UserError::new(format!("{}: {msg}", path.display())).hint(hint))

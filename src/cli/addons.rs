@@ -29,6 +29,7 @@ pub(super) fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> 
             version,
             vm,
             options,
+            with_deps,
             apply,
         } => {
             let options = options
@@ -54,6 +55,7 @@ pub(super) fn addons(ws: &Workspace, p: &Project, cmd: AddonsCmd) -> Result<()> 
                     version,
                     vm,
                     options,
+                    with_deps,
                 },
                 &apply,
             )
@@ -256,11 +258,13 @@ pub(super) fn addons_info(
         .flatten(),
         None => None,
     };
+    // Installation status and health, live from the VM's engine.
+    let live = super::runtime()?.block_on(crate::contract::status::of_addon(ws, p, &l.config, a));
     if json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
-                "id": a.id(), "type": a.type_name, "version": a.version, "plan": a.plan, "vm": a.vm,
+                "id": a.id(), "status": live.status, "health": live.health, "status_detail": live.detail, "type": a.type_name, "version": a.version, "plan": a.plan, "vm": a.vm,
                 "follows": a.follows, "replication": lag,
                 "image": a.image.clone().unwrap_or_else(|| t.image_for(&a.version)), "service": a.service(),
                 "resources": {"memory": plan.memory, "cpu": plan.cpu, "disk": plan.disk},
@@ -278,6 +282,12 @@ pub(super) fn addons_info(
     );
     println!("VM:        {}", a.vm);
     println!("Service:   {}", a.service());
+    println!(
+        "Status:    {} ({})",
+        live.status.map(|s| s.as_str()).unwrap_or("unknown"),
+        live.detail
+    );
+    println!("Health:    {}", live.health.as_str());
     if let Some(leader) = &a.follows {
         println!("Follows:   {leader} (read-only hot standby; attachments are readonly)");
         if let Some(lag) = &lag {

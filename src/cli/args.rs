@@ -48,11 +48,14 @@ pub(super) enum Command {
         #[command(flatten)]
         apply: ApplyFlags,
     },
-    /// List addon types and their plans.
+    /// List addon types and their plans (`catalog validate DIR` checks a
+    /// type folder).
     Catalog {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        cmd: Option<CatalogCmd>,
     },
     /// List the projects under the root.
     Projects {
@@ -145,6 +148,16 @@ pub(super) struct ApplyFlags {
 }
 
 #[derive(Subcommand, Debug)]
+pub(super) enum CatalogCmd {
+    /// Check a type folder before use: addon.yml, and its addon.sh's
+    /// metadata and validate answers against the contract.
+    Validate {
+        /// The type's folder (holding addon.yml and addon.sh).
+        dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub(super) enum AddonsCmd {
     /// Addon instances with type, version, plan, VM, port and attached apps.
     List {
@@ -190,6 +203,10 @@ pub(super) enum AddonsCmd {
         /// KEY=VALUE, repeatable.
         #[arg(long = "option", value_name = "KEY=VALUE")]
         options: Vec<String>,
+        /// Also add an instance of each type it depends on that the
+        /// project lacks (same VM, same name), in the same plan.
+        #[arg(long)]
+        with_deps: bool,
         #[command(flatten)]
         apply: ApplyFlags,
     },

@@ -191,11 +191,24 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
                 .iter()
                 .map(|r| {
                     let up = r.state.uptime(now);
+                    // An addon's health is the contract's value; an app's
+                    // is Docker's.
+                    let (status, health) = match &r.addon {
+                        Some(a) => (
+                            a.status.map(|s| s.as_str()).unwrap_or("-").to_string(),
+                            a.health.as_str().to_string(),
+                        ),
+                        None => (
+                            "-".to_string(),
+                            r.state.health.clone().unwrap_or_else(|| "-".into()),
+                        ),
+                    };
                     vec![
                         r.vm.clone(),
                         r.state.service.clone(),
                         r.state.state.clone(),
-                        r.state.health.clone().unwrap_or_else(|| "-".into()),
+                        status,
+                        health,
                         up,
                         r.state.image.clone(),
                         r.state.ports.join(" "),
@@ -207,7 +220,7 @@ pub(super) fn run(ws: &Workspace, p: &Project, cmd: DeployCmd) -> Result<()> {
                 .collect();
             table(
                 &[
-                    "VM", "SERVICE", "STATE", "HEALTH", "UP", "IMAGE", "PORTS", "BACKUP",
+                    "VM", "SERVICE", "STATE", "STATUS", "HEALTH", "UP", "IMAGE", "PORTS", "BACKUP",
                 ],
                 &table_rows,
             );

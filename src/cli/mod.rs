@@ -139,7 +139,11 @@ pub fn run(cli: Cli) -> Result<()> {
             let p = ws.new_project(&name)?;
             mutate(&ws, &p, &Operation::Init { environments }, &apply)
         }
-        Command::Catalog { json } => catalog(&ws, json),
+        Command::Catalog {
+            cmd: Some(CatalogCmd::Validate { dir }),
+            ..
+        } => catalog_validate(&ws, &dir),
+        Command::Catalog { json, cmd: None } => catalog(&ws, json),
         Command::Projects { json } => {
             let list = ws.projects();
             if json {

@@ -114,6 +114,30 @@ pub(super) fn history(p: &Project, json: bool, last: Option<usize>) -> Result<()
     Ok(())
 }
 
+pub(super) fn catalog_validate(ws: &Workspace, dir: &std::path::Path) -> Result<()> {
+    let passed = runtime()?.block_on(crate::contract::validate::validate_dir(dir, &ws.catalog))?;
+    for p in &passed {
+        println!("ok  {:<10} {}", p.check, p.detail);
+    }
+    Ok(())
+}
+
+/// Where a type comes from, its kind and its contract's functions.
+fn source_kind_functions(
+    ws: &Workspace,
+    t: &crate::catalog::AddonType,
+) -> (String, String, String) {
+    let source = match ws.catalog.source_of(&t.name) {
+        Some(p) if p.starts_with("<builtin>") => "built-in".to_string(),
+        Some(p) => p.parent().unwrap_or(p).display().to_string(),
+        None => "-".into(),
+    };
+    match &t.contract {
+        Some(c) => (source, c.kind.as_str().into(), c.function_names().join(",")),
+        None => (source, "container".into(), "-".into()),
+    }
+}
+
 pub(super) fn catalog(ws: &Workspace, json: bool) -> Result<()> {
     if json {
         let types: Vec<serde_json::Value> = ws
@@ -128,6 +152,9 @@ pub(super) fn catalog(ws: &Workspace, json: bool) -> Result<()> {
                     "plans": t.plans.iter().map(|(n, p)| json!({"name": n, "memory": p.memory, "cpu": p.cpu, "disk": p.disk, "description": p.description, "options": p.options})).collect::<Vec<_>>(),
                     "options": t.options.keys().collect::<Vec<_>>(),
                     "env": t.env.iter().map(|e| format!("{{PREFIX}}_{}", e.name)).collect::<Vec<_>>(),
+                    "source": source_kind_functions(ws, t).0, "kind": source_kind_functions(ws, t).1,
+                    "functions": t.contract.as_ref().map(|c| c.function_names()).unwrap_or_default(),
+                    "depends": t.depends, "provides": t.provides, "conflicts": t.conflicts,
                 })
             })
             .collect();
@@ -149,6 +176,8 @@ pub(super) fn catalog(ws: &Workspace, json: bool) -> Result<()> {
             t.default_plan,
             t.main_port().base
         );
+        let (source, kind, functions) = source_kind_functions(ws, t);
+        println!("    source {source}; kind {kind}; contract {functions}");
         for (name, p) in &t.plans {
             println!(
                 "    {name:<9} {:>6} mem  {:>5} cpu  {:>5} disk  {}",

@@ -8,6 +8,55 @@ pub struct StatusRow {
     pub vm: String,
     #[serde(flatten)]
     pub state: ServiceState,
+    /// An addon's installation status and health in the contract's values
+    /// (absent for apps and backup services).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addon: Option<crate::contract::status::AddonStatus>,
+}
+
+/// Gives each addon's row its contract values, and adds a `not_installed`
+/// row for each addon config.yml puts on `vm` that has no container.
+fn with_addon_values(config: &crate::config::Config, vm: &str, rows: &mut Vec<StatusRow>) {
+    use crate::contract::status::from_container;
+    for a in config.addons.iter().filter(|a| a.vm == vm) {
+        let service = a.service();
+        match rows.iter_mut().find(|r| r.state.service == service) {
+            Some(row) => row.addon = Some(from_container(Some(&row.state))),
+            None => rows.push(StatusRow {
+                vm: vm.to_string(),
+                state: ServiceState {
+                    service,
+                    state: "absent".into(),
+                    ..ServiceState::default()
+                },
+                addon: Some(from_container(None)),
+            }),
+        }
+    }
+}
+
+/// A script-backed addon's values from its own `status`/`health`.
+async fn refine_with_scripts(
+    ws: &Workspace,
+    project: &Project,
+    config: &crate::config::Config,
+    docker: &Docker,
+    rows: &mut [StatusRow],
+) {
+    for row in rows.iter_mut() {
+        let Some(addon) = config
+            .addons
+            .iter()
+            .find(|a| a.service() == row.state.service)
+        else {
+            continue;
+        };
+        let (Some(t), Some(values)) = (ws.catalog.get(&addon.type_name), row.addon.clone()) else {
+            continue;
+        };
+        row.addon =
+            Some(crate::contract::lifecycle::refine(project, t, docker, &row.state, values).await);
+    }
 }
 
 /// Live state of every service on one VM, through its engine.
@@ -18,6 +67,7 @@ pub async fn vm_status(docker: &Docker, project: &Project, vm: &str) -> Result<V
         .map(|state| StatusRow {
             vm: vm.to_string(),
             state,
+            addon: None,
         })
         .collect())
 }
@@ -40,8 +90,10 @@ pub async fn status(
     }))
     .await;
     let mut rows = Vec::new();
-    for r in per_vm {
-        rows.extend(r?);
+    for (vm, r) in vms.iter().zip(per_vm) {
+        let mut vm_rows = r?;
+        with_addon_values(&loaded.config, &vm.name, &mut vm_rows);
+        rows.extend(vm_rows);
     }
     Ok(rows)
 }
@@ -60,34 +112,42 @@ pub async fn status_by_vm(
     }
     let loaded = ws.load(project)?;
     let vms = select_vms(&loaded.config, vm_filter)?;
+    let config = &loaded.config;
     let runs: Vec<_> = vms
         .iter()
         .map(|vm| async move {
             let conn = Connected::open(ws, project, vm).await?;
-            vm_status(&conn.docker, project, &vm.name).await
+            let mut rows = vm_status(&conn.docker, project, &vm.name).await?;
+            with_addon_values(config, &vm.name, &mut rows);
+            refine_with_scripts(ws, project, config, &conn.docker, &mut rows).await;
+            Ok::<_, UserError>(rows)
         })
         .collect();
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     for (vm, result) in vms.iter().zip(fanout::bounded(runs, ws.parallel).await) {
-        match result {
-            Ok(r) => rows.extend(r),
+        let mut vm_rows: Vec<StatusRow> = match result {
+            Ok(r) => r,
             Err(e) => {
-                rows.extend(
-                    super::up::expected_services(&loaded.config, &vm.name)
-                        .into_iter()
-                        .map(|service| StatusRow {
-                            vm: vm.name.clone(),
-                            state: ServiceState {
-                                service,
-                                state: "unreachable".into(),
-                                ..ServiceState::default()
-                            },
-                        }),
-                );
                 failed.push((vm.name.clone(), e));
+                super::up::expected_services(&loaded.config, &vm.name)
+                    .into_iter()
+                    .map(|service| StatusRow {
+                        vm: vm.name.clone(),
+                        state: ServiceState {
+                            service,
+                            state: "unreachable".into(),
+                            ..ServiceState::default()
+                        },
+                        addon: None,
+                    })
+                    .collect()
             }
+        };
+        if vm_rows.iter().all(|r| r.addon.is_none()) {
+            with_addon_values(&loaded.config, &vm.name, &mut vm_rows);
         }
+        rows.extend(vm_rows);
     }
     Ok((rows, failed))
 }

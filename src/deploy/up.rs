@@ -276,6 +276,23 @@ pub(super) async fn up_vm(
         {
             return Err((vec![], e));
         }
+        // Script-backed types: install, then configure, in the container.
+        if i == 0
+            && phases.len() > 1
+            && let Err(e) = crate::contract::lifecycle::install_on_vm(
+                ws,
+                project,
+                &loaded.config,
+                &loaded.generated.secrets,
+                &vm.name,
+                docker,
+                &states,
+                report,
+            )
+            .await
+        {
+            return Err((vec![], e));
+        }
     }
     let mut reports: Vec<ServiceReport> = states
         .iter()

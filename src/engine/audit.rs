@@ -20,6 +20,10 @@ pub struct Entry {
     pub outcome: String,
     #[serde(default)]
     pub files: Vec<String>,
+    /// A contract script's call: its output, exit and duration (secrets
+    /// masked before it gets here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<crate::contract::run::Execution>,
 }
 
 /// Who runs this process, for audit and release entries: the system's name
@@ -41,6 +45,7 @@ impl Entry {
             started: None,
             outcome: outcome.into(),
             files,
+            execution: None,
         }
     }
 }

@@ -35,6 +35,7 @@ impl Workspace {
                 version,
                 vm,
                 options,
+                with_deps,
             } => {
                 let t = cat.require(type_name)?;
                 if !config::is_dns_label(name) {
@@ -87,7 +88,39 @@ impl Workspace {
                     }
                     None => {}
                 }
-                edit::add_addon(text, &category, name, &fields, options)
+                // Dependencies first, so they sit above it in config.yml.
+                let mut text = text.to_string();
+                if *with_deps {
+                    let on_vm = vm.clone().or_else(|| config.vms.keys().next().cloned());
+                    let on_vm = on_vm.unwrap_or_default();
+                    for need in &t.depends {
+                        if !crate::contract::deps::providers(&config, cat, need, &on_vm).is_empty()
+                        {
+                            continue;
+                        }
+                        let Some(dep) = crate::contract::deps::type_for(cat, need) else {
+                            continue; // refused by the plan's check, naming it
+                        };
+                        let dep_name =
+                            if config.addon(&format!("{}.{name}", dep.category)).is_some() {
+                                format!("{name}-{}", dep.name)
+                            } else {
+                                name.clone()
+                            };
+                        let add_dep = Operation::Add {
+                            type_name: dep.name.clone(),
+                            name: dep_name,
+                            category: None,
+                            plan: None,
+                            version: None,
+                            vm: vm.clone(),
+                            options: vec![],
+                            with_deps: true,
+                        };
+                        text = self.edit(project, &text, &add_dep)?;
+                    }
+                }
+                edit::add_addon(&text, &category, name, &fields, options)
             }
             Operation::Follow {
                 leader,

@@ -694,7 +694,30 @@ fn compose_file(
             ports,
             volumes,
             networks: vec![network.clone()],
-            depends_on: IndexMap::new(),
+            // Its dependencies on this VM start (and pass their health
+            // checks, where they have one) first.
+            depends_on: crate::contract::deps::start_after(config, catalog, addon)
+                .into_iter()
+                .map(|dep| {
+                    let checked = config
+                        .addons
+                        .iter()
+                        .find(|a| a.service() == dep)
+                        .and_then(|a| catalog.get(&a.type_name))
+                        .is_some_and(|dt| dt.healthcheck.is_some());
+                    let condition = if checked {
+                        "service_healthy"
+                    } else {
+                        "service_started"
+                    };
+                    (
+                        dep,
+                        DependsOn {
+                            condition: condition.into(),
+                        },
+                    )
+                })
+                .collect(),
             healthcheck: t.healthcheck.as_ref().map(|h| Healthcheck {
                 test: h.test.clone(),
                 interval: h.interval.clone(),

@@ -65,6 +65,9 @@ pub enum Operation {
         version: Option<String>,
         vm: Option<String>,
         options: Vec<(String, String)>,
+        /// Also add, in the same plan, an instance of each dependency the
+        /// project lacks.
+        with_deps: bool,
     },
     Remove {
         id: String,
@@ -150,8 +153,12 @@ impl Operation {
                 version,
                 vm,
                 options,
+                with_deps,
             } => {
                 let mut s = format!("addons add {type_name} {name}");
+                if *with_deps {
+                    s.push_str(" --with-deps");
+                }
                 for (flag, v) in [
                     ("--category", category),
                     ("--plan", plan),
@@ -561,6 +568,7 @@ impl Workspace {
                 .hint(e.hint.unwrap_or_default()),
             })?;
         let config = project.scoped(config)?;
+        self.check_deps(project, &config, op)?;
         let mut secrets = Secrets::load(&project.secrets_path())?;
         if let Operation::SetCredential { id, key, value } = op {
             crate::credentials::set_in(&mut secrets, &config, id, key, value)?;
@@ -616,6 +624,30 @@ impl Workspace {
             );
         }
         Ok(plan)
+    }
+
+    /// The instance an add or attach touches must have its dependencies in
+    /// the project and no conflict on its VM.
+    fn check_deps(&self, project: &Project, config: &Config, op: &Operation) -> Result<()> {
+        let id = match op {
+            Operation::Add {
+                type_name,
+                name,
+                category,
+                ..
+            } => {
+                let t = self.catalog.require(type_name)?;
+                format!("{}.{name}", category.as_deref().unwrap_or(&t.category))
+            }
+            Operation::Attach { id, .. } => id.clone(),
+            _ => return Ok(()),
+        };
+        match config.addon(&id) {
+            Some(a) => {
+                crate::contract::deps::check_instance(config, &self.catalog, &project.name, a)
+            }
+            None => Ok(()),
+        }
     }
 
     /// secrets.yml and every generated file, against what is on disk.

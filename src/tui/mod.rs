@@ -152,6 +152,7 @@ fn create_example(ws: &Workspace) -> Result<()> {
                 version: None,
                 vm: None,
                 options: vec![],
+                with_deps: false,
             },
             false,
         )?;

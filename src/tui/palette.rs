@@ -167,6 +167,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
                 version: get(&p, "version"),
                 vm: get(&p, "vm"),
                 options,
+                with_deps: false,
             })
         }
         "attach" => {

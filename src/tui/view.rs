@@ -121,6 +121,18 @@ pub fn draw(f: &mut Frame, app: &App) {
             }
         }
     };
+    // An addon's row: the contract's values (health once installed, else
+    // the installation status), coloured as the container's state.
+    let addon_health = |service: &str, vm: &str| -> (String, Style) {
+        let (docker_label, style) = health(service);
+        // Not read yet: nothing to say.
+        if !app.vm_status.contains_key(vm) {
+            return (docker_label, style);
+        }
+        let found = app.status.iter().find(|s| s.state.service == service);
+        let label = crate::contract::status::from_container(found.map(|s| &s.state)).label();
+        (label, style)
+    };
     // Every list pane is one table: its header, the pane's border and the
     // selection.
     let mut list =
@@ -154,7 +166,7 @@ pub fn draw(f: &mut Frame, app: &App) {
                 .visible_addons()
                 .into_iter()
                 .map(|a| {
-                    let (h, style) = health(&a.service);
+                    let (h, style) = addon_health(&a.service, &a.vm);
                     // An overdue or failed backup, in the warning colour,
                     // ahead of the attached apps.
                     let attached = match app.backup_health.get(&a.service) {

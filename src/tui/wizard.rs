@@ -434,6 +434,7 @@ impl Wizard {
                     .type_of(&self.value("type"))
                     .and_then(|t| parse_options(&self.value("options"), t).ok())
                     .unwrap_or_default(),
+                with_deps: false,
             },
             WizardKind::Attach => Operation::Attach {
                 id: self.value("addon"),
