@@ -211,6 +211,7 @@ pub(super) async fn tasks(
                 ports: s.ports.clone(),
                 exit_code: container.and_then(|c| c.exit_code),
             },
+            addon: None,
         });
     }
     Ok(rows)

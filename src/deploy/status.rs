@@ -20,6 +20,24 @@ fn with_addon_values(config: &crate::config::Config, vm: &str, rows: &mut Vec<St
     use crate::contract::status::from_container;
     for a in config.addons.iter().filter(|a| a.vm == vm) {
         let service = a.service();
+        // Kept on purpose (an upgrade's old instance): installed, its data
+        // in its volume, not meant to run.
+        if !a.runs() && !rows.iter().any(|r| r.state.service == service) {
+            rows.push(StatusRow {
+                vm: vm.to_string(),
+                state: ServiceState {
+                    service,
+                    state: "stopped".into(),
+                    ..ServiceState::default()
+                },
+                addon: Some(crate::contract::status::AddonStatus {
+                    status: Some(crate::contract::status::InstallStatus::Installed),
+                    health: crate::contract::status::Health::Unknown,
+                    detail: "state: stopped (its volume kept)".into(),
+                }),
+            });
+            continue;
+        }
         match rows.iter_mut().find(|r| r.state.service == service) {
             Some(row) => row.addon = Some(from_container(Some(&row.state))),
             None => rows.push(StatusRow {
