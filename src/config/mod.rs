@@ -9,6 +9,7 @@ mod instances;
 pub mod legacy;
 mod raw;
 pub mod schedule;
+pub mod watch;
 
 pub use environments::{Environment, Migrate, UserFile};
 pub use instances::major;
@@ -37,6 +38,9 @@ pub struct Config {
     /// Set when this is one environment's effective config
     /// ([`Config::for_environment`]), for what generated files say.
     pub environment: Option<String>,
+    /// `watch:`: what `sdtui watch` alerts with, and how often it looks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<watch::WatchSettings>,
     /// `databases.primary` → position in `addons`, for lookups at scale.
     #[serde(skip)]
     pub index: std::collections::HashMap<String, usize>,

@@ -29,6 +29,7 @@ pub(super) struct RawConfig {
     apps: IndexMap<Name, RawApp>,
     #[serde(default)]
     environments: IndexMap<Name, Option<RawEnvironment>>,
+    watch: Option<super::watch::RawWatch>,
 }
 
 #[derive(Deserialize)]
@@ -466,12 +467,17 @@ pub(super) fn validate(
         catalog,
         planned,
     )?;
+    let watch = match &raw.watch {
+        Some(w) => Some(super::watch::validate(w, at)?),
+        None => None,
+    };
     Ok(Config {
         vms,
         addons,
         apps,
         environments,
         environment: None,
+        watch,
         index,
     })
 }
