@@ -97,6 +97,8 @@ pub struct App {
     /// `doctor`'s last verdicts, by (app, prefix), and whether one runs.
     pub doctor: super::doctor::DoctorState,
     pub message: Option<String>,
+    /// The selected row's container figures (metrics.rs), while followed.
+    pub metrics: Option<super::metrics::Selected>,
     /// The deploy this console started and has not heard the end of (one
     /// at a time: `u` during it says so instead of starting another).
     pub deploying: Option<std::time::Instant>,
@@ -138,6 +140,7 @@ impl App {
             mouse: false,
             doctor: Default::default(),
             message: None,
+            metrics: None,
             deploying: None,
             quit: false,
             body: Cell::new(Rect::default()),

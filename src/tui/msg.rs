@@ -94,6 +94,9 @@ pub enum Msg {
     BackupHealth(Vec<crate::backup::health::Health>),
     /// stderr, engine timestamp, text.
     Logs(Vec<(bool, String, String)>),
+    /// The followed container's figures (its id: a late one from a
+    /// dropped stream is ignored).
+    Metrics(String, crate::watch::metrics::Metrics),
     /// A line for the footer: an error, or how a background task ended.
     Note(String),
     /// `doctor` ended: a verdict per attachment, or why it could not run.
@@ -146,6 +149,7 @@ impl App {
                 }
             }
             Msg::Note(e) => self.message = Some(e),
+            Msg::Metrics(container, m) => self.metrics_arrived(container, m),
             Msg::Doctor(result) => self.doctor_done(result),
             Msg::DeployDone(e) => {
                 self.deploying = None;

@@ -121,6 +121,18 @@ pub fn draw(f: &mut Frame, app: &App) {
             }
         }
     };
+    // The selected row's figures on a line of their own under its table.
+    let (body, metrics_line) = match app.pane {
+        Pane::Addons | Pane::Containers if app.metrics.is_some() => {
+            let [table, line] =
+                Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(body);
+            (table, Some(line))
+        }
+        _ => (body, None),
+    };
+    if let Some(area) = metrics_line {
+        super::metrics::draw_line(f, app, area);
+    }
     // Every list pane is one table: its header, the pane's border and the
     // selection.
     let mut list =

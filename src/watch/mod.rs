@@ -7,6 +7,7 @@
 //! prints them.
 
 pub mod alert;
+pub mod metrics;
 pub mod state;
 
 use std::sync::Arc;
