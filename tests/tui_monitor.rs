@@ -63,3 +63,74 @@ fn no_metrics_target_off_the_addons_and_containers_panes() {
     app.key(key(KeyCode::Char('3')));
     assert_eq!(app.metrics_target(), None);
 }
+
+/// `V` opens the VMs overlay: a connected VM with its engine, Compose,
+/// disk and containers; an unreachable one with why and the next retry;
+/// one whose host key is unknown. An addon on the unreachable VM says so
+/// instead of `-`. Esc closes it; `:vms` opens it too.
+#[test]
+fn the_vms_overlay_and_addons_on_an_unreachable_vm() {
+    use sdtui::deploy::vm_info::VmInfo;
+    use sdtui::tui::vms::{VmConn, VmRow};
+    let (_root, mut app) = app();
+    let row = |host: &str, conn| VmRow {
+        host: host.into(),
+        conn,
+    };
+    app.apply(Msg::Vm(
+        "app".into(),
+        row(
+            "127.0.95.21:2521",
+            VmConn::Connected(Some(VmInfo {
+                engine: "27.5.1".into(),
+                compose: "compose v2.26.1 (docker compose)".into(),
+                docker_root: "/var/lib/docker".into(),
+                disk_free: Some(42 * 1024 * 1024 * 1024),
+                containers: 7,
+                running: 5,
+            })),
+        ),
+    ));
+    let retry_at = chrono::DateTime::parse_from_rfc3339("2026-12-01T02:55:13Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    app.apply(Msg::Vm(
+        "core".into(),
+        row(
+            "127.0.95.22:2522",
+            VmConn::Unreachable {
+                reason: "cannot connect to 127.0.95.22:2522: Connection refused".into(),
+                retry_at,
+            },
+        ),
+    ));
+    app.apply(Msg::Vm(
+        "edge".into(),
+        row("127.0.95.23:2523", VmConn::HostKeyUnknown),
+    ));
+    app.key(key(KeyCode::Char('2')));
+    let addons = render(&app, 100, 24);
+    let line = |name: &str| {
+        addons
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        line("databases.primary").contains("unreachable"),
+        "{addons}"
+    );
+    assert!(!line("caches.session").contains("unreachable"), "{addons}");
+    app.key(key(KeyCode::Char('V')));
+    assert!(app.vms_open);
+    insta::assert_snapshot!("vms_overlay_120x16", render(&app, 120, 16));
+    app.key(key(KeyCode::Esc));
+    assert!(!app.vms_open);
+    app.key(key(KeyCode::Char(':')));
+    for c in "vms".chars() {
+        app.key(key(KeyCode::Char(c)));
+    }
+    app.key(key(KeyCode::Enter));
+    assert!(app.vms_open, ":vms opens it");
+}

@@ -47,6 +47,10 @@ fn the_selected_redis_shows_live_metrics() {
     assert!(line.contains("net ↓") && line.contains("blk r"), "{line}");
     // The Attachments pane has no container: the line goes.
     tmux.keys(&["3"]);
-    tmux.wait_until("the line gone", |s| !s.contains("cpu "), Duration::from_secs(5));
+    tmux.wait_until(
+        "the line gone",
+        |s| !s.contains("cpu "),
+        Duration::from_secs(5),
+    );
     tmux.keys(&["q"]);
 }

@@ -97,6 +97,10 @@ pub struct App {
     /// `doctor`'s last verdicts, by (app, prefix), and whether one runs.
     pub doctor: super::doctor::DoctorState,
     pub message: Option<String>,
+    /// Each VM's connection as the watchers see it (vms.rs), by name.
+    pub vms: BTreeMap<String, super::vms::VmRow>,
+    /// The VMs overlay is open.
+    pub vms_open: bool,
     /// The selected row's container figures (metrics.rs), while followed.
     pub metrics: Option<super::metrics::Selected>,
     /// The deploy this console started and has not heard the end of (one
@@ -140,6 +144,8 @@ impl App {
             mouse: false,
             doctor: Default::default(),
             message: None,
+            vms: BTreeMap::new(),
+            vms_open: false,
             metrics: None,
             deploying: None,
             quit: false,

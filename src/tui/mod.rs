@@ -22,6 +22,7 @@ mod tasks;
 pub mod terminal;
 pub mod theme;
 pub mod view;
+pub mod vms;
 mod watch;
 pub mod wizard;
 

@@ -97,6 +97,8 @@ pub enum Msg {
     /// The followed container's figures (its id: a late one from a
     /// dropped stream is ignored).
     Metrics(String, crate::watch::metrics::Metrics),
+    /// A VM's connection changed: its name and row.
+    Vm(String, super::vms::VmRow),
     /// A line for the footer: an error, or how a background task ended.
     Note(String),
     /// `doctor` ended: a verdict per attachment, or why it could not run.
@@ -149,6 +151,9 @@ impl App {
                 }
             }
             Msg::Note(e) => self.message = Some(e),
+            Msg::Vm(vm, row) => {
+                self.vms.insert(vm, row);
+            }
             Msg::Metrics(container, m) => self.metrics_arrived(container, m),
             Msg::Doctor(result) => self.doctor_done(result),
             Msg::DeployDone(e) => {

@@ -42,6 +42,8 @@ pub enum Command {
     },
     Logs(String),
     Theme(String),
+    /// The VMs overlay.
+    Vms,
     Mouse(bool),
     Project(String),
     Help,
@@ -94,6 +96,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("project", "project NAME"),
     ("theme", "theme dark|light|high-contrast"),
     ("mouse", "mouse on|off"),
+    (
+        "vms",
+        "vms: every VM's connection, engine, disk and containers",
+    ),
     ("help", "help"),
     ("quit", "quit"),
 ];
@@ -330,6 +336,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
             Some("off") => Command::Mouse(false),
             _ => return Err(usage(cmd)),
         },
+        "vms" => Command::Vms,
         "help" => Command::Help,
         "quit" | "q" => Command::Quit,
         other => {

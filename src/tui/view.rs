@@ -166,7 +166,13 @@ pub fn draw(f: &mut Frame, app: &App) {
                 .visible_addons()
                 .into_iter()
                 .map(|a| {
-                    let (h, style) = health(&a.service);
+                    let (h, style) = match health(&a.service) {
+                        // No state because its VM cannot be reached: say so.
+                        (h, _) if h == "-" && app.vm_unreachable(&a.vm) => {
+                            ("unreachable".to_string(), Style::default().fg(t.error))
+                        }
+                        other => other,
+                    };
                     // An overdue or failed backup, in the warning colour,
                     // ahead of the attached apps.
                     let attached = match app.backup_health.get(&a.service) {
@@ -293,6 +299,9 @@ pub fn draw(f: &mut Frame, app: &App) {
     draw_footer(f, app, footer);
     if let Some(env) = &app.env {
         draw_env(f, app, env);
+    }
+    if app.vms_open {
+        super::vms::draw(f, app);
     }
     if app.wizard.is_some() {
         draw_wizard(f, app);
