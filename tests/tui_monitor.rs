@@ -81,14 +81,14 @@ fn the_vms_overlay_and_addons_on_an_unreachable_vm() {
         "app".into(),
         row(
             "127.0.95.21:2521",
-            VmConn::Connected(Some(VmInfo {
+            VmConn::Connected(Some(Ok(VmInfo {
                 engine: "27.5.1".into(),
                 compose: "compose v2.26.1 (docker compose)".into(),
                 docker_root: "/var/lib/docker".into(),
                 disk_free: Some(42 * 1024 * 1024 * 1024),
                 containers: 7,
                 running: 5,
-            })),
+            }))),
         ),
     ));
     let retry_at = chrono::DateTime::parse_from_rfc3339("2026-12-01T02:55:13Z")

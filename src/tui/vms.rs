@@ -17,9 +17,9 @@ use crate::watch::metrics::bytes;
 #[derive(Debug, Clone, PartialEq)]
 pub enum VmConn {
     Connecting,
-    /// The info is read right after connecting: None until it arrives (or
-    /// when it could not be read).
-    Connected(Option<VmInfo>),
+    /// The info is read right after connecting: None until it arrives,
+    /// or why it could not be read.
+    Connected(Option<Result<VmInfo, String>>),
     Unreachable {
         reason: String,
         retry_at: chrono::DateTime<chrono::Utc>,
@@ -106,7 +106,8 @@ pub(super) fn draw(f: &mut Frame, app: &App) {
                 format!("{reason} · retry at {}", retry_at.format("%H:%M:%S")),
             ),
             VmConn::Connected(None) => ("connected", t.ok, "reading…".to_string()),
-            VmConn::Connected(Some(i)) => (
+            VmConn::Connected(Some(Err(e))) => ("connected", t.ok, format!("info: {e}")),
+            VmConn::Connected(Some(Ok(i))) => (
                 "connected",
                 t.ok,
                 format!(

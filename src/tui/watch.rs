@@ -152,8 +152,10 @@ pub(super) async fn watch_vm(
         };
         refresh().await;
         // Once per connection: versions, disk and counts for the VMs overlay.
-        let info = crate::deploy::vm_info::vm_info(&conn).await.ok();
-        let _ = tx.send(row(vms::VmConn::Connected(info))).await;
+        let info = crate::deploy::vm_info::vm_info(&conn)
+            .await
+            .map_err(|e| e.message);
+        let _ = tx.send(row(vms::VmConn::Connected(Some(info)))).await;
         let mut events = std::pin::pin!(crate::docker::project_events(&conn.docker, &cp));
         while let Some(ev) = events.next().await {
             if ev.is_err() {
