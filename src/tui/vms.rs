@@ -76,7 +76,7 @@ pub(super) fn draw(f: &mut Frame, app: &App) {
         cut("VM", 10),
         cut("HOST", 18),
         cut("STATE", 13),
-        cut("ENGINE", 9),
+        cut("ENGINE", 11),
         cut("COMPOSE", 30),
         cut("DISK FREE", 11),
         "CONTAINERS"
@@ -103,7 +103,8 @@ pub(super) fn draw(f: &mut Frame, app: &App) {
             VmConn::Unreachable { reason, retry_at } => (
                 "unreachable",
                 t.error,
-                format!("{reason} · retry at {}", retry_at.format("%H:%M:%S")),
+                // The retry first: a long reason is what gets cut.
+                format!("retry at {} · {reason}", retry_at.format("%H:%M:%S")),
             ),
             VmConn::Connected(None) => ("connected", t.ok, "reading…".to_string()),
             VmConn::Connected(Some(Err(e))) => ("connected", t.ok, format!("info: {e}")),
@@ -112,7 +113,7 @@ pub(super) fn draw(f: &mut Frame, app: &App) {
                 t.ok,
                 format!(
                     "{}{}{}{} ({} running)",
-                    cut(&i.engine, 9),
+                    cut(&i.engine, 11),
                     cut(&i.compose, 30),
                     cut(&i.disk_free.map(bytes).unwrap_or_else(|| "?".into()), 11),
                     i.containers,
