@@ -104,7 +104,14 @@ fn the_vms_overlay_with_one_vm_up_and_one_without_sshd() {
     tmux.keys(&["V"]);
     let screen = tmux.wait_until(
         "both VMs' rows",
-        |s| s.contains("running)") && s.contains("retry at"),
+        |s| {
+            // (The header says `(0 running)` too: look at the rows.)
+            let has = |vm: &str, what: &str| {
+                s.lines()
+                    .any(|l| l.contains(&format!("│{vm} ")) && l.contains(what))
+            };
+            has("core", "running)") && has("gone", "retry at")
+        },
         Duration::from_secs(20),
     );
     println!("{screen}");
