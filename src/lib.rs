@@ -19,4 +19,5 @@ pub mod pg;
 pub mod ssh;
 pub mod template;
 pub mod tui;
+pub mod watch;
 pub mod yamlout;

@@ -40,7 +40,15 @@ fn app_sql(app: &str, sql: &str) -> (bool, String) {
 /// starts with `at`; returns what it printed.
 fn killed_at(r: &std::path::Path, name: &str, at: &str) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sdtui"))
-        .args(["-p", name, "pg", "upgrade", "databases.primary", "--version", "17"])
+        .args([
+            "-p",
+            name,
+            "pg",
+            "upgrade",
+            "databases.primary",
+            "--version",
+            "17",
+        ])
         .env("SDTUI_ROOT", r)
         .env("SDTUI_ADDONS", r.join(".no-user-addons"))
         .env("SDTUI_USER", "tester")

@@ -118,6 +118,10 @@ pub(super) enum Command {
     },
     /// Prove every attachment from inside its app: connect, authenticate, and a readonly one refuses a write.
     Doctor(super::doctor::DoctorArgs),
+    /// Follow every VM's containers and run config.yml's `watch.alert`
+    /// command when an addon or app turns unhealthy, degraded or stopped,
+    /// and when it recovers; `--print-systemd-unit` to keep it running.
+    Watch(super::watch::WatchArgs),
     /// The audit trail of applied operations.
     History {
         /// Print JSON instead of a table.

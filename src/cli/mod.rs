@@ -14,6 +14,7 @@ mod logs;
 mod output;
 mod pg;
 mod project;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -160,6 +161,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Config { app, reveal, json } => app_config(&ws, &project()?, &app, reveal, json),
         Command::Connect(args) => connect::run(&ws, &project()?, args),
         Command::Doctor(args) => doctor::run(&ws, &project()?, args),
+        Command::Watch(args) => {
+            let p = project()?;
+            watch::run(ws, &p, args)
+        }
         Command::History { json, last } => history(&project()?, json, last),
         Command::Addons(cmd) => addons(&ws, &project()?, cmd),
         Command::Db(cmd) => db::run(&ws, &project()?, cmd),

@@ -126,6 +126,7 @@ impl Config {
             environment: Some(name.to_string()),
             // An environment deploys with compose onto its own VMs.
             cluster: None,
+            watch: self.watch.clone(),
             index,
         })
     }
@@ -571,7 +572,7 @@ pub(super) fn validate(
 }
 
 /// `300`, `90s`, `5m`, `1h` → seconds; nothing else, and never 0.
-fn parse_seconds(s: &str) -> Option<u64> {
+pub(super) fn parse_seconds(s: &str) -> Option<u64> {
     let s = s.trim();
     let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => (&s[..i], &s[i..]),

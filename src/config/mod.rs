@@ -10,6 +10,7 @@ mod instances;
 pub mod legacy;
 mod raw;
 pub mod schedule;
+pub mod watch;
 
 pub use cluster::{Cluster, ClusterKind};
 pub use environments::{Environment, Migrate, UserFile};
@@ -42,6 +43,9 @@ pub struct Config {
     /// `cluster:`: the project deploys as a stack on a swarm of its VMs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<Cluster>,
+    /// `watch:`: what `sdtui watch` alerts with, and how often it looks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<watch::WatchSettings>,
     /// `databases.primary` → position in `addons`, for lookups at scale.
     #[serde(skip)]
     pub index: std::collections::HashMap<String, usize>,

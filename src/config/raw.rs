@@ -31,6 +31,7 @@ pub(super) struct RawConfig {
     environments: IndexMap<Name, Option<RawEnvironment>>,
     /// `cluster: {kind: swarm, manager: VM}`: deploy as a stack.
     cluster: Option<Spanned<super::cluster::RawCluster>>,
+    watch: Option<super::watch::RawWatch>,
 }
 
 #[derive(Deserialize)]
@@ -485,6 +486,10 @@ pub(super) fn validate(
         .cluster
         .map(|c| super::cluster::validate(c, path, text, &vms, &addons, &apps))
         .transpose()?;
+    let watch = match &raw.watch {
+        Some(w) => Some(super::watch::validate(w, at)?),
+        None => None,
+    };
     Ok(Config {
         cluster,
         vms,
@@ -492,6 +497,7 @@ pub(super) fn validate(
         apps,
         environments,
         environment: None,
+        watch,
         index,
     })
 }

@@ -31,6 +31,7 @@ mod status;
 pub mod steps;
 pub mod target;
 mod up;
+pub mod vm_info;
 
 pub(crate) use fanout::select_vms;
 

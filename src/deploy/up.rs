@@ -407,7 +407,7 @@ pub(super) async fn up_vm(
 }
 
 /// Services the generated files put on a VM: addons, then apps.
-pub(super) fn expected_services(config: &Config, vm: &str) -> Vec<String> {
+pub fn expected_services(config: &Config, vm: &str) -> Vec<String> {
     let addons = config
         .addons
         .iter()

@@ -99,6 +99,12 @@ pub struct App {
     /// `doctor`'s last verdicts, by (app, prefix), and whether one runs.
     pub doctor: super::doctor::DoctorState,
     pub message: Option<String>,
+    /// Each VM's connection as the watchers see it (vms.rs), by name.
+    pub vms: BTreeMap<String, super::vms::VmRow>,
+    /// The VMs overlay is open.
+    pub vms_open: bool,
+    /// The selected row's container figures (metrics.rs), while followed.
+    pub metrics: Option<super::metrics::Selected>,
     /// The deploy this console started and has not heard the end of (one
     /// at a time: `u` during it says so instead of starting another).
     pub deploying: Option<std::time::Instant>,
@@ -141,6 +147,9 @@ impl App {
             mouse: false,
             doctor: Default::default(),
             message: None,
+            vms: BTreeMap::new(),
+            vms_open: false,
+            metrics: None,
             deploying: None,
             quit: false,
             body: Cell::new(Rect::default()),

@@ -78,6 +78,7 @@ actions! {
     Restart "restart" Global ["R"] "restart the container";
     StopStart "stop-start" Global ["S"] "stop or start container";
     Shell "shell" Global ["e"] "shell (addon: client)";
+    Vms "vms" Global ["V"] "VMs: state, engine, disk";
     Mouse "mouse" Global ["m"] "mouse on or off";
     Help "help" Global ["?"] "this help";
     Quit "quit" Global ["q", "ctrl-c"] "quit";

@@ -47,6 +47,16 @@ impl App {
             self.env_key(k);
             return None;
         }
+        if self.vms_open {
+            // A read-only overlay: Esc, q or its own key closes it.
+            if matches!(
+                self.keymap.action(&k, None),
+                Some(Action::Back | Action::Quit | Action::Vms)
+            ) {
+                self.vms_open = false;
+            }
+            return None;
+        }
         if let KeyCode::Char(c @ '1'..='6') = k.code
             && k.modifiers.is_empty()
         {
@@ -74,6 +84,7 @@ impl App {
         match action {
             Action::Quit => self.quit = true,
             Action::Help => self.help = true,
+            Action::Vms => self.vms_open = true,
             Action::Filter => {
                 let current = self.filter[self.pane.index()].clone();
                 self.prompt = Some(Prompt::new(PromptKind::Filter, &current));

@@ -12,6 +12,7 @@ pub mod host_prompt;
 pub mod keymap;
 mod keys;
 pub mod logs;
+pub mod metrics;
 pub mod msg;
 pub mod palette;
 pub mod passphrase;
@@ -22,6 +23,7 @@ mod tasks;
 pub mod terminal;
 pub mod theme;
 pub mod view;
+pub mod vms;
 mod watch;
 pub mod wizard;
 
@@ -184,6 +186,7 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
         .map_err(|e| UserError::new(format!("cannot take the terminal: {e}")))?;
     let mut events = EventStream::new();
     let mut log_task: Option<JoinHandle<()>> = None;
+    let mut stats = metrics::StatsStream::default();
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
     let result = loop {
@@ -465,7 +468,9 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
         if app.quit {
             break Ok(());
         }
+        dirty |= stats.follow_selection(&mut app, &dockers, &tx);
     };
+    stats.stop();
     if let Some(t) = log_task {
         t.abort();
     }

@@ -96,6 +96,11 @@ pub enum Msg {
     BackupHealth(Vec<crate::backup::health::Health>),
     /// stderr, engine timestamp, text.
     Logs(Vec<(bool, String, String)>),
+    /// The followed container's figures (its id: a late one from a
+    /// dropped stream is ignored).
+    Metrics(String, crate::watch::metrics::Metrics),
+    /// A VM's connection changed: its name and row.
+    Vm(String, super::vms::VmRow),
     /// A line for the footer: an error, or how a background task ended.
     Note(String),
     /// `doctor` ended: a verdict per attachment, or why it could not run.
@@ -150,6 +155,10 @@ impl App {
                 }
             }
             Msg::Note(e) => self.message = Some(e),
+            Msg::Vm(vm, row) => {
+                self.vms.insert(vm, row);
+            }
+            Msg::Metrics(container, m) => self.metrics_arrived(container, m),
             Msg::Doctor(result) => self.doctor_done(result),
             Msg::DeployDone(e) => {
                 self.deploying = None;

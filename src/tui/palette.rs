@@ -45,6 +45,8 @@ pub enum Command {
     },
     Logs(String),
     Theme(String),
+    /// The VMs overlay.
+    Vms,
     Mouse(bool),
     Project(String),
     Help,
@@ -101,6 +103,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("project", "project NAME"),
     ("theme", "theme dark|light|high-contrast"),
     ("mouse", "mouse on|off"),
+    (
+        "vms",
+        "vms: every VM's connection, engine, disk and containers",
+    ),
     ("help", "help"),
     ("quit", "quit"),
 ];
@@ -342,6 +348,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
             Some("off") => Command::Mouse(false),
             _ => return Err(usage(cmd)),
         },
+        "vms" => Command::Vms,
         "help" => Command::Help,
         "quit" | "q" => Command::Quit,
         other => {

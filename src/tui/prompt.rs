@@ -244,6 +244,7 @@ impl App {
                 return Some(Request::SwitchProject(name));
             }
             C::Help => self.help = true,
+            C::Vms => self.vms_open = true,
             C::Quit => self.quit = true,
         }
         None

@@ -133,6 +133,18 @@ pub fn draw(f: &mut Frame, app: &App) {
         let label = crate::contract::status::from_container(found.map(|s| &s.state)).label();
         (label, style)
     };
+    // The selected row's figures on a line of their own under its table.
+    let (body, metrics_line) = match app.pane {
+        Pane::Addons | Pane::Containers if app.metrics.is_some() => {
+            let [table, line] =
+                Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(body);
+            (table, Some(line))
+        }
+        _ => (body, None),
+    };
+    if let Some(area) = metrics_line {
+        super::metrics::draw_line(f, app, area);
+    }
     // Every list pane is one table: its header, the pane's border and the
     // selection.
     let mut list =
@@ -166,7 +178,15 @@ pub fn draw(f: &mut Frame, app: &App) {
                 .visible_addons()
                 .into_iter()
                 .map(|a| {
-                    let (h, style) = addon_health(&a.service, &a.vm);
+                    let (h, style) = match addon_health(&a.service, &a.vm) {
+                        // No state because its VM cannot be reached: say so.
+                        _ if app.vm_unreachable(&a.vm)
+                            && !app.status.iter().any(|s| s.state.service == a.service) =>
+                        {
+                            ("unreachable".to_string(), Style::default().fg(t.error))
+                        }
+                        other => other,
+                    };
                     // An overdue or failed backup, in the warning colour,
                     // ahead of the attached apps.
                     let attached = match app.backup_health.get(&a.service) {
@@ -293,6 +313,9 @@ pub fn draw(f: &mut Frame, app: &App) {
     draw_footer(f, app, footer);
     if let Some(env) = &app.env {
         draw_env(f, app, env);
+    }
+    if app.vms_open {
+        super::vms::draw(f, app);
     }
     if app.wizard.is_some() {
         draw_wizard(f, app);

@@ -77,7 +77,24 @@ pub(super) async fn watch_vm(
     dockers: Dockers,
 ) {
     let retry = Duration::from_secs(5);
+    let host = vms::host_label(&vm);
+    let row = |conn| {
+        Msg::Vm(
+            vm.name.clone(),
+            vms::VmRow {
+                host: host.clone(),
+                conn,
+            },
+        )
+    };
+    let unreachable = |reason: String| {
+        row(vms::VmConn::Unreachable {
+            reason,
+            retry_at: chrono::Utc::now() + retry,
+        })
+    };
     loop {
+        let _ = tx.send(row(vms::VmConn::Connecting)).await;
         if !vm.is_local() {
             let target = crate::deploy::target::ssh_target(&vm, false);
             match crate::ssh::scan_host_key(&target).await {
@@ -92,11 +109,13 @@ pub(super) async fn watch_vm(
                         key: scan.key,
                         known_hosts: target.known_hosts.clone(),
                     };
+                    let _ = tx.send(row(vms::VmConn::HostKeyUnknown)).await;
                     let _ = tx.send(Msg::HostKey(Box::new(prompt))).await;
                     return;
                 }
                 Ok(_) => {}
                 Err(e) => {
+                    let _ = tx.send(unreachable(e.message.clone())).await;
                     let _ = tx
                         .send(Msg::Note(format!("VM {}: {}", vm.name, e.message)))
                         .await;
@@ -108,11 +127,13 @@ pub(super) async fn watch_vm(
         let conn = match crate::deploy::target::Connected::open(&ws, &project, &vm).await {
             Ok(c) => c,
             Err(e) => {
+                let _ = tx.send(unreachable(e.message.clone())).await;
                 let _ = tx.send(Msg::Note(e.message)).await;
                 tokio::time::sleep(retry).await;
                 continue;
             }
         };
+        let _ = tx.send(row(vms::VmConn::Connected(None))).await;
         if let Ok(mut d) = dockers.lock() {
             d.insert(vm.name.clone(), conn.docker.clone());
         }
@@ -130,6 +151,11 @@ pub(super) async fn watch_vm(
             }
         };
         refresh().await;
+        // Once per connection: versions, disk and counts for the VMs overlay.
+        let info = crate::deploy::vm_info::vm_info(&conn)
+            .await
+            .map_err(|e| e.message);
+        let _ = tx.send(row(vms::VmConn::Connected(Some(info)))).await;
         let mut events = std::pin::pin!(crate::docker::project_events(&conn.docker, &cp));
         while let Some(ev) = events.next().await {
             if ev.is_err() {
