@@ -383,3 +383,104 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
     let config = std::fs::read_to_string(dir.join("config.yml")).unwrap();
     assert!(!config.contains("    primary:"), "{config}");
 }
+
+/// What logical replication cannot carry (a table without a primary key,
+/// a large object): `--allow-dump` upgrades by dump and restore with the
+/// writes stopped for the whole copy, and every row and object arrives.
+#[test]
+fn allow_dump_upgrades_what_replication_cannot_carry() {
+    require_images(&["postgres:15", "postgres:17", "sdtui-testapp:latest"]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("pgd{}", std::process::id());
+    let cp = format!("{name}-local");
+    let _cleanup = Cleanup(cp.clone());
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        "vms:\n  local:\n    host: local\n    private_ip: 127.0.98.5\naddons:\n  databases:\n    primary:\n      type: postgres\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - databases.primary as DATABASE\n",
+    )
+    .unwrap();
+    ok(&sdtui(r, &["-p", &name, "up", "--timeout", "180"]));
+    let (user, db) = (
+        revealed_credential(r, &name, "databases.primary", "USER"),
+        revealed_credential(r, &name, "databases.primary", "DATABASE"),
+    );
+    let old = container(&cp, "postgres-primary");
+    psql(
+        &old,
+        &user,
+        &db,
+        "CREATE TABLE events (at int, what text); INSERT INTO events SELECT g, 'e' || g FROM generate_series(1, 5000) g; SELECT lo_from_bytea(0, 'a large object')",
+    );
+    let dry = ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "pg",
+            "upgrade",
+            "databases.primary",
+            "--version",
+            "17",
+            "--dry-run",
+        ],
+    ));
+    assert!(dry.contains("large objects: 1"), "{dry}");
+    assert!(dry.contains("public.events"), "{dry}");
+    assert!(dry.contains("by dump and restore"), "{dry}");
+    let out = ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "pg",
+            "upgrade",
+            "databases.primary",
+            "--version",
+            "17",
+            "--allow-dump",
+            "--json",
+        ],
+    ));
+    let upgraded: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(
+        upgraded["method"]
+            .as_str()
+            .unwrap()
+            .starts_with("dump and restore"),
+        "{out}"
+    );
+    eprintln!(
+        "figure: pg upgrade --allow-dump of 5000 rows in {:.1} s, writes unavailable {:.1} s",
+        upgraded["seconds"].as_f64().unwrap(),
+        upgraded["window_seconds"].as_f64().unwrap()
+    );
+    let new = container(&cp, "postgres-primary-17");
+    let (nuser, ndb) = (
+        revealed_credential(r, &name, "databases.primary-17", "USER"),
+        revealed_credential(r, &name, "databases.primary-17", "DATABASE"),
+    );
+    assert_eq!(
+        psql(&new, &nuser, &ndb, "SELECT count(*) FROM events"),
+        "5000"
+    );
+    assert_eq!(
+        psql(
+            &new,
+            &nuser,
+            &ndb,
+            "SELECT count(*) FROM pg_largeobject_metadata"
+        ),
+        "1"
+    );
+    let web = container(&cp, "web");
+    let (wrote, said) = app_sql(
+        &web,
+        "INSERT INTO events VALUES (5001, 'on 17') RETURNING at",
+    );
+    assert!(wrote && said.trim() == "5001", "{said}");
+    assert!(running(&cp, "postgres-primary").is_none());
+}
