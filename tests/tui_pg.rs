@@ -127,3 +127,54 @@ fn a_refused_plan_cannot_run_and_esc_changes_nothing() {
     assert!(app.key(key(KeyCode::Enter)).is_none());
     assert!(render(&app, 100, 24).contains("usage: pg follow"));
 }
+
+#[test]
+fn a_selected_followers_lag_shows_beside_its_figures() {
+    let (_root, ws, project, _) = fixture();
+    ws.run(
+        &project,
+        &Operation::Follow {
+            leader: "databases.primary".into(),
+            name: "replica".into(),
+            plan: None,
+            vm: None,
+        },
+        false,
+    )
+    .unwrap();
+    let view = ProjectView::read(&ws, &project).unwrap();
+    let row = view
+        .addons
+        .iter()
+        .position(|a| a.id == "databases.replica")
+        .unwrap();
+    let mut app = App::new(Theme::dark(), vec!["cheapa".into()], view);
+    app.key(key(KeyCode::Char('2')));
+    // The leader's row: no lag to read.
+    assert_eq!(app.lag_target(), None);
+    for _ in 0..row {
+        app.key(key(KeyCode::Char('j')));
+    }
+    assert_eq!(app.lag_target().as_deref(), Some("databases.replica"));
+    // What the event loop does once the reader starts, then a reading.
+    app.lag = Some(("databases.replica".into(), None));
+    app.metrics = Some(sdtui::tui::metrics::Selected {
+        vm: "core".into(),
+        container: "c1".into(),
+        label: "postgres-replica".into(),
+        figures: None,
+    });
+    assert!(render(&app, 120, 24).contains("lag reading"));
+    app.apply(Msg::Lag(
+        "databases.replica".into(),
+        "0 B, 0.000 s behind databases.primary".into(),
+    ));
+    let screen = render(&app, 120, 24);
+    assert!(
+        screen.contains("lag 0 B, 0.000 s behind databases.primary"),
+        "{screen}"
+    );
+    // Another follower's reading is not this one's.
+    app.apply(Msg::Lag("databases.other".into(), "9 B".into()));
+    assert!(!render(&app, 120, 24).contains("lag 9 B"));
+}

@@ -266,6 +266,12 @@ pub struct AddonSummary {
     pub service: String,
     /// `app::PREFIX` of every attachment.
     pub attached: Vec<String>,
+    /// The leader it streams from, for a follower.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follows: Option<String>,
+    /// `read_only` or `stopped` when not the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 impl Loaded {
@@ -296,6 +302,8 @@ impl Loaded {
                         .attachments_of(&a.id())
                         .map(|(app, att)| format!("{}::{}", app.name, att.prefix))
                         .collect(),
+                    follows: a.follows.clone(),
+                    state: (!a.state.is_running()).then(|| a.state.as_str().to_string()),
                 }
             })
             .collect()

@@ -105,6 +105,9 @@ pub struct App {
     pub vms_open: bool,
     /// The selected row's container figures (metrics.rs), while followed.
     pub metrics: Option<super::metrics::Selected>,
+    /// The selected follower's replay lag, as its leader reports it
+    /// (metrics.rs), while it is selected: its id and the last reading.
+    pub lag: Option<(String, Option<String>)>,
     /// The deploy this console started and has not heard the end of (one
     /// at a time: `u` during it says so instead of starting another).
     pub deploying: Option<std::time::Instant>,
@@ -140,6 +143,7 @@ impl App {
             passphrase: None,
             data: None,
             pg: None,
+            lag: None,
             known_backups: BTreeMap::new(),
             env_live: BTreeMap::new(),
             env_busy: BTreeMap::new(),

@@ -113,15 +113,88 @@ impl StatsStream {
     }
 }
 
+impl App {
+    /// The follower whose lag the console reads: the selected Addons row's,
+    /// if it is one.
+    pub fn lag_target(&self) -> Option<String> {
+        if self.pane != Pane::Addons {
+            return None;
+        }
+        let id = self.selected_addon()?;
+        self.view
+            .addons
+            .iter()
+            .any(|a| a.id == id && a.follows.is_some())
+            .then_some(id)
+    }
+}
+
+/// How often a selected follower's lag is read on its leader.
+const LAG_EVERY: Duration = Duration::from_secs(2);
+
+/// Reads the selected follower's lag on its leader every [`LAG_EVERY`]
+/// while it is selected (one psql on the leader; nothing for other rows).
+#[derive(Default)]
+pub(super) struct LagReader {
+    task: Option<(String, JoinHandle<()>)>,
+}
+
+impl LagReader {
+    pub(super) fn follow_selection(
+        &mut self,
+        app: &mut App,
+        ws: &Arc<Workspace>,
+        project: &Project,
+        tx: &mpsc::Sender<Msg>,
+    ) -> bool {
+        let want = app.lag_target();
+        if self.task.as_ref().map(|(id, _)| id) == want.as_ref() {
+            return false;
+        }
+        if let Some((_, t)) = self.task.take() {
+            t.abort();
+        }
+        let shown = app.lag.take().is_some();
+        let Some(id) = want else {
+            return shown;
+        };
+        app.lag = Some((id.clone(), None));
+        let (ws, project, tx, follower) = (ws.clone(), project.clone(), tx.clone(), id.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let line = match crate::pg::ops::lag(&ws, &project, &follower).await {
+                    Ok(l) => l.describe(),
+                    Err(e) => format!("lag unknown: {}", e.message),
+                };
+                if tx.send(Msg::Lag(follower.clone(), line)).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(LAG_EVERY).await;
+            }
+        });
+        self.task = Some((id, task));
+        true
+    }
+}
+
 /// The metrics line under a table, when a row's container is followed.
 pub(super) fn draw_line(f: &mut Frame, app: &App, area: Rect) {
     let Some(s) = &app.metrics else {
         return;
     };
     let t = &app.theme;
-    let figures = match &s.figures {
-        Some(m) => Span::raw(m.line()),
-        None => Span::styled("reading stats…", Style::default().fg(t.dim)),
+    let mut figures = match &s.figures {
+        Some(m) => m.line(),
+        None => "reading stats…".to_string(),
+    };
+    // A follower's lag beside its figures.
+    if let Some((_, lag)) = &app.lag {
+        figures.push_str(&format!(" · lag {}", lag.as_deref().unwrap_or("reading…")));
+    }
+    let figures = if s.figures.is_some() {
+        Span::raw(figures)
+    } else {
+        Span::styled(figures, Style::default().fg(t.dim))
     };
     // The figures first: on a narrow terminal the name is what is cut.
     f.render_widget(

@@ -187,6 +187,7 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
     let mut events = EventStream::new();
     let mut log_task: Option<JoinHandle<()>> = None;
     let mut stats = metrics::StatsStream::default();
+    let mut lag_reader = metrics::LagReader::default();
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
     let result = loop {
@@ -469,6 +470,7 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
             break Ok(());
         }
         dirty |= stats.follow_selection(&mut app, &dockers, &tx);
+        dirty |= lag_reader.follow_selection(&mut app, &ws, &project, &tx);
     };
     stats.stop();
     if let Some(t) = log_task {

@@ -98,6 +98,8 @@ pub enum Msg {
     Logs(Vec<(bool, String, String)>),
     /// The followed container's figures (its id: a late one from a
     /// dropped stream is ignored).
+    /// A selected follower's replay lag: its id and how far behind.
+    Lag(String, String),
     Metrics(String, crate::watch::metrics::Metrics),
     /// A VM's connection changed: its name and row.
     Vm(String, super::vms::VmRow),
@@ -159,6 +161,13 @@ impl App {
                 self.vms.insert(vm, row);
             }
             Msg::Metrics(container, m) => self.metrics_arrived(container, m),
+            Msg::Lag(id, line) => {
+                if let Some((selected, reading)) = self.lag.as_mut()
+                    && *selected == id
+                {
+                    *reading = Some(line);
+                }
+            }
             Msg::Doctor(result) => self.doctor_done(result),
             Msg::DeployDone(e) => {
                 self.deploying = None;

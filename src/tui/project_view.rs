@@ -19,6 +19,8 @@ pub struct AddonRow {
     pub port: String,
     pub service: String,
     pub attached: String,
+    /// The leader, for a follower: the console shows its lag.
+    pub follows: Option<String>,
 }
 
 /// A catalog type as the wizards and the palette offer it.
@@ -81,6 +83,7 @@ impl ProjectView {
                 } else {
                     a.attached.join(", ")
                 },
+                follows: a.follows,
             })
             .collect();
         let attachments = l
