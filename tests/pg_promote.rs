@@ -3,7 +3,9 @@
 //! changes and the leader is writable again; then, caught up, it is
 //! promoted: the app's DATABASE_URL points at it, the app (restarted)
 //! writes through it, every row is there, the old leader refuses writes
-//! and stays `state: read_only` until removed. Run under
+//! and stays `state: read_only` until removed; a second follower, its
+//! replay paused, is refused, then promoted with `--force` (the leader's
+//! name typed back), saying how much it had not replayed. Run under
 //! `flock /tmp/sdtui-docker-tests.lock`.
 
 mod common;
@@ -48,7 +50,7 @@ fn promote_refuses_a_lagging_follower_then_takes_over_the_attachments() {
     std::fs::write(
         dir.join("config.yml"),
         format!(
-            "vms:\n  local:\n    host: local\n    private_ip: {ADDR}\naddons:\n  databases:\n    primary:\n      type: postgres\n      plan: small\n    replica:\n      type: postgres\n      plan: small\n      follows: databases.primary\napps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - databases.primary as DATABASE\n"
+            "vms:\n  local:\n    host: local\n    private_ip: {ADDR}\naddons:\n  databases:\n    primary:\n      type: postgres\n      plan: small\n    replica:\n      type: postgres\n      plan: small\n      follows: databases.primary\n    spare:\n      type: postgres\n      plan: small\n      follows: databases.primary\napps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - databases.primary as DATABASE\n"
         ),
     )
     .unwrap();
@@ -68,6 +70,12 @@ fn promote_refuses_a_lagging_follower_then_takes_over_the_attachments() {
     wait_for("500 rows on the follower", Duration::from_secs(20), || {
         psql(&follower, &user, &db, "SELECT count(*) FROM t") == "500"
     });
+    // The spare follower stops replaying: it will be behind for --force.
+    let spare = container(&cp, "postgres-spare");
+    wait_for("500 rows on the spare", Duration::from_secs(20), || {
+        psql(&spare, &user, &db, "SELECT count(*) FROM t") == "500"
+    });
+    psql(&spare, &user, &db, "SELECT pg_wal_replay_pause()");
 
     // The plan first: nothing written.
     let before = std::fs::read_to_string(dir.join("config.yml")).unwrap();
@@ -147,7 +155,11 @@ fn promote_refuses_a_lagging_follower_then_takes_over_the_attachments() {
         done["promoted"]["window_seconds"].as_f64().unwrap()
     );
     let config = std::fs::read_to_string(dir.join("config.yml")).unwrap();
-    assert!(!config.contains("follows:"), "{config}");
+    assert_eq!(
+        config.matches("follows: databases.primary").count(),
+        1,
+        "only the spare follows: {config}"
+    );
     assert!(config.contains("state: read_only"), "{config}");
     assert!(config.contains("databases.replica as DATABASE"), "{config}");
     let env = ok(&sdtui(r, &["-p", &name, "config", "web"]));
@@ -200,21 +212,82 @@ fn promote_refuses_a_lagging_follower_then_takes_over_the_attachments() {
         !wrote && said.contains("read-only transaction"),
         "after up: {said}"
     );
-    // No slot left on it; it is removed like any unattached instance.
+    // The promoted follower's slot is gone from it (the spare's stays).
     assert_eq!(
         psql(
             &leader,
             &user,
             &db,
-            "SELECT count(*) FROM pg_replication_slots"
+            "SELECT string_agg(slot_name, ',') FROM pg_replication_slots"
         ),
-        "0"
+        "sdtui_follower_spare"
     );
     let history = ok(&sdtui(r, &["-p", &name, "history"]));
     assert!(
         history.contains("pg promote databases.replica"),
         "{history}"
     );
+
+    // The spare still follows the old (read-only) leader, replay paused,
+    // behind: refused without --force, the leader still read-only; with
+    // --force (the leader's name typed back) promoted, saying how much it
+    // had not replayed.
+    let err = fails(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "pg",
+            "promote",
+            "databases.spare",
+            "--wait",
+            "2",
+        ],
+    ));
+    assert!(err.contains("B of WAL behind databases.primary"), "{err}");
+    let (wrote, said) = docker(&[
+        "exec",
+        &leader,
+        "psql",
+        "-X",
+        "-At",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-U",
+        &user,
+        "-d",
+        &db,
+        "-c",
+        "INSERT INTO t VALUES (9998)",
+    ]);
+    assert!(
+        !wrote && said.contains("read-only transaction"),
+        "still read-only: {said}"
+    );
+    let out = ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "pg",
+            "promote",
+            "databases.spare",
+            "--wait",
+            "2",
+            "--force",
+            "--confirm",
+            "databases.primary",
+            "--json",
+        ],
+    ));
+    let forced: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(
+        forced["promoted"]["lost_bytes"].as_i64().unwrap() > 0,
+        "{out}"
+    );
+    let spare = container(&cp, "postgres-spare");
+    assert_eq!(psql(&spare, &user, &db, "SELECT pg_is_in_recovery()"), "f");
     ok(&sdtui(
         r,
         &["-p", &name, "addons", "remove", "databases.primary"],

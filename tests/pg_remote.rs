@@ -1,7 +1,7 @@
 //! `pg promote` then `pg upgrade` on a VM reached over SSH (a real sshd):
 //! a follower promoted takes over the app's attachment, the old primary
 //! refuses writes; then the new primary is upgraded 15 → 17 by changeover
-//! with its rows and the app carried over. Run under
+//! with its rows and the app carried over; then forked. Run under
 //! `flock /tmp/sdtui-docker-tests.lock`.
 
 mod common;
@@ -136,5 +136,35 @@ fn promote_then_upgrade_over_ssh() {
     assert!(version.trim().starts_with("17"), "{version}");
     let (_, count) = app_sql(&web, "SELECT count(*) FROM t");
     assert_eq!(count.trim(), "1002");
+
+    // A fork of the upgraded primary over SSH: its rows, then apart.
+    let out = ok(&sdtui(&[
+        "pg",
+        "fork",
+        "databases.replica-17",
+        "--name",
+        "trial",
+        "--json",
+    ]));
+    let forked: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    eprintln!(
+        "figure: over SSH, pg fork {:.1} s",
+        forked["seconds"].as_f64().unwrap()
+    );
+    let trial = container(&cp, "postgres-trial");
+    let (tuser, tdb) = (
+        revealed_credential(r, &name, "databases.trial", "USER"),
+        revealed_credential(r, &name, "databases.trial", "DATABASE"),
+    );
+    assert_eq!(psql(&trial, &tuser, &tdb, "SELECT count(*) FROM t"), "1002");
+    psql(
+        &trial,
+        &tuser,
+        &tdb,
+        "INSERT INTO t (note) VALUES ('only in the fork')",
+    );
+    let (_, count) = app_sql(&web, "SELECT count(*) FROM t");
+    assert_eq!(count.trim(), "1002", "the fork is apart");
     ok(&sdtui(&["down"]));
 }

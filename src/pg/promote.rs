@@ -117,7 +117,11 @@ pub async fn promote(
             let behind =
                 replay_until(&fdocker, &fc.container_id, &creds, &target, catch_up).await?;
             if behind > 0 && !force {
-                set_read_only(ld, &lc.container_id, &leader_creds, &leader, false).await?;
+                // Back as config.yml has it: writable, unless it was
+                // already read-only (a leader promoted away from before).
+                if leader.state != crate::config::InstanceState::ReadOnly {
+                    set_read_only(ld, &lc.container_id, &leader_creds, &leader, false).await?;
+                }
                 return Err(UserError::new(format!(
                     "{} is {behind} B of WAL behind {} after {:.0} s: promoting it would lose what {} committed last",
                     f.id(),
@@ -126,7 +130,7 @@ pub async fn promote(
                     leader.id()
                 ))
                 .hint(format!(
-                    "nothing changed and {} is writable again; see `sdtui pg lag {}` (is replay paused, or the stream broken?), or promote anyway with --force, losing those {behind} B",
+                    "nothing changed and {} is as it was; see `sdtui pg lag {}` (is replay paused, or the stream broken?), or promote anyway with --force, losing those {behind} B",
                     leader.id(),
                     f.id()
                 )));
