@@ -129,6 +129,8 @@ fn backup_drill_alter_restore_read_back_identical() {
         "\"pg_dump\", \"-Fc\", \"-T\", \"t2\",",
     );
     assert_ne!(broken, shipped);
+    // A user type that replaces a built-in one says so.
+    let broken = format!("overrides: true\n{broken}");
     std::fs::write(user_types.join("addon.yml"), broken).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let err = fails(&sdtui(r, &["-p", &name, "db", "backup", "databases.main"]));

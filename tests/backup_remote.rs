@@ -77,7 +77,15 @@ fn backup_drill_and_restore_over_ssh() {
         m["size"].as_u64().unwrap()
     );
     assert!(!dir.join(".sdtui/backups/databases.main").exists());
-    let (_, left) = docker(&["ps", "-aq", "--filter", "label=sdtui.drill"]);
+    // This project's drill containers (other tests drill at the same time).
+    let (_, left) = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        "label=sdtui.drill",
+        "--filter",
+        &format!("label=sdtui.project={name}"),
+    ]);
     assert_eq!(left.trim(), "");
 
     // Pulled to this machine: the same bytes, checked against the manifest.
