@@ -12,22 +12,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::docker::{Cleanup, container, docker, psql, require_images};
+use common::docker::{Cleanup, app_sql, container, docker, psql, require_images};
 use common::{fails, ok, revealed_credential, sdtui};
 
 const ADDR: &str = "127.0.97.1";
-
-/// SQL through the app's own DATABASE_URL, from inside its container.
-pub fn app_sql(app: &str, sql: &str) -> (bool, String) {
-    docker(&[
-        "exec",
-        app,
-        "python3",
-        "-c",
-        "import os, sys, psycopg2\nc = psycopg2.connect(os.environ['DATABASE_URL'])\nc.autocommit = True\ncur = c.cursor()\ncur.execute(sys.argv[1])\nprint(cur.fetchone()[0] if cur.description else 'ok')",
-        sql,
-    ])
-}
 
 fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
     let start = Instant::now();

@@ -8,19 +8,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::docker::{Cleanup, container, docker, psql, require_images};
+use common::docker::{Cleanup, app_sql, container, docker, psql, require_images};
 use common::{ok, revealed_credential};
-
-fn app_sql(app: &str, sql: &str) -> (bool, String) {
-    docker(&[
-        "exec",
-        app,
-        "python3",
-        "-c",
-        "import os, sys, psycopg2\nc = psycopg2.connect(os.environ['DATABASE_URL'], connect_timeout=3)\nc.autocommit = True\ncur = c.cursor()\ncur.execute(sys.argv[1])\nprint(cur.fetchone()[0] if cur.description else 'ok')",
-        sql,
-    ])
-}
 
 #[test]
 fn promote_then_upgrade_over_ssh() {

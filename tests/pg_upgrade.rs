@@ -19,22 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::docker::{Cleanup, container, docker, psql, require_images};
+use common::docker::{Cleanup, app_sql, container, docker, psql, require_images};
 use common::{fails, ok, revealed_credential, sdtui};
 
 const ADDR: &str = "127.0.98.1";
-
-/// SQL through the app's own DATABASE_URL, from inside its container.
-fn app_sql(app: &str, sql: &str) -> (bool, String) {
-    docker(&[
-        "exec",
-        app,
-        "python3",
-        "-c",
-        "import os, sys, psycopg2\nc = psycopg2.connect(os.environ['DATABASE_URL'], connect_timeout=3)\nc.autocommit = True\ncur = c.cursor()\ncur.execute(sys.argv[1])\nprint(cur.fetchone()[0] if cur.description else 'ok')",
-        sql,
-    ])
-}
 
 /// Starts `pg upgrade` and kills it (SIGKILL) once it prints a line that
 /// starts with `at`; returns what it printed.

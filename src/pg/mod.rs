@@ -40,6 +40,23 @@ pub fn role_name(project: &str, follower: &Addon) -> String {
     format!("{}_{}_replication", ident(project), ident(&follower.name))
 }
 
+/// The VMs an operation that moves `apps` onto an instance on `vm` brings
+/// `up`: that VM and the apps', as one `--vm` list.
+pub fn vms_with_apps(config: &Config, vm: &str, apps: &[String]) -> String {
+    let mut vms: Vec<String> = std::iter::once(vm.to_string())
+        .chain(
+            config
+                .apps
+                .values()
+                .filter(|a| apps.contains(&a.name))
+                .map(|a| a.vm.clone()),
+        )
+        .collect();
+    vms.sort();
+    vms.dedup();
+    vms.join(",")
+}
+
 /// The followers of `leader` in `config`.
 pub fn followers<'a>(config: &'a Config, leader: &Addon) -> impl Iterator<Item = &'a Addon> {
     let id = leader.id();

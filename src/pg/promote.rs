@@ -184,21 +184,9 @@ pub async fn promote(
         super::ops::drop_slot_and_role(ld, &lc.container_id, &leader_creds, &creds, &f, &leader)
             .await?;
     }
-    let mut vms: Vec<String> = std::iter::once(f.vm.clone())
-        .chain(
-            loaded
-                .config
-                .apps
-                .values()
-                .filter(|a| apps.contains(&a.name))
-                .map(|a| a.vm.clone()),
-        )
-        .collect();
-    vms.sort();
-    vms.dedup();
+    let vms = super::vms_with_apps(&loaded.config, &f.vm, &apps);
     report(format!(
-        "promote 4/4: up --vm {} ({} recreated as a plain primary{})",
-        vms.join(","),
+        "promote 4/4: up --vm {vms} ({} recreated as a plain primary{})",
         f.id(),
         if apps.is_empty() {
             String::new()
@@ -206,7 +194,7 @@ pub async fn promote(
             format!(", {} restarted", apps.join(", "))
         }
     ));
-    crate::deploy::up_reporting(ws, project, Some(&vms.join(",")), timeout, report)
+    crate::deploy::up_reporting(ws, project, Some(&vms), timeout, report)
         .await
         .map_err(|e| {
             UserError::new(format!(

@@ -597,23 +597,11 @@ pub async fn upgrade(
         }
         advance(project, &mut state, Step::Switched)?;
     }
-    let mut vms: Vec<String> = std::iter::once(source.vm.clone())
-        .chain(
-            loaded
-                .config
-                .apps
-                .values()
-                .filter(|a| apps.contains(&a.name))
-                .map(|a| a.vm.clone()),
-        )
-        .collect();
-    vms.sort();
-    vms.dedup();
+    let vms = super::vms_with_apps(&loaded.config, &source.vm, &apps);
     next(&format!(
-        "up --vm {}: apps on {target_id}, {source_id} stopped",
-        vms.join(",")
+        "up --vm {vms}: apps on {target_id}, {source_id} stopped"
     ));
-    crate::deploy::up_reporting(ws, project, Some(&vms.join(",")), timeout, report)
+    crate::deploy::up_reporting(ws, project, Some(&vms), timeout, report)
         .await
         .map_err(|e| {
             UserError::new(format!(

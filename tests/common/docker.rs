@@ -125,3 +125,16 @@ pub fn psql(pg: &str, user: &str, db: &str, sql: &str) -> String {
     assert!(done, "{sql}: {out}");
     out.trim().to_string()
 }
+
+/// SQL through an app's own DATABASE_URL, from inside its container (the
+/// test app has psycopg2): (succeeded, the first column of the first row).
+pub fn app_sql(app: &str, sql: &str) -> (bool, String) {
+    docker(&[
+        "exec",
+        app,
+        "python3",
+        "-c",
+        "import os, sys, psycopg2\nc = psycopg2.connect(os.environ['DATABASE_URL'], connect_timeout=3)\nc.autocommit = True\ncur = c.cursor()\ncur.execute(sys.argv[1])\nprint(cur.fetchone()[0] if cur.description else 'ok')",
+        sql,
+    ])
+}
