@@ -401,7 +401,15 @@ fn client_round_trip(tmux: &Tmux, service: &str) {
 /// console follows the engine's events, it does not poll.
 fn stop_by_hand_shows_exited(tmux: &Tmux, container: &str, engine: &str) {
     assert!(docker(&["stop", "-t", "1", container]).0);
-    let seen = tmux.wait_for("exited", Duration::from_secs(5));
+    // Docker's word on the Containers pane; the contract's (`failed`, with
+    // the exit code) on an addon's row.
+    let start = std::time::Instant::now();
+    tmux.wait_until(
+        "the stop",
+        |s| s.contains("exited") || s.contains("failed ("),
+        Duration::from_secs(5),
+    );
+    let seen = start.elapsed();
     eprintln!(
         "{engine}: console showed the stop {} ms after docker stop returned",
         seen.as_millis()

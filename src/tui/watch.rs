@@ -151,24 +151,31 @@ pub(super) async fn watch_vm(
             }
         };
         refresh().await;
-        // Once per connection: versions, disk and counts for the VMs overlay.
-        let info = crate::deploy::vm_info::vm_info(&conn)
-            .await
-            .map_err(|e| e.message);
-        let _ = tx.send(row(vms::VmConn::Connected(Some(info)))).await;
-        let mut events = std::pin::pin!(crate::docker::project_events(&conn.docker, &cp));
-        while let Some(ev) = events.next().await {
-            if ev.is_err() {
-                break;
+        // Once per connection: versions, disk and counts for the VMs
+        // overlay, read beside the events (Compose's version alone can
+        // take seconds), so no change waits for it.
+        let info = async {
+            let info = crate::deploy::vm_info::vm_info(&conn)
+                .await
+                .map_err(|e| e.message);
+            let _ = tx.send(row(vms::VmConn::Connected(Some(info)))).await;
+        };
+        let follow = async {
+            let mut events = std::pin::pin!(crate::docker::project_events(&conn.docker, &cp));
+            while let Some(ev) = events.next().await {
+                if ev.is_err() {
+                    break;
+                }
+                // On a Docker event, so a test can make it happen once the
+                // console has the terminal.
+                #[cfg(debug_assertions)]
+                crate::crash::test_panic("task");
+                // Throttle: gather the burst, then one refresh.
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                refresh().await;
             }
-            // On a Docker event, so a test can make it happen once the
-            // console has the terminal.
-            #[cfg(debug_assertions)]
-            crate::crash::test_panic("task");
-            // Throttle: gather the burst, then one refresh.
-            tokio::time::sleep(Duration::from_millis(150)).await;
-            refresh().await;
-        }
+        };
+        tokio::join!(info, follow);
         let _ = tx
             .send(Msg::Note(format!(
                 "VM {}: the event stream ended; reconnecting",
