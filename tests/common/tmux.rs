@@ -42,6 +42,11 @@ impl Tmux {
             .args(keys)
             .status()
             .unwrap();
+        // A lone ESC byte read together with the next key is that key
+        // with Alt (how terminals send Alt): let it arrive on its own.
+        if keys.last() == Some(&"Escape") {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
     }
     pub fn resize(&self, w: u16, h: u16) {
         let status = Command::new("tmux")
