@@ -29,8 +29,8 @@ root=$(mktemp -d)
 export SDTUI_ROOT=$root SDTUI_ADDONS=$root/.none SDTUI_CONFIG=$root/.config
 display=${SDTUI_SHOTS_DISPLAY:-:97}
 # SDTUI_SHOTS=envs: only the Environments pane's pictures (the project is
-# not deployed first); SDTUI_SHOTS=doctor or pg: only the doctor's or the
-# Postgres dialog's.
+# not deployed first); SDTUI_SHOTS=doctor, pg or monitor: only the
+# doctor's, the Postgres dialog's, or the VMs overlay and live figures.
 only=${SDTUI_SHOTS:-all}
 session=${SDTUI_SHOTS_SESSION:-shots}
 cleanup() {
@@ -172,8 +172,19 @@ if [ "$only" = doctor ]; then
   tmux send-keys -t "$session" q
   exit 0
 fi
+# The VMs overlay (V) and the selected addon's live figures.
+monitor_shot() {
+  tmux send-keys -t "$session" 2 g; wait_for "cpu " 30; shot metrics
+  tmux send-keys -t "$session" V; wait_for "compose" 30; shot vms
+  tmux send-keys -t "$session" Escape; sleep 0.5
+}
 if [ "$only" = pg ]; then
   pg_shot
+  tmux send-keys -t "$session" q
+  exit 0
+fi
+if [ "$only" = monitor ]; then
+  monitor_shot
   tmux send-keys -t "$session" q
   exit 0
 fi
@@ -207,6 +218,7 @@ tmux send-keys -t "$session" Escape; sleep 0.5
 tmux send-keys -t "$session" C; wait_for "Enter/y rotate"; shot rotate-review
 tmux send-keys -t "$session" Escape; sleep 0.5
 pg_shot
+monitor_shot
 fi
 # Environments: staging started from the pane (s), its instances (Enter),
 # its configuration (y), what a stop stops (X).
