@@ -12,32 +12,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::docker::{Cleanup, container, docker, psql, require_images};
+use common::docker::{Cleanup, container, docker, psql, require_images, try_psql};
 use common::{fails, ok, revealed_credential, sdtui};
 
 const CONFIG: &str = "vms:\n  local:\n    host: local\n    private_ip: 127.0.88.1\naddons:\n  databases:\n    primary:\n      type: postgres\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - databases.primary as DATABASE\n";
 
 fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
-
-/// psql that may fail: (succeeded, output).
-fn try_psql(pg: &str, user: &str, db: &str, sql: &str) -> (bool, String) {
-    docker(&[
-        "exec",
-        pg,
-        "psql",
-        "-X",
-        "-At",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-U",
-        user,
-        "-d",
-        db,
-        "-c",
-        sql,
-    ])
 }
 
 fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool) -> Duration {

@@ -12,7 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::docker::{Cleanup, app_sql, container, docker, psql, require_images};
+use common::docker::{Cleanup, app_sql, container, psql, require_images, try_psql};
 use common::{fails, ok, revealed_credential, sdtui};
 
 const ADDR: &str = "127.0.97.1";
@@ -162,40 +162,12 @@ fn promote_refuses_a_lagging_follower_then_takes_over_the_attachments() {
     let (_, server) = app_sql(&web, "SELECT pg_is_in_recovery()");
     assert_eq!(server.trim(), "False");
     // The old leader refuses writes, keeps its rows, and stays so.
-    let (wrote, said) = docker(&[
-        "exec",
-        &leader,
-        "psql",
-        "-X",
-        "-At",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-U",
-        &user,
-        "-d",
-        &db,
-        "-c",
-        "INSERT INTO t VALUES (9999)",
-    ]);
+    let (wrote, said) = try_psql(&leader, &user, &db, "INSERT INTO t VALUES (9999)");
     assert!(!wrote && said.contains("read-only transaction"), "{said}");
     assert_eq!(psql(&leader, &user, &db, "SELECT count(*) FROM t"), "502");
     ok(&sdtui(r, &["-p", &name, "up", "--timeout", "120"]));
     let leader = container(&cp, "postgres-primary");
-    let (wrote, said) = docker(&[
-        "exec",
-        &leader,
-        "psql",
-        "-X",
-        "-At",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-U",
-        &user,
-        "-d",
-        &db,
-        "-c",
-        "INSERT INTO t VALUES (9999)",
-    ]);
+    let (wrote, said) = try_psql(&leader, &user, &db, "INSERT INTO t VALUES (9999)");
     assert!(
         !wrote && said.contains("read-only transaction"),
         "after up: {said}"
@@ -233,21 +205,7 @@ fn promote_refuses_a_lagging_follower_then_takes_over_the_attachments() {
         ],
     ));
     assert!(err.contains("B of WAL behind databases.primary"), "{err}");
-    let (wrote, said) = docker(&[
-        "exec",
-        &leader,
-        "psql",
-        "-X",
-        "-At",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-U",
-        &user,
-        "-d",
-        &db,
-        "-c",
-        "INSERT INTO t VALUES (9998)",
-    ]);
+    let (wrote, said) = try_psql(&leader, &user, &db, "INSERT INTO t VALUES (9998)");
     assert!(
         !wrote && said.contains("read-only transaction"),
         "still read-only: {said}"

@@ -878,17 +878,7 @@ PGPASSWORD="$SDTUI_SOURCE_PASSWORD" pg_dump -h "$1" -U "$2" -d "$3" {dump} --no-
             "writing the subscription's passfile",
         )
         .await?;
-        let exists = one_value(
-            psql(
-                td,
-                tc,
-                self.tcreds,
-                &format!("SELECT count(*) FROM pg_subscription WHERE subname = '{LINK}'"),
-            )
-            .await?,
-            "reading the subscriptions",
-        )?;
-        if exists == "0" {
+        if !self.subscribed(td, tc).await? {
             let conninfo = format!(
                 "host={} port=5432 user={} dbname={} passfile={PASSFILE}",
                 self.source.service(),
@@ -912,6 +902,21 @@ PGPASSWORD="$SDTUI_SOURCE_PASSWORD" pg_dump -h "$1" -U "$2" -d "$3" {dump} --no-
             }
         }
         Ok(())
+    }
+
+    /// Whether the target has the upgrade's subscription.
+    async fn subscribed(&self, td: &Docker, tc: &str) -> Result<bool> {
+        let count = one_value(
+            psql(
+                td,
+                tc,
+                self.tcreds,
+                &format!("SELECT count(*) FROM pg_subscription WHERE subname = '{LINK}'"),
+            )
+            .await?,
+            "reading the subscriptions",
+        )?;
+        Ok(count != "0")
     }
 
     /// Bytes of the source's WAL the subscription has not confirmed.
@@ -1061,17 +1066,7 @@ PGPASSWORD="$SDTUI_SOURCE_PASSWORD" pg_dump -h "$1" -U "$2" -d "$3" {dump} --no-
 
     /// The subscription, its slot, the publication and the passfile gone.
     async fn unsubscribe(&self, sd: &Docker, sc: &str, td: &Docker, tc: &str) -> Result<()> {
-        let exists = one_value(
-            psql(
-                td,
-                tc,
-                self.tcreds,
-                &format!("SELECT count(*) FROM pg_subscription WHERE subname = '{LINK}'"),
-            )
-            .await?,
-            "reading the subscriptions",
-        )?;
-        if exists != "0" {
+        if self.subscribed(td, tc).await? {
             // Detached from its slot first: the source may be read-only
             // or gone; the slot is dropped there below.
             for sql in [

@@ -106,6 +106,25 @@ pub fn results(out: &str) -> Vec<(String, String)> {
 
 /// One SQL statement through psql inside a postgres container, as `user`
 /// on `db`; fails the test when psql does. Unaligned, tuples only.
+/// psql that may fail: (succeeded, output).
+pub fn try_psql(pg: &str, user: &str, db: &str, sql: &str) -> (bool, String) {
+    docker(&[
+        "exec",
+        pg,
+        "psql",
+        "-X",
+        "-At",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-U",
+        user,
+        "-d",
+        db,
+        "-c",
+        sql,
+    ])
+}
+
 pub fn psql(pg: &str, user: &str, db: &str, sql: &str) -> String {
     let (done, out) = docker(&[
         "exec",
