@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::docker::{Cleanup, container, docker, psql, require_images};
-use common::{ok, sdtui, sdtui_env};
+use common::{ok, sdtui, sdtui_env, secret};
 
 /// The scheduled manifests in a backups folder, read from the files.
 pub fn scheduled(dir: &Path) -> Vec<serde_json::Value> {
@@ -66,16 +66,7 @@ fn a_minute_schedule_keeps_exactly_keep_good_backups_that_restore() {
          INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 3000) g;",
     );
     let maria = container(&compose_project, "mariadb-shop");
-    let secrets = std::fs::read_to_string(dir.join("secrets.yml")).unwrap();
-    let root_pw = secrets
-        .lines()
-        .find(|l| l.trim_start().starts_with("ROOT_PASSWORD:"))
-        .unwrap()
-        .split(": ")
-        .nth(1)
-        .unwrap()
-        .trim()
-        .to_string();
+    let root_pw = secret(&dir.join("secrets.yml"), "shop", "ROOT_PASSWORD");
     let (done, out) = docker(&[
         "exec",
         "-e",

@@ -55,17 +55,7 @@ fn redis_scheduled_backups_over_ssh_with_compose_v2() {
         svc_name.trim().ends_with("redis-session_backup-1"),
         "{svc_name}"
     );
-    let secrets = std::fs::read_to_string(dir.join("secrets.yml")).unwrap();
-    let password = secrets
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with("session:"))
-        .find(|l| l.trim_start().starts_with("PASSWORD:"))
-        .unwrap()
-        .split(": ")
-        .nth(1)
-        .unwrap()
-        .trim()
-        .to_string();
+    let password = common::secret(&dir.join("secrets.yml"), "session", "PASSWORD");
     let (done, out) = docker(&[
         "exec",
         "-e",

@@ -10,23 +10,12 @@ fn config(root: &std::path::Path) -> String {
     std::fs::read_to_string(root.join("cheapa/config.yml")).unwrap()
 }
 
-fn secrets(root: &std::path::Path) -> String {
-    std::fs::read_to_string(root.join("cheapa/secrets.yml")).unwrap()
+fn secrets(root: &std::path::Path) -> std::path::PathBuf {
+    root.join("cheapa/secrets.yml")
 }
 
-fn secret_value(secrets: &str, instance: &str, key: &str) -> String {
-    let mut lines = secrets
-        .lines()
-        .skip_while(|l| l.trim() != format!("{instance}:"));
-    lines
-        .find(|l| l.trim_start().starts_with(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("{instance}.{key} not in secrets.yml"))
-        .split_once(": ")
-        .unwrap()
-        .1
-        // A password starting with `-` (URL-safe base64 can) is quoted.
-        .trim_matches(|c| c == '\'' || c == '"')
-        .to_string()
+fn secret_value(secrets: &std::path::Path, instance: &str, key: &str) -> String {
+    common::secret(secrets, instance, key)
 }
 
 #[test]
@@ -257,7 +246,7 @@ fn user_sections_of_secrets_survive_and_reach_the_apps() {
     let root = common::root_with("cheapa");
     let r = root.path();
     ok(&sdtui(r, &["-p", "cheapa", "sync"]));
-    let mut s = secrets(r);
+    let mut s = std::fs::read_to_string(secrets(r)).unwrap();
     s.push_str("# my notes\napi:\n  API_SECRET_KEY: api-secret-xyz  # rotate yearly\n");
     s = s.replace("shared: {}", "shared:\n  DOCKER_TOKEN: dckr-pat-123");
     std::fs::write(r.join("cheapa/secrets.yml"), &s).unwrap();
@@ -278,11 +267,11 @@ fn user_sections_of_secrets_survive_and_reach_the_apps() {
             "large",
         ],
     ));
+    let text = std::fs::read_to_string(secrets(r)).unwrap();
     assert!(
-        secrets(r)
-            .ends_with("# my notes\napi:\n  API_SECRET_KEY: api-secret-xyz  # rotate yearly\n")
+        text.ends_with("# my notes\napi:\n  API_SECRET_KEY: api-secret-xyz  # rotate yearly\n")
     );
-    assert!(secrets(r).contains("shared:\n  DOCKER_TOKEN: dckr-pat-123\n"));
+    assert!(text.contains("shared:\n  DOCKER_TOKEN: dckr-pat-123\n"));
     let env = common::read_env(&r.join("cheapa/compose/app/env/api.env"));
     assert!(
         env.contains("\nAPI_SECRET_KEY=api-secret-xyz\n")

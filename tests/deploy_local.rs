@@ -224,13 +224,8 @@ fn up_provisions_redeploys_nothing_rolls_back_and_keeps_data(compose: Compose, i
         err.contains("max_connections"),
         "the failing container's log lines: {err}"
     );
-    let secrets = std::fs::read_to_string(r.join(&name).join("secrets.yml")).unwrap();
-    for pw in secrets
-        .lines()
-        .filter(|l| l.contains("PASSWORD:"))
-        .map(|l| l.split(": ").nth(1).unwrap())
-    {
-        assert!(!err.contains(pw), "a password leaked into the error");
+    for pw in common::secret_values(&r.join(&name).join("secrets.yml"), &["PASSWORD"]) {
+        assert!(!err.contains(&pw), "a password leaked into the error");
     }
     let pg = container(&compose_project, "postgres-main");
     let (_, cmd) = docker(&["inspect", "-f", "{{json .Config.Cmd}}", &pg]);

@@ -123,13 +123,11 @@ fn env_vars_per_attachment_follow_seed_000() {
             && storefront.contains("\nCACHE_HOST=redis-products\n")
     );
     // The readonly password is the readonly role's, not the owner's.
-    let secrets = std::fs::read_to_string(root.path().join("cheapa/secrets.yml")).unwrap();
-    let ro_pw = secrets
-        .lines()
-        .skip_while(|l| !l.contains("primary:"))
-        .find(|l| l.contains("READONLY_PASSWORD"))
-        .unwrap();
-    let ro_pw = ro_pw.split(": ").nth(1).unwrap();
+    let ro_pw = common::secret(
+        &root.path().join("cheapa/secrets.yml"),
+        "primary",
+        "READONLY_PASSWORD",
+    );
     assert!(
         ro_pw.len() >= 32
             && ro_pw
@@ -143,12 +141,7 @@ fn env_vars_per_attachment_follow_seed_000() {
 fn no_secret_in_any_compose_file_and_addons_publish_on_the_private_address() {
     let root = synced_cheapa();
     let project = root.path().join("cheapa");
-    let secrets = std::fs::read_to_string(project.join("secrets.yml")).unwrap();
-    let passwords: Vec<&str> = secrets
-        .lines()
-        .filter(|l| l.contains("PASSWORD:"))
-        .map(|l| l.split(": ").nth(1).unwrap().trim())
-        .collect();
+    let passwords = common::secret_values(&project.join("secrets.yml"), &["PASSWORD"]);
     assert!(passwords.len() >= 10);
     for vm in ["core", "app"] {
         let compose =
@@ -307,12 +300,7 @@ fn scheduled_backup_services_match_golden_files_and_both_composes_agree() {
     // An addon without a schedule gets no service.
     assert!(!files.contains_key(Path::new("compose/edge/backup/redis-plain_backup.sh")));
     // Secrets only in the 0600 env files.
-    let secrets = std::fs::read_to_string(project.join("secrets.yml")).unwrap();
-    let passwords: Vec<&str> = secrets
-        .lines()
-        .filter(|l| l.contains("PASSWORD:"))
-        .map(|l| l.split(": ").nth(1).unwrap().trim())
-        .collect();
+    let passwords = common::secret_values(&project.join("secrets.yml"), &["PASSWORD"]);
     assert!(passwords.len() >= 4);
     for rel in wanted.iter().filter(|r| !r.ends_with(".env")) {
         for pw in &passwords {

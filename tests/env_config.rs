@@ -219,12 +219,11 @@ fn env_config_resolves_overrides_and_masks_secrets() {
     assert_eq!(addons[1]["source"], "own");
     assert_eq!(addons[0]["credentials"]["PASSWORD"], "••••••••");
     assert_eq!(v["variables"]["CACHE_TTL"], "300");
-    let secrets = std::fs::read_to_string(r.join("envs/environments/staging/secrets.yml")).unwrap();
-    for line in secrets.lines().filter(|l| l.contains("PASSWORD:")) {
-        let value = line.split_once(": ").unwrap().1.trim_matches('\'');
+    let file = r.join("envs/environments/staging/secrets.yml");
+    for value in common::secret_values(&file, &["PASSWORD"]) {
         assert!(
-            !out.contains(value),
-            "a secret leaked into env config: {line}"
+            !out.contains(&value),
+            "a secret leaked into env config: {value}"
         );
     }
     let text = common::ok(&common::sdtui(

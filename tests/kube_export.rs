@@ -124,15 +124,12 @@ fn kubernetes_manifests_validate_and_keep_secrets_in_secrets() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("config.yml"), CONFIG).unwrap();
     ok(&sdtui(r, &["-p", "kx", "sync"]));
-    let secrets_yml = std::fs::read_to_string(dir.join("secrets.yml")).unwrap();
-    let passwords: Vec<String> = secrets_yml
-        .lines()
-        .filter(|l| l.contains("PASSWORD:") || l.contains("ERLANG_COOKIE:"))
-        .filter_map(|l| l.split(": ").nth(1))
-        .map(|v| v.trim().trim_matches('\'').to_string())
-        .filter(|v| v.len() >= 16)
-        .collect();
-    assert!(passwords.len() >= 4, "{secrets_yml}");
+    let passwords: Vec<String> =
+        common::secret_values(&dir.join("secrets.yml"), &["PASSWORD", "ERLANG_COOKIE"])
+            .into_iter()
+            .filter(|v| v.len() >= 16)
+            .collect();
+    assert!(passwords.len() >= 4, "{passwords:?}");
 
     // Without --include-secrets: no Secret written, each one named.
     let out_dir = r.join("plain");

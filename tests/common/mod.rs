@@ -201,19 +201,51 @@ pub fn psql_login(addr: &str, port: &str, user: &str, db: &str, password: &str) 
     )
 }
 
+/// Every generated value of a secrets.yml as (instance name, key, value),
+/// read by the engine's own parser: the YAML writer quotes a value that
+/// starts with `-` or is all digits, so splitting lines by hand is flaky.
+pub fn secrets_in(file: &Path) -> Vec<(String, String, String)> {
+    let secrets = sdtui::engine::secrets::Secrets::load(file).unwrap();
+    let mut all = Vec::new();
+    for instances in secrets.addons.values() {
+        for (name, values) in instances {
+            for (key, value) in values {
+                all.push((name.clone(), key.clone(), value.clone()));
+            }
+        }
+    }
+    all
+}
+
+/// One generated value: `instance`'s `key` in the secrets.yml at `file`.
+pub fn secret(file: &Path, instance: &str, key: &str) -> String {
+    secrets_in(file)
+        .into_iter()
+        .find(|(name, k, _)| name == instance && k == key)
+        .map(|(_, _, value)| value)
+        .unwrap_or_else(|| panic!("no {instance}.{key} in {}", file.display()))
+}
+
+/// Every value whose key ends with one of `suffixes` (`PASSWORD` ...).
+pub fn secret_values(file: &Path, suffixes: &[&str]) -> Vec<String> {
+    secrets_in(file)
+        .into_iter()
+        .filter(|(_, key, _)| suffixes.iter().any(|s| key.ends_with(s)))
+        .map(|(_, _, value)| value)
+        .collect()
+}
+
 /// One value of an environment's secrets.yml (`USER`, `PASSWORD` ...), read
-/// from the file the engine wrote for it.
+/// from the file the engine wrote for it; the first instance that has it.
 pub fn env_secret(root: &Path, project: &str, env: &str, key: &str) -> String {
-    let text = std::fs::read_to_string(
-        root.join(project)
-            .join("environments")
-            .join(env)
-            .join("secrets.yml"),
-    )
-    .unwrap();
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix(&format!("{key}: ")))
-        .unwrap_or_else(|| panic!("no {key} in {env}'s secrets.yml:\n{text}"))
-        .trim_matches('\'')
-        .to_string()
+    let file = root
+        .join(project)
+        .join("environments")
+        .join(env)
+        .join("secrets.yml");
+    secrets_in(&file)
+        .into_iter()
+        .find(|(_, k, _)| k == key)
+        .map(|(_, _, value)| value)
+        .unwrap_or_else(|| panic!("no {key} in {}", file.display()))
 }
