@@ -247,6 +247,7 @@ mod tests {
             backup: every.map(|e| e.parse().unwrap()),
             follows: None,
             state: Default::default(),
+            system: false,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod health;
 pub mod pull;
 pub mod restore;
 pub mod run;
+pub mod script;
 pub mod spec;
 pub mod store;
 
@@ -132,6 +133,9 @@ pub async fn backup(
     addon_id: &str,
     report: Report<'_>,
 ) -> Result<Manifest> {
+    if script::applies(ws, project, addon_id)? {
+        return script::backup(ws, project, addon_id, report).await;
+    }
     let loaded = ws.load(project)?;
     let s = subject(ws, &loaded.config, &loaded.secrets, addon_id)?;
     let vm = &loaded.config.vms[&s.addon.vm];

@@ -24,6 +24,8 @@ pub struct AddonType {
     #[serde(default)]
     pub aliases: Vec<String>,
     /// Image reference with `{version}`; an instance's `image:` overrides it.
+    /// Empty for a system type (no container).
+    #[serde(default)]
     pub image: String,
     pub default_version: String,
     /// Versions known to work; others are accepted with the image's own tag.
@@ -35,6 +37,8 @@ pub struct AddonType {
     #[serde(default)]
     pub options: IndexMap<String, OptionSpec>,
     /// The first port is the main one (`{PORT}`); others are `{NAME_PORT}`.
+    /// None for a system type.
+    #[serde(default)]
     pub ports: Vec<PortSpec>,
     /// Where ports are published: `private` (the VM's private address) or
     /// `public` (all interfaces, for a proxy).
@@ -63,6 +67,7 @@ pub struct AddonType {
     #[serde(default)]
     pub hostname: bool,
     /// Variables each attachment injects, as `{PREFIX}_<name>`.
+    #[serde(default)]
     pub env: Vec<EnvSpec>,
     /// Present when the type supports readonly attachments.
     pub readonly: Option<ReadonlySpec>,
@@ -106,8 +111,12 @@ pub struct AddonType {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
+    /// A container's limits; a system type's plans name option sets only.
+    #[serde(default)]
     pub memory: String,
+    #[serde(default)]
     pub cpu: String,
+    #[serde(default)]
     pub disk: String,
     #[serde(default)]
     pub description: String,
@@ -121,7 +130,9 @@ pub struct Plan {
 pub struct OptionSpec {
     #[serde(default)]
     pub description: String,
-    /// Command arguments, with `{value}`.
+    /// Command arguments, with `{value}` (none for a system type, whose
+    /// script reads its options from its configuration).
+    #[serde(default)]
     pub args: Vec<String>,
     /// Values must match this (anchored) pattern; keeps them shell-safe.
     #[serde(default = "default_option_pattern")]
@@ -290,6 +301,13 @@ pub struct ReadonlySpec {
 }
 
 impl AddonType {
+    /// A system type: its contract script runs on the VM itself; it has no
+    /// container, ports or attachments.
+    pub fn is_system(&self) -> bool {
+        self.contract
+            .as_ref()
+            .is_some_and(|c| c.kind == crate::contract::script::Kind::System)
+    }
     pub fn image_for(&self, version: &str) -> String {
         self.image.replace("{version}", version)
     }
@@ -511,8 +529,58 @@ pub fn parse_addon(path: &Path, text: &str) -> Result<AddonType> {
             format!("plans: {}", choices(t.plans.keys())),
         );
     }
-    if t.ports.is_empty() {
-        return err("a type needs at least one port".into(), "add ports:".into());
+    if t.is_system() {
+        // What only a container means: refused rather than ignored.
+        let container_fields = [
+            ("image", !t.image.is_empty()),
+            ("ports", !t.ports.is_empty()),
+            ("command", !t.command.is_empty()),
+            ("healthcheck", t.healthcheck.is_some()),
+            ("volumes", !t.volumes.is_empty()),
+            ("container_env", !t.container_env.is_empty()),
+            ("env", !t.env.is_empty()),
+            ("readonly", t.readonly.is_some()),
+            ("provision", !t.provision.is_empty()),
+            ("backup", t.backup.is_some()),
+            ("rotate", t.rotate.is_some()),
+            ("connect", t.connect.is_some()),
+            ("doctor", t.doctor.is_some()),
+        ];
+        if let Some((field, _)) = container_fields.iter().find(|(_, set)| *set) {
+            return err(
+                format!(
+                    "type {} is `kind: system` (no container) but sets `{field}:`",
+                    t.name
+                ),
+                format!(
+                    "remove `{field}:`, or make it `contract: {{kind: container}}` with an image"
+                ),
+            );
+        }
+    } else {
+        if t.image.is_empty() {
+            return err(
+                format!("type {} has no `image:`", t.name),
+                "add `image: \"name:{version}\"`, or `contract: {kind: system}` for a type that runs on the VM itself".into(),
+            );
+        }
+        if t.ports.is_empty() {
+            return err("a type needs at least one port".into(), "add ports:".into());
+        }
+        for (plan_name, plan) in &t.plans {
+            for (field, value) in [
+                ("memory", &plan.memory),
+                ("cpu", &plan.cpu),
+                ("disk", &plan.disk),
+            ] {
+                if value.is_empty() {
+                    return err(
+                        format!("plan {plan_name} has no `{field}:`"),
+                        "a container type's plans set memory, cpu and disk (e.g. memory: 256M, cpu: \"0.25\", disk: 1G)".into(),
+                    );
+                }
+            }
+        }
     }
     for (plan_name, plan) in &t.plans {
         for opt in plan.options.keys() {

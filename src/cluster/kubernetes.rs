@@ -101,7 +101,8 @@ pub fn build(
         format!("# {what} of project {project}, exported by sdtui (export --format kubernetes).\n")
     };
 
-    for addon in &config.addons {
+    // A system type's instance configures a VM: nothing to export.
+    for addon in config.addons.iter().filter(|a| !a.system) {
         let t = catalog.require(&addon.type_name)?;
         let name = dns_name(&addon.service());
         let creds = &loaded.generated.secrets[&addon.type_name][&addon.name];

@@ -295,7 +295,8 @@ pub fn stack(
         )]),
         secrets: IndexMap::new(),
     };
-    for addon in &config.addons {
+    // A system type's instance has no container to schedule.
+    for addon in config.addons.iter().filter(|a| !a.system) {
         let t = catalog.require(&addon.type_name)?;
         let plan = &t.plans[&addon.plan];
         let service = addon.service();

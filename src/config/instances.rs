@@ -222,6 +222,7 @@ pub(super) fn validate(
                 backup,
                 follows: a.follows.as_ref().map(|f| f.value.clone()),
                 state,
+                system: t.is_system(),
             };
             if let Some(f) = &a.follows {
                 follows.push((addons.len(), f.clone()));

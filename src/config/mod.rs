@@ -100,6 +100,9 @@ pub struct Addon {
     /// leader is `read_only`, an upgraded one `stopped`).
     #[serde(skip_serializing_if = "InstanceState::is_running")]
     pub state: InstanceState,
+    /// Its type is `kind: system`: its script runs on the VM, no container.
+    #[serde(skip)]
+    pub system: bool,
 }
 
 /// An instance's `state:`. `read_only`: running, refusing writes (postgres:
@@ -140,9 +143,13 @@ impl Addon {
     pub fn id(&self) -> String {
         format!("{}.{}", self.category, self.name)
     }
-    /// Not `state: stopped`: it has a container.
+    /// Not `state: stopped`: it is meant to run.
     pub fn runs(&self) -> bool {
         self.state != InstanceState::Stopped
+    }
+    /// Running as a container (a system type's instance never is).
+    pub fn has_container(&self) -> bool {
+        self.runs() && !self.system
     }
     /// Compose service name, `postgres-primary`.
     pub fn service(&self) -> String {

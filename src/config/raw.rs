@@ -384,6 +384,14 @@ pub(super) fn validate(
                     raw.addon.value
                 )));
             }
+            if target.system {
+                return Err(UserError::new(format!(
+                    "app {app_name} is attached to {}, a {} instance: a system type configures its VM and has nothing to attach",
+                    raw.addon.value, target.type_name
+                ))
+                .at(addon_spot())
+                .hint(format!("remove {} from app {app_name}'s addons", raw.addon.value)));
+            }
             let access = match &raw.access {
                 None => Access::Readwrite,
                 Some(s) => Access::parse(&s.value).ok_or_else(|| {

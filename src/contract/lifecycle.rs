@@ -66,6 +66,7 @@ pub async fn run_in_container(
             input,
             timeout: Duration::from_secs(spec.timeout),
             secrets,
+            cwd: None,
         },
     )
     .await;

@@ -7,4 +7,5 @@ pub mod lifecycle;
 pub mod run;
 pub mod script;
 pub mod status;
+pub mod system;
 pub mod validate;

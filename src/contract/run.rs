@@ -52,6 +52,9 @@ pub struct Call<'a> {
     pub timeout: Duration,
     /// Values masked wherever the call's output is kept or shown.
     pub secrets: Vec<String>,
+    /// Where it runs (a system type: its data folder on the VM); else the
+    /// type's folder on this machine, the login's home over SSH.
+    pub cwd: Option<String>,
 }
 
 /// The audit trail's record of one call.
@@ -77,7 +80,8 @@ const KEEP: usize = 8 * 1024;
 /// positional parameters, never pasted into the line.
 const WRAPPER: &str = r#"f=$(mktemp) || exit 125
 printf '%s' "$2" > "$f" && chmod 700 "$f" || exit 125
-t=$1; shift 2
+t=$1; d=$3; shift 3
+[ -z "$d" ] || cd "$d" || exit 125
 timeout -s KILL "$t" "$f" "$@"
 rc=$?
 rm -f "$f"
@@ -208,7 +212,7 @@ async fn raw(place: &Place<'_>, c: &Call<'_>) -> Result<(i64, String, String)> {
             let script = std::fs::canonicalize(&script).unwrap_or(script);
             let mut cmd = tokio::process::Command::new(&script);
             cmd.args(&argv)
-                .current_dir(c.dir)
+                .current_dir(c.cwd.as_deref().map(Path::new).unwrap_or(c.dir))
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
@@ -241,6 +245,7 @@ async fn raw(place: &Place<'_>, c: &Call<'_>) -> Result<(i64, String, String)> {
                 "sdtui-addon".into(),
                 c.timeout.as_secs().to_string(),
                 text,
+                c.cwd.clone().unwrap_or_default(),
             ];
             cmd.extend(argv);
             exec_split(docker, container, cmd, c.input.clone()).await
@@ -253,6 +258,7 @@ async fn raw(place: &Place<'_>, c: &Call<'_>) -> Result<(i64, String, String)> {
                 "sdtui-addon".into(),
                 c.timeout.as_secs().to_string(),
                 text,
+                c.cwd.clone().unwrap_or_default(),
             ];
             args.extend(argv);
             let out = session

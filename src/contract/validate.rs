@@ -137,6 +137,7 @@ async fn run_here(
             input: None,
             timeout: Duration::from_secs(timeout),
             secrets: vec![],
+            cwd: None,
         },
     )
     .await;

@@ -60,6 +60,20 @@ async fn purge_addon(
     let operation = format!("addons remove {} --purge", addon.id());
     let _lock = lock::acquire(project, &vm.name, &operation, report).await?;
     let conn = Connected::open(ws, project, vm).await?;
+    if addon.system {
+        // No container or volume: its script deletes what it installed.
+        crate::contract::system::purge(ws, project, &conn, addon, &old.generated.secrets).await?;
+        audit::append(
+            &project.audit_path(),
+            &audit::Entry::since(
+                started,
+                operation,
+                "applied",
+                vec![format!("uninstall {} (data deleted)", addon.id())],
+            ),
+        )?;
+        return Ok(Vec::new());
+    }
     let name = compose_project(&project.name, &vm.name);
     let service = addon.service();
     for s in docker::project_containers(&conn.docker, &name)

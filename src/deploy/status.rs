@@ -131,6 +131,7 @@ pub async fn status_by_vm(
     let loaded = ws.load(project)?;
     let vms = select_vms(&loaded.config, vm_filter)?;
     let config = &loaded.config;
+    let secrets = &loaded.generated.secrets;
     let runs: Vec<_> = vms
         .iter()
         .map(|vm| async move {
@@ -138,6 +139,10 @@ pub async fn status_by_vm(
             let mut rows = vm_status(&conn.docker, project, &vm.name).await?;
             with_addon_values(config, &vm.name, &mut rows);
             refine_with_scripts(ws, project, config, &conn.docker, &mut rows).await;
+            crate::contract::system::refine_rows(
+                ws, project, config, secrets, &vm.name, &conn, &mut rows,
+            )
+            .await;
             Ok::<_, UserError>(rows)
         })
         .collect();

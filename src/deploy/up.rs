@@ -34,14 +34,20 @@ pub async fn up_reporting(
     let started = audit::now();
     ws.run(project, &Operation::Sync, false)?;
     let loaded = ws.load(project)?;
+    let has_compose = |vm: &Vm| {
+        project
+            .dir
+            .join(generate::compose_dir(&vm.name))
+            .join(COMPOSE_FILE)
+            .exists()
+    };
+    // A VM with system-type instances only (or one that had some) has no
+    // compose file, and still something to install or uninstall.
     let vms: Vec<&Vm> = select_vms(&loaded.config, vm_filter)?
         .into_iter()
         .filter(|vm| {
-            project
-                .dir
-                .join(generate::compose_dir(&vm.name))
-                .join(COMPOSE_FILE)
-                .exists()
+            has_compose(vm)
+                || crate::contract::system::on_vm(project, &loaded.config, &vm.name)
         })
         .collect();
     // A VM added to config.yml while this one waited.
@@ -59,7 +65,10 @@ pub async fn up_reporting(
             report(format!("VM {}: connecting", vm.name));
             let vm_report = |line: String| report(format!("VM {}: {line}", vm.name));
             let done = match Connected::open(ws, project, vm).await {
-                Ok(conn) => up_vm(ws, project, loaded, vm, &conn, timeout, &vm_report).await,
+                Ok(conn) if has_compose(vm) => {
+                    up_vm(ws, project, loaded, vm, &conn, timeout, &vm_report).await
+                }
+                Ok(conn) => converge_system(ws, project, loaded, vm, &conn, &vm_report).await,
                 Err(e) => Err((vec![], e)),
             };
             report(format!(
@@ -160,7 +169,7 @@ pub(super) async fn up_vm(
             == Some(digest.as_str())
     {
         report("unchanged since the last release, every service up".into());
-        return Ok(running
+        let mut reports: Vec<ServiceReport> = running
             .iter()
             .filter(|s| services.contains(&s.service))
             .map(|s| ServiceReport {
@@ -172,7 +181,9 @@ pub(super) async fn up_vm(
                 detail: None,
                 compose: None,
             })
-            .collect());
+            .collect();
+        reports.extend(converge_system(ws, project, loaded, vm, conn, report).await?);
+        return Ok(reports);
     }
     ports_check::refuse_held_ports(docker, project, loaded, vm)
         .await
@@ -202,7 +213,7 @@ pub(super) async fn up_vm(
             .config
             .addons
             .iter()
-            .filter(|a| a.vm == vm.name && a.runs())
+            .filter(|a| a.vm == vm.name && a.has_container())
             .partition(|a| a.follows.is_some());
         (
             rest.iter().map(|a| a.service()).collect(),
@@ -315,6 +326,12 @@ pub(super) async fn up_vm(
         })
         .collect();
     if bad.is_empty() && compose_error.is_none() {
+        // System types last: what they configure on the VM may rely on
+        // the containers (a host agent reading a database).
+        let system = converge_system(ws, project, loaded, vm, conn, report)
+            .await
+            .map_err(|(_, e)| (reports.clone(), e))?;
+        reports.extend(system);
         let marker = deployed_marker(project, &vm.name);
         // A project with only SSH VMs has no local release folder yet.
         if let Some(dir) = marker.parent() {
@@ -406,17 +423,40 @@ pub(super) async fn up_vm(
     ))
 }
 
+/// The VM's system-type instances, installed and configured by their
+/// scripts on the VM (see contract::system).
+async fn converge_system(
+    ws: &Workspace,
+    project: &Project,
+    loaded: &crate::engine::Loaded,
+    vm: &Vm,
+    conn: &Connected,
+    report: &(dyn Fn(String) + Sync),
+) -> std::result::Result<Vec<ServiceReport>, (Vec<ServiceReport>, UserError)> {
+    crate::contract::system::converge_on_vm(
+        ws,
+        project,
+        &loaded.config,
+        &loaded.generated.secrets,
+        vm,
+        conn,
+        report,
+    )
+    .await
+    .map_err(|e| (vec![], e))
+}
+
 /// Services the generated files put on a VM: addons, then apps.
 pub fn expected_services(config: &Config, vm: &str) -> Vec<String> {
     let addons = config
         .addons
         .iter()
-        .filter(|a| a.vm == vm && a.runs())
+        .filter(|a| a.vm == vm && a.has_container())
         .map(|a| a.service());
     let backups = config
         .addons
         .iter()
-        .filter(|a| a.vm == vm && a.runs() && a.backup.is_some())
+        .filter(|a| a.vm == vm && a.has_container() && a.backup.is_some())
         .map(crate::engine::backup_service::service_name);
     addons
         .chain(backups)

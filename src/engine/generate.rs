@@ -122,7 +122,12 @@ pub fn generate(
     }
 
     for vm in config.vms.values() {
-        let addons: Vec<&Addon> = config.addons.iter().filter(|a| a.vm == vm.name).collect();
+        // A system type's instance runs on the VM itself, not in compose.
+        let addons: Vec<&Addon> = config
+            .addons
+            .iter()
+            .filter(|a| a.vm == vm.name && !a.system)
+            .collect();
         let apps: Vec<&App> = config.apps.values().filter(|a| a.vm == vm.name).collect();
         if addons.is_empty() && apps.is_empty() {
             continue;
@@ -577,14 +582,16 @@ fn v1_interpolation() -> &'static regex::Regex {
 /// Option values: the plan's, overridden by the instance's, in the order the
 /// type declares them.
 pub fn effective_options(t: &AddonType, addon: &Addon) -> Vec<(String, String)> {
-    let plan = &t.plans[&addon.plan];
+    // An instance rebuilt from a record (a system one being uninstalled
+    // after it left config.yml) has no plan: the type's default.
+    let plan = t.plans.get(&addon.plan).or_else(|| t.plans.get(&t.default_plan));
     t.options
         .keys()
         .filter_map(|k| {
             addon
                 .options
                 .get(k)
-                .or_else(|| plan.options.get(k))
+                .or_else(|| plan.and_then(|p| p.options.get(k)))
                 .map(|v| (k.clone(), v.clone()))
         })
         .collect()
