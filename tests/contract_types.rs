@@ -235,4 +235,35 @@ fn up_installs_and_configures_in_the_container_and_status_uses_the_script() {
             .starts_with("container ")
     );
     assert!(!audit.contains(&password), "a secret in the audit trail");
+
+    // --purge: the script's `uninstall false` runs in the container first.
+    docker(&["start", &container]);
+    let out = common::sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "addons",
+            "remove",
+            "caches.kv",
+            "--purge",
+            "--confirm",
+            "caches.kv",
+        ],
+    );
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{progress}");
+    assert!(
+        progress.contains("caches.kv: contract uninstall (data deleted)"),
+        "{progress}"
+    );
+    let audit = std::fs::read_to_string(dir.join(".sdtui/audit.jsonl")).unwrap();
+    let uninstall = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["execution"]["function"] == "uninstall")
+        .expect("an uninstall record");
+    assert_eq!(uninstall["execution"]["args"], serde_json::json!(["false"]));
+    assert_eq!(uninstall["execution"]["exit"], 0);
+    assert!(!audit.contains(&password), "a secret in the audit trail");
 }

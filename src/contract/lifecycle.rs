@@ -127,6 +127,38 @@ pub async fn install_on_vm(
     Ok(())
 }
 
+/// `uninstall false` inside a container-kind instance's container, before
+/// `addons remove --purge` deletes it; `ok: false` fails with its message.
+pub async fn uninstall_in_container(
+    project: &Project,
+    t: &AddonType,
+    addon: &Addon,
+    creds: &indexmap::IndexMap<String, String>,
+    docker: &Docker,
+    container: &str,
+) -> Result<()> {
+    let out = run_in_container(
+        project,
+        t,
+        docker,
+        container,
+        Function::Uninstall,
+        vec!["false".into()],
+        Some(config_json(t, addon, creds).to_string()),
+        secret_values(t, creds),
+    )
+    .await?;
+    if out["ok"] == Value::Bool(false) {
+        return Err(crate::error::UserError::new(format!(
+            "type {}, function uninstall: {} reported failure: {}",
+            t.name,
+            addon.id(),
+            out["message"].as_str().unwrap_or("(no message)")
+        )));
+    }
+    Ok(())
+}
+
 /// Refines a running script-backed instance's values with its `status`
 /// (and `health`, when it has one). A script that fails says so in the
 /// detail and leaves Docker's verdict, degraded.

@@ -76,11 +76,34 @@ async fn purge_addon(
     }
     let name = compose_project(&project.name, &vm.name);
     let service = addon.service();
+    let t = ws.catalog.require(&addon.type_name)?;
+    let no_creds = indexmap::IndexMap::new();
+    let creds = old
+        .generated
+        .secrets
+        .get(&addon.type_name)
+        .and_then(|i| i.get(&addon.name))
+        .unwrap_or(&no_creds);
     for s in docker::project_containers(&conn.docker, &name)
         .await?
         .into_iter()
         .filter(|s| s.service == service)
     {
+        // A script-backed type deletes what its script made before the
+        // container and volumes go (`uninstall false`); a script that
+        // fails stops here, the container and data still there.
+        if t.contract.is_some() && s.state == "running" {
+            report(format!("{}: contract uninstall (data deleted)", addon.id()));
+            crate::contract::lifecycle::uninstall_in_container(
+                project,
+                t,
+                addon,
+                creds,
+                &conn.docker,
+                &s.container_id,
+            )
+            .await?;
+        }
         conn.docker
             .remove_container(
                 &s.container_id,
@@ -93,16 +116,8 @@ async fn purge_addon(
             .await
             .map_err(|e| UserError::new(format!("cannot remove {service}'s container: {e}")))?;
     }
-    let t = ws.catalog.require(&addon.type_name)?;
     // A renamed instance's volumes carry the name it had when they were
     // made (secrets.yml records it); another instance may have that name now.
-    let no_creds = indexmap::IndexMap::new();
-    let creds = old
-        .generated
-        .secrets
-        .get(&addon.type_name)
-        .and_then(|i| i.get(&addon.name))
-        .unwrap_or(&no_creds);
     let wanted: Vec<String> = t
         .volumes
         .iter()

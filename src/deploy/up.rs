@@ -46,8 +46,7 @@ pub async fn up_reporting(
     let vms: Vec<&Vm> = select_vms(&loaded.config, vm_filter)?
         .into_iter()
         .filter(|vm| {
-            has_compose(vm)
-                || crate::contract::system::on_vm(project, &loaded.config, &vm.name)
+            has_compose(vm) || crate::contract::system::on_vm(project, &loaded.config, &vm.name)
         })
         .collect();
     // A VM added to config.yml while this one waited.

@@ -584,7 +584,10 @@ fn v1_interpolation() -> &'static regex::Regex {
 pub fn effective_options(t: &AddonType, addon: &Addon) -> Vec<(String, String)> {
     // An instance rebuilt from a record (a system one being uninstalled
     // after it left config.yml) has no plan: the type's default.
-    let plan = t.plans.get(&addon.plan).or_else(|| t.plans.get(&t.default_plan));
+    let plan = t
+        .plans
+        .get(&addon.plan)
+        .or_else(|| t.plans.get(&t.default_plan));
     t.options
         .keys()
         .filter_map(|k| {
