@@ -356,3 +356,68 @@ fn a_system_type_refuses_container_fields_and_attachments() {
     );
     assert!(!dir.join("secrets.yml").exists(), "nothing written");
 }
+
+#[test]
+fn a_projects_own_addons_folder_adds_types_for_it_alone() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let none = r.join("no-user-addons");
+    let env = [("SDTUI_ADDONS", none.to_string_lossy().into_owned())];
+    for project in ["own", "other"] {
+        std::fs::create_dir_all(r.join(project)).unwrap();
+        std::fs::write(
+            r.join(project).join("config.yml"),
+            "vms:\n  local:\n    host: local\n    private_ip: 127.0.101.6\naddons: {}\n",
+        )
+        .unwrap();
+    }
+    let types = r.join("own/addons/hostnote");
+    std::fs::create_dir_all(&types).unwrap();
+    common::copy_dir(&common::fixture("addons/hostnote"), &types);
+
+    let listed = |project: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(&common::sdtui_env(
+            r,
+            &["-p", project, "catalog", "--json"],
+            &env,
+        )))
+        .unwrap()
+    };
+    let own = listed("own");
+    let hostnote = own
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == "hostnote")
+        .unwrap_or_else(|| panic!("hostnote in {own}"));
+    assert!(
+        hostnote.to_string().contains("own/addons/hostnote"),
+        "{hostnote}"
+    );
+    let other = listed("other");
+    assert!(
+        !other
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["type"] == "hostnote"),
+        "{other}"
+    );
+    // Usable by its project, unknown to the other.
+    ok(&common::sdtui_env(
+        r,
+        &["-p", "own", "addons", "add", "hostnote", "--name", "note"],
+        &env,
+    ));
+    let out = common::sdtui_env(
+        r,
+        &["-p", "other", "addons", "add", "hostnote", "--name", "note"],
+        &env,
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown addon type \"hostnote\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

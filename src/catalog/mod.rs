@@ -356,6 +356,12 @@ pub struct Catalog {
 impl Catalog {
     /// The shipped catalog, with `user_dir` (if any) on top.
     pub fn load(user_dir: Option<&Path>) -> Result<Catalog> {
+        Catalog::load_layers(&[user_dir])
+    }
+
+    /// The shipped catalog with each folder on top of the one before (the
+    /// user's addons folder, then a project's own `addons/`).
+    pub fn load_layers(folders: &[Option<&Path>]) -> Result<Catalog> {
         let mut types = BTreeMap::new();
         for dir in EMBEDDED.dirs() {
             let Some(file) = dir.get_file(dir.path().join("addon.yml")) else {
@@ -366,7 +372,7 @@ impl Catalog {
             let t = parse_addon(&path, text)?;
             types.insert(t.name.clone(), (t, path));
         }
-        if let Some(user_dir) = user_dir.filter(|d| d.is_dir()) {
+        for user_dir in folders.iter().flatten().filter(|d| d.is_dir()) {
             let mut entries: Vec<_> = std::fs::read_dir(user_dir)
                 .map_err(|e| crate::error::io_error(user_dir, "read", e))?
                 .filter_map(|e| e.ok())

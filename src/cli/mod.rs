@@ -93,6 +93,11 @@ pub fn run(cli: Cli) -> Result<()> {
     if let Some(n) = cli.parallel {
         ws.parallel = n.into();
     }
+    // The project's own types, when the command works on one project (a
+    // missing project is reported by the command itself).
+    if let Ok(p) = ws.project(cli.project.as_deref()) {
+        ws.with_project_addons(&p, addons_dir.as_deref())?;
+    }
     let project = || {
         let mut p = ws.project(cli.project.as_deref())?;
         if let Some(env) = &cli.environment {

@@ -310,6 +310,9 @@ impl Loaded {
     }
 }
 
+/// A project's own addon types: `<project>/addons/<type>/addon.yml`.
+pub const PROJECT_ADDONS: &str = "addons";
+
 pub const INIT_TEMPLATE: &str = include_str!("init_template.yml");
 
 impl Workspace {
@@ -321,6 +324,20 @@ impl Workspace {
             accept_new_host: false,
             parallel: DEFAULT_PARALLEL,
         })
+    }
+
+    /// Puts `project`'s own `addons/` folder (types only it uses) on top of
+    /// the catalog, when it has one.
+    pub fn with_project_addons(
+        &mut self,
+        project: &Project,
+        user_addons: Option<&Path>,
+    ) -> Result<()> {
+        let own = project.dir.join(PROJECT_ADDONS);
+        if own.is_dir() {
+            self.catalog = Catalog::load_layers(&[user_addons, Some(&own)])?;
+        }
+        Ok(())
     }
 
     fn rng(&self) -> Box<dyn rand::Rng> {
