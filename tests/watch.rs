@@ -321,16 +321,58 @@ fn a_contract_health_saying_degraded_alerts_once_and_once_on_recovery() {
         "{said}"
     );
 
-    // Some 12 s of checks every second; the trail kept only the answers
-    // that changed.
+    // A health script that fails (read from the type's folder at each
+    // call): degraded, with the script's own words; then back.
+    let script_path = types.join("addon.sh");
+    let original = std::fs::read_to_string(&script_path).unwrap();
+    std::fs::write(
+        &script_path,
+        original.replace(
+            "health)\n",
+            "health)\n  echo 'kvstore: cannot reach its socket' >&2; exit 3\n",
+        ),
+    )
+    .unwrap();
+    wait_until("the failure's alert", alert_lines, |t| {
+        t.lines().count() >= 3
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    let lines: Vec<String> = alert_lines().lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(
+        lines[2]
+            == "caches.kv kvstore-kv healthy degraded health script failed: type kvstore, function health: exited 3: kvstore: cannot reach its socket",
+        "{lines:#?}"
+    );
+    std::fs::write(&script_path, &original).unwrap();
+    wait_until("the recovery from the failure", alert_lines, |t| {
+        t.lines().count() >= 4
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(alert_lines().lines().count(), 4, "{}", alert_lines());
+
+    // Some 20 s of checks every second; the trail kept only the answers
+    // that changed, the failure once (with its output).
     let kept: Vec<String> = health_records()[before..]
         .iter()
-        .map(|o| {
-            let v: serde_json::Value = serde_json::from_str(o.trim()).unwrap();
-            v["health"].as_str().unwrap().to_string()
-        })
+        .map(
+            |o| match serde_json::from_str::<serde_json::Value>(o.trim()) {
+                Ok(v) => v["health"].as_str().unwrap().to_string(),
+                Err(_) => "failed".to_string(),
+            },
+        )
         .collect();
-    assert_eq!(kept, ["healthy", "degraded", "healthy"], "{said}");
+    assert_eq!(
+        kept,
+        ["healthy", "degraded", "healthy", "failed", "healthy"],
+        "{said}"
+    );
+    let audit = std::fs::read_to_string(&audit_path).unwrap();
+    assert_eq!(
+        audit.matches("kvstore: cannot reach its socket").count(),
+        1,
+        "the failure recorded once, with what it said"
+    );
 }
 
 #[test]

@@ -111,7 +111,8 @@ fn verdict(out: crate::error::Result<Value>) -> Option<Verdict> {
         // A check that cannot run is not a healthy one.
         Err(e) => Some(Verdict {
             health: Health::Degraded,
-            reason: Some(format!("health script failed: {}", e.message)),
+            // One line: it goes into watch's one line per event.
+            reason: Some(format!("health script failed: {}", one_line(&e.message))),
         }),
         Ok(v) => {
             let health = map(Seed::parse(v["health"].as_str().unwrap_or_default()))?;
@@ -124,6 +125,15 @@ fn verdict(out: crate::error::Result<Value>) -> Option<Verdict> {
             })
         }
     }
+}
+
+/// `exited 3:\n  its words` as `exited 3: its words`.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
