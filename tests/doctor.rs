@@ -4,7 +4,10 @@
 //! variables it got; then broken for real, one thing at a time, and each
 //! reported for exactly the attachment it breaks: a wrong password written
 //! by hand into the app's env file, a readonly role granted a write, the
-//! addon stopped, the app stopped.
+//! addon stopped, the app stopped. RabbitMQ (an AMQP handshake through the
+//! app's URL) and memcached (`version`) proven the same way, then one
+//! broken at a time: a wrong password in the app's AMQP URL is auth, a
+//! wrong memcached host DNS, each for that attachment alone.
 
 mod common;
 
@@ -259,6 +262,144 @@ fn doctor_proves_each_attachment_and_names_what_broke() {
     assert!(stdout.contains("app not running"), "{stdout}");
     assert!(stdout.contains("sdtui -p"), "{stdout}");
     assert!(stderr.contains("4 of 4 attachments failed"), "{stderr}");
+}
+
+/// Writes `key=value` into the app's env file by hand and recreates the
+/// app from it (what a hand edit on the VM does); the text before.
+fn edit_app_env(root: &std::path::Path, name: &str, key: &str, value: &str) -> String {
+    let env_file = root
+        .join(name)
+        .join(".sdtui/deploy/local/current/env/web.env");
+    let text = std::fs::read_to_string(&env_file)
+        .unwrap_or_else(|e| panic!("{}: {e}", env_file.display()));
+    let edited: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with(&format!("{key}=")) {
+                format!("{key}={value}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    assert_ne!(edited, text, "{key} not in the env file");
+    std::fs::write(&env_file, &edited).unwrap();
+    recreate_app(root, name);
+    text
+}
+
+fn restore_app_env(root: &std::path::Path, name: &str, text: &str) {
+    let env_file = root
+        .join(name)
+        .join(".sdtui/deploy/local/current/env/web.env");
+    std::fs::write(&env_file, text).unwrap();
+    recreate_app(root, name);
+}
+
+fn recreate_app(root: &std::path::Path, name: &str) {
+    let recreate = std::process::Command::new("docker-compose")
+        .current_dir(root.join(name).join(".sdtui/deploy/local/current"))
+        .args([
+            "-p",
+            &format!("{name}-local"),
+            "-f",
+            "docker-compose.yml",
+            "up",
+            "-d",
+            "--no-deps",
+            "web",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        recreate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recreate.stderr)
+    );
+}
+
+#[test]
+fn doctor_proves_rabbitmq_and_memcached_and_names_the_broken_one() {
+    require_images(&[
+        "rabbitmq:3-management",
+        "memcached:1.6",
+        "sdtui-testapp:latest",
+    ]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("docq{}", std::process::id());
+    let _cleanup = Cleanup(format!("{name}-local"));
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        "vms:\n  local:\n    host: local\n    private_ip: 127.0.99.3\naddons:\n  queues:\n    jobs:\n      type: rabbitmq\n      plan: small\n  caches:\n    pages:\n      type: memcached\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - queues.jobs as QUEUE\n      - caches.pages as PAGES\n",
+    )
+    .unwrap();
+    ok(&sdtui(r, &["-p", &name, "up", "--timeout", "180"]));
+
+    // Both proven: the vhost opened as the instance's user; memcached's version.
+    let table = ok(&sdtui(r, &["-p", &name, "doctor"]));
+    println!("{table}");
+    assert_eq!(table.matches(" ok").count(), 2, "{table}");
+    let (passed, map, all) = doctor(r, &name);
+    assert!(passed, "{all}");
+    assert_eq!(map.len(), 2, "{all}");
+    let user = common::revealed_credential(r, &name, "queues.jobs", "USER");
+    assert!(all.contains(&format!("connected as {user}")), "{all}");
+    assert!(all.contains("connected (no login)"), "{all}");
+    let password = common::revealed_credential(r, &name, "queues.jobs", "PASSWORD");
+
+    // A wrong password in the AMQP URL the app got: QUEUE alone, auth.
+    let url = {
+        let env =
+            std::fs::read_to_string(dir.join(".sdtui/deploy/local/current/env/web.env")).unwrap();
+        env.lines()
+            .find_map(|l| l.strip_prefix("QUEUE_URL="))
+            .unwrap()
+            .to_string()
+    };
+    let encoded = sdtui::template::urlencode(&password);
+    assert!(url.contains(&encoded), "the URL holds the password");
+    let text = edit_app_env(
+        r,
+        &name,
+        "QUEUE_URL",
+        &url.replace(&encoded, "wrong-by-hand"),
+    );
+    let (passed, map, all) = doctor(r, &name);
+    println!("{all}");
+    assert!(!passed, "{all}");
+    assert_only(&map, "QUEUE", &["auth"], &all);
+    assert!(map["QUEUE"].2.contains("ACCESS_REFUSED"), "{all}");
+    assert!(!all.contains("wrong-by-hand"), "the URL leaked: {all}");
+    assert!(!all.contains(&password), "a secret leaked: {all}");
+    restore_app_env(r, &name, &text);
+    let (passed, _, all) = doctor(r, &name);
+    assert!(passed, "{all}");
+
+    // A memcached host that does not resolve: PAGES alone, DNS.
+    let text = edit_app_env(r, &name, "PAGES_HOST", "memcached-nosuch");
+    let (passed, map, all) = doctor(r, &name);
+    println!("{all}");
+    assert!(!passed, "{all}");
+    assert_only(&map, "PAGES", &["dns"], &all);
+    assert!(
+        map["PAGES"]
+            .2
+            .contains("memcached-nosuch: Name or service not known"),
+        "the telling line: {all}"
+    );
+    restore_app_env(r, &name, &text);
+
+    // A port nothing listens on: refused.
+    edit_app_env(r, &name, "PAGES_PORT", "11299");
+    let (passed, map, all) = doctor(r, &name);
+    assert!(!passed, "{all}");
+    assert_only(&map, "PAGES", &["refused"], &all);
+    assert!(map["PAGES"].2.contains("Connection refused"), "{all}");
 }
 
 mod remote {

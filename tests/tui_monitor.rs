@@ -55,6 +55,39 @@ fn the_selected_rows_metrics_show_under_the_addons_table() {
     insta::assert_snapshot!("metrics_figures_80x24", render(&app, 80, 24));
 }
 
+/// A script-backed addon's contract `metrics` beside its container's
+/// figures; a reading for a row selected before is ignored.
+#[test]
+fn the_contracts_metrics_show_beside_the_containers_figures() {
+    let (_root, mut app) = app();
+    app.key(key(KeyCode::Char('2')));
+    app.metrics = Some(Selected {
+        figures: Some(Metrics {
+            cpu_percent: 0.5,
+            mem_used: 3 * 1024 * 1024,
+            mem_limit: 256 * 1024 * 1024,
+            ..Metrics::default()
+        }),
+        ..followed("c0ffee")
+    });
+    app.contract_metrics = Some(("databases.primary".into(), None));
+    let reading = render(&app, 120, 24);
+    assert!(reading.contains("· metrics…"), "{reading}");
+    app.apply(Msg::ContractMetrics(
+        "caches.session".into(),
+        "keys=99".into(),
+    ));
+    assert_eq!(
+        app.contract_metrics,
+        Some(("databases.primary".into(), None))
+    );
+    app.apply(Msg::ContractMetrics(
+        "databases.primary".into(),
+        "keys=3 role=primary".into(),
+    ));
+    insta::assert_snapshot!("contract_metrics_120x24", render(&app, 120, 24));
+}
+
 #[test]
 fn no_metrics_target_off_the_addons_and_containers_panes() {
     let (_root, mut app) = app();

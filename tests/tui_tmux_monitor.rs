@@ -1,5 +1,6 @@
 //! The console's monitoring in a real terminal (tmux) against the real
-//! engine: the selected redis's live figures under the Addons table.
+//! engine: the selected redis's live figures under the Addons table, and a
+//! script-backed type's own `metrics` (the kvstore fixture) beside them.
 
 mod common;
 
@@ -50,6 +51,85 @@ fn the_selected_redis_shows_live_metrics() {
     tmux.wait_until(
         "the line gone",
         |s| !s.contains("cpu "),
+        Duration::from_secs(5),
+    );
+    tmux.keys(&["q"]);
+}
+
+/// The kvstore fixture (redis with an addon.sh) selected: its script's
+/// `metrics` (`keys=…`) beside the container's figures, read again while
+/// selected (a key written meanwhile shows); gone with the selection.
+#[test]
+fn a_script_backed_addon_shows_its_contract_metrics() {
+    require_images(&["redis:7"]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let types = r.join(".none/kvstore");
+    common::copy_dir(&common::fixture("addons/kvstore"), &types);
+    // The fixture's metrics say 0 keys: count them for real, so a key
+    // written while the row is selected shows up.
+    let script = types.join("addon.sh");
+    let text = std::fs::read_to_string(&script).unwrap();
+    let counted = text.replace(
+        "echo \"{\\\"metrics\\\": {\\\"keys\\\": 0}}\"",
+        "n=$(REDISCLI_AUTH=\"$REDIS_PASSWORD\" redis-cli --no-auth-warning dbsize)\n  echo \"{\\\"metrics\\\": {\\\"keys\\\": $n, \\\"source\\\": \\\"script\\\"}}\"",
+    );
+    assert_ne!(counted, text, "the fixture's metrics line moved");
+    std::fs::write(&script, counted).unwrap();
+    let name = format!("tk{}", std::process::id());
+    let _cleanup = Cleanup(format!("{name}-local"));
+    let dir = r.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        "vms:\n  local:\n    host: local\n    private_ip: 127.0.99.2\naddons:\n  caches:\n    kv:\n      type: kvstore\n      plan: small\n",
+    )
+    .unwrap();
+    let up = std::process::Command::new(env!("CARGO_BIN_EXE_sdtui"))
+        .args(["-p", &name, "up", "--timeout", "120"])
+        .env("SDTUI_ROOT", r)
+        .env("SDTUI_ADDONS", r.join(".none"))
+        .output()
+        .unwrap();
+    ok(&up);
+    let tmux = Tmux::start_sized(&name, &console_cmd(r, &name, ""), 140, 24);
+    tmux.wait_for("caches.kv", Duration::from_secs(10));
+    let took = tmux.wait_for("keys=0", Duration::from_secs(20));
+    println!(
+        "figure: first contract metrics after {} ms",
+        took.as_millis()
+    );
+    // The container's figures come with its second stats sample.
+    let screen = tmux.wait_until(
+        "the live figures beside them",
+        |s| s.lines().any(|l| l.contains("keys=") && l.contains("cpu ")),
+        Duration::from_secs(20),
+    );
+    let line = screen
+        .lines()
+        .find(|l| l.contains("keys="))
+        .unwrap()
+        .to_string();
+    println!("{line}");
+    assert!(line.contains("cpu "), "beside the live figures: {line}");
+    assert!(line.contains("keys=0 source=script"), "{line}");
+    assert!(line.contains("kvstore-kv on local"), "{line}");
+    // Read again while selected: a key written by hand shows.
+    let kv = common::docker::container(&format!("{name}-local"), "kvstore-kv");
+    let (done, out) = common::docker::docker(&[
+        "exec",
+        &kv,
+        "sh",
+        "-c",
+        "REDISCLI_AUTH=\"$REDIS_PASSWORD\" redis-cli --no-auth-warning set probe 1",
+    ]);
+    assert!(done, "{out}");
+    let took = tmux.wait_for("keys=1", Duration::from_secs(10));
+    println!("figure: a new key shown after {} ms", took.as_millis());
+    tmux.keys(&["3"]);
+    tmux.wait_until(
+        "the line gone",
+        |s| !s.contains("keys="),
         Duration::from_secs(5),
     );
     tmux.keys(&["q"]);

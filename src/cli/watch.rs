@@ -88,22 +88,19 @@ fn line(ev: &Event) -> String {
         Event::Lost { vm, reason } => format!("VM {vm}: lost ({reason}); reconnecting"),
         Event::Baseline { vm, addon, state } => format!("{addon} on {vm}: {}", state.as_str()),
         Event::Changed(c) => format!(
-            "{} on {}: {} -> {}",
-            c.addon,
-            c.vm,
+            "{}: {} -> {}{}",
+            c.subject(),
             c.old.as_str(),
-            c.new.as_str()
+            c.new.as_str(),
+            c.reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
         ),
         Event::Alerted { change, result } => match result {
-            Ok(0) => format!("{} on {}: alert ran", change.addon, change.vm),
-            Ok(code) => format!(
-                "{} on {}: alert command exited with {code}",
-                change.addon, change.vm
-            ),
-            Err(e) => format!(
-                "{} on {}: alert command failed: {e}",
-                change.addon, change.vm
-            ),
+            Ok(0) => format!("{}: alert ran", change.subject()),
+            Ok(code) => format!("{}: alert command exited with {code}", change.subject()),
+            Err(e) => format!("{}: alert command failed: {e}", change.subject()),
         },
     }
 }

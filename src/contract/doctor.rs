@@ -497,6 +497,8 @@ impl Probe<'_> {
         proven.push(match whom {
             [Some(u), Some(d)] => format!("connected as {u} to {d}"),
             [Some(u), None] => format!("connected as {u}"),
+            // A type that injects no credentials (memcached) has no login.
+            _ if !vars.contains_key("PASSWORD") => "connected (no login)".to_string(),
             _ => "connected and authenticated".to_string(),
         });
         if self.access == Access::Readonly {

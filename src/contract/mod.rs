@@ -4,6 +4,7 @@
 pub mod deps;
 pub mod doctor;
 pub mod lifecycle;
+pub mod metrics;
 pub mod run;
 pub mod script;
 pub mod status;

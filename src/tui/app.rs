@@ -108,6 +108,9 @@ pub struct App {
     /// The selected follower's replay lag, as its leader reports it
     /// (metrics.rs), while it is selected: its id and the last reading.
     pub lag: Option<(String, Option<String>)>,
+    /// The selected script-backed addon's contract `metrics`
+    /// (contract_metrics.rs), while selected: its id and the last reading.
+    pub contract_metrics: Option<(String, Option<String>)>,
     /// The deploy this console started and has not heard the end of (one
     /// at a time: `u` during it says so instead of starting another).
     pub deploying: Option<std::time::Instant>,
@@ -144,6 +147,7 @@ impl App {
             data: None,
             pg: None,
             lag: None,
+            contract_metrics: None,
             known_backups: BTreeMap::new(),
             env_live: BTreeMap::new(),
             env_busy: BTreeMap::new(),

@@ -191,6 +191,10 @@ pub(super) fn draw_line(f: &mut Frame, app: &App, area: Rect) {
     if let Some((_, lag)) = &app.lag {
         figures.push_str(&format!(" · lag {}", lag.as_deref().unwrap_or("reading…")));
     }
+    // A script-backed type's own figures (contract_metrics.rs).
+    if let Some((_, m)) = &app.contract_metrics {
+        figures.push_str(&format!(" · {}", m.as_deref().unwrap_or("metrics…")));
+    }
     let figures = if s.figures.is_some() {
         Span::raw(figures)
     } else {

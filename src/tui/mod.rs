@@ -4,6 +4,7 @@
 //! plain data and a pure function, tested with ratatui's TestBackend.
 
 pub mod app;
+mod contract_metrics;
 pub mod data;
 pub mod doctor;
 pub mod env_view;
@@ -188,6 +189,7 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
     let mut log_task: Option<JoinHandle<()>> = None;
     let mut stats = metrics::StatsStream::default();
     let mut lag_reader = metrics::LagReader::default();
+    let mut contract_reader = contract_metrics::ContractReader::default();
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
     let result = loop {
@@ -471,8 +473,10 @@ async fn event_loop(ws: Arc<Workspace>, mut project: Project, mut app: App) -> R
         }
         dirty |= stats.follow_selection(&mut app, &dockers, &tx);
         dirty |= lag_reader.follow_selection(&mut app, &ws, &project, &tx);
+        dirty |= contract_reader.follow_selection(&mut app, &ws, &project, &dockers, &tx);
     };
     stats.stop();
+    contract_reader.stop();
     if let Some(t) = log_task {
         t.abort();
     }

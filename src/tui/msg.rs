@@ -101,6 +101,8 @@ pub enum Msg {
     /// A selected follower's replay lag: its id and how far behind.
     Lag(String, String),
     Metrics(String, crate::watch::metrics::Metrics),
+    /// A selected addon's contract `metrics`: its id and `key=value` pairs.
+    ContractMetrics(String, String),
     /// A VM's connection changed: its name and row.
     Vm(String, super::vms::VmRow),
     /// A line for the footer: an error, or how a background task ended.
@@ -161,6 +163,7 @@ impl App {
                 self.vms.insert(vm, row);
             }
             Msg::Metrics(container, m) => self.metrics_arrived(container, m),
+            Msg::ContractMetrics(id, line) => self.contract_metrics_arrived(id, line),
             Msg::Lag(id, line) => {
                 if let Some((selected, reading)) = self.lag.as_mut()
                     && *selected == id

@@ -17,6 +17,8 @@ pub async fn run(command: &str, project: &str, change: &Change) -> Result<i32, S
         .env("SDTUI_SERVICE", &change.service)
         .env("SDTUI_OLD_STATE", change.old.as_str())
         .env("SDTUI_NEW_STATE", change.new.as_str())
+        // The script's message, or why the VM cannot be reached; empty if none.
+        .env("SDTUI_REASON", change.reason.as_deref().unwrap_or_default())
         .stdin(Stdio::null())
         .kill_on_drop(false)
         .spawn()

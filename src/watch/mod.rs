@@ -7,6 +7,7 @@
 //! prints them.
 
 pub mod alert;
+pub mod contract;
 pub mod metrics;
 pub mod state;
 
@@ -20,7 +21,6 @@ use tokio::sync::mpsc;
 use crate::config::watch::WatchSettings;
 use crate::config::{Config, Vm};
 use crate::deploy::target::Connected;
-use crate::docker::ServiceState;
 use crate::engine::{Project, Workspace};
 use crate::error::Result;
 pub use state::{Health, Observed, Tracker};
@@ -28,7 +28,8 @@ pub use state::{Health, Observed, Tracker};
 /// Longest wait between two attempts to reach a VM.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-/// One settled change of one service.
+/// One settled change of one service, or of a VM's reachability (then
+/// `addon` and `service` are empty).
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
     pub vm: String,
@@ -38,6 +39,19 @@ pub struct Change {
     pub service: String,
     pub old: Health,
     pub new: Health,
+    /// Why: the contract script's message, or why the VM is unreachable.
+    pub reason: Option<String>,
+}
+
+impl Change {
+    /// What the change is about, for a line: the addon, or the VM.
+    pub fn subject(&self) -> String {
+        if self.addon.is_empty() {
+            format!("VM {}", self.vm)
+        } else {
+            format!("{} on {}", self.addon, self.vm)
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -112,8 +126,12 @@ pub async fn look_once(
                 let conn = Connected::open(ws, project, vm)
                     .await
                     .map_err(|e| e.message)?;
-                let states = look(&conn, project, config, vm).await?;
-                Ok(states.into_iter().map(|(_, addon, h)| (addon, h)).collect())
+                let mut recorded = contract::Recorded::default();
+                let states = look(ws, &conn, project, config, vm, &mut recorded).await?;
+                Ok(states
+                    .into_iter()
+                    .map(|(_, addon, h, _)| (addon, h))
+                    .collect())
             };
             (vm.name.clone(), looked.await)
         }
@@ -123,13 +141,15 @@ pub async fn look_once(
 }
 
 /// The state of every service config.yml puts on the VM: `(service,
-/// addon, state)`.
+/// addon, state, reason)`.
 async fn look(
+    ws: &Workspace,
     conn: &Connected,
     project: &Project,
     config: &Config,
     vm: &Vm,
-) -> std::result::Result<Vec<(String, String, Health)>, String> {
+    recorded: &mut contract::Recorded,
+) -> std::result::Result<Vec<(String, String, Health, Option<String>)>, String> {
     let containers = crate::deploy::vm_status(&conn.docker, project, &vm.name)
         .await
         .map_err(|e| e.message)?;
@@ -140,26 +160,22 @@ async fn look(
             .map(|r| &r.state)
             .find(|s| s.service == service);
         let docker = state::of_container(container);
-        let health = match contract_health(config, &service, container).await {
-            // Docker's view wins when the container is not up at all.
-            Some(h) if docker == Health::Healthy => h,
-            _ => docker,
+        let addon = config.addons.iter().find(|a| a.service() == service);
+        // Docker's view wins when the container is not up at all: the
+        // script is asked only about a running, healthy one.
+        let verdict = match addon {
+            Some(a) if docker == Health::Healthy => {
+                contract::health(ws, project, conn, a, container, recorded).await
+            }
+            _ => None,
         };
-        out.push((service.clone(), addon_of(config, &service), health));
+        let (health, reason) = match verdict {
+            Some(v) => (v.health, v.reason),
+            None => (docker, None),
+        };
+        out.push((service.clone(), addon_of(config, &service), health, reason));
     }
     Ok(out)
-}
-
-/// Where a type's contract `health` function plugs in (issue 13 item 1,
-/// script-backed types): run it in the container and map its answer to a
-/// [`Health`]. Until types have one, Docker's state and health check are
-/// the whole answer.
-async fn contract_health(
-    _config: &Config,
-    _service: &str,
-    _container: Option<&ServiceState>,
-) -> Option<Health> {
-    None
 }
 
 /// `caches.main` for an addon's service, the app's name otherwise.
@@ -181,6 +197,9 @@ async fn watch_vm(
     tx: mpsc::UnboundedSender<Event>,
 ) {
     let mut tracker = Tracker::default();
+    // The VM's own reachability, under its name: a baseline like a service's.
+    let mut reach = Tracker::default();
+    let mut recorded = contract::Recorded::default();
     let mut backoff = Duration::from_secs(1);
     let interval = Duration::from_secs(settings.interval_s);
     let cp = crate::deploy::compose_project(&project.name, &vm.name);
@@ -193,9 +212,12 @@ async fn watch_vm(
             Err(e) => {
                 let _ = tx.send(Event::Unreachable {
                     vm: vm.name.clone(),
-                    reason: e.message,
+                    reason: e.message.clone(),
                     retry_in: backoff,
                 });
+                // Every failed retry is the same state: one alert.
+                let seen = reach.observe(&vm.name, Health::Unreachable);
+                vm_changed(&project, &settings, &vm, seen, Some(e.message), &tx);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
@@ -205,13 +227,25 @@ async fn watch_vm(
         let _ = tx.send(Event::Connected {
             vm: vm.name.clone(),
         });
+        let seen = reach.observe(&vm.name, Health::Connected);
+        vm_changed(&project, &settings, &vm, seen, None, &tx);
         // Subscribed before the first look, so no change falls between.
         let mut events = std::pin::pin!(crate::docker::project_events(&conn.docker, &cp));
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let reason = loop {
-            if let Err(e) =
-                look_and_alert(&conn, &project, &config, &settings, &vm, &mut tracker, &tx).await
+            if let Err(e) = look_and_alert(
+                &ws,
+                &conn,
+                &project,
+                &config,
+                &settings,
+                &vm,
+                &mut tracker,
+                &mut recorded,
+                &tx,
+            )
+            .await
             {
                 break e;
             }
@@ -235,16 +269,19 @@ async fn watch_vm(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn look_and_alert(
+    ws: &Workspace,
     conn: &Connected,
     project: &Project,
     config: &Config,
     settings: &WatchSettings,
     vm: &Vm,
     tracker: &mut Tracker,
+    recorded: &mut contract::Recorded,
     tx: &mpsc::UnboundedSender<Event>,
 ) -> std::result::Result<(), String> {
-    for (service, addon, now) in look(conn, project, config, vm).await? {
+    for (service, addon, now, reason) in look(ws, conn, project, config, vm, recorded).await? {
         match tracker.observe(&service, now) {
             Observed::Same => {}
             Observed::Baseline(state) => {
@@ -261,19 +298,52 @@ async fn look_and_alert(
                     service,
                     old,
                     new,
+                    reason,
                 };
-                let _ = tx.send(Event::Changed(change.clone()));
-                if let Some(command) = settings.alert.clone() {
-                    // Off the watching task: a slow alert must not delay the next look.
-                    let tx = tx.clone();
-                    let project = project.name.clone();
-                    tokio::spawn(async move {
-                        let result = alert::run(&command, &project, &change).await;
-                        let _ = tx.send(Event::Alerted { change, result });
-                    });
-                }
+                changed(project, settings, change, tx);
             }
         }
     }
     Ok(())
+}
+
+/// A change of the VM's reachability: said, and alerted like a service's.
+fn vm_changed(
+    project: &Project,
+    settings: &WatchSettings,
+    vm: &Vm,
+    seen: Observed,
+    reason: Option<String>,
+    tx: &mpsc::UnboundedSender<Event>,
+) {
+    if let Observed::Changed { old, new } = seen {
+        let change = Change {
+            vm: vm.name.clone(),
+            addon: String::new(),
+            service: String::new(),
+            old,
+            new,
+            reason,
+        };
+        changed(project, settings, change, tx);
+    }
+}
+
+/// Says the change and runs the alert command for it.
+fn changed(
+    project: &Project,
+    settings: &WatchSettings,
+    change: Change,
+    tx: &mpsc::UnboundedSender<Event>,
+) {
+    let _ = tx.send(Event::Changed(change.clone()));
+    if let Some(command) = settings.alert.clone() {
+        // Off the watching task: a slow alert must not delay the next look.
+        let tx = tx.clone();
+        let project = project.name.clone();
+        tokio::spawn(async move {
+            let result = alert::run(&command, &project, &change).await;
+            let _ = tx.send(Event::Alerted { change, result });
+        });
+    }
 }

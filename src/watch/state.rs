@@ -17,6 +17,10 @@ pub enum Health {
     Degraded,
     /// Exited, dead, created but never started, or its container is gone.
     Stopped,
+    /// A VM's own states: sdtui cannot reach it (SSH or its engine), or
+    /// can again.
+    Unreachable,
+    Connected,
 }
 
 impl Health {
@@ -27,11 +31,16 @@ impl Health {
             Health::Unhealthy => "unhealthy",
             Health::Degraded => "degraded",
             Health::Stopped => "stopped",
+            Health::Unreachable => "unreachable",
+            Health::Connected => "connected",
         }
     }
     /// Whether it is a state an alert is about (the bad ones).
     pub fn is_bad(self) -> bool {
-        matches!(self, Health::Unhealthy | Health::Degraded | Health::Stopped)
+        matches!(
+            self,
+            Health::Unhealthy | Health::Degraded | Health::Stopped | Health::Unreachable
+        )
     }
     /// Transitional states never fire an alert nor end one.
     fn settled(self) -> bool {
