@@ -183,7 +183,25 @@ fn a_system_type_on_an_ssh_vm_through_its_whole_life() {
     let values = addon_status(&status(r), "hostnote-note");
     assert_eq!(values["status"], "degraded", "{values}");
     assert_eq!(values["health"], "degraded", "{values}");
+    // watch asks the same script on the VM (and exits non-zero).
+    let watched = run(r, &known_hosts, &addons, &["-p", &name, "watch", "--once"]);
+    assert!(!watched.status.success());
+    let watched = String::from_utf8_lossy(&watched.stdout);
+    assert!(
+        watched.contains("system.note on edge: degraded"),
+        "{watched}"
+    );
     std::fs::remove_file(data.join("degraded")).unwrap();
+    let watched = ok(&run(
+        r,
+        &known_hosts,
+        &addons,
+        &["-p", &name, "watch", "--once"],
+    ));
+    assert!(
+        watched.contains("system.note on edge: healthy"),
+        "{watched}"
+    );
 
     // Backup through its script, a change, then restore: the change gone.
     std::fs::write(data.join("note"), "salut from note\nkept line\n").unwrap();

@@ -68,6 +68,7 @@ impl Reader {
                 input: None,
                 timeout: Duration::from_secs(spec.timeout),
                 secrets: vec![],
+                cwd: None,
             },
         )
         .await;

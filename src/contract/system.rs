@@ -71,7 +71,7 @@ pub fn on_vm(project: &Project, config: &Config, vm: &str) -> bool {
 }
 
 /// Where the script runs for a connection.
-fn place(conn: &Connected) -> Place<'_> {
+pub fn place(conn: &Connected) -> Place<'_> {
     match &conn.target {
         Target::Local { .. } => Place::Local,
         Target::Remote { session, .. } => Place::Ssh(session),
@@ -80,7 +80,7 @@ fn place(conn: &Connected) -> Place<'_> {
 
 /// The instance's own folder on the VM (`<releases>/system/<name>`),
 /// created 0700, as an absolute path the script can `cd` to.
-async fn data_dir(conn: &Connected, addon: &Addon) -> Result<String> {
+pub async fn data_dir(conn: &Connected, addon: &Addon) -> Result<String> {
     match &conn.target {
         Target::Local { base, .. } => {
             let dir = base.join("system").join(&addon.name);

@@ -72,13 +72,19 @@ pub async fn health(
     } else {
         Function::Status
     };
-    let place = match spec.kind {
-        Kind::Container => Place::Container {
-            docker: &conn.docker,
-            container: &container?.container_id,
-        },
-        // System kinds: no container; to be run on the VM (issue 13).
-        Kind::System => return None,
+    // A system kind has no container: on the VM, in its data folder.
+    let (place, cwd) = match spec.kind {
+        Kind::Container => (
+            Place::Container {
+                docker: &conn.docker,
+                container: &container?.container_id,
+            },
+            None,
+        ),
+        Kind::System => (
+            crate::contract::system::place(conn),
+            crate::contract::system::data_dir(conn, addon).await.ok(),
+        ),
     };
     let (rec, out) = call(
         &place,
@@ -90,6 +96,7 @@ pub async fn health(
             input: None,
             timeout: Duration::from_secs(spec.timeout),
             secrets: vec![],
+            cwd,
         },
     )
     .await;

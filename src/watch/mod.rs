@@ -175,6 +175,16 @@ async fn look(
         };
         out.push((service.clone(), addon_of(config, &service), health, reason));
     }
+    // System kinds: their script's word alone (no container to ask).
+    for a in config
+        .addons
+        .iter()
+        .filter(|a| a.vm == vm.name && a.system && a.runs())
+    {
+        if let Some(v) = contract::health(ws, project, conn, a, None, recorded).await {
+            out.push((a.service(), a.id(), v.health, v.reason));
+        }
+    }
     Ok(out)
 }
 
