@@ -242,6 +242,15 @@ pub async fn apply(
     }
 
     let s = subject(ws, config, &loaded.secrets, &plan.target)?;
+    if config.cluster.is_some() && s.spec.restore.file.is_some() {
+        // A stopped task is replaced by the swarm at once: the file would
+        // race a new server reading the old one.
+        return Err(UserError::new(format!(
+            "{} is a {} in a swarm stack, restored by replacing its data file while it is stopped; sdtui does not do that to a swarm task yet; nothing was touched",
+            plan.target, s.kind.name
+        ))
+        .hint("restore it into a compose deployment (an environment without cluster:), or stop the service (docker service scale NAME=0) and copy the file into its volume"));
+    }
     let mut vms: Vec<String> = plan.apps.iter().map(|(_, vm)| vm.clone()).collect();
     vms.extend(plan.deployment.iter().map(|(vm, _)| vm.clone()));
     vms.push(plan.target_vm.clone());
@@ -341,11 +350,21 @@ pub async fn apply(
     let seconds = t0.elapsed().as_secs_f64();
 
     // Roles and grants the restore leaves out (readonly users), again.
-    let states = crate::docker::project_containers(
-        &conn.docker,
-        &compose_project(&project.name, &plan.target_vm),
-    )
-    .await?;
+    let states = if config.cluster.is_some() {
+        crate::cluster::swarm::addon_task_states(
+            &conn.docker,
+            &project.name,
+            config,
+            &plan.target_vm,
+        )
+        .await?
+    } else {
+        crate::docker::project_containers(
+            &conn.docker,
+            &compose_project(&project.name, &plan.target_vm),
+        )
+        .await?
+    };
     crate::deploy::provision(
         ws,
         config,
