@@ -528,7 +528,8 @@ fn psql_in(container: &str, user: &str, password: &str, db: &str, sql: &str) -> 
 /// What `up` does after compose, and backups, inside a stack: the readonly
 /// role provisioned in postgres' task container before the apps start (an
 /// app with a readonly attachment reads and has its write refused), then
-/// `db backup`, a change, `db restore`, the change gone and the readonly
+/// `db backup`, a change, `db restore` (the attached apps' services
+/// scaled to zero meanwhile, then back), the change gone and the readonly
 /// role provisioned again.
 #[test]
 fn a_stack_provisions_its_addons_and_backs_them_up() {
@@ -593,7 +594,8 @@ fn a_stack_provisions_its_addons_and_backs_them_up() {
         "INSERT INTO t VALUES ('gone'); CREATE TABLE later (x int);",
     );
     assert!(okw, "{out}");
-    let out = ok(&sdtui(
+    let web_before = task_container_of(PROJECT_B, "web");
+    let restore = sdtui(
         r,
         &[
             "-p",
@@ -605,8 +607,22 @@ fn a_stack_provisions_its_addons_and_backs_them_up() {
             "--confirm",
             "databases.main",
         ],
-    ));
+    );
+    let out = String::from_utf8_lossy(&restore.stderr).to_string() + &ok(&restore);
     println!("restore:\n{out}");
+    // The attached apps were stopped meanwhile (their services scaled to
+    // zero: a stopped task would be replaced at once), then started again.
+    for app in ["web", "reports"] {
+        assert!(
+            out.contains(&format!("stopping {app}")) && out.contains(&format!("starting {app}")),
+            "{out}"
+        );
+    }
+    let web_after = task_container_of(PROJECT_B, "web");
+    assert!(
+        !web_after.is_empty() && web_after != web_before,
+        "{web_after}"
+    );
     let (_, rows) = psql_in(&pg, user, &password, db, "SELECT string_agg(v, ',') FROM t");
     assert_eq!(rows.trim(), "kept");
     let (later, _) = psql_in(&pg, user, &password, db, "SELECT 1 FROM later");
@@ -622,6 +638,10 @@ fn a_stack_provisions_its_addons_and_backs_them_up() {
         "INSERT INTO t VALUES ('no')",
     );
     assert!(!wrote && out.contains("permission denied"), "{out}");
+    // The readonly app, started again, checks its attachment once more.
+    let (rc, checks) = app_check(&task_container_of(PROJECT_B, "reports"));
+    assert_eq!(rc, "0", "reports' checks after the restore:\n{checks}");
+    assert!(checks.contains("write refused as expected"), "{checks}");
 
     ok(&sdtui(r, &["-p", PROJECT_B, "down"]));
 }
