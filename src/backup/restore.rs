@@ -242,15 +242,6 @@ pub async fn apply(
     }
 
     let s = subject(ws, config, &loaded.secrets, &plan.target)?;
-    if config.cluster.is_some() && s.spec.restore.file.is_some() {
-        // A stopped task is replaced by the swarm at once: the file would
-        // race a new server reading the old one.
-        return Err(UserError::new(format!(
-            "{} is a {} in a swarm stack, restored by replacing its data file while it is stopped; sdtui does not do that to a swarm task yet; nothing was touched",
-            plan.target, s.kind.name
-        ))
-        .hint("restore it into a compose deployment (an environment without cluster:), or stop the service (docker service scale NAME=0) and copy the file into its volume"));
-    }
     let mut vms: Vec<String> = plan.apps.iter().map(|(_, vm)| vm.clone()).collect();
     vms.extend(plan.deployment.iter().map(|(vm, _)| vm.clone()));
     vms.push(plan.target_vm.clone());
@@ -338,7 +329,24 @@ pub async fn apply(
     let t0 = Instant::now();
     report(format!("restoring {} into {}", manifest.id, plan.target));
     let restored = async {
-        if let Some(path) = &s.spec.restore.file {
+        if let (Some(path), Some(docker)) = (&s.spec.restore.file, &manager) {
+            // A task's container is replaced when it stops: the service goes
+            // to zero (its last container kept, stopped, by the swarm's task
+            // history), the file goes into it (its volume), then back.
+            let service = s.addon.service();
+            let scale = |n, secs| {
+                crate::cluster::swarm_scale::scale(
+                    docker,
+                    &project.name,
+                    &service,
+                    n,
+                    std::time::Duration::from_secs(secs),
+                )
+            };
+            let before = scale(0, 60).await?;
+            super::drill::copy_in(&conn, &file, &target_container.container_id, path).await?;
+            scale(before, 180).await.map(|_| ())
+        } else if let Some(path) = &s.spec.restore.file {
             conn.docker
                 .stop_container(
                     &target_container.container_id,
