@@ -32,12 +32,20 @@ pub fn project_events<'a>(
 ) -> impl futures_util::Stream<
     Item = std::result::Result<bollard::models::EventMessage, bollard::errors::Error>,
 > + 'a {
+    label_events(docker, format!("{COMPOSE_PROJECT}={compose_project}"))
+}
+
+/// Container events of the containers carrying `label` (`key=value`), as
+/// `project_events`: a swarm stack's task containers carry its namespace.
+pub fn label_events<'a>(
+    docker: &'a Docker,
+    label: String,
+) -> impl futures_util::Stream<
+    Item = std::result::Result<bollard::models::EventMessage, bollard::errors::Error>,
+> + 'a {
     let filters = HashMap::from([
         ("type".to_string(), vec!["container".to_string()]),
-        (
-            "label".to_string(),
-            vec![format!("{COMPOSE_PROJECT}={compose_project}")],
-        ),
+        ("label".to_string(), vec![label]),
     ]);
     docker
         .events(Some(

@@ -815,6 +815,47 @@ fn a_broken_doctor_section_names_the_type_and_the_field() {
     }
 }
 
+/// `shell_file_env` (a credential a swarm task's shell reads from its
+/// Docker secret file) is refused when nothing could read it that way.
+#[test]
+fn a_shell_file_env_without_a_shell_names_the_type_and_why() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    ok(&sdtui(r, &["init", "shop"]));
+    let redis = std::fs::read_to_string(common::fixture("../../addons/redis/addon.yml")).unwrap();
+    let user = r.join(".no-user-addons/keydb");
+    std::fs::create_dir_all(&user).unwrap();
+    let keydb = redis
+        .replace("name: redis", "name: keydb")
+        .replace("redis:{version}", "keydb:{version}");
+    for (broken, said) in [
+        (
+            keydb.replace("shell_file_env: [REDIS_PASSWORD]", "shell_file_env: [KEYDB_PASSWORD]"),
+            "shell_file_env names KEYDB_PASSWORD, which is not in container_env (REDIS_PASSWORD)",
+        ),
+        (
+            keydb.replace(
+                "command: [\"sh\", \"-c\", \"exec redis-server --requirepass \\\"$$REDIS_PASSWORD\\\" {options}\"]",
+                "command: [\"redis-server\", \"{options}\"]",
+            ),
+            "shell_file_env needs a shell command",
+        ),
+        (
+            keydb.replace(
+                "test: [\"CMD-SHELL\", \"redis-cli",
+                "test: [\"CMD\", \"redis-cli",
+            ),
+            "shell_file_env needs a CMD-SHELL health check to read REDIS_PASSWORD",
+        ),
+    ] {
+        assert_ne!(broken, keydb, "the fixture's text moved: {said}");
+        std::fs::write(user.join("addon.yml"), broken).unwrap();
+        let err = fails(&sdtui(r, &["catalog"]));
+        assert!(err.contains(said), "{err}");
+        assert!(err.contains("keydb/addon.yml"), "{err}");
+    }
+}
+
 #[test]
 fn followers_that_cannot_be() {
     // Not postgres: refused, naming the postgres instances.

@@ -8,7 +8,9 @@
 //! manager reached over SSH (a test sshd on 127.0.96.1:2601 driving this
 //! engine), the first deploy's data found in the kept volume.
 //! Prints the figure: stack deploy until healthy vs `up` of the same project
-//! with compose.
+//! with compose. A second project checks what `up` does after compose and
+//! `db backup` / `db restore` inside the stack (the readonly role, a
+//! change taken away by a restore).
 //!
 //! Run under `flock /tmp/sdtui-docker-tests.lock`: the swarm changes the
 //! engine for every other test.
@@ -30,10 +32,10 @@ const POOL: &str = "172.31.96.0/21";
 const GWBRIDGE: &str = "172.31.111.0/24";
 
 /// Leaves the swarm and removes what the stack left, whatever happens.
-struct SwarmGuard;
+struct SwarmGuard(&'static str);
 
 impl SwarmGuard {
-    fn init() -> SwarmGuard {
+    fn init(project: &'static str) -> SwarmGuard {
         let (_, state) = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
         assert_eq!(
             state.trim(),
@@ -45,7 +47,7 @@ impl SwarmGuard {
             !had_bridge,
             "docker_gwbridge exists; the test makes its own"
         );
-        let guard = SwarmGuard;
+        let guard = SwarmGuard(project);
         let (made, out) = docker(&[
             "network",
             "create",
@@ -79,14 +81,15 @@ impl SwarmGuard {
 
 impl Drop for SwarmGuard {
     fn drop(&mut self) {
-        let _ = docker(&["stack", "rm", PROJECT]);
+        let project = self.0;
+        let _ = docker(&["stack", "rm", project]);
         // The tasks' containers go after `stack rm` returns.
         for _ in 0..60 {
             let (_, left) = docker(&[
                 "ps",
                 "-aq",
                 "--filter",
-                &format!("label=com.docker.stack.namespace={PROJECT}"),
+                &format!("label=com.docker.stack.namespace={project}"),
             ]);
             if left.trim().is_empty() {
                 break;
@@ -100,7 +103,7 @@ impl Drop for SwarmGuard {
             "ls",
             "-q",
             "--filter",
-            &format!("label=com.docker.stack.namespace={PROJECT}"),
+            &format!("label=com.docker.stack.namespace={project}"),
         ]);
         for v in vols.split_whitespace() {
             let _ = docker(&["volume", "rm", "-f", v]);
@@ -126,11 +129,15 @@ fn write_project(root: &Path, swarm: bool) {
 
 /// The running container of a stack service.
 fn task_container(service: &str) -> String {
+    task_container_of(PROJECT, service)
+}
+
+fn task_container_of(project: &str, service: &str) -> String {
     let (_, out) = docker(&[
         "ps",
         "-q",
         "--filter",
-        &format!("label=com.docker.swarm.service.name={PROJECT}_{service}"),
+        &format!("label=com.docker.swarm.service.name={project}_{service}"),
     ]);
     out.lines().next().unwrap_or_default().trim().to_string()
 }
@@ -163,7 +170,7 @@ fn a_project_runs_as_a_swarm_stack() {
         elapsed
     };
 
-    let _swarm = SwarmGuard::init();
+    let _swarm = SwarmGuard::init(PROJECT);
     // Every network the swarm made is inside our pool, ingress included.
     let (_, ingress) = docker(&[
         "network",
@@ -254,6 +261,53 @@ fn a_project_runs_as_a_swarm_stack() {
     }
     let (_, checks) = docker(&["exec", &web, "cat", "/tmp/check.jsonl"]);
     assert_eq!(rc, "0", "the app's checks failed:\n{checks}");
+
+    // Redis' password is a Docker secret its command's shell reads from the
+    // secret's file (the image has no _FILE form): PONG with the password of
+    // secrets.yml, NOAUTH without it, and no password in its service spec.
+    let redis_password =
+        common::revealed_credential(root.path(), PROJECT, "caches.session", "PASSWORD");
+    let redis = task_container("redis-session");
+    let (_, pong) = docker(&[
+        "exec",
+        "-e",
+        &format!("REDISCLI_AUTH={redis_password}"),
+        &redis,
+        "redis-cli",
+        "--no-auth-warning",
+        "ping",
+    ]);
+    assert_eq!(pong.trim(), "PONG");
+    let (_, noauth) = docker(&["exec", &redis, "redis-cli", "ping"]);
+    assert!(noauth.contains("NOAUTH"), "{noauth}");
+    let (_, spec) = docker(&[
+        "service",
+        "inspect",
+        &format!("{PROJECT}_redis-session"),
+        "-f",
+        "{{json .Spec.TaskTemplate.ContainerSpec}}",
+    ]);
+    assert!(spec.contains("/run/secrets/REDIS_PASSWORD"), "{spec}");
+    assert!(
+        !spec.contains(&redis_password),
+        "redis' password is in its service spec"
+    );
+    // Neither stack file on disk holds a secret, nor is there an env file
+    // for either addon: their passwords are Docker secrets only.
+    let stack_dir = root.path().join(PROJECT).join("compose/_stack");
+    for file in ["docker-stack.yml", "docker-stack.addons.yml"] {
+        let text = std::fs::read_to_string(stack_dir.join(file)).unwrap();
+        assert!(text.contains("redis-session"), "{file}");
+        for value in common::secret_values(
+            &root.path().join(PROJECT).join("secrets.yml"),
+            &["PASSWORD"],
+        ) {
+            assert!(!text.contains(&value), "a password is in {file}");
+        }
+    }
+    assert!(!stack_dir.join("env/redis-session.env").exists());
+    let pg_env = std::fs::read_to_string(stack_dir.join("env/postgres-main.env")).unwrap();
+    assert!(!pg_env.contains(&password), "the password is in {pg_env}");
 
     // A write and a read, with the user and password the app was given.
     let pg = task_container("postgres-main");
@@ -426,4 +480,214 @@ fn a_project_runs_as_a_swarm_stack() {
         stack_up.as_secs_f64(),
         compose_up.as_secs_f64()
     );
+}
+
+/// The second project: its own name, its own loopback address.
+const PROJECT_B: &str = "swarm100";
+
+fn project_b_yml() -> String {
+    "vms:\n  local:\n    host: local\n    private_ip: 127.0.100.1\ncluster:\n  kind: swarm\n  manager: local\naddons:\n  databases:\n    main:\n      type: postgres\n      plan: small\n  caches:\n    session:\n      type: redis\n      plan: small\napps:\n  web:\n    image: sdtui-testapp\n    addons:\n      - databases.main as DATABASE\n    env:\n      CHECK_PREFIXES: DATABASE\n  reports:\n    image: sdtui-testapp\n    addons:\n      - addon: databases.main\n        as: REPORTS\n        access: readonly\n    env:\n      CHECK_PREFIXES: REPORTS\n".to_string()
+}
+
+/// The app's own check of its attachments: exit code and what it said.
+fn app_check(container: &str) -> (String, String) {
+    let mut rc = String::new();
+    for _ in 0..90 {
+        let (_, out) = docker(&["exec", container, "cat", "/tmp/check.rc"]);
+        rc = out.trim().to_string();
+        if rc == "0" || rc == "1" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let (_, checks) = docker(&["exec", container, "cat", "/tmp/check.jsonl"]);
+    (rc, checks)
+}
+
+fn psql_in(container: &str, user: &str, password: &str, db: &str, sql: &str) -> (bool, String) {
+    docker(&[
+        "exec",
+        "-e",
+        &format!("PGPASSWORD={password}"),
+        container,
+        "psql",
+        "-X",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        user,
+        "-d",
+        db,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-Atc",
+        sql,
+    ])
+}
+
+/// What `up` does after compose, and backups, inside a stack: the readonly
+/// role provisioned in postgres' task container before the apps start (an
+/// app with a readonly attachment reads and has its write refused), then
+/// `db backup`, a change, `db restore` (the attached apps' services
+/// scaled to zero meanwhile, then back), the change gone and the readonly
+/// role provisioned again.
+#[test]
+fn a_stack_provisions_its_addons_and_backs_them_up() {
+    require_images(&["postgres:15", "redis:7", "sdtui-testapp:latest"]);
+    let _swarm = SwarmGuard::init(PROJECT_B);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    std::fs::create_dir_all(r.join(PROJECT_B)).unwrap();
+    std::fs::write(r.join(PROJECT_B).join("config.yml"), project_b_yml()).unwrap();
+
+    let up = sdtui(r, &["-p", PROJECT_B, "up", "--timeout", "180"]);
+    let progress = String::from_utf8_lossy(&up.stderr).to_string() + &ok(&up);
+    println!("up (swarm):\n{progress}");
+    // The addons' stack first, provisioned, then the whole stack.
+    let addons_at = progress.find("(addons)").expect(&progress);
+    let provision_at = progress.find("provisioning attachments").expect(&progress);
+    assert!(addons_at < provision_at, "{progress}");
+
+    // The apps' own checks: the readwrite one writes, the readonly one
+    // reads with the role provisioning made and has its write refused.
+    let (rc, checks) = app_check(&task_container_of(PROJECT_B, "web"));
+    assert_eq!(rc, "0", "web's checks failed:\n{checks}");
+    let (rc, checks) = app_check(&task_container_of(PROJECT_B, "reports"));
+    assert_eq!(rc, "0", "reports' checks failed:\n{checks}");
+    assert!(checks.contains("write refused as expected"), "{checks}");
+
+    // A backup of postgres in the stack, drilled; a change; the restore
+    // takes the change away.
+    let secrets = r.join(PROJECT_B).join("secrets.yml");
+    let password = common::secret(&secrets, "main", "PASSWORD");
+    let ro_password = common::secret(&secrets, "main", "READONLY_PASSWORD");
+    let (user, ro_user, db) = (
+        "swarm100_main_user",
+        "swarm100_main_readonly",
+        "swarm100_main",
+    );
+    let pg = task_container_of(PROJECT_B, "postgres-main");
+    let (okw, out) = psql_in(
+        &pg,
+        user,
+        &password,
+        db,
+        "CREATE TABLE t (v text); INSERT INTO t VALUES ('kept');",
+    );
+    assert!(okw, "{out}");
+    let out = ok(&sdtui(
+        r,
+        &["-p", PROJECT_B, "db", "backup", "databases.main"],
+    ));
+    assert!(out.contains("passed"), "{out}");
+    let list = ok(&sdtui(
+        r,
+        &["-p", PROJECT_B, "db", "backups", "databases.main", "--json"],
+    ));
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let id = list[0]["id"].as_str().expect("a backup id").to_string();
+    let (okw, out) = psql_in(
+        &pg,
+        user,
+        &password,
+        db,
+        "INSERT INTO t VALUES ('gone'); CREATE TABLE later (x int);",
+    );
+    assert!(okw, "{out}");
+    let web_before = task_container_of(PROJECT_B, "web");
+    let restore = sdtui(
+        r,
+        &[
+            "-p",
+            PROJECT_B,
+            "db",
+            "restore",
+            "databases.main",
+            &id,
+            "--confirm",
+            "databases.main",
+        ],
+    );
+    let out = String::from_utf8_lossy(&restore.stderr).to_string() + &ok(&restore);
+    println!("restore:\n{out}");
+    // The attached apps were stopped meanwhile (their services scaled to
+    // zero: a stopped task would be replaced at once), then started again.
+    for app in ["web", "reports"] {
+        assert!(
+            out.contains(&format!("stopping {app}")) && out.contains(&format!("starting {app}")),
+            "{out}"
+        );
+    }
+    let web_after = task_container_of(PROJECT_B, "web");
+    assert!(
+        !web_after.is_empty() && web_after != web_before,
+        "{web_after}"
+    );
+    let (_, rows) = psql_in(&pg, user, &password, db, "SELECT string_agg(v, ',') FROM t");
+    assert_eq!(rows.trim(), "kept");
+    let (later, _) = psql_in(&pg, user, &password, db, "SELECT 1 FROM later");
+    assert!(!later, "a table made after the backup survived the restore");
+    // The readonly role's grants, which the restore leaves out, are back.
+    let (read, out) = psql_in(&pg, ro_user, &ro_password, db, "SELECT v FROM t");
+    assert!(read && out.trim() == "kept", "{out}");
+    let (wrote, out) = psql_in(
+        &pg,
+        ro_user,
+        &ro_password,
+        db,
+        "INSERT INTO t VALUES ('no')",
+    );
+    assert!(!wrote && out.contains("permission denied"), "{out}");
+    // The readonly app, started again, checks its attachment once more.
+    let (rc, checks) = app_check(&task_container_of(PROJECT_B, "reports"));
+    assert_eq!(rc, "0", "reports' checks after the restore:\n{checks}");
+    assert!(checks.contains("write refused as expected"), "{checks}");
+
+    // Redis is restored by replacing its data file: in a stack its service
+    // goes to zero, the file into its volume, then back. Its backup's drill
+    // runs a throwaway given the task's secret file (the command reads it).
+    let auth = format!(
+        "REDISCLI_AUTH={}",
+        common::secret(&secrets, "session", "PASSWORD")
+    );
+    let redis_cli = |args: &[&str]| -> String {
+        let c = task_container_of(PROJECT_B, "redis-session");
+        let mut argv = vec!["exec", "-e", &auth, &c, "redis-cli", "--no-auth-warning"];
+        argv.extend(args);
+        docker(&argv).1.trim().to_string()
+    };
+    assert_eq!(redis_cli(&["SET", "k", "kept"]), "OK");
+    let out = ok(&sdtui(
+        r,
+        &["-p", PROJECT_B, "db", "backup", "caches.session"],
+    ));
+    assert!(out.contains("passed"), "{out}");
+    let list = ok(&sdtui(
+        r,
+        &["-p", PROJECT_B, "db", "backups", "caches.session", "--json"],
+    ));
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let id = list[0]["id"].as_str().expect("a backup id").to_string();
+    assert_eq!(redis_cli(&["SET", "k", "changed"]), "OK");
+    assert_eq!(redis_cli(&["SET", "extra", "1"]), "OK");
+    let before = task_container_of(PROJECT_B, "redis-session");
+    let out = ok(&sdtui(
+        r,
+        &[
+            "-p",
+            PROJECT_B,
+            "db",
+            "restore",
+            "caches.session",
+            &id,
+            "--confirm",
+            "caches.session",
+        ],
+    ));
+    println!("restore (redis):\n{out}");
+    assert_ne!(task_container_of(PROJECT_B, "redis-session"), before);
+    assert_eq!(redis_cli(&["GET", "k"]), "kept");
+    assert_eq!(redis_cli(&["EXISTS", "extra"]), "0");
+
+    ok(&sdtui(r, &["-p", PROJECT_B, "down"]));
 }

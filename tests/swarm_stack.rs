@@ -116,6 +116,36 @@ fn the_stack_pins_addons_to_their_nodes_and_holds_no_secret() {
         "/run/secrets/POSTGRES_PASSWORD"
     );
     assert_eq!(pg["secrets"][0]["target"], "POSTGRES_PASSWORD");
+    // Redis' image has no _FILE form: its password is a Docker secret too,
+    // which the command's and the health check's shell read from its file
+    // (the catalog's shell_file_env); no env file holds it.
+    let redis = &services["redis-session"];
+    assert_eq!(redis["secrets"][0]["target"], "REDIS_PASSWORD");
+    assert!(redis.get("env_file").is_none(), "{redis}");
+    let read = "REDIS_PASSWORD=\"$$(cat /run/secrets/REDIS_PASSWORD)\"; ";
+    assert!(
+        redis["command"][2].as_str().unwrap().starts_with(read),
+        "{redis}"
+    );
+    assert!(
+        redis["healthcheck"]["test"][1]
+            .as_str()
+            .unwrap()
+            .starts_with(read),
+        "{redis}"
+    );
+    assert!(
+        !project
+            .join("compose/_stack/env/redis-session.env")
+            .exists()
+    );
+    // The addons-only stack `up` deploys first: every addon, no app.
+    let addons =
+        std::fs::read_to_string(project.join("compose/_stack/docker-stack.addons.yml")).unwrap();
+    let addons: serde_json::Value = serde_saphyr::from_str(&addons).unwrap();
+    let addons = addons["services"].as_object().unwrap();
+    assert!(addons.contains_key("postgres-primary") && addons.contains_key("redis-session"));
+    assert!(!addons.contains_key("api"), "{addons:?}");
     assert_eq!(doc["networks"]["cheapa-swarm-network"]["driver"], "overlay");
     // No credential of secrets.yml appears in the stack file.
     let secrets = std::fs::read_to_string(project.join("secrets.yml")).unwrap();

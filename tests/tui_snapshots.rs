@@ -210,3 +210,82 @@ fn a_failed_or_overdue_backup_warns_on_the_addon_row() {
     let reports = row_with(&buf, "databases.reports");
     assert!(!line(reports).contains("backup"), "{}", line(reports));
 }
+
+/// A swarm project's rows show their task's state and the node it runs on
+/// (the manager's watcher reads every task, so one VM's report holds the
+/// rows of all nodes): running with its health, failed in the error
+/// colour, an app's plain running; a service with no task row still `-`.
+#[test]
+fn a_swarm_projects_rows_show_their_tasks_and_nodes() {
+    use sdtui::deploy::StatusRow;
+    use sdtui::docker::ServiceState;
+    let root = common::root_with("cheapa-swarm");
+    let mut ws = Workspace::open(root.path().to_path_buf(), None).unwrap();
+    ws.test_seed = Some(7);
+    let p = ws.project(Some("cheapa-swarm")).unwrap();
+    ws.run(&p, &Operation::Sync, false).unwrap();
+    let view = ProjectView::read(&ws, &p).unwrap();
+    assert!(view.swarm);
+    let mut app = App::new(Theme::dark(), vec!["cheapa-swarm".into()], view);
+    let task =
+        |vm: &str, service: &str, image: &str, state: &str, health: Option<&str>| StatusRow {
+            vm: vm.into(),
+            state: ServiceState {
+                service: service.into(),
+                container_id: String::new(),
+                container: format!("cheapa-swarm_{service}.1"),
+                state: state.into(),
+                health: health.map(Into::into),
+                image: image.into(),
+                started_at: String::new(),
+                ports: vec![],
+                exit_code: (state == "failed").then_some(1),
+            },
+            addon: None,
+        };
+    app.apply(sdtui::tui::msg::Msg::VmStatus(
+        "core".into(),
+        vec![
+            task(
+                "core",
+                "postgres-primary",
+                "postgres:15",
+                "running",
+                Some("healthy"),
+            ),
+            task(
+                "core",
+                "postgres-analytics",
+                "postgres:15",
+                "starting",
+                Some("starting"),
+            ),
+            task("app", "redis-session", "redis:7", "failed", None),
+            task("app", "api", "c100394/api:latest", "running", None),
+        ],
+    ));
+    // The app VM's watcher reports nothing of its own in a swarm.
+    app.apply(sdtui::tui::msg::Msg::VmStatus("app".into(), vec![]));
+    app.key(key(KeyCode::Char('2')));
+    let addons = render(&app, 120, 20);
+    insta::assert_snapshot!("swarm_addons_120x20", addons);
+    let buf = buffer(&app, 120, 20);
+    let line = |y: u16| (0..120).map(|x| buf[(x, y)].symbol()).collect::<String>();
+    assert!(line(row_with(&buf, "databases.primary")).contains("healthy @core"));
+    assert!(line(row_with(&buf, "databases.analytics")).contains("starting @core"));
+    let session = row_with(&buf, "caches.session");
+    assert!(line(session).contains("failed @app"), "{}", line(session));
+    let x = line(session).find("failed").unwrap();
+    let x = line(session)[..x].chars().count() as u16;
+    assert_eq!(buf[(x, session)].fg, Theme::dark().error);
+    // No task read for it: nothing to say.
+    assert!(line(row_with(&buf, "caches.products")).contains(" - "));
+    app.key(key(KeyCode::Char('5')));
+    // The Containers pane's VM column is the node already.
+    let containers = render(&app, 120, 12);
+    let buf = buffer(&app, 120, 12);
+    let line = |y: u16| (0..120).map(|x| buf[(x, y)].symbol()).collect::<String>();
+    let api = line(row_with(&buf, " api "));
+    assert!(api.starts_with("│app ") && api.contains("running"), "{api}");
+    insta::assert_snapshot!("swarm_containers_120x12", containers);
+}

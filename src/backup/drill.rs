@@ -150,6 +150,13 @@ pub(crate) async fn run(
     }
 }
 
+/// A swarm task's container (its secrets are files only a service mounts).
+fn is_task(labels: &Option<HashMap<String, String>>) -> bool {
+    labels
+        .as_ref()
+        .is_some_and(|l| l.contains_key("com.docker.swarm.service.name"))
+}
+
 async fn restore_and_compare(
     conn: &Connected,
     project: &Project,
@@ -206,6 +213,9 @@ async fn restore_and_compare(
     };
     let result = async {
         let file = format!("{dir}/{}", manifest.file);
+        if is_task(&config.labels) {
+            super::task_secrets::copy_in(docker, &project.name, s, &created.id).await?;
+        }
         if let Some(path) = &s.spec.restore.file {
             copy_in(conn, &file, &created.id, path).await?;
         }

@@ -15,6 +15,7 @@ pub mod run;
 pub mod script;
 pub mod spec;
 pub mod store;
+mod task_secrets;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -80,11 +81,19 @@ pub(crate) async fn running_container(
     doing: &str,
 ) -> Result<ServiceState> {
     let service = addon.service();
-    let found =
+    let compose =
         crate::docker::project_containers(docker, &compose_project(&project.name, &addon.vm))
             .await?
             .into_iter()
             .find(|s| s.service == service);
+    // In a swarm stack the addon runs as a task: its container carries the
+    // service's name, not compose's labels.
+    let found = match compose {
+        Some(s) if s.state == "running" => Some(s),
+        compose => crate::cluster::swarm::task_container(docker, &project.name, &service)
+            .await?
+            .or(compose),
+    };
     let start_hint = match &project.env {
         Some(e) => format!("start it: sdtui -p {} env start {}", e.project, e.env),
         None => format!("start it: sdtui -p {} up --vm {}", project.name, addon.vm),

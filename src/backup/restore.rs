@@ -267,6 +267,34 @@ pub async fn apply(
     // One connection per other VM, held until the apps are started again.
     let mut held: Vec<Connected> = Vec::new();
     let mut stopped = Vec::new();
+    // In a swarm stack the apps are services: a stopped task would be
+    // replaced at once, so each is scaled to zero on the manager, then back.
+    let manager = match &config.cluster {
+        Some(c) if c.manager == plan.target_vm => Some(conn.docker.clone()),
+        Some(c) => {
+            let m = Connected::open(ws, project, &config.vms[&c.manager]).await?;
+            let docker = m.docker.clone();
+            held.push(m);
+            Some(docker)
+        }
+        None => None,
+    };
+    let mut scaled: Vec<(String, i64)> = Vec::new();
+    if let Some(docker) = &manager {
+        writers.clear();
+        for (app, _) in &plan.apps {
+            report(format!("stopping {app} (its swarm service scaled to 0)"));
+            let before = crate::cluster::swarm_scale::scale(
+                docker,
+                &project.name,
+                app,
+                0,
+                std::time::Duration::from_secs(60),
+            )
+            .await?;
+            scaled.push((app.clone(), before));
+        }
+    }
     for (label, vm, cp, service) in &writers {
         let docker = if *vm == plan.target_vm {
             conn.docker.clone()
@@ -301,7 +329,24 @@ pub async fn apply(
     let t0 = Instant::now();
     report(format!("restoring {} into {}", manifest.id, plan.target));
     let restored = async {
-        if let Some(path) = &s.spec.restore.file {
+        if let (Some(path), Some(docker)) = (&s.spec.restore.file, &manager) {
+            // A task's container is replaced when it stops: the service goes
+            // to zero (its last container kept, stopped, by the swarm's task
+            // history), the file goes into it (its volume), then back.
+            let service = s.addon.service();
+            let scale = |n, secs| {
+                crate::cluster::swarm_scale::scale(
+                    docker,
+                    &project.name,
+                    &service,
+                    n,
+                    std::time::Duration::from_secs(secs),
+                )
+            };
+            let before = scale(0, 60).await?;
+            super::drill::copy_in(&conn, &file, &target_container.container_id, path).await?;
+            scale(before, 180).await.map(|_| ())
+        } else if let Some(path) = &s.spec.restore.file {
             conn.docker
                 .stop_container(
                     &target_container.container_id,
@@ -317,7 +362,11 @@ pub async fn apply(
     }
     .await;
     if let Err(e) = restored {
-        let names: Vec<&str> = stopped.iter().map(|(a, _, _)| a.as_str()).collect();
+        let names: Vec<&str> = stopped
+            .iter()
+            .map(|(a, _, _)| a.as_str())
+            .chain(scaled.iter().map(|(a, _)| a.as_str()))
+            .collect();
         audit::append(
             &project.audit_path(),
             &audit::Entry::since(started, operation, "failed", vec![]),
@@ -341,11 +390,21 @@ pub async fn apply(
     let seconds = t0.elapsed().as_secs_f64();
 
     // Roles and grants the restore leaves out (readonly users), again.
-    let states = crate::docker::project_containers(
-        &conn.docker,
-        &compose_project(&project.name, &plan.target_vm),
-    )
-    .await?;
+    let states = if config.cluster.is_some() {
+        crate::cluster::swarm::addon_task_states(
+            &conn.docker,
+            &project.name,
+            config,
+            &plan.target_vm,
+        )
+        .await?
+    } else {
+        crate::docker::project_containers(
+            &conn.docker,
+            &compose_project(&project.name, &plan.target_vm),
+        )
+        .await?
+    };
     crate::deploy::provision(
         ws,
         config,
@@ -361,6 +420,20 @@ pub async fn apply(
         super::drill::start_healthy(docker, id)
             .await
             .map_err(|e| UserError::new(format!("{app} after the restore: {}", e.message)))?;
+    }
+    if let Some(docker) = &manager {
+        for (app, replicas) in &scaled {
+            report(format!("starting {app}"));
+            crate::cluster::swarm_scale::scale(
+                docker,
+                &project.name,
+                app,
+                *replicas,
+                std::time::Duration::from_secs(120),
+            )
+            .await
+            .map_err(|e| UserError::new(format!("{app} after the restore: {}", e.message)))?;
+        }
     }
     drop(held);
     report(format!(

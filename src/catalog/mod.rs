@@ -56,6 +56,12 @@ pub struct AddonType {
     /// those come from Docker secrets instead of the service's environment.
     #[serde(default)]
     pub file_env: Vec<String>,
+    /// `container_env` names the image has no `_FILE` form for, which the
+    /// command's shell script (`sh -c`) and a `CMD-SHELL` health check read
+    /// as `$$NAME`: in a swarm stack each comes from a Docker secret file
+    /// that the script reads into the variable before it runs.
+    #[serde(default)]
+    pub shell_file_env: Vec<String>,
     /// Container command; an element `{options}` splices option arguments,
     /// `{options}` inside an element inserts them shell-quoted.
     #[serde(default)]
@@ -620,6 +626,9 @@ pub fn parse_addon(path: &Path, text: &str) -> Result<AddonType> {
             }
         }
     }
+    if let Err(msg) = check_shell_file_env(&t) {
+        return err(msg, "see the catalog's shell_file_env in README.md".into());
+    }
     if let Some(b) = &t.backup
         && let Err(msg) = b.check(&t.name)
     {
@@ -634,6 +643,53 @@ pub fn parse_addon(path: &Path, text: &str) -> Result<AddonType> {
         return err(msg, "see the catalog's doctor: fields in README.md".into());
     }
     Ok(t)
+}
+
+/// The script of a `sh -c SCRIPT …` command, as an index into it.
+pub fn shell_script_index(command: &[String]) -> Option<usize> {
+    let shell = command.first()?;
+    (matches!(shell.as_str(), "sh" | "/bin/sh" | "bash" | "/bin/bash")
+        && command.get(1).is_some_and(|c| c == "-c")
+        && command.len() > 2)
+        .then_some(2)
+}
+
+/// `shell_file_env` is read by a shell: the command must be one, and the
+/// health check too when it has one; each name a `container_env` without a
+/// `_FILE` form.
+fn check_shell_file_env(t: &AddonType) -> std::result::Result<(), String> {
+    for name in &t.shell_file_env {
+        if !t.container_env.contains_key(name) {
+            return Err(format!(
+                "shell_file_env names {name}, which is not in container_env ({})",
+                choices(t.container_env.keys())
+            ));
+        }
+        if t.file_env.contains(name) {
+            return Err(format!(
+                "{name} is in both file_env and shell_file_env; the image reads {name}_FILE itself"
+            ));
+        }
+    }
+    if t.shell_file_env.is_empty() {
+        return Ok(());
+    }
+    if shell_script_index(&t.command).is_none() {
+        return Err(format!(
+            "shell_file_env needs a shell command ([\"sh\", \"-c\", SCRIPT, …]) to read {} from its file; the command is {:?}",
+            t.shell_file_env.join(", "),
+            t.command
+        ));
+    }
+    if let Some(h) = &t.healthcheck
+        && h.test.first().map(String::as_str) != Some("CMD-SHELL")
+    {
+        return Err(format!(
+            "shell_file_env needs a CMD-SHELL health check to read {} from its file",
+            t.shell_file_env.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// For errors that point into an addon.yml.

@@ -6,6 +6,7 @@
 pub mod kubernetes;
 pub mod stack;
 pub mod swarm;
+pub mod swarm_scale;
 mod swarm_tasks;
 
 use crate::config::Config;

@@ -4,7 +4,7 @@
 //! created through the Docker API, and the swarm's services and tasks read
 //! back through the same API.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -12,11 +12,13 @@ use bollard::models::{LocalNodeState, SecretSpec};
 use bollard::query_parameters::{ListSecretsOptions, UpdateNodeOptionsBuilder};
 
 use super::stack::{self, NODE_LABEL, STACK_FILE};
-use super::swarm_tasks::{failed_update, placement, services, stack_containers, tasks};
-pub use super::swarm_tasks::{log_sources, service_container, status};
+use super::swarm_tasks::{Placed, failed_update, placement, services, stack_containers, tasks};
+pub use super::swarm_tasks::{
+    addon_task_states, log_sources, service_container, status, task_container, task_rows,
+};
 use crate::config::{Cluster, Config, Vm};
 use crate::deploy::target::{Connected, Target};
-use crate::deploy::{Action, ServiceReport, lock};
+use crate::deploy::{Action, ServiceReport, StatusRow, lock};
 use crate::engine::{Loaded, Operation, Project, Workspace, audit};
 use crate::error::{Result, UserError};
 use crate::ssh::RemoteCommand;
@@ -244,20 +246,29 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// Puts the stack's files where the manager's `docker` reads them and
-/// runs `docker stack deploy`.
-async fn stack_deploy(conn: &Connected, project: &Project, loaded: &Loaded) -> Result<String> {
+/// runs `docker stack deploy` of `file` (one of them), with `--prune` when
+/// it is the whole stack.
+async fn stack_deploy(
+    conn: &Connected,
+    project: &Project,
+    loaded: &Loaded,
+    file: &str,
+    prune: bool,
+) -> Result<String> {
     let dir = stack::stack_dir();
-    let args = |file: String| {
-        vec![
-            "stack".to_string(),
-            "deploy".into(),
-            "--prune".into(),
+    let args = |path: String| {
+        let mut a = vec!["stack".to_string(), "deploy".into()];
+        if prune {
+            a.push("--prune".into());
+        }
+        a.extend([
             "--resolve-image".into(),
             "never".into(),
             "-c".into(),
-            file,
+            path,
             project.name.clone(),
-        ]
+        ]);
+        a
     };
     match &conn.target {
         Target::Local { .. } => {
@@ -267,7 +278,7 @@ async fn stack_deploy(conn: &Connected, project: &Project, loaded: &Loaded) -> R
                 .map_err(|e| crate::error::io_error(&project.dir.join(&dir), "read", e))?;
             crate::deploy::run(&crate::deploy::Command {
                 program: "docker".into(),
-                args: args(generated.join(STACK_FILE).to_string_lossy().into_owned()),
+                args: args(generated.join(file).to_string_lossy().into_owned()),
                 dir: generated,
             })
             .await
@@ -299,7 +310,7 @@ async fn stack_deploy(conn: &Connected, project: &Project, loaded: &Loaded) -> R
                     )
                     .await?;
             }
-            let cmd = RemoteCommand::new("docker", args(format!("{base}/{STACK_FILE}")));
+            let cmd = RemoteCommand::new("docker", args(format!("{base}/{file}")));
             crate::deploy::target::remote(session, cmd).await
         }
     }
@@ -373,53 +384,31 @@ async fn up_locked(
         .into_iter()
         .map(|r| (r.state.service, r.state.container_id))
         .collect();
+    let deadline = Instant::now() + timeout;
+    // Addons first, healthy and provisioned, then the whole stack: an app
+    // starts once its readonly role exists, as with compose. Without
+    // --prune the apps already deployed stay as they are meanwhile.
+    let addons: BTreeMap<&String, &Placed> = wanted
+        .iter()
+        .filter(|(s, _)| config.addons.iter().any(|a| a.service() == **s))
+        .collect();
+    if !addons.is_empty() {
+        report(format!(
+            "VM {}: docker stack deploy {} (addons)",
+            cluster.manager, project.name
+        ));
+        stack_deploy(&conn, project, loaded, stack::ADDONS_FILE, false).await?;
+        wait_running(docker, &project.name, &wanted, &addons, deadline, timeout).await?;
+        report("provisioning attachments (readonly roles, users)".into());
+        provision(ws, project, loaded, cluster, &conn).await?;
+    }
     report(format!(
         "VM {}: docker stack deploy {}",
         cluster.manager, project.name
     ));
-    stack_deploy(&conn, project, loaded).await?;
-    let deadline = Instant::now() + timeout;
-    let rows = loop {
-        let rows = tasks(docker, &project.name, &wanted).await?;
-        let failed = failed_update(docker, &project.name).await?;
-        if let Some((service, message)) = failed {
-            return Err(UserError::new(format!(
-                "swarm rolled {service} back: {message}"
-            ))
-            .hint("the previous version runs again; see `sdtui logs SERVICE` for why the new one failed its health check"));
-        }
-        let ready = wanted.keys().all(|s| {
-            rows.iter()
-                .any(|r| r.state.service == *s && r.state.state == "running")
-        });
-        if ready {
-            break rows;
-        }
-        if Instant::now() > deadline {
-            let waiting: Vec<String> = wanted
-                .keys()
-                .filter(|s| {
-                    !rows
-                        .iter()
-                        .any(|r| r.state.service == **s && r.state.state == "running")
-                })
-                .map(|s| {
-                    let last = rows.iter().find(|r| r.state.service == *s);
-                    format!(
-                        "{s} ({})",
-                        last.map(|r| r.state.state.as_str()).unwrap_or("no task")
-                    )
-                })
-                .collect();
-            return Err(UserError::new(format!(
-                "the stack's services did not all run healthy within {}s: {}",
-                timeout.as_secs(),
-                waiting.join(", ")
-            ))
-            .hint("`sdtui status` shows each task's state; a task that keeps failing its health check is restarted by the swarm"));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    stack_deploy(&conn, project, loaded, STACK_FILE, true).await?;
+    let all: BTreeMap<&String, &Placed> = wanted.iter().collect();
+    let rows = wait_running(docker, &project.name, &wanted, &all, deadline, timeout).await?;
     let keep: Vec<String> = stack.secrets.iter().map(|s| s.name.clone()).collect();
     remove_stale_secrets(docker, &project.name, &keep).await;
     Ok(rows
@@ -448,6 +437,91 @@ async fn up_locked(
             }
         })
         .collect())
+}
+
+/// Waits until each of `services` has a running task (healthy, for one
+/// with a health check); a rollback by the swarm is a failure.
+async fn wait_running(
+    docker: &Docker,
+    project: &str,
+    wanted: &BTreeMap<String, Placed>,
+    services: &BTreeMap<&String, &Placed>,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Vec<StatusRow>> {
+    loop {
+        let rows = tasks(docker, project, wanted).await?;
+        let failed = failed_update(docker, project).await?;
+        if let Some((service, message)) = failed {
+            return Err(UserError::new(format!(
+                "swarm rolled {service} back: {message}"
+            ))
+            .hint("the previous version runs again; see `sdtui logs SERVICE` for why the new one failed its health check"));
+        }
+        let running = |s: &str| {
+            rows.iter()
+                .any(|r| r.state.service == s && r.state.state == "running")
+        };
+        let waiting: Vec<&String> = services.keys().copied().filter(|s| !running(s)).collect();
+        if waiting.is_empty() {
+            return Ok(rows);
+        }
+        if Instant::now() > deadline {
+            let waiting: Vec<String> = waiting
+                .iter()
+                .map(|s| {
+                    let last = rows.iter().find(|r| r.state.service == **s);
+                    format!(
+                        "{s} ({})",
+                        last.map(|r| r.state.state.as_str()).unwrap_or("no task")
+                    )
+                })
+                .collect();
+            return Err(UserError::new(format!(
+                "the stack's services did not all run healthy within {}s: {}",
+                timeout.as_secs(),
+                waiting.join(", ")
+            ))
+            .hint("`sdtui status` shows each task's state; a task that keeps failing its health check is restarted by the swarm"));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// What `up` does after compose, in a stack: each node's addons provisioned
+/// in their task containers, on that node's engine (the manager's
+/// connection for its own tasks, the node's VM connection for the others).
+async fn provision(
+    ws: &Workspace,
+    project: &Project,
+    loaded: &Loaded,
+    cluster: &Cluster,
+    manager: &Connected,
+) -> Result<()> {
+    let config = &loaded.config;
+    for vm in &cluster.nodes {
+        if !config.addons.iter().any(|a| &a.vm == vm) {
+            continue;
+        }
+        let other;
+        let conn = if *vm == cluster.manager {
+            manager
+        } else {
+            other = Connected::open(ws, project, &config.vms[vm]).await?;
+            &other
+        };
+        let states = addon_task_states(&conn.docker, &project.name, config, vm).await?;
+        crate::deploy::provision(
+            ws,
+            config,
+            &loaded.generated.secrets,
+            vm,
+            &conn.docker,
+            &states,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// `down` of a swarm project: `docker stack rm` on the manager, waiting

@@ -283,6 +283,36 @@ fn summary_state(service: &str, c: &bollard::models::ContainerSummary) -> Servic
     }
 }
 
+/// A stack service's task container on this engine (the running one, else
+/// the newest), for whatever execs into it: backups, restores, shells.
+pub async fn task_container(
+    docker: &Docker,
+    project: &str,
+    service: &str,
+) -> Result<Option<ServiceState>> {
+    Ok(service_containers(docker, project, service)
+        .await?
+        .first()
+        .map(|c| summary_state(service, c)))
+}
+
+/// The task container of each addon pinned to `vm`, read on that VM's
+/// engine: what provisioning runs in.
+pub async fn addon_task_states(
+    docker: &Docker,
+    project: &str,
+    config: &Config,
+    vm: &str,
+) -> Result<Vec<ServiceState>> {
+    let mut out = Vec::new();
+    for a in config.addons.iter().filter(|a| a.vm == vm) {
+        if let Some(s) = task_container(docker, project, &a.service()).await? {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
 /// A stack service's container, on the VM its placement pins it to.
 pub async fn service_container(
     ws: &Workspace,
@@ -350,4 +380,112 @@ pub async fn log_sources(
         );
     }
     Ok(sources)
+}
+
+/// What the console shows of a task: its state, or `failed` when it is not
+/// running and the swarm's previous try of it failed (the swarm then tries
+/// again, so the current task alone would only ever say `starting`).
+fn shown_state(current: Option<&str>, previous_failed: bool) -> String {
+    match current {
+        Some("running") => "running".into(),
+        _ if previous_failed => "failed".into(),
+        Some(state) => state.into(),
+        None => "pending".into(),
+    }
+}
+
+/// The console's rows of a swarm project, read on the manager: one per
+/// service, its task's state (`running`, `starting`, `failed` ...) and,
+/// as the row's VM, the VM of the node the task is on (its `sdtui.vm`
+/// label, else the node's hostname).
+pub async fn task_rows(
+    ws: &Workspace,
+    project: &Project,
+    docker: &Docker,
+) -> Result<Vec<StatusRow>> {
+    let loaded = ws.load(project)?;
+    let placed = placement(ws, &loaded.config);
+    let mut rows = tasks(docker, &project.name, &placed).await?;
+    let services = services(docker, &project.name).await?;
+    if services.is_empty() {
+        return Ok(rows);
+    }
+    let nodes: HashMap<String, String> = docker
+        .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
+        .await
+        .map_err(|e| api_error("listing swarm nodes", e))?
+        .into_iter()
+        .filter_map(|n| {
+            let vm = n
+                .spec
+                .and_then(|s| s.labels)
+                .and_then(|l| l.get(super::stack::NODE_LABEL).cloned())
+                .or_else(|| n.description.and_then(|d| d.hostname))?;
+            Some((n.id?, vm))
+        })
+        .collect();
+    let all = docker
+        .list_tasks(Some(ListTasksOptions {
+            filters: Some(HashMap::from([(
+                "service".to_string(),
+                services.iter().map(|s| s.id.clone()).collect(),
+            )])),
+        }))
+        .await
+        .map_err(|e| api_error("listing swarm tasks", e))?;
+    for s in &services {
+        let Some(row) = rows.iter_mut().find(|r| r.state.service == s.name) else {
+            continue;
+        };
+        let mut mine: Vec<_> = all
+            .iter()
+            .filter(|t| t.service_id.as_deref() == Some(s.id.as_str()))
+            .collect();
+        mine.sort_by_key(|t| std::cmp::Reverse(t.version.as_ref().and_then(|v| v.index)));
+        let desired_running =
+            |t: &&bollard::models::Task| t.desired_state == Some(TaskState::RUNNING);
+        let current = mine.iter().find(|t| desired_running(t));
+        let failed = mine.iter().find(|t| {
+            !desired_running(t)
+                && t.status
+                    .as_ref()
+                    .and_then(|st| st.state)
+                    .is_some_and(|st| matches!(st, TaskState::FAILED | TaskState::REJECTED))
+        });
+        let current_state = current
+            .and_then(|t| t.status.as_ref())
+            .and_then(|st| st.state)
+            .map(|st| st.to_string());
+        let state = shown_state(current_state.as_deref(), failed.is_some());
+        let shown = if state == "failed" { failed } else { current };
+        if state == "failed" {
+            row.state.health = None;
+            row.state.exit_code = failed
+                .and_then(|t| t.status.as_ref())
+                .and_then(|st| st.container_status.as_ref())
+                .and_then(|c| c.exit_code);
+        }
+        row.state.state = state;
+        if let Some(vm) = shown
+            .and_then(|t| t.node_id.as_ref())
+            .and_then(|id| nodes.get(id))
+        {
+            row.vm = vm.clone();
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_state;
+
+    #[test]
+    fn a_task_the_swarm_retries_after_a_failure_shows_failed() {
+        assert_eq!(shown_state(Some("running"), true), "running");
+        assert_eq!(shown_state(Some("starting"), true), "failed");
+        assert_eq!(shown_state(Some("starting"), false), "starting");
+        assert_eq!(shown_state(None, false), "pending");
+        assert_eq!(shown_state(None, true), "failed");
+    }
 }

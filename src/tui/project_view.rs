@@ -62,6 +62,8 @@ pub struct ProjectView {
     pub types: Vec<TypeInfo>,
     /// Each app's environment, as its env file holds it.
     pub env: BTreeMap<String, Vec<EnvVar>>,
+    /// A swarm stack: rows show their task's state and the node's VM.
+    pub swarm: bool,
 }
 
 impl ProjectView {
@@ -163,6 +165,7 @@ impl ProjectView {
                 })
                 .collect(),
             apps: l.config.apps.keys().cloned().collect(),
+            swarm: l.config.cluster.is_some(),
             vms: l.config.vms.keys().cloned().collect(),
             types,
             env: l

@@ -130,6 +130,13 @@ pub fn draw(f: &mut Frame, app: &App) {
             return (docker_label, style);
         }
         let found = app.status.iter().find(|s| s.state.service == service);
+        // A swarm's task: its own state, and the node (VM) it runs on.
+        if app.view.swarm {
+            return match found {
+                Some(s) => (format!("{docker_label} @{}", s.vm), style),
+                None => (docker_label, style),
+            };
+        }
         let label = crate::contract::status::from_container(found.map(|s| &s.state)).label();
         (label, style)
     };

@@ -137,9 +137,29 @@ pub(super) async fn watch_vm(
         if let Ok(mut d) = dockers.lock() {
             d.insert(vm.name.clone(), conn.docker.clone());
         }
-        let cp = crate::deploy::compose_project(&project.name, &vm.name);
+        // A swarm project's tasks are read on its manager, for every node:
+        // the manager's watcher shows them all, the others show none.
+        let swarm = crate::cluster::swarm::cluster_of(&ws, &project)
+            .ok()
+            .flatten();
+        let manager = swarm.as_ref().is_some_and(|c| c.manager == vm.name);
+        let label = match &swarm {
+            Some(_) => format!("com.docker.stack.namespace={}", project.name),
+            None => format!(
+                "{}={}",
+                crate::docker::COMPOSE_PROJECT,
+                crate::deploy::compose_project(&project.name, &vm.name)
+            ),
+        };
         let refresh = || async {
-            match crate::deploy::vm_status(&conn.docker, &project, &vm.name).await {
+            let rows = match &swarm {
+                Some(_) if manager => {
+                    crate::cluster::swarm::task_rows(&ws, &project, &conn.docker).await
+                }
+                Some(_) => Ok(Vec::new()),
+                None => crate::deploy::vm_status(&conn.docker, &project, &vm.name).await,
+            };
+            match rows {
                 Ok(rows) => {
                     let _ = tx.send(Msg::VmStatus(vm.name.clone(), rows)).await;
                 }
@@ -160,11 +180,24 @@ pub(super) async fn watch_vm(
                 .map_err(|e| e.message);
             let _ = tx.send(row(vms::VmConn::Connected(Some(info)))).await;
         };
+        // A task on another node, or one the swarm has not started yet,
+        // makes no event here: the manager also looks every 10 s.
+        let tick = if manager {
+            Duration::from_secs(10)
+        } else {
+            Duration::from_secs(24 * 3600)
+        };
         let follow = async {
-            let mut events = std::pin::pin!(crate::docker::project_events(&conn.docker, &cp));
-            while let Some(ev) = events.next().await {
-                if ev.is_err() {
-                    break;
+            let mut events =
+                std::pin::pin!(crate::docker::label_events(&conn.docker, label.clone()));
+            loop {
+                match tokio::time::timeout(tick, events.next()).await {
+                    Err(_) => {
+                        refresh().await;
+                        continue;
+                    }
+                    Ok(Some(Ok(_))) => {}
+                    Ok(_) => break,
                 }
                 // On a Docker event, so a test can make it happen once the
                 // console has the terminal.
