@@ -90,6 +90,11 @@ fn catalog_validate_passes_the_fixture_and_names_function_and_field_on_bad_input
             Box::new(|| replace_in(&script, "{\"name\": \"kvstore\"", "{\"name\": \"kv\"")),
             "type kvstore, function metadata: field \"name\" is \"kv\", not the folder's \"kvstore\"",
         ),
+        (
+            "metadata's depends differ from addon.yml's",
+            Box::new(|| replace_in(&script, "\"depends\": []", "\"depends\": [\"postgres\"]")),
+            "type kvstore, function metadata: field \"depends\" is [postgres], but addon.yml's depends is []",
+        ),
     ];
     let yml = std::fs::read_to_string(dir.join("addon.yml")).unwrap();
     for (what, breaks, said) in cases {

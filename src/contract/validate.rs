@@ -91,6 +91,30 @@ pub async fn validate_dir(dir: &Path, shipped: &Catalog) -> Result<Vec<Passed>> 
             "list the same optional functions in both".into(),
         );
     }
+    // The engine enforces addon.yml's lists (read without running the
+    // script); metadata must say the same, or one of them is stale.
+    for (field, from_script, from_yml) in [
+        ("depends", &m.depends, &t.depends),
+        ("provides", &m.provides, &t.provides),
+        ("conflicts", &m.conflicts, &t.conflicts),
+    ] {
+        let mut said: Vec<&str> = from_script.iter().map(String::as_str).collect();
+        let mut declared: Vec<&str> = from_yml.iter().map(String::as_str).collect();
+        said.sort();
+        declared.sort();
+        if said != declared {
+            return wrong(
+                format!(
+                    "field \"{field}\" is [{}], but addon.yml's {field} is [{}]",
+                    said.join(", "),
+                    declared.join(", ")
+                ),
+                format!(
+                    "list the same {field} in both: addon.yml's is what add, attach and up enforce"
+                ),
+            );
+        }
+    }
     passed.push(Passed {
         check: "metadata".into(),
         detail: format!("{} {} ({})", m.name, m.version, spec.kind.as_str()),
