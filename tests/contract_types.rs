@@ -187,6 +187,39 @@ fn up_installs_and_configures_in_the_container_and_status_uses_the_script() {
     let table = ok(&sdtui(r, &["-p", &name, "status"]));
     assert!(table.contains("STATUS"), "{table}");
 
+    // No backup: section: db backup and restore go through the script,
+    // inside the container.
+    let (_, saved) = docker(&["exec", &container, "cat", "/data/.kvstore/config.json"]);
+    let backup: serde_json::Value = serde_json::from_str(&ok(&sdtui(
+        r,
+        &["-p", &name, "db", "backup", "caches.kv", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(backup["drill"]["status"], "not run", "{backup}");
+    let id = backup["id"].as_str().unwrap().to_string();
+    docker(&[
+        "exec",
+        &container,
+        "sh",
+        "-c",
+        "echo changed > /data/.kvstore/config.json",
+    ]);
+    ok(&sdtui(
+        r,
+        &[
+            "-p",
+            &name,
+            "db",
+            "restore",
+            "caches.kv",
+            &id,
+            "--confirm",
+            "caches.kv",
+        ],
+    ));
+    let (_, back) = docker(&["exec", &container, "cat", "/data/.kvstore/config.json"]);
+    assert_eq!(back, saved);
+
     // The script says degraded: status and info say so.
     docker(&["exec", &container, "touch", "/data/.kvstore/degraded"]);
     let info: serde_json::Value = serde_json::from_str(&ok(&sdtui(

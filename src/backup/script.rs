@@ -1,8 +1,9 @@
-//! Backups of a system type's instance through its contract script: its
-//! `backup` prints the data, kept as a file with a manifest in the same
-//! store as every other backup; `restore` gets that data back on stdin.
-//! There is no container to drill in, so the manifest says the drill was
-//! not run, and why.
+//! Backups through a type's contract script, for a system type and for a
+//! container type whose addon.yml has no `backup:` section: its `backup`
+//! prints the data (on the VM, or inside the container), kept as a file
+//! with a manifest in the same store as every other backup; `restore` gets
+//! that data back on stdin. The script has no drill function, so the
+//! manifest says the drill was not run, and why.
 
 use super::store::{self, Drill, Manifest};
 use super::{Report, backup_id};
@@ -15,7 +16,84 @@ use crate::error::{Result, UserError, io_error};
 pub fn applies(ws: &Workspace, project: &Project, addon_id: &str) -> Result<bool> {
     let loaded = ws.load(project)?;
     let addon = crate::engine::require_addon(&loaded.config, addon_id)?;
-    Ok(addon.system)
+    let t = ws.catalog.require(&addon.type_name)?;
+    let scripted = t
+        .contract
+        .as_ref()
+        .is_some_and(|c| c.has(crate::contract::script::Function::Backup));
+    Ok(addon.system || (t.backup.is_none() && scripted))
+}
+
+/// One of the script's functions, where its kind says: on the VM for a
+/// system type, inside the running container otherwise.
+async fn call_script(
+    ws: &Workspace,
+    project: &Project,
+    conn: &Connected,
+    addon: &crate::config::Addon,
+    secrets: &crate::engine::secrets::AddonSecrets,
+    function: crate::contract::script::Function,
+    data: Option<String>,
+) -> Result<serde_json::Value> {
+    use crate::contract::script::Function;
+    if addon.system {
+        return match (function, data) {
+            (Function::Backup, _) => {
+                crate::contract::system::backup(ws, project, conn, addon, secrets)
+                    .await
+                    .map(|d| serde_json::json!({"ok": true, "data": d}))
+            }
+            (_, data) => crate::contract::system::restore(
+                ws,
+                project,
+                conn,
+                addon,
+                secrets,
+                data.unwrap_or_default(),
+            )
+            .await
+            .map(|_| serde_json::json!({"ok": true})),
+        };
+    }
+    let t = ws.catalog.require(&addon.type_name)?;
+    let doing = match function {
+        Function::Backup => "nothing was backed up",
+        _ => "nothing was restored",
+    };
+    let container = super::running_container(&conn.docker, project, addon, doing).await?;
+    let empty = indexmap::IndexMap::new();
+    let creds = secrets
+        .get(&addon.type_name)
+        .and_then(|i| i.get(&addon.name))
+        .unwrap_or(&empty);
+    let masked = creds
+        .iter()
+        .filter(|(k, _)| t.is_secret_credential(k))
+        .map(|(_, v)| v.clone())
+        .collect();
+    let input = data
+        .unwrap_or_else(|| crate::contract::lifecycle::config_json(t, addon, creds).to_string());
+    let out = crate::contract::lifecycle::run_in_container(
+        project,
+        t,
+        &conn.docker,
+        &container.container_id,
+        function,
+        vec![],
+        Some(input),
+        masked,
+    )
+    .await?;
+    if out["ok"] == serde_json::Value::Bool(false) {
+        return Err(UserError::new(format!(
+            "type {}, function {}: {} reported failure: {}",
+            t.name,
+            function.as_str(),
+            addon.id(),
+            out["message"].as_str().unwrap_or("(no message)")
+        )));
+    }
+    Ok(out)
 }
 
 async fn write_file(target: &Target, dir: &str, file: &str, bytes: &[u8]) -> Result<()> {
@@ -52,7 +130,7 @@ async fn read_file(target: &Target, dir: &str, file: &str) -> Result<String> {
     }
 }
 
-/// `db backup` of a system instance.
+/// `db backup` through the script.
 pub async fn backup(
     ws: &Workspace,
     project: &Project,
@@ -78,9 +156,17 @@ pub async fn backup(
     let conn = Connected::open(ws, project, vm).await?;
     report(format!("{addon_id}: contract backup on VM {}", vm.name));
     let t0 = std::time::Instant::now();
-    let data =
-        crate::contract::system::backup(ws, project, &conn, addon, &loaded.generated.secrets)
-            .await?;
+    let out = call_script(
+        ws,
+        project,
+        &conn,
+        addon,
+        &loaded.generated.secrets,
+        crate::contract::script::Function::Backup,
+        None,
+    )
+    .await?;
+    let data = out["data"].as_str().unwrap_or_default().to_string();
     let dump_seconds = t0.elapsed().as_secs_f64();
     let now = chrono::Utc::now();
     let id = backup_id(&addon.name, now);
@@ -102,7 +188,7 @@ pub async fn backup(
         inventory: Default::default(),
         inventory_after: None,
         drill: Drill {
-            detail: Some("a system type's backup: no container to drill in".into()),
+            detail: Some("a backup by the type's script, which has no drill".into()),
             ..Drill::not_run()
         },
         trigger: "manual".into(),
@@ -122,7 +208,7 @@ pub async fn backup(
     Ok(manifest)
 }
 
-/// `db restore` of a system instance: its `restore` with the backup's data,
+/// `db restore` through the script: its `restore` with the backup's data,
 /// after the name was typed back.
 pub async fn restore(
     ws: &Workspace,
@@ -152,8 +238,16 @@ pub async fn restore(
         .hint("pick another backup: sdtui db backups"));
     }
     report(format!("{addon_id}: contract restore of {backup}"));
-    crate::contract::system::restore(ws, project, &conn, addon, &loaded.generated.secrets, data)
-        .await?;
+    call_script(
+        ws,
+        project,
+        &conn,
+        addon,
+        &loaded.generated.secrets,
+        crate::contract::script::Function::Restore,
+        Some(data),
+    )
+    .await?;
     audit::append(
         &project.audit_path(),
         &audit::Entry {

@@ -133,8 +133,8 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
             } else {
                 print_table(std::slice::from_ref(&m));
             }
-            // A system type's backup has no container to drill in: its
-            // manifest says so, and that is not a failure.
+            // A backup by a type's script has no drill: its manifest says
+            // so, and that is not a failure.
             if m.drill.passed() || m.drill.status == "not run" {
                 Ok(())
             } else {
