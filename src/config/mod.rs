@@ -51,7 +51,7 @@ pub struct Config {
     pub index: std::collections::HashMap<String, usize>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Vm {
     pub name: String,
     /// `local` means the local Docker engine, no SSH.

@@ -22,6 +22,7 @@ pub mod container;
 pub mod fanout;
 mod health;
 pub mod lock;
+pub mod order;
 pub mod ports_check;
 mod provision;
 mod purge;

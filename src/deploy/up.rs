@@ -57,39 +57,58 @@ pub async fn up_reporting(
         .collect();
     locks.extend(lock::acquire_all(project, &unlocked, "up", report).await?);
     // At most `--parallel` VMs at once: connect, stage, compose up, wait,
-    // provision. A VM that fails stops nothing else.
-    let runs = vms.iter().map(|vm| {
-        let loaded = &loaded;
-        async move {
-            report(format!("VM {}: connecting", vm.name));
-            let vm_report = |line: String| report(format!("VM {}: {line}", vm.name));
-            let done = match Connected::open(ws, project, vm).await {
-                Ok(conn) if has_compose(vm) => {
-                    up_vm(ws, project, loaded, vm, &conn, timeout, &vm_report).await
-                }
-                Ok(conn) => converge_system(ws, project, loaded, vm, &conn, &vm_report).await,
-                Err(e) => Err((vec![], e)),
-            };
+    // provision. A VM that fails stops nothing else, except the VMs that
+    // need it (their apps attach its addons): they wait for it, wave by
+    // wave, and are not deployed when it failed.
+    let needs = order::needs(&loaded.config, &ws.catalog);
+    let mut by_vm = BTreeMap::new();
+    for wave in order::waves(&vms, &needs) {
+        let (ready, blocked): (Vec<&Vm>, Vec<&Vm>) = wave.into_iter().partition(|vm| {
+            needs.get(&vm.name).is_none_or(|n| {
+                n.iter()
+                    .all(|d| !matches!(by_vm.get(d), Some(Err::<Vec<ServiceReport>, _>(_))))
+            })
+        });
+        for vm in blocked {
+            let failed_needs: Vec<&str> = needs[&vm.name]
+                .iter()
+                .filter(|d| matches!(by_vm.get(*d), Some(Err(_))))
+                .map(String::as_str)
+                .collect();
             report(format!(
-                "VM {}: {}",
+                "VM {}: not deployed: it needs VM {}, whose up failed",
                 vm.name,
-                match &done {
-                    Ok(r) => format!(
-                        "done ({} service{})",
-                        r.len(),
-                        if r.len() == 1 { "" } else { "s" }
-                    ),
-                    Err((_, e)) =>
-                        format!("FAILED: {}", e.message.lines().next().unwrap_or_default()),
-                }
+                failed_needs.join(", ")
             ));
-            done
+            by_vm.insert(
+                vm.name.clone(),
+                Err((
+                    vec![],
+                    UserError::new(format!(
+                        "not deployed: its apps or addons need VM {}, whose up failed",
+                        failed_needs.join(", ")
+                    )),
+                )),
+            );
         }
-    });
-    let outcomes = fanout::bounded(runs.collect(), ws.parallel).await;
+        let outcomes = fanout::bounded(
+            ready
+                .iter()
+                .map(|vm| up_one(ws, project, &loaded, vm, has_compose(vm), timeout, report))
+                .collect(),
+            ws.parallel,
+        )
+        .await;
+        for (vm, outcome) in ready.iter().zip(outcomes) {
+            by_vm.insert(vm.name.clone(), outcome);
+        }
+    }
     let mut reports = Vec::new();
     let mut failed = Vec::new();
-    for (vm, result) in vms.iter().zip(outcomes) {
+    for vm in &vms {
+        let result = by_vm
+            .remove(&vm.name)
+            .expect("every selected VM was run or blocked");
         match result {
             Ok(mut r) => reports.append(&mut r),
             Err((mut r, e)) => {
@@ -127,6 +146,39 @@ pub async fn up_reporting(
         Some(e) => Err(e),
         None => Ok(reports),
     }
+}
+
+/// One VM of `up`: connect, then compose (or only its system instances),
+/// reporting its start and end.
+async fn up_one(
+    ws: &Workspace,
+    project: &Project,
+    loaded: &crate::engine::Loaded,
+    vm: &Vm,
+    has_compose: bool,
+    timeout: Duration,
+    report: &(dyn Fn(String) + Sync),
+) -> std::result::Result<Vec<ServiceReport>, (Vec<ServiceReport>, UserError)> {
+    report(format!("VM {}: connecting", vm.name));
+    let vm_report = |line: String| report(format!("VM {}: {line}", vm.name));
+    let done = match Connected::open(ws, project, vm).await {
+        Ok(conn) if has_compose => up_vm(ws, project, loaded, vm, &conn, timeout, &vm_report).await,
+        Ok(conn) => converge_system(ws, project, loaded, vm, &conn, &vm_report).await,
+        Err(e) => Err((vec![], e)),
+    };
+    report(format!(
+        "VM {}: {}",
+        vm.name,
+        match &done {
+            Ok(r) => format!(
+                "done ({} service{})",
+                r.len(),
+                if r.len() == 1 { "" } else { "s" }
+            ),
+            Err((_, e)) => format!("FAILED: {}", e.message.lines().next().unwrap_or_default()),
+        }
+    ));
+    done
 }
 
 pub(super) async fn up_vm(
