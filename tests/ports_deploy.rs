@@ -95,7 +95,7 @@ struct RemoveContainer(String);
 
 impl Drop for RemoveContainer {
     fn drop(&mut self) {
-        let _ = docker(&["rm", "-f", &self.0]);
+        let _ = docker(&["rm", "-f", "-v", &self.0]);
     }
 }
 

@@ -451,12 +451,18 @@ impl Probe<'_> {
             Err(e) => return failed(Failure::Other, mask(&e)),
         };
         let result = self.checks(&container, connect, &vars, &mask).await;
-        // Gone whatever happened; a failure to remove changes no verdict.
+        // Gone whatever happened, with the anonymous volumes of the image's
+        // VOLUMEs; a failure to remove changes no verdict.
         let _ = self
             .docker
             .remove_container(
                 &container,
-                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                Some(
+                    RemoveContainerOptionsBuilder::default()
+                        .force(true)
+                        .v(true)
+                        .build(),
+                ),
             )
             .await;
         result
@@ -614,7 +620,12 @@ impl Probe<'_> {
                 .docker
                 .remove_container(
                     &created.id,
-                    Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                    Some(
+                        RemoveContainerOptionsBuilder::default()
+                            .force(true)
+                            .v(true)
+                            .build(),
+                    ),
                 )
                 .await;
             return Err(format!("could not start the probe container: {e}"));

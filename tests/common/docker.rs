@@ -11,7 +11,10 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         let label = format!("label=com.docker.compose.project={}", self.0);
         for (list, rm) in [
-            (vec!["ps", "-aq", "--filter", &label], vec!["rm", "-f"]),
+            (
+                vec!["ps", "-aq", "--filter", &label],
+                vec!["rm", "-f", "-v"],
+            ),
             (
                 vec!["volume", "ls", "-q", "--filter", &label],
                 vec!["volume", "rm", "-f"],
