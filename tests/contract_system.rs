@@ -183,6 +183,15 @@ fn a_system_type_on_an_ssh_vm_through_its_whole_life() {
     let values = addon_status(&status(r), "hostnote-note");
     assert_eq!(values["status"], "degraded", "{values}");
     assert_eq!(values["health"], "degraded", "{values}");
+    let info: serde_json::Value = serde_json::from_str(&ok(&run(
+        r,
+        &known_hosts,
+        &addons,
+        &["-p", &name, "addons", "info", "system.note", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(info["status"], "degraded", "{info}");
+    assert_eq!(info["status_detail"], "marked degraded by hand", "{info}");
     // watch asks the same script on the VM (and exits non-zero).
     let watched = run(r, &known_hosts, &addons, &["-p", &name, "watch", "--once"]);
     assert!(!watched.status.success());

@@ -276,10 +276,17 @@ pub(super) fn addons_info(
         return Ok(());
     }
     println!("=== {} ({} {})", a.id(), t.name, a.version);
-    println!(
-        "Plan:      {} ({} memory, {} cpu, {} disk)",
-        a.plan, plan.memory, plan.cpu, plan.disk
-    );
+    if a.system {
+        println!(
+            "Plan:      {} (a system type: its script runs on the VM)",
+            a.plan
+        );
+    } else {
+        println!(
+            "Plan:      {} ({} memory, {} cpu, {} disk)",
+            a.plan, plan.memory, plan.cpu, plan.disk
+        );
+    }
     println!("VM:        {}", a.vm);
     println!("Service:   {}", a.service());
     println!(
@@ -294,10 +301,12 @@ pub(super) fn addons_info(
             println!("Lag:       {}", lag.describe());
         }
     }
-    println!(
-        "Image:     {}",
-        a.image.clone().unwrap_or_else(|| t.image_for(&a.version))
-    );
+    if !a.system {
+        println!(
+            "Image:     {}",
+            a.image.clone().unwrap_or_else(|| t.image_for(&a.version))
+        );
+    }
     for (k, v) in crate::engine::generate::effective_options(t, a) {
         println!("Option:    {k} = {v}");
     }
@@ -306,7 +315,9 @@ pub(super) fn addons_info(
         println!("  {k:<18} {v}");
     }
     println!("\nAttached to");
-    if atts.is_empty() {
+    if a.system {
+        println!("  (nothing: a system type configures its VM)");
+    } else if atts.is_empty() {
         println!(
             "  (no apps) attach with: sdtui addons attach {} --app APP",
             a.id()

@@ -176,6 +176,10 @@ pub async fn of_addon(
             .get(&addon.vm)
             .ok_or_else(|| crate::error::UserError::new(format!("no VM \"{}\"", addon.vm)))?;
         let conn = crate::deploy::target::Connected::open(ws, project, vm).await?;
+        if addon.system {
+            let secrets = crate::engine::secrets::Secrets::load(&project.secrets_path())?;
+            return super::system::status_of(ws, project, &conn, addon, &secrets.addons).await;
+        }
         let states = crate::docker::project_containers(
             &conn.docker,
             &crate::deploy::compose_project(&project.name, &vm.name),

@@ -442,6 +442,18 @@ pub async fn purge(
     Ok(())
 }
 
+/// One system instance's values, from its script on the VM.
+pub async fn status_of(
+    ws: &Workspace,
+    project: &Project,
+    conn: &Connected,
+    addon: &Addon,
+    secrets: &AddonSecrets,
+) -> Result<AddonStatus> {
+    let i = instance(ws, conn, addon, secrets).await?;
+    ask(project, conn, &i).await
+}
+
 /// `status` of the system instances on `vm`: their rows get the script's
 /// values (a script that fails says so, degraded).
 pub async fn refine_rows(
