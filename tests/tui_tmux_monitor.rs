@@ -220,3 +220,57 @@ fn the_vms_overlay_with_one_vm_up_and_one_without_sshd() {
     tmux.wait_gone("retry at", Duration::from_secs(5));
     tmux.keys(&["q"]);
 }
+
+/// A system type (the hostnote fixture, in the project's own addons
+/// folder) on the local VM: its Addons row shows its script's health, a
+/// change by hand within the next look, and it has no Containers row.
+#[test]
+fn a_system_types_row_shows_its_scripts_health() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let name = format!("tsys{}", std::process::id());
+    let dir = r.join(&name);
+    std::fs::create_dir_all(dir.join("addons/hostnote")).unwrap();
+    common::copy_dir(
+        &common::fixture("addons/hostnote"),
+        &dir.join("addons/hostnote"),
+    );
+    std::fs::write(
+        dir.join("config.yml"),
+        "vms:\n  local:\n    host: local\n    private_ip: 127.0.101.12\naddons:\n  system:\n    note:\n      type: hostnote\n",
+    )
+    .unwrap();
+    ok(&sdtui(r, &["-p", &name, "up"]));
+    let tmux = Tmux::start_sized(&name, &console_cmd(r, &name, ""), 120, 24);
+    let row = |s: &str| -> Option<String> {
+        s.lines()
+            .find(|l| l.contains("system.note"))
+            .map(str::to_string)
+    };
+    tmux.wait_until(
+        "the row healthy",
+        |s| row(s).is_some_and(|l| l.contains("healthy")),
+        Duration::from_secs(15),
+    );
+    std::fs::write(dir.join(".sdtui/deploy/local/system/note/degraded"), "").unwrap();
+    let marked = std::time::Instant::now();
+    tmux.wait_until(
+        "the row degraded",
+        |s| row(s).is_some_and(|l| l.contains("degraded")),
+        Duration::from_secs(25),
+    );
+    println!(
+        "figure: degraded shown after {} ms",
+        marked.elapsed().as_millis()
+    );
+    // No container: not on the Containers pane.
+    assert!(tmux.screen().contains("0 containers"), "{}", tmux.screen());
+    tmux.keys(&["5"]);
+    tmux.wait_for("┌ Containers", Duration::from_secs(5));
+    assert!(
+        !tmux.screen().contains("hostnote-note"),
+        "{}",
+        tmux.screen()
+    );
+    tmux.keys(&["q"]);
+}

@@ -454,6 +454,44 @@ pub async fn status_of(
     ask(project, conn, &i).await
 }
 
+/// A row per system instance on `vm` (state `system`), its values from its
+/// script: what the console shows beside the containers.
+pub async fn rows(
+    ws: &Workspace,
+    project: &Project,
+    vm: &str,
+    conn: &Connected,
+) -> Vec<crate::deploy::StatusRow> {
+    let Ok(loaded) = ws.load(project) else {
+        return Vec::new();
+    };
+    let mut rows: Vec<crate::deploy::StatusRow> = loaded
+        .config
+        .addons
+        .iter()
+        .filter(|a| a.vm == vm && a.system)
+        .map(|a| crate::deploy::StatusRow {
+            vm: vm.to_string(),
+            state: crate::docker::ServiceState {
+                service: a.service(),
+                ..Default::default()
+            },
+            addon: None,
+        })
+        .collect();
+    refine_rows(
+        ws,
+        project,
+        &loaded.config,
+        &loaded.generated.secrets,
+        vm,
+        conn,
+        &mut rows,
+    )
+    .await;
+    rows
+}
+
 /// `status` of the system instances on `vm`: their rows get the script's
 /// values (a script that fails says so, degraded).
 pub async fn refine_rows(

@@ -213,9 +213,12 @@ impl App {
             .collect()
     }
 
+    /// The Containers pane's rows: a system type's row (no container) is
+    /// shown on the Addons pane only.
     pub fn visible_status(&self) -> Vec<&StatusRow> {
         self.status
             .iter()
+            .filter(|s| s.state.state != "system")
             .filter(|s| {
                 self.shows(&format!(
                     "{} {} {} {}",

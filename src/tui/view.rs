@@ -55,7 +55,10 @@ pub fn draw(f: &mut Frame, app: &App) {
                 format!(
                     " {} addons · {} containers ({running} running)",
                     app.view.addons.len(),
-                    app.status.len()
+                    app.status
+                        .iter()
+                        .filter(|s| s.state.state != "system")
+                        .count()
                 ),
                 Style::default().fg(t.dim),
             ),
@@ -112,9 +115,16 @@ pub fn draw(f: &mut Frame, app: &App) {
                     ("exited", _, Some(code)) => format!("exited ({code})"),
                     (state, _, _) => state.to_string(),
                 };
+                use crate::contract::status::Health as Seed;
                 let color = match (s.state.state.as_str(), s.state.health.as_deref()) {
                     ("running", Some("healthy") | None) => t.ok,
                     ("running", Some("starting")) => t.warn,
+                    // A system type's row: its script's health.
+                    ("system", _) => match s.addon.as_ref().map(|a| a.health) {
+                        Some(Seed::Healthy) => t.ok,
+                        Some(Seed::Degraded) => t.warn,
+                        _ => t.error,
+                    },
                     _ => t.error,
                 };
                 (label, Style::default().fg(color))
@@ -137,7 +147,11 @@ pub fn draw(f: &mut Frame, app: &App) {
                 None => (docker_label, style),
             };
         }
-        let label = crate::contract::status::from_container(found.map(|s| &s.state)).label();
+        // A system type's row carries its script's values already.
+        let label = match found.and_then(|s| s.addon.as_ref()) {
+            Some(values) => values.label(),
+            None => crate::contract::status::from_container(found.map(|s| &s.state)).label(),
+        };
         (label, style)
     };
     // The selected row's figures on a line of their own under its table.

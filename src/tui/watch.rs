@@ -151,13 +151,28 @@ pub(super) async fn watch_vm(
                 crate::deploy::compose_project(&project.name, &vm.name)
             ),
         };
+        // System-type instances have no container and make no event: their
+        // scripts are asked on each refresh, and every 10 s.
+        let has_system = ws
+            .load(&project)
+            .is_ok_and(|l| l.config.addons.iter().any(|a| a.vm == vm.name && a.system));
         let refresh = || async {
+            let mut system_rows = if has_system && swarm.is_none() {
+                Some(crate::contract::system::rows(&ws, &project, &vm.name, &conn).await)
+            } else {
+                None
+            };
             let rows = match &swarm {
                 Some(_) if manager => {
                     crate::cluster::swarm::task_rows(&ws, &project, &conn.docker).await
                 }
                 Some(_) => Ok(Vec::new()),
-                None => crate::deploy::vm_status(&conn.docker, &project, &vm.name).await,
+                None => crate::deploy::vm_status(&conn.docker, &project, &vm.name)
+                    .await
+                    .map(|mut rows| {
+                        rows.extend(system_rows.take().unwrap_or_default());
+                        rows
+                    }),
             };
             match rows {
                 Ok(rows) => {
@@ -182,7 +197,7 @@ pub(super) async fn watch_vm(
         };
         // A task on another node, or one the swarm has not started yet,
         // makes no event here: the manager also looks every 10 s.
-        let tick = if manager {
+        let tick = if manager || has_system {
             Duration::from_secs(10)
         } else {
             Duration::from_secs(24 * 3600)
