@@ -157,7 +157,7 @@ pub fn memory_warnings(ws: &Workspace, config: &Config, vm: &str, node_bytes: i6
     let mib = |b: i64| b / (1024 * 1024);
     let mut out = Vec::new();
     let mut total = 0;
-    for addon in config.addons.iter().filter(|a| a.vm == vm) {
+    for addon in config.addons.iter().filter(|a| a.vm == vm && !a.system) {
         let Some(t) = ws.catalog.get(&addon.type_name) else {
             continue;
         };
@@ -608,5 +608,31 @@ mod tests {
         assert_eq!(super::base64(b"ab"), "YWI=");
         assert_eq!(super::base64(b"abc"), "YWJj");
         assert_eq!(super::base64(b"hello world"), "aGVsbG8gd29ybGQ=");
+    }
+
+    #[test]
+    fn plans_past_a_nodes_memory_warn_with_its_figure() {
+        let root = tempfile::tempdir().unwrap();
+        let ws = crate::engine::Workspace::open(root.path().to_path_buf(), None).unwrap();
+        let config = crate::config::parse(
+            std::path::Path::new("config.yml"),
+            "vms:\n  a:\n    host: local\n    private_ip: 127.0.0.1\naddons:\n  databases:\n    big:\n      type: postgres\n      plan: large\n  caches:\n    one:\n      type: redis\n      plan: small\n    two:\n      type: redis\n      plan: small\n",
+            &ws.catalog,
+        )
+        .unwrap();
+        let mib = 1024 * 1024;
+        // postgres large asks 1G: more than a 512 MiB node, named with it.
+        assert_eq!(
+            super::memory_warnings(&ws, &config, "a", 512 * mib),
+            [
+                "warning: addon databases.big (plan large, memory 1G) asks more than node a has (512 MiB)"
+            ]
+        );
+        // Each fits 1100 MiB, together (1536 MiB) they do not.
+        assert_eq!(
+            super::memory_warnings(&ws, &config, "a", 1100 * mib),
+            ["warning: the plans on node a ask 1536 MiB together, more than its 1100 MiB"]
+        );
+        assert!(super::memory_warnings(&ws, &config, "a", 4096 * mib).is_empty());
     }
 }
