@@ -691,3 +691,79 @@ fn a_stack_provisions_its_addons_and_backs_them_up() {
 
     ok(&sdtui(r, &["-p", PROJECT_B, "down"]));
 }
+
+const PROJECT_C: &str = "swarm98";
+
+/// A new version whose task fails (redis pointed at an image that cannot
+/// run its command) is rolled back by the swarm itself (`update_config:
+/// failure_action: rollback`): `up` fails naming the rollback, the service
+/// runs its previous image again, and the data's server still answers.
+#[test]
+fn a_failing_update_is_rolled_back_by_the_swarm() {
+    require_images(&["redis:7", "memcached:1.6"]);
+    let _swarm = SwarmGuard::init(PROJECT_C);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let dir = r.join(PROJECT_C);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = |image: &str| {
+        format!(
+            "vms:\n  local:\n    host: local\n    private_ip: 127.0.96.5\ncluster:\n  kind: swarm\n  manager: local\naddons:\n  caches:\n    session:\n      type: redis\n      plan: small\n{image}"
+        )
+    };
+    std::fs::write(dir.join("config.yml"), config("")).unwrap();
+    ok(&sdtui(r, &["-p", PROJECT_C, "up", "--timeout", "120"]));
+    let image_of = || {
+        let (_, out) = docker(&[
+            "service",
+            "inspect",
+            "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+            &format!("{PROJECT_C}_redis-session"),
+        ]);
+        out.trim().to_string()
+    };
+    assert!(image_of().starts_with("redis:7"), "{}", image_of());
+
+    std::fs::write(
+        dir.join("config.yml"),
+        config("      image: memcached:1.6\n"),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let err = fails(&sdtui(r, &["-p", PROJECT_C, "up", "--timeout", "150"]));
+    println!(
+        "figure: the failed update reported after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains(&format!("swarm rolled {PROJECT_C}_redis-session back")),
+        "{err}"
+    );
+    // The previous version runs again, healthy, and answers.
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let redis = loop {
+        let c = task_container_of(PROJECT_C, "redis-session");
+        let (_, health) = docker(&["inspect", "-f", "{{.State.Health.Status}}", &c]);
+        if !c.is_empty() && image_of().starts_with("redis:7") && health.trim() == "healthy" {
+            break c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not back on redis:7: {}",
+            image_of()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let password = common::secret(&dir.join("secrets.yml"), "session", "PASSWORD");
+    let (_, pong) = docker(&[
+        "exec",
+        "-e",
+        &format!("REDISCLI_AUTH={password}"),
+        &redis,
+        "redis-cli",
+        "--no-auth-warning",
+        "ping",
+    ]);
+    assert_eq!(pong.trim(), "PONG");
+}

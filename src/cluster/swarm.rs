@@ -456,7 +456,7 @@ async fn wait_running(
             return Err(UserError::new(format!(
                 "swarm rolled {service} back: {message}"
             ))
-            .hint("the previous version runs again; see `sdtui logs SERVICE` for why the new one failed its health check"));
+            .hint("the previous version runs again; see `sdtui logs SERVICE` for why the new one failed (its health check, or its container exited)"));
         }
         let running = |s: &str| {
             rows.iter()
