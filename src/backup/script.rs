@@ -66,34 +66,17 @@ async fn call_script(
         .get(&addon.type_name)
         .and_then(|i| i.get(&addon.name))
         .unwrap_or(&empty);
-    let masked = creds
-        .iter()
-        .filter(|(k, _)| t.is_secret_credential(k))
-        .map(|(_, v)| v.clone())
-        .collect();
-    let input = data
-        .unwrap_or_else(|| crate::contract::lifecycle::config_json(t, addon, creds).to_string());
-    let out = crate::contract::lifecycle::run_in_container(
+    crate::contract::lifecycle::call_in_container(
         project,
         t,
-        &conn.docker,
-        &container.container_id,
+        addon,
+        creds,
+        (&conn.docker, &container.container_id),
         function,
         vec![],
-        Some(input),
-        masked,
+        data,
     )
-    .await?;
-    if out["ok"] == serde_json::Value::Bool(false) {
-        return Err(UserError::new(format!(
-            "type {}, function {}: {} reported failure: {}",
-            t.name,
-            function.as_str(),
-            addon.id(),
-            out["message"].as_str().unwrap_or("(no message)")
-        )));
-    }
-    Ok(out)
+    .await
 }
 
 async fn write_file(target: &Target, dir: &str, file: &str, bytes: &[u8]) -> Result<()> {

@@ -33,12 +33,63 @@ pub fn config_json(
     })
 }
 
-fn secret_values(t: &AddonType, creds: &indexmap::IndexMap<String, String>) -> Vec<String> {
+/// The instance's secret values, masked wherever a call's output goes.
+pub fn secret_values(t: &AddonType, creds: &indexmap::IndexMap<String, String>) -> Vec<String> {
     creds
         .iter()
         .filter(|(k, _)| t.is_secret_credential(k))
         .map(|(_, v)| v.clone())
         .collect()
+}
+
+/// A call that printed `"ok": false` fails the operation with its message.
+pub fn require_ok(
+    project: &Project,
+    t: &AddonType,
+    f: Function,
+    id: &str,
+    out: &Value,
+) -> Result<()> {
+    if out["ok"] != Value::Bool(false) {
+        return Ok(());
+    }
+    Err(crate::error::UserError::new(format!(
+        "type {}, function {}: {id} reported failure: {}",
+        t.name,
+        f.as_str(),
+        out["message"].as_str().unwrap_or("(no message)")
+    ))
+    .hint(format!("see its record: sdtui -p {} history", project.name)))
+}
+
+/// One function of a container-kind instance's script in its container,
+/// with the instance's configuration on stdin unless `input` is given;
+/// `ok: false` is a failure.
+#[allow(clippy::too_many_arguments)]
+pub async fn call_in_container(
+    project: &Project,
+    t: &AddonType,
+    addon: &Addon,
+    creds: &indexmap::IndexMap<String, String>,
+    (docker, container): (&Docker, &str),
+    f: Function,
+    args: Vec<String>,
+    input: Option<String>,
+) -> Result<Value> {
+    let input = input.unwrap_or_else(|| config_json(t, addon, creds).to_string());
+    let out = run_in_container(
+        project,
+        t,
+        docker,
+        container,
+        f,
+        args,
+        Some(input),
+        secret_values(t, creds),
+    )
+    .await?;
+    require_ok(project, t, f, &addon.id(), &out)?;
+    Ok(out)
 }
 
 /// Runs one function of `addon`'s script in `container`, recorded.
@@ -97,31 +148,19 @@ pub async fn install_on_vm(
             continue;
         };
         let creds = &secrets[&addon.type_name][&addon.name];
-        let input = config_json(t, addon, creds).to_string();
-        let masked = secret_values(t, creds);
         for f in [Function::Install, Function::Configure] {
             report(format!("{}: contract {}", addon.id(), f.as_str()));
-            let out = run_in_container(
+            call_in_container(
                 project,
                 t,
-                docker,
-                &container.container_id,
+                addon,
+                creds,
+                (docker, &container.container_id),
                 f,
                 vec![],
-                Some(input.clone()),
-                masked.clone(),
+                None,
             )
             .await?;
-            if out["ok"] == Value::Bool(false) {
-                return Err(crate::error::UserError::new(format!(
-                    "type {}, function {}: {} reported failure: {}",
-                    t.name,
-                    f.as_str(),
-                    addon.id(),
-                    out["message"].as_str().unwrap_or("(no message)")
-                ))
-                .hint(format!("see its record: sdtui -p {} history", project.name)));
-            }
         }
     }
     Ok(())
@@ -137,26 +176,18 @@ pub async fn uninstall_in_container(
     docker: &Docker,
     container: &str,
 ) -> Result<()> {
-    let out = run_in_container(
+    call_in_container(
         project,
         t,
-        docker,
-        container,
+        addon,
+        creds,
+        (docker, container),
         Function::Uninstall,
         vec!["false".into()],
-        Some(config_json(t, addon, creds).to_string()),
-        secret_values(t, creds),
+        None,
     )
-    .await?;
-    if out["ok"] == Value::Bool(false) {
-        return Err(crate::error::UserError::new(format!(
-            "type {}, function uninstall: {} reported failure: {}",
-            t.name,
-            addon.id(),
-            out["message"].as_str().unwrap_or("(no message)")
-        )));
-    }
-    Ok(())
+    .await
+    .map(|_| ())
 }
 
 /// Refines a running script-backed instance's values with its `status`

@@ -159,16 +159,7 @@ async fn run(
     .await;
     record(&project.audit_path(), &rec, out.is_ok())?;
     let out = out?;
-    if out["ok"] == Value::Bool(false) {
-        return Err(UserError::new(format!(
-            "type {}, function {}: {} reported failure: {}",
-            i.t.name,
-            function.as_str(),
-            i.addon.id(),
-            out["message"].as_str().unwrap_or("(no message)")
-        ))
-        .hint(format!("see its record: sdtui -p {} history", project.name)));
-    }
+    super::lifecycle::require_ok(project, i.t, function, &i.addon.id(), &out)?;
     Ok(out)
 }
 
@@ -187,11 +178,7 @@ async fn instance<'a>(
     let mut input = super::lifecycle::config_json(t, addon, creds);
     let data_dir = data_dir(conn, addon).await?;
     input["data_dir"] = Value::String(data_dir.clone());
-    let masked = creds
-        .iter()
-        .filter(|(k, _)| t.is_secret_credential(k))
-        .map(|(_, v)| v.clone())
-        .collect();
+    let masked = super::lifecycle::secret_values(t, creds);
     Ok(Instance {
         t,
         addon,
