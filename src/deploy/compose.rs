@@ -59,6 +59,42 @@ pub fn compose_label(program: &[String], version_output: &str) -> String {
     format!("compose v{version} ({command})")
 }
 
+/// The version Compose wrote on the containers of `states` it made or
+/// remade in this run (`com.docker.compose.version`), when there are any:
+/// the Compose that just ran, without asking it again.
+pub(super) async fn ran_version(
+    docker: &Docker,
+    compose_project: &str,
+    before: &BTreeMap<String, String>,
+    states: &[docker::ServiceState],
+) -> Option<String> {
+    let made: Vec<&str> = states
+        .iter()
+        .filter(|s| before.get(&s.service) != Some(&s.container_id))
+        .map(|s| s.container_id.as_str())
+        .collect();
+    if made.is_empty() {
+        return None;
+    }
+    let filters = std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![format!("{}={compose_project}", docker::COMPOSE_PROJECT)],
+    )]);
+    let list = docker
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .ok()?;
+    list.into_iter()
+        .filter(|c| c.id.as_deref().is_some_and(|id| made.contains(&id)))
+        .find_map(|c| c.labels?.get("com.docker.compose.version").cloned())
+        .filter(|v| !v.trim().is_empty())
+}
+
 /// Compose project name for a project's VM: containers are found by it.
 pub fn compose_project(project: &str, vm: &str) -> String {
     format!("{project}-{vm}")

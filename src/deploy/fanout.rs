@@ -49,14 +49,24 @@ pub fn select_vms<'a>(config: &'a Config, filter: Option<&str>) -> Result<Vec<&'
 
 /// Runs the futures (one per VM), at most `parallel` at once, and gives
 /// their outcomes in the same order. One failing stops nothing else.
+/// A VM that finishes frees its slot at once (`buffer_unordered`): with
+/// `buffered`, a slot stayed taken until every VM before it in config
+/// order had finished, so a slow first VM held back the rest.
 /// A Vec, not an iterator: a lazy `map` closure inside the stream would
 /// make the caller's future fail to be `Send` (rustc's higher-ranked
 /// closure limitation), and tokio::spawn needs `Send`.
 pub async fn bounded<F: Future>(runs: Vec<F>, parallel: usize) -> Vec<F::Output> {
-    futures_util::stream::iter(runs)
-        .buffered(parallel.max(1))
+    let indexed: Vec<_> = runs
+        .into_iter()
+        .enumerate()
+        .map(|(i, run)| async move { (i, run.await) })
+        .collect();
+    let mut done: Vec<(usize, F::Output)> = futures_util::stream::iter(indexed)
+        .buffer_unordered(parallel.max(1))
         .collect()
-        .await
+        .await;
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, out)| out).collect()
 }
 
 /// The error of a command some VMs failed in: one line per failed VM (its
@@ -132,6 +142,29 @@ mod tests {
         let e = select_vms(&c, Some("dbx")).unwrap_err();
         assert!(e.message.contains("unknown VM \"dbx\""));
         assert!(select_vms(&c, Some(" , ")).is_err());
+    }
+
+    /// A slow first VM does not hold a slot the others could use, and the
+    /// outcomes still come back in the order given.
+    #[tokio::test]
+    async fn a_finished_vm_frees_its_slot_at_once() {
+        use std::sync::Mutex;
+        use std::time::Duration;
+        let finished: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+        let finished = &finished;
+        let runs: Vec<_> = [400u64, 10, 10, 10]
+            .into_iter()
+            .enumerate()
+            .map(|(i, ms)| async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                finished.lock().unwrap().push(i);
+                i * 10
+            })
+            .collect();
+        assert_eq!(bounded(runs, 2).await, [0, 10, 20, 30]);
+        // VMs 2 and 3 took VM 1's slot while VM 0 still ran (in order,
+        // they would have waited for VM 0 to end).
+        assert_eq!(*finished.lock().unwrap(), [1, 2, 3, 0]);
     }
 
     #[test]

@@ -263,6 +263,13 @@ impl Target {
         }
     }
 
+    /// The Compose command run here (`docker compose`, `docker-compose`).
+    pub fn program(&self) -> &[String] {
+        match self {
+            Target::Local { program, .. } | Target::Remote { program, .. } => program,
+        }
+    }
+
     /// `compose v2.26.1 (docker compose)`: the version the VM's Compose
     /// reports; an error that says how to choose one when it does not run.
     pub async fn compose_label(&self) -> Result<String> {

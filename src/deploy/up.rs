@@ -243,9 +243,6 @@ pub(super) async fn up_vm(
     // deploy that failed leaves `current` behind, but nothing to restore.
     let previous_healthy = deployed_marker(project, &vm.name).exists();
     let _ = std::fs::remove_file(deployed_marker(project, &vm.name));
-    // Which Compose runs here, in its own words, before it runs.
-    let compose = conn.target.compose_label().await.map_err(|e| (vec![], e))?;
-    report(compose.clone());
     backup_folders(project, loaded, vm, &conn.target)
         .await
         .map_err(|e| (vec![], e))?;
@@ -271,7 +268,9 @@ pub(super) async fn up_vm(
             f.iter().map(|a| a.service()).collect(),
         )
     };
-    let mut phases: Vec<(Vec<String>, usize)> = Vec::new();
+    // Each phase: compose's arguments, how many services must be up after
+    // it, and whether it is the addons' phase (provisioning follows it).
+    let mut phases: Vec<(Vec<String>, usize, bool)> = Vec::new();
     if !addon_services.is_empty() {
         // Orphans go first: a renamed addon's old container still holds its
         // port and its volume, which the new one needs.
@@ -280,21 +279,30 @@ pub(super) async fn up_vm(
             "-d".to_string(),
             "--remove-orphans".to_string(),
         ];
-        args.extend(addon_services.iter().cloned());
-        phases.push((args, addon_services.len()));
+        // Addons only and nothing else on the VM (no app, follower or backup
+        // service): this one run is the whole of `up` — a second, identical
+        // Compose run would cost a Compose start (a Python one with v1) and
+        // change nothing.
+        if addon_services.len() != expected {
+            args.extend(addon_services.iter().cloned());
+        }
+        phases.push((args, addon_services.len(), true));
     }
     if !follower_services.is_empty() {
         let mut args = vec!["up".to_string(), "-d".to_string()];
         args.extend(follower_services.iter().cloned());
-        phases.push((args, addon_services.len() + follower_services.len()));
+        phases.push((args, addon_services.len() + follower_services.len(), false));
     }
-    phases.push((
-        vec!["up".into(), "-d".into(), "--remove-orphans".into()],
-        expected,
-    ));
+    if addon_services.len() != expected {
+        phases.push((
+            vec!["up".into(), "-d".into(), "--remove-orphans".into()],
+            expected,
+            false,
+        ));
+    }
     let (mut states, mut bad) = (Vec::new(), Vec::new());
     let mut compose_error: Option<String> = None;
-    for (i, (args, want)) in phases.iter().enumerate() {
+    for (i, (args, want, addons_phase)) in phases.iter().enumerate() {
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         report(if i == 0 && phases.len() > 1 {
             "compose up: addons".to_string()
@@ -321,41 +329,46 @@ pub(super) async fn up_vm(
         if !bad.is_empty() {
             break;
         }
-        if i == 0 && phases.len() > 1 {
-            report("provisioning attachments (readonly roles, users)".into());
+        if !addons_phase {
+            continue;
         }
-        if i == 0
-            && phases.len() > 1
-            && let Err(e) = provision(
-                ws,
-                &loaded.config,
-                &loaded.generated.secrets,
-                &vm.name,
-                docker,
-                &states,
-            )
-            .await
+        report("provisioning attachments (readonly roles, users)".into());
+        if let Err(e) = provision(
+            ws,
+            &loaded.config,
+            &loaded.generated.secrets,
+            &vm.name,
+            docker,
+            &states,
+        )
+        .await
         {
             return Err((vec![], e));
         }
         // Script-backed types: install, then configure, in the container.
-        if i == 0
-            && phases.len() > 1
-            && let Err(e) = crate::contract::lifecycle::install_on_vm(
-                ws,
-                project,
-                &loaded.config,
-                &loaded.generated.secrets,
-                &vm.name,
-                docker,
-                &states,
-                report,
-            )
-            .await
+        if let Err(e) = crate::contract::lifecycle::install_on_vm(
+            ws,
+            project,
+            &loaded.config,
+            &loaded.generated.secrets,
+            &vm.name,
+            docker,
+            &states,
+            report,
+        )
+        .await
         {
             return Err((vec![], e));
         }
     }
+    // Which Compose ran, in its own words: the version it wrote on the
+    // containers it just made, else (nothing made, or it did not run) what
+    // it says when asked — with v1 a second Python start, so only then.
+    let compose = match ran_version(docker, &name, &before, &states).await {
+        Some(version) => compose_label(conn.target.program(), &version),
+        None => conn.target.compose_label().await.map_err(|e| (vec![], e))?,
+    };
+    report(compose.clone());
     let mut reports: Vec<ServiceReport> = states
         .iter()
         .map(|s| ServiceReport {
