@@ -138,11 +138,15 @@ pub async fn plan(
         .hint("copy it with db backups pull, or restore into an instance on the same VM"));
     }
     let (_, _, backup) = super::find(ws, project, config, addon_id, backup_id).await?;
+    // A backup by the type's script goes back through its `restore`, in
+    // place: no app is stopped for it.
+    let scripted = into.is_none() && super::script::applies(ws, project, addon_id)?;
     let apps = target_config
         .attachments_of(target_id)
         .map(|(app, _)| (app.name.clone(), app.vm.clone()))
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
+        .filter(|_| !scripted)
         .collect();
     let deployment = target_project.env_name().and_then(|env| {
         let e = target_config.environments.get(env)?;
@@ -175,6 +179,13 @@ pub async fn apply(
             "not confirmed: \"{confirm}\" is not {expected}; nothing was touched"
         ))
         .hint(format!("type the addon's name: --confirm {expected}")));
+    }
+    if plan.target_env.is_none()
+        && plan.target == plan.backup.addon
+        && super::script::applies(ws, project, &plan.target)?
+    {
+        return super::script::restore(ws, project, &plan.target, &plan.backup.id, confirm, report)
+            .await;
     }
     let started = audit::now();
     let operation = format!(

@@ -176,16 +176,6 @@ pub fn run(ws: &Workspace, project: &Project, cmd: DbCmd) -> Result<()> {
                 [addon, backup] => (addon.clone(), backup.clone()),
                 _ => unreachable!("clap takes one or two"),
             };
-            if into.is_none() && crate::backup::script::applies(ws, project, &addon)? {
-                eprintln!("restore {addon} from {backup} through its script");
-                let typed =
-                    super::output::typed_back(confirm, &addon, &format!("restoring into {addon}"))?;
-                rt.block_on(crate::backup::script::restore(
-                    ws, project, &addon, &backup, &typed, &progress,
-                ))?;
-                println!("{backup} restored into {addon}");
-                return Ok(());
-            }
             let plan = rt.block_on(crate::backup::restore::plan(
                 ws,
                 project,
