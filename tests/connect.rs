@@ -32,6 +32,7 @@ fn connect_forwards_psql_through_the_ssh_session() {
     let r = root.path();
     let known_hosts = vm.trusted_known_hosts();
     let name = format!("cn{}", std::process::id());
+    let _remote = common::sshd::RemoteDir::of_project(&name);
     let _cleanup = Cleanup(format!("{name}-core"));
     let dir = r.join(&name);
     std::fs::create_dir_all(&dir).unwrap();

@@ -36,6 +36,7 @@ fn twenty_vms_bounded_each_failing_alone() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     let name = format!("mv{}", std::process::id());
+    let _remote = common::sshd::RemoteDir::of_project(&name);
     let vm_name = |i: usize| format!("web-{i:02}");
     let _cleanup: Vec<Cleanup> = (1..=COUNT)
         .map(|i| Cleanup(format!("{name}-{}", vm_name(i))))

@@ -347,6 +347,7 @@ fn follower_on_another_vm_streams_from_a_leader_over_ssh() {
     let r = root.path();
     let known_hosts = r.join("known_hosts");
     let name = format!("pgr{}", std::process::id());
+    let _remote = common::sshd::RemoteDir::of_project(&name);
     let _cleanup = (
         Cleanup(format!("{name}-core")),
         Cleanup(format!("{name}-local")),

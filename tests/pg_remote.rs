@@ -19,6 +19,7 @@ fn promote_then_upgrade_over_ssh() {
     let r = root.path();
     let known_hosts = r.join("known_hosts");
     let name = format!("pgs{}", std::process::id());
+    let _remote = common::sshd::RemoteDir::of_project(&name);
     let cp = format!("{name}-core");
     let _cleanup = Cleanup(cp.clone());
     let dir = r.join(&name);

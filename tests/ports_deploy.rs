@@ -193,6 +193,7 @@ fn a_vm_over_ssh_to_a_loopback_address_shares_the_local_machine() {
     let r = root.path();
     let pid = std::process::id();
     let (shop, blog) = (format!("sshop{pid}"), format!("sblog{pid}"));
+    let _remotes = [&shop, &blog].map(|p| common::sshd::RemoteDir::of_project(p));
     let _c1 = Cleanup(format!("{shop}-local"));
     let _c2 = Cleanup(format!("{blog}-core"));
     // shop on the local socket, blog over SSH to 127.0.61.11 (whose

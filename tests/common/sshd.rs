@@ -183,3 +183,14 @@ impl Drop for RemoteDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+impl RemoteDir {
+    /// What sdtui writes on a test VM for `project`: `~/.sdtui/<project>`.
+    pub fn of_project(project: &str) -> RemoteDir {
+        RemoteDir(
+            PathBuf::from(std::env::var("HOME").unwrap())
+                .join(".sdtui")
+                .join(project),
+        )
+    }
+}
