@@ -4,37 +4,12 @@
 
 mod common;
 
-use std::io::Read;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::docker::{Cleanup, container, docker, require_images};
-use common::{fails, ok, sdtui};
-
-/// Reads a child's stdout and stderr into one shared text as it arrives.
-fn collect(child: &mut std::process::Child) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let readers: Vec<Box<dyn Read + Send>> = vec![
-        Box::new(child.stdout.take().unwrap()),
-        Box::new(child.stderr.take().unwrap()),
-    ];
-    for mut r in readers {
-        let text = text.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = r.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                text.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-    }
-    text
-}
+use common::{collect, fails, ok, sdtui};
 
 fn wait_for(text: &Mutex<String>, what: &str, check: impl Fn(&str) -> bool) {
     let start = Instant::now();

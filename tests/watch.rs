@@ -9,38 +9,12 @@
 
 mod common;
 
-use std::io::Read;
 use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::docker::{Cleanup, container, docker, require_images};
-use common::ok;
 use common::sshd::{RemoteDir, TestVm, sdtui_ssh, sdtui_ssh_cmd};
-
-/// Reads a child's stdout and stderr into one shared text as it arrives.
-fn collect(child: &mut Child) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let readers: Vec<Box<dyn Read + Send>> = vec![
-        Box::new(child.stdout.take().unwrap()),
-        Box::new(child.stderr.take().unwrap()),
-    ];
-    for mut r in readers {
-        let text = text.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = r.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                text.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-    }
-    text
-}
+use common::{collect, ok};
 
 /// Waits until `check` holds on what `read` returns; how long it took.
 fn wait_until(what: &str, read: impl Fn() -> String, check: impl Fn(&str) -> bool) -> Duration {

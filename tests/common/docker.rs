@@ -107,9 +107,7 @@ pub fn results(out: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// One SQL statement through psql inside a postgres container, as `user`
-/// on `db`; fails the test when psql does. Unaligned, tuples only.
-/// psql that may fail: (succeeded, output).
+/// psql that may fail: (succeeded, output). Unaligned, tuples only.
 pub fn try_psql(pg: &str, user: &str, db: &str, sql: &str) -> (bool, String) {
     docker(&[
         "exec",
@@ -128,22 +126,10 @@ pub fn try_psql(pg: &str, user: &str, db: &str, sql: &str) -> (bool, String) {
     ])
 }
 
+/// One SQL statement through psql inside a postgres container, as `user`
+/// on `db`; fails the test when psql does.
 pub fn psql(pg: &str, user: &str, db: &str, sql: &str) -> String {
-    let (done, out) = docker(&[
-        "exec",
-        pg,
-        "psql",
-        "-X",
-        "-At",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-U",
-        user,
-        "-d",
-        db,
-        "-c",
-        sql,
-    ]);
+    let (done, out) = try_psql(pg, user, db, sql);
     assert!(done, "{sql}: {out}");
     out.trim().to_string()
 }

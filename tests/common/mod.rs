@@ -249,3 +249,27 @@ pub fn env_secret(root: &Path, project: &str, env: &str, key: &str) -> String {
         .map(|(_, _, value)| value)
         .unwrap_or_else(|| panic!("no {key} in {}", file.display()))
 }
+
+/// Reads a child's stdout and stderr into one shared text as it arrives.
+pub fn collect(child: &mut std::process::Child) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let readers: Vec<Box<dyn std::io::Read + Send>> = vec![
+        Box::new(child.stdout.take().unwrap()),
+        Box::new(child.stderr.take().unwrap()),
+    ];
+    for mut r in readers {
+        let text = text.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                text.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+    }
+    text
+}
