@@ -13,22 +13,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::docker::{Cleanup, app_sql, container, docker, psql, require_images};
-use common::{fails, ok, revealed_credential, sdtui};
+use common::docker::{Cleanup, Writer, app_sql, container, docker, psql, require_images, running};
+use common::{fails, ok, revealed_credential, run_acting_at, sdtui, sdtui_cmd};
 
 const ADDR: &str = "127.0.98.1";
 
 /// Starts `pg upgrade` and kills it (SIGKILL) once it prints a line that
 /// starts with `at`; returns what it printed.
 fn killed_at(r: &std::path::Path, name: &str, at: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sdtui"))
-        .args([
+    let cmd = sdtui_cmd(
+        r,
+        &[
             "-p",
             name,
             "pg",
@@ -36,40 +33,9 @@ fn killed_at(r: &std::path::Path, name: &str, at: &str) -> String {
             "databases.primary",
             "--version",
             "17",
-        ])
-        .env("SDTUI_ROOT", r)
-        .env("SDTUI_ADDONS", r.join(".no-user-addons"))
-        .env("SDTUI_USER", "tester")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut said = String::new();
-    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
-        let line = line.unwrap();
-        said.push_str(&line);
-        said.push('\n');
-        if line.starts_with(at) {
-            child.kill().unwrap();
-            break;
-        }
-    }
-    child.wait().unwrap();
-    assert!(said.contains(at), "{said}");
-    said
-}
-
-/// The running container of `service`, if there is one now.
-fn running(cp: &str, service: &str) -> Option<String> {
-    let (_, out) = docker(&[
-        "ps",
-        "-q",
-        "--filter",
-        &format!("label=com.docker.compose.project={cp}"),
-        "--filter",
-        &format!("label=com.docker.compose.service={service}"),
-    ]);
-    out.lines().next().map(|l| l.trim().to_string())
+        ],
+    );
+    run_acting_at(cmd, at, |child| child.kill().unwrap()).0
 }
 
 #[test]
@@ -204,28 +170,7 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
     assert!(wrote, "writable after the abort: {out}");
 
     // The upgrade, with a writer going through the app throughout.
-    let stop = Arc::new(AtomicBool::new(false));
-    let committed: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::default();
-    let writer = {
-        let (stop, committed, cp) = (stop.clone(), committed.clone(), cp.clone());
-        std::thread::spawn(move || {
-            let mut n = 0;
-            while !stop.load(Ordering::SeqCst) {
-                n += 1;
-                if let Some(app) = running(&cp, "web")
-                    && let (true, out) = app_sql(
-                        &app,
-                        &format!("INSERT INTO t (note) VALUES ('w{n}') RETURNING id"),
-                    )
-                    && let Ok(id) = out.trim().parse::<i64>()
-                {
-                    committed.lock().unwrap().push((id, Instant::now()));
-                } else {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-        })
-    };
+    let writer = Writer::start(&cp);
     std::thread::sleep(Duration::from_secs(2));
     // Killed again while the rows are copied; run again, it resumes.
     killed_at(r, &name, "upgrade 6/10");
@@ -252,18 +197,8 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(upgraded["target"], "databases.primary-17", "{out}");
     // A few writes on the new instance, then the writer stops.
-    let after = committed.lock().unwrap().len();
-    let waited = Instant::now();
-    while committed.lock().unwrap().len() < after + 5 {
-        assert!(
-            waited.elapsed() < Duration::from_secs(60),
-            "the writer never wrote again"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    stop.store(true, Ordering::SeqCst);
-    writer.join().unwrap();
-    let committed = committed.lock().unwrap().clone();
+    writer.wait_for_more(5, Duration::from_secs(60));
+    let committed = writer.stop();
     assert!(committed.len() > 10, "{}", committed.len());
 
     // Every committed row is on the new instance; ids never repeat.
@@ -272,20 +207,7 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
         revealed_credential(r, &name, "databases.primary-17", "USER"),
         revealed_credential(r, &name, "databases.primary-17", "DATABASE"),
     );
-    let ids: Vec<String> = committed.iter().map(|(id, _)| id.to_string()).collect();
-    assert_eq!(
-        psql(
-            &new,
-            &nuser,
-            &ndb,
-            &format!("SELECT count(*) FROM t WHERE id IN ({})", ids.join(","))
-        ),
-        committed.len().to_string(),
-        "a committed row is missing"
-    );
-    let mut sorted = ids.clone();
-    sorted.dedup();
-    assert_eq!(sorted.len(), ids.len());
+    Writer::assert_all_present(&committed, &new, &nuser, &ndb);
     assert_eq!(
         psql(
             &new,
@@ -317,11 +239,7 @@ fn upgrade_15_to_17_with_the_app_writing_throughout() {
 
     // Figures: the window (tool and writer), the same data dumped and
     // restored, the whole upgrade.
-    let gap = committed
-        .windows(2)
-        .map(|w| w[1].1 - w[0].1)
-        .max()
-        .unwrap_or_default();
+    let gap = Writer::longest_gap(&committed);
     psql(&new, &nuser, &ndb, "CREATE DATABASE scratch");
     let dumped = Instant::now();
     let (done, out) = docker(&[

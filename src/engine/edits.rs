@@ -238,6 +238,20 @@ impl Workspace {
                     .collect();
                 edit::add_addon(text, &s.category, name, &fields, &options)
             }
+            Operation::UpgradeWrites { source, stopped } => {
+                let s = require_addon(&config, source)?;
+                if *stopped {
+                    edit::set_addon_field(
+                        text,
+                        &s.category,
+                        &s.name,
+                        "state",
+                        config::InstanceState::ReadOnly.as_str(),
+                    )
+                } else {
+                    edit::remove_addon_field(text, &s.category, &s.name, "state")
+                }
+            }
             Operation::Changeover { from, to } => {
                 let old = require_addon(&config, from)?;
                 require_addon(&config, to)?;

@@ -123,6 +123,13 @@ pub enum Operation {
         name: String,
         version: String,
     },
+    /// `pg upgrade`'s cut-over opens (`stopped`: SOURCE `state:
+    /// read_only`, so any `up` meanwhile keeps it read-only) or an abort
+    /// closes it (the field removed: running, writable).
+    UpgradeWrites {
+        source: String,
+        stopped: bool,
+    },
     /// `pg upgrade`'s switch: every attachment of `from` moved to `to`,
     /// `from` `state: stopped` (its volume kept until `--purge`).
     Changeover {
@@ -233,6 +240,14 @@ impl Operation {
                 name,
                 version,
             } => format!("pg upgrade {source} --version {version} (new instance {name})"),
+            Operation::UpgradeWrites {
+                source,
+                stopped: true,
+            } => format!("pg upgrade {source}: writes stopped (read-only)"),
+            Operation::UpgradeWrites {
+                source,
+                stopped: false,
+            } => format!("pg upgrade {source} --abort: writable again"),
             Operation::Changeover { from, to } => {
                 format!("pg upgrade {from}: attachments moved to {to}, {from} stopped")
             }

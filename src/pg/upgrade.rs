@@ -496,81 +496,12 @@ pub async fn upgrade(
             .map_err(stopped)?;
         advance(project, &mut state, Step::TargetUp)?;
     }
-    let conn = |addon: &Addon| {
-        let service = addon.service();
-        async move { crate::deploy::service_container(ws, project, &service).await }
-    };
-    let (sd, sc) = conn(&source).await.map_err(stopped)?;
-    let (td, tc) = conn(&target).await.map_err(stopped)?;
-    let (sc, tc) = (sc.container_id, tc.container_id);
-    let link = Link {
-        source: &source,
-        target: &target,
-        creds: &creds,
-        tcreds: &tcreds,
-    };
-
-    if !state.dump {
-        if state.step < Step::Logical {
-            next(&format!("{source_id} writing logical WAL"));
-            let restarted = link.ensure_logical(&sd, &sc).await.map_err(stopped)?;
-            if restarted {
-                report(format!("{source_id} restarted once for wal_level=logical"));
-            }
-            advance(project, &mut state, Step::Logical)?;
-        }
-        if state.step < Step::Schema {
-            next(&format!(
-                "the schema of {source_id} copied into {target_id}"
-            ));
-            link.copy(&td, &tc, true).await.map_err(stopped)?;
-            advance(project, &mut state, Step::Schema)?;
-        }
-        if state.step < Step::Subscribed {
-            next(&format!(
-                "publication on {source_id}, subscription on {target_id}"
-            ));
-            link.subscribe(&sd, &sc, &td, &tc).await.map_err(stopped)?;
-            advance(project, &mut state, Step::Subscribed)?;
-        }
-        if state.step < Step::CaughtUp {
-            next(&format!("{target_id} copying the rows"));
-            link.wait_copied(&sd, &sc, &td, &tc, timeout, report)
-                .await
-                .map_err(stopped)?;
-            advance(project, &mut state, Step::CaughtUp)?;
-        }
-    }
-    if state.step < Step::WritesStopped {
-        next(&format!(
-            "writes stopped on {source_id} (read-only, sessions ended)"
-        ));
-        state.writes_stopped_at = Some(now());
-        save(project, &state)?;
-        set_read_only(&sd, &sc, &creds, &source, true)
-            .await
-            .map_err(stopped)?;
-        advance(project, &mut state, Step::WritesStopped)?;
-    }
     if state.step < Step::Copied {
-        if state.dump {
-            next(&format!("pg_dump of {source_id} restored into {target_id}"));
-            link.copy(&td, &tc, false).await.map_err(stopped)?;
-        } else {
-            next(&format!(
-                "{target_id} has everything {source_id} committed; sequences copied"
-            ));
-            link.final_catch_up(&sd, &sc, &td, &tc, timeout)
-                .await
-                .map_err(stopped)?;
-            link.copy_sequences(&sd, &sc, &td, &tc)
-                .await
-                .map_err(stopped)?;
-            link.unsubscribe(&sd, &sc, &td, &tc)
-                .await
-                .map_err(stopped)?;
-        }
-        advance(project, &mut state, Step::Copied)?;
+        copy_rows(
+            ws, project, &mut state, &source, &target, &creds, &tcreds, timeout, report, &mut next,
+        )
+        .await
+        .map_err(stopped)?;
     }
     let apps: Vec<String> = loaded
         .config
@@ -629,6 +560,126 @@ pub async fn upgrade(
     })
 }
 
+/// The steps from the new instance running to everything copied: both
+/// instances are needed, so either one found stopped (killed, its VM
+/// restarted, the tool killed in an `up`) is started first by `up` of its
+/// VM, which changes nothing else. While writes are stopped config.yml
+/// says `state: read_only`, so that `up` keeps the old one read-only.
+#[allow(clippy::too_many_arguments)]
+async fn copy_rows(
+    ws: &Workspace,
+    project: &Project,
+    state: &mut UpgradeState,
+    source: &Addon,
+    target: &Addon,
+    creds: &IndexMap<String, String>,
+    tcreds: &IndexMap<String, String>,
+    timeout: Duration,
+    report: &(dyn Fn(String) + Sync),
+    next: &mut impl FnMut(&str),
+) -> Result<()> {
+    let (source_id, target_id) = (source.id(), target.id());
+    let conn = |addon: &Addon| {
+        let service = addon.service();
+        async move { crate::deploy::service_container(ws, project, &service).await }
+    };
+    let mut down: Vec<&Addon> = Vec::new();
+    for addon in [source, target] {
+        match conn(addon).await {
+            Ok((_, c)) if c.state == "running" => {}
+            _ => down.push(addon),
+        }
+    }
+    if !down.is_empty() {
+        let mut vms: Vec<&str> = down.iter().map(|a| a.vm.as_str()).collect();
+        vms.dedup();
+        let vms = vms.join(",");
+        report(format!(
+            "{} not running: up --vm {vms} first",
+            down.iter().map(|a| a.id()).collect::<Vec<_>>().join(", ")
+        ));
+        crate::deploy::up_reporting(ws, project, Some(&vms), timeout, report).await?;
+    }
+    let (sd, sc) = conn(&source).await?;
+    let (td, tc) = conn(&target).await?;
+    let (sc, tc) = (sc.container_id, tc.container_id);
+    let link = Link {
+        source,
+        target,
+        creds,
+        tcreds,
+    };
+
+    if !state.dump {
+        if state.step < Step::Logical {
+            next(&format!("{source_id} writing logical WAL"));
+            let restarted = link.ensure_logical(&sd, &sc).await?;
+            if restarted {
+                report(format!("{source_id} restarted once for wal_level=logical"));
+            }
+            advance(project, state, Step::Logical)?;
+        }
+        if state.step < Step::Schema {
+            next(&format!(
+                "the schema of {source_id} copied into {target_id}"
+            ));
+            link.copy(&td, &tc, true).await?;
+            advance(project, state, Step::Schema)?;
+        }
+        if state.step < Step::Subscribed {
+            next(&format!(
+                "publication on {source_id}, subscription on {target_id}"
+            ));
+            link.subscribe(&sd, &sc, &td, &tc).await?;
+            advance(project, state, Step::Subscribed)?;
+        }
+        if state.step < Step::CaughtUp {
+            next(&format!("{target_id} copying the rows"));
+            link.wait_copied(&sd, &sc, &td, &tc, timeout, report)
+                .await?;
+            advance(project, state, Step::CaughtUp)?;
+        }
+    }
+    if state.step < Step::WritesStopped {
+        next(&format!(
+            "writes stopped on {source_id} (read-only, sessions ended)"
+        ));
+        if state.writes_stopped_at.is_none() {
+            state.writes_stopped_at = Some(now());
+            save(project, state)?;
+        }
+        if ws.load(project)?.config.addon(&source_id).map(|a| a.state)
+            != Some(InstanceState::ReadOnly)
+        {
+            ws.run(
+                project,
+                &Operation::UpgradeWrites {
+                    source: source_id.clone(),
+                    stopped: true,
+                },
+                false,
+            )?;
+        }
+        set_read_only(&sd, &sc, creds, source, true).await?;
+        advance(project, state, Step::WritesStopped)?;
+    }
+    if state.step < Step::Copied {
+        if state.dump {
+            next(&format!("pg_dump of {source_id} restored into {target_id}"));
+            link.copy(&td, &tc, false).await?;
+        } else {
+            next(&format!(
+                "{target_id} has everything {source_id} committed; sequences copied"
+            ));
+            link.final_catch_up(&sd, &sc, &td, &tc, timeout).await?;
+            link.copy_sequences(&sd, &sc, &td, &tc).await?;
+            link.unsubscribe(&sd, &sc, &td, &tc).await?;
+        }
+        advance(project, state, Step::Copied)?;
+    }
+    Ok(())
+}
+
 fn advance(project: &Project, state: &mut UpgradeState, step: Step) -> Result<()> {
     state.step = step;
     save(project, state)
@@ -668,49 +719,58 @@ pub async fn abort(
             state.target
         )));
     }
+    // Writable again in config.yml first, so that any `up` from here on
+    // (this one's included) keeps it writable.
+    if ws
+        .load(project)?
+        .config
+        .addon(source_id)
+        .is_some_and(|a| a.state == InstanceState::ReadOnly)
+    {
+        ws.run(
+            project,
+            &Operation::UpgradeWrites {
+                source: source_id.into(),
+                stopped: false,
+            },
+            false,
+        )?;
+    }
     let loaded = ws.load(project)?;
     let source = crate::engine::require_addon(&loaded.config, source_id)?.clone();
     let creds = loaded.generated.secrets[&source.type_name][&source.name].clone();
-    let (sd, sc) = crate::deploy::service_container(ws, project, &source.service()).await?;
+    let running = |addon: &Addon| {
+        let service = addon.service();
+        async move {
+            match crate::deploy::service_container(ws, project, &service).await {
+                Ok((d, c)) if c.state == "running" => Some((d, c.container_id)),
+                _ => None,
+            }
+        }
+    };
     let target = loaded.config.addon(&state.target).cloned();
-    if let Some(t) = &target {
+    // While both run, dropping the subscription ends its slots on the old
+    // one cleanly; otherwise they are dropped there below.
+    if let Some(t) = &target
+        && let Some((td, tc)) = running(t).await
+        && let Some((sd, sc)) = running(&source).await
+    {
         let tcreds = loaded.generated.secrets[&t.type_name][&t.name].clone();
-        if let Ok((td, tc)) = crate::deploy::service_container(ws, project, &t.service()).await {
-            report(format!("abort: subscription on {} dropped", t.id()));
-            let link = Link {
-                source: &source,
-                target: t,
-                creds: &creds,
-                tcreds: &tcreds,
-            };
-            link.unsubscribe(&sd, &sc.container_id, &td, &tc.container_id)
-                .await?;
+        let link = Link {
+            source: &source,
+            target: t,
+            creds: &creds,
+            tcreds: &tcreds,
+        };
+        match link.unsubscribe(&sd, &sc, &td, &tc).await {
+            Ok(()) => report(format!("abort: subscription on {} dropped", t.id())),
+            Err(e) => report(format!(
+                "abort: the subscription on {} was not dropped ({}); its slots on {source_id} are",
+                t.id(),
+                e.message
+            )),
         }
     }
-    report(format!(
-        "abort: {source_id} writable, its publication and slot dropped"
-    ));
-    let (code, out) = psql_writable(
-        &sd,
-        &sc.container_id,
-        &creds,
-        &format!("SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name = '{LINK}' AND NOT active"),
-    )
-    .await?;
-    if code != 0 {
-        return Err(UserError::new(format!(
-            "cannot drop the slot {LINK} on {source_id} (exit {code}): {}",
-            out.trim()
-        )));
-    }
-    psql_writable(
-        &sd,
-        &sc.container_id,
-        &creds,
-        &format!("DROP PUBLICATION IF EXISTS {LINK}"),
-    )
-    .await?;
-    set_read_only(&sd, &sc.container_id, &creds, &source, false).await?;
     let mut removed_volumes = Vec::new();
     if let Some(t) = target {
         report(format!(
@@ -724,6 +784,41 @@ pub async fn abort(
                 | crate::deploy::RemoveError::PurgeFailed(e) => e,
             })?;
     }
+    // The old one serving: started again if it stopped (the new one has
+    // left config.yml, so this `up` starts nothing else).
+    let (sd, sc) = match running(&source).await {
+        Some(found) => found,
+        None => {
+            report(format!(
+                "abort: {source_id} not running: up --vm {}",
+                source.vm
+            ));
+            crate::deploy::up_reporting(
+                ws,
+                project,
+                Some(&source.vm),
+                Duration::from_secs(300),
+                report,
+            )
+            .await?;
+            running(&source).await.ok_or_else(|| {
+                UserError::new(format!("{source_id} is not running after up"))
+                    .hint(format!("its logs: sdtui logs {}", source.service()))
+            })?
+        }
+    };
+    report(format!(
+        "abort: {source_id} writable, its publication and slots dropped"
+    ));
+    drop_slots(&sd, &sc, &creds, source_id).await?;
+    psql_writable(
+        &sd,
+        &sc,
+        &creds,
+        &format!("DROP PUBLICATION IF EXISTS {LINK}"),
+    )
+    .await?;
+    set_read_only(&sd, &sc, &creds, &source, false).await?;
     let _ = std::fs::remove_file(state_path(project, source_id));
     Ok(Aborted {
         source: source_id.into(),
@@ -731,6 +826,53 @@ pub async fn abort(
         stopped_after: state.step.describe().into(),
         removed_volumes,
     })
+}
+
+/// The upgrade's slots on the old instance: its own and the initial
+/// copy's (`pg_<sub>_sync_<table>_<system>`), which a subscription leaves
+/// behind when its instance went away mid-copy; each would keep the old
+/// one's WAL forever. Their senders are ended first.
+async fn drop_slots(
+    docker: &Docker,
+    container: &str,
+    creds: &IndexMap<String, String>,
+    source_id: &str,
+) -> Result<()> {
+    let ours = format!(
+        "(slot_name = '{LINK}' OR (slot_name LIKE 'pg\\_%\\_sync\\_%' AND plugin = 'pgoutput')) AND database = current_database()"
+    );
+    let ended = format!(
+        "SELECT count(pg_terminate_backend(active_pid)) FROM pg_replication_slots WHERE active AND {ours}"
+    );
+    let dropped = format!(
+        "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE NOT active AND {ours}"
+    );
+    let left = format!("SELECT count(*) FROM pg_replication_slots WHERE {ours}");
+    for _ in 0..30 {
+        for sql in [&ended, &dropped] {
+            let (code, out) = psql_writable(docker, container, creds, sql).await?;
+            if code != 0 {
+                return Err(UserError::new(format!(
+                    "cannot drop the upgrade's slots on {source_id} (exit {code}): {}",
+                    out.trim()
+                )));
+            }
+        }
+        if one_value(
+            psql(docker, container, creds, &left).await?,
+            "counting slots",
+        )? == "0"
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(UserError::new(format!(
+        "the upgrade's slots on {source_id} are still in use after 15 s"
+    ))
+    .hint(format!(
+        "see SELECT * FROM pg_replication_slots on {source_id}, then run the abort again"
+    )))
 }
 
 /// The old and the new instance, and how one reaches the other: the new

@@ -146,3 +146,124 @@ pub fn app_sql(app: &str, sql: &str) -> (bool, String) {
         sql,
     ])
 }
+
+/// The running container of `service`, if there is one now (an app is
+/// recreated at a switch; between two containers there may be none).
+pub fn running(compose_project: &str, service: &str) -> Option<String> {
+    let id = container(compose_project, service);
+    let id = id.lines().next().unwrap_or_default().trim();
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+/// An app writing throughout: inserts a row into `t` through the `web`
+/// app's own DATABASE_URL, again and again, whichever container `web` is
+/// now; records each committed id and when it committed.
+pub struct Writer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    committed: std::sync::Arc<std::sync::Mutex<Vec<(i64, std::time::Instant)>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    pub fn start(compose_project: &str) -> Writer {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let committed: std::sync::Arc<std::sync::Mutex<Vec<(i64, std::time::Instant)>>> =
+            Default::default();
+        let thread = {
+            let (stop, committed, cp) =
+                (stop.clone(), committed.clone(), compose_project.to_string());
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    n += 1;
+                    if let Some(app) = running(&cp, "web")
+                        && let (true, out) = app_sql(
+                            &app,
+                            &format!("INSERT INTO t (note) VALUES ('w{n}') RETURNING id"),
+                        )
+                        && let Ok(id) = out.trim().parse::<i64>()
+                    {
+                        committed
+                            .lock()
+                            .unwrap()
+                            .push((id, std::time::Instant::now()));
+                    } else {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                }
+            })
+        };
+        Writer {
+            stop,
+            committed,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.committed.lock().unwrap().len()
+    }
+
+    /// Waits until `more` rows past what is committed now are committed.
+    pub fn wait_for_more(&self, more: usize, within: std::time::Duration) {
+        let target = self.count() + more;
+        let started = std::time::Instant::now();
+        while self.count() < target {
+            assert!(
+                started.elapsed() < within,
+                "the writer committed {} of {target} rows within {within:?}",
+                self.count()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Stops it; every committed (id, when).
+    pub fn stop(mut self) -> Vec<(i64, std::time::Instant)> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.committed.lock().unwrap().clone()
+    }
+
+    /// The longest time between two commits: the window as the app saw it.
+    pub fn longest_gap(committed: &[(i64, std::time::Instant)]) -> std::time::Duration {
+        committed
+            .windows(2)
+            .map(|w| w[1].1 - w[0].1)
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Asserts every committed row is in `t` on the postgres container `pg`,
+    /// and no id was handed out twice.
+    pub fn assert_all_present(
+        committed: &[(i64, std::time::Instant)],
+        pg: &str,
+        user: &str,
+        db: &str,
+    ) {
+        let ids: Vec<String> = committed.iter().map(|(id, _)| id.to_string()).collect();
+        assert_eq!(
+            psql(
+                pg,
+                user,
+                db,
+                &format!("SELECT count(*) FROM t WHERE id IN ({})", ids.join(","))
+            ),
+            committed.len().to_string(),
+            "a committed row is missing"
+        );
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "an id was handed out twice");
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}

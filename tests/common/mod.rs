@@ -42,15 +42,56 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Runs the real binary against `root`, never the user's own folders.
-pub fn sdtui(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sdtui"))
-        .args(args)
+/// The real binary against `root`, never the user's own folders.
+pub fn sdtui_cmd(root: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sdtui"));
+    cmd.args(args)
         .env("SDTUI_ROOT", root)
         .env("SDTUI_ADDONS", root.join(".no-user-addons"))
-        .env("SDTUI_USER", "tester")
-        .output()
-        .unwrap()
+        .env("SDTUI_USER", "tester");
+    cmd
+}
+
+/// [`sdtui_cmd`], run to completion.
+pub fn sdtui(root: &Path, args: &[&str]) -> Output {
+    sdtui_cmd(root, args).output().unwrap()
+}
+
+/// Runs `cmd`, reading its progress (stderr) line by line; at the first
+/// line that starts with `at`, calls `act` with the child (a fault: kill
+/// it, kill what it talks to). Reads on to the end; returns everything it
+/// printed on stderr and whether it succeeded. Fails the test if `at`
+/// never came.
+pub fn run_acting_at(
+    mut cmd: Command,
+    at: &str,
+    act: impl FnOnce(&mut std::process::Child),
+) -> (String, bool) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut act = Some(act);
+    let mut said = String::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        said.push_str(&line);
+        said.push('\n');
+        if line.starts_with(at)
+            && let Some(act) = act.take()
+        {
+            act(&mut child);
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        act.is_none(),
+        "never printed a line starting {at:?}:\n{said}"
+    );
+    (said, status.success())
 }
 
 pub fn ok(out: &Output) -> String {
