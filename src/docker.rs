@@ -19,7 +19,25 @@ pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 
 fn docker_error(what: &str, e: bollard::errors::Error) -> UserError {
-    UserError::new(format!("Docker: {what}: {e}"))
+    let text = e.to_string();
+    // The three a user meets mid-operation, said in their words: a
+    // container that stopped, a VM's SSH session that went away.
+    if let bollard::errors::Error::DockerResponseServerError {
+        status_code: 409,
+        message,
+    } = &e
+        && message.contains("is not running")
+    {
+        return UserError::new(format!("Docker: {what}: the container stopped ({message})"))
+            .hint("`sdtui status` shows it; `sdtui up` starts it again");
+    }
+    if text.contains("SSH channel to") {
+        return UserError::new(format!(
+            "Docker: {what}: the VM's SSH session was lost ({text})"
+        ))
+        .hint("is the VM reachable? `sdtui status` says; run the command again once it is");
+    }
+    UserError::new(format!("Docker: {what}: {text}"))
         .hint("is the Docker engine running and its socket readable?")
 }
 

@@ -241,6 +241,7 @@ fn the_old_instance_killed_mid_copy_then_the_tool_after_writes_stopped_and_it_re
         "{said}"
     );
     assert!(said.contains("--abort"), "{said}");
+    assert!(said.contains("the container stopped"), "{said}");
     assert_eq!(state_step(r, &name), "subscribed");
     app_still_on_the_old_one(r, &name);
 
@@ -429,6 +430,7 @@ fn sshd_killed_during_an_upgrade_then_it_resumes() {
         said.contains("the upgrade of databases.primary stopped"),
         "{said}"
     );
+    assert!(said.contains("SSH session was lost"), "{said}");
     assert_eq!(state_step(r, &name), "subscribed");
     // Unreachable: resuming says so and changes nothing.
     let out = ssh(&["pg", "upgrade", "databases.primary"])
