@@ -600,8 +600,8 @@ async fn copy_rows(
         ));
         crate::deploy::up_reporting(ws, project, Some(&vms), timeout, report).await?;
     }
-    let (sd, sc) = conn(&source).await?;
-    let (td, tc) = conn(&target).await?;
+    let (sd, sc) = conn(source).await?;
+    let (td, tc) = conn(target).await?;
     let (sc, tc) = (sc.container_id, tc.container_id);
     let link = Link {
         source,
